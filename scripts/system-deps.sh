@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the project needs: a CJK font and pango for PDF rendering, poppler for
+# PDF text/PNG checks. Installs only what is missing, so a second run is instant.
+set -euo pipefail
+packages=(fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${missing[*]}"
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+$sudo_cmd apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"

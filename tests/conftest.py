@@ -1,0 +1,138 @@
+"""Fixtures: a fresh, migrated and seeded database per test, on SQLite or (QIANYUE_TEST_DATABASE_URL) PostgreSQL.
+
+The schema is built once per session through the real Alembic migrations and seeded with
+the demo data; each test then gets its own copy (a file copy on SQLite, ``CREATE DATABASE
+... TEMPLATE`` on PostgreSQL), so tests never see each other's rows.
+"""
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from webapp import create_app
+from workflows import demo, migrate
+from workflows.db import Database
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_URL = os.environ.get("QIANYUE_TEST_DATABASE_URL")
+DB_FIXTURES = {"database_url", "app", "platform", "client", "api"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+def load_fixture(name):
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def _admin_dsn(url, database="postgres"):
+    parsed = make_url(url).set(drivername="postgresql", database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _recreate_pg_database(url, name, template=None):
+    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def _seeded(url, instance):
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "APP_ENV": "development", "INSTANCE_PATH": str(instance)})
+    platform = app.extensions["qianyue"]
+    migrate.upgrade(platform.db)
+    demo.seed(platform)
+    platform.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("template-instance")
+    if PG_URL:
+        name = f"qianyue_tpl_{os.getpid()}"
+        _recreate_pg_database(PG_URL, name)
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        _seeded(url, instance)
+        yield name
+        with psycopg.connect(_admin_dsn(PG_URL), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = instance / "template.db"
+        _seeded(f"sqlite:///{path}", instance)
+        yield path
+
+
+@pytest.fixture
+def database_url(template_database, tmp_path):
+    if PG_URL:
+        name = f"qianyue_t_{uuid.uuid4().hex[:10]}"
+        _recreate_pg_database(PG_URL, name, template=template_database)
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        with psycopg.connect(_admin_dsn(PG_URL), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = tmp_path / "test.db"
+        shutil.copyfile(template_database, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
+                      "INSTANCE_PATH": str(tmp_path), "TESTING": True})
+    yield app
+    app.extensions["qianyue"].db.dispose()
+
+
+@pytest.fixture
+def platform(app):
+    return app.extensions["qianyue"]
+
+
+@pytest.fixture
+def users(platform):
+    """The seeded users by name, detached from any session."""
+    with platform.db.read() as session:
+        return {name: platform.accounts.get(session, name) for name, *_ in demo.DEMO_USERS}
+
+
+class Api:
+    """A small client for the REST API that logs in with a fresh token per user."""
+
+    def __init__(self, client, platform):
+        self.client, self.platform, self.tokens = client, platform, {}
+
+    def token(self, username):
+        if username not in self.tokens:
+            with self.platform.db.write() as session:
+                self.tokens[username] = self.platform.accounts.create_token(session, username)
+        return self.tokens[username]
+
+    def call(self, method, path, user=None, json=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if user:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        return self.client.open("/api/v1" + path, method=method, json=json, headers=headers, **kwargs)
+
+    def tasks(self, user, contract_id):
+        response = self.call("GET", f"/tasks?contract_id={contract_id}", user)
+        assert response.status_code == 200, response.json
+        return response.json["items"]
+
+    def decide(self, user, contract_id, decision, comment=""):
+        (task,) = self.tasks(user, contract_id)
+        response = self.call("POST", f"/tasks/{task['id']}/complete", user, {"decision": decision, "comment": comment})
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+@pytest.fixture
+def api(client, platform):
+    return Api(client, platform)

@@ -1,0 +1,75 @@
+"""REST API under /api/v1: bearer tokens, JSON errors ``{"error", "message", "fields"}``."""
+import logging
+
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from workflows.errors import Conflict, DomainError, Forbidden, InvalidDefinition, NotFound, ValidationFailed
+from workflows.services.runtime import ProcessFailed
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+
+STATUS_OF = {NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
+             ProcessFailed: 409}
+STAFF_ROLES = {"sales", "legal", "finance", "provider", "admin"}
+
+
+def platform():
+    return current_app.extensions["qianyue"]
+
+
+def error(status, code, message, fields=None):
+    response = jsonify({"error": code, "message": message, "fields": fields or {}})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(DomainError)
+def on_domain_error(exc):
+    return error(STATUS_OF.get(type(exc), 400), exc.code, exc.message, exc.fields)
+
+
+@bp.errorhandler(HTTPException)
+def on_http_error(exc):
+    return error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description)
+
+
+@bp.errorhandler(Exception)
+def on_unexpected(exc):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return error(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint == "api.openapi":
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return error(401, "unauthorized", "send an API token: Authorization: Bearer <token>")
+    with platform().db.read() as session:
+        user = platform().accounts.user_for_token(session, token.strip())
+    if user is None:
+        return error(401, "unauthorized", "the token is unknown or revoked")
+    g.user = user
+    return None
+
+
+def require_role(*roles):
+    if not g.user.role_set & set(roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def json_body():
+    """The request's JSON object; a clear 400 for anything else."""
+    body = request.get_json(silent=True)
+    if body is None:
+        if request.content_length or request.data:
+            raise ValidationFailed("the body is not valid JSON", {"": "invalid JSON"})
+        return {}
+    return body
+
+
+from . import routes  # noqa: E402,F401  (registers the routes on bp)

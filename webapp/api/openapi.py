@@ -1,0 +1,143 @@
+"""The OpenAPI 3.1 document. A test checks it validates and that every /api/v1 route is in it."""
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes):
+    titles = {400: "Bad request", 401: "Missing or unknown token", 403: "Not allowed for your roles",
+              404: "Not found", 409: "Conflict: the state changed, or the step is not open",
+              422: "Invalid input; `fields` names each field"}
+    return {str(code): {"description": titles[code], **_json(ERROR)} for code in codes}
+
+
+def _op(summary, ok, ok_schema, *errors, body=None, params=None, tag=None):
+    op = {"summary": summary, "tags": [tag] if tag else [],
+          "responses": {str(ok): {"description": "OK", **_json(ok_schema)}, **_errors(401, *errors)}}
+    if body:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name, schema):
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query(name, schema, description=""):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+CONTRACT_ID = _path_param("contract_id", {"type": "integer"})
+TASK_ID = _path_param("task_id", {"type": "string", "format": "uuid"})
+PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}), _query("offset", {"type": "integer", "minimum": 0})]
+REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+
+
+def build_document():
+    contract_ops = {
+        "/contracts": {
+            "post": _op("Create a draft contract (role sales); starts its approval process", 201, REF("Contract"),
+                        403, 409, 422, body=REF("ContractDraft"), tag="contracts"),
+            "get": _op("List contracts, newest first", 200, REF("ContractPage"), 403, 422, tag="contracts",
+                       params=[_query("status", {"type": "string"}), _query("customer", {"type": "string"}),
+                               _query("number", {"type": "string"}), *PAGING]),
+        },
+        "/contracts/{contract_id}": {
+            "get": _op("A contract: status, figures, open tasks, letters, lint findings, versions, history", 200,
+                       REF("Contract"), 403, 404, tag="contracts", params=[CONTRACT_ID]),
+            "patch": _op("Revise a draft that is with sales: a JSON merge patch, saved as a new version", 200,
+                         REF("Contract"), 403, 404, 409, 422, body={"type": "object"}, tag="contracts", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/submit": {
+            "post": _op("Submit the draft for review (completes the sales task)", 200, REF("Contract"), 403, 404, 409, 422,
+                        body={"type": "object", "properties": {"comment": {"type": "string"}}}, tag="contracts",
+                        params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/history": {
+            "get": _op("The contract's audit events, oldest first", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Event")}}},
+                       403, 404, tag="contracts", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/versions/{version}": {
+            "get": _op("One stored version of the contract's data", 200, {"type": "object"}, 403, 404, tag="contracts",
+                       params=[CONTRACT_ID, _path_param("version", {"type": "integer"})]),
+        },
+    }
+    task_ops = {
+        "/tasks": {
+            "get": _op("Open tasks for the caller's roles, by due date", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Task")}}}, 403, 422,
+                       tag="tasks", params=[_query("role", {"type": "string"}), _query("contract_id", {"type": "integer"}),
+                                            _query("assignee", {"type": "string"}), *PAGING]),
+        },
+        "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID])},
+        "/tasks/{task_id}/complete": {
+            "post": _op("Decide a task. `return` and `decline` need a comment", 200, {"type": "object"}, 403, 404, 409, 422,
+                        body=REF("Decision"), tag="tasks", params=[TASK_ID]),
+        },
+        "/tasks/{task_id}/claim": {"post": _op("Claim a task for yourself", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
+        "/tasks/{task_id}/unclaim": {"post": _op("Release a claimed task", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
+    }
+    process_ops = {
+        "/processes": {"get": _op("Deployed process definition versions", 200, {"type": "object"}, 403, tag="processes",
+                                  params=[_query("key", {"type": "string"})])},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Qianyue API", "version": "1.0.0",
+                 "description": "Contract approval and e-signature. Amounts are decimal strings; errors are "
+                                "`{error, message, fields}`."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {**contract_ops, **task_ops, **process_ops,
+                  "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                            "responses": {"200": {"description": "OK", **_json({"type": "object"})}}}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "`flask --app wsgi tokens create NAME` prints a token"}},
+            "schemas": SCHEMAS,
+        },
+    }
+
+
+MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$"}
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error", "message", "fields"], "properties": {
+        "error": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "ContractDraft": {"type": "object", "required": ["template", "title", "service_types", "customer", "items", "total",
+                                                     "payment_plan", "term"],
+                      "description": "See docs/contract-data.md for every field and rule.",
+                      "properties": {"template": {"enum": ["network_line", "technical_service"]},
+                                     "title": {"type": "string", "maxLength": 200},
+                                     "service_types": {"type": "array", "items": {"type": "string"}},
+                                     "customer": {"type": "object"}, "items": {"type": "array"},
+                                     "total": {"type": ["string", "number"]}, "payment_plan": {"type": "object"},
+                                     "term": {"type": "object"}}},
+    "Task": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "title": {"type": "string"}, "role": {"type": "string"},
+        "state": {"enum": ["open", "completed", "cancelled"]}, "contract_id": {"type": "integer"},
+        "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]}}},
+    "Decision": {"type": "object", "required": ["decision"], "properties": {
+        "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000}}},
+    "Event": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "event": {"type": "string"}, "actor": {"type": "string"}, "decision": {"type": ["string", "null"]},
+        "comment": {"type": "string"}, "at": {"type": "string"}}},
+    "ContractSummary": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "number": {"type": "string"}, "status": {"type": "string"}, "version": {"type": "integer"},
+        "title": {"type": "string"}, "customer_name": {"type": "string"}, "total": MONEY}},
+    "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
+                                                      "total": {"type": "integer"}}},
+    "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {
+        "net_amount": MONEY, "tax_amount": MONEY, "total_in_words": {"type": "string"},
+        "tasks": {"type": "array", "items": REF("Task")},
+        "letters": {"type": "array", "items": {"type": "object", "properties": {
+            "code": {"type": "string"}, "title": {"type": "string"},
+            "status": {"enum": ["required", "attached", "filled", "signed"]}}}},
+        "versions": {"type": "array"}, "history": {"type": "array", "items": REF("Event")}, "data": {"type": "object"}}}]},
+}

@@ -1,0 +1,157 @@
+"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers."""
+import functools
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from workflows import demo, migrate
+from workflows.errors import DomainError
+from workflows.services.accounts import ROLES
+
+def platform():
+    return current_app.extensions["qianyue"]
+
+
+def fail_on_domain_error(func):
+    """Turn a domain error into a one-line message and exit status 1 instead of a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            fields = "".join(f"\n  {name}: {message}" for name, message in exc.fields.items())
+            raise click.ClickException(exc.message + fields) from exc
+    return wrapper
+
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Apply migrations up to REVISION (default: head)."""
+    migrate.upgrade(platform().db, revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision):
+    """Revert migrations down to REVISION."""
+    migrate.downgrade(platform().db, revision)
+
+
+@db_cli.command("current")
+def db_current():
+    """Show the applied revision."""
+    migrate.current(platform().db)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message):
+    """Autogenerate a migration from the models (for developers)."""
+    migrate.revision(platform().db, message)
+
+
+process_cli = AppGroup("process", help="Process definitions (BPMN with its DMN tables).")
+
+
+@process_cli.command("deploy")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--by", "deployed_by", default="cli", help="Recorded as the deployer.")
+@fail_on_domain_error
+def process_deploy(files, deployed_by):
+    """Deploy BPMN FILES (default: bpmn/*.bpmn); DMN files beside them are included. Identical XML makes no version."""
+    for path in files or sorted(demo.BPMN_DIR.glob("*.bpmn")):
+        with platform().db.write() as session:
+            definition, created = platform().repository.deploy_file(session, path, deployed_by)
+            state = "deployed" if created else "unchanged"
+            click.echo(f"{definition.key} v{definition.version} {state} ({definition.sha256[:12]}) from {path}")
+
+
+@process_cli.command("list")
+def process_list():
+    """List every deployed version."""
+    with platform().db.read() as session:
+        for d in platform().repository.versions(session):
+            click.echo(f"{d.key}\tv{d.version}\t{d.sha256[:12]}\t{d.deployed_by}\t{d.deployed_at:%Y-%m-%d %H:%M}")
+
+
+users_cli = AppGroup("users", help="Staff and integration users.")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES), help="Repeat for several roles.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default="")
+@click.option("--email", default="")
+@fail_on_domain_error
+def users_create(username, roles, password, display_name, email):
+    """Create a user with one or more roles."""
+    with platform().db.write() as session:
+        user = platform().accounts.create_user(session, username, roles, password, display_name, email)
+        click.echo(f"created {user.username} ({user.roles})")
+
+
+tokens_cli = AppGroup("tokens", help="API tokens for integrations.")
+
+
+@tokens_cli.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="A label for the token.")
+@fail_on_domain_error
+def tokens_create(username, name):
+    """Create an API token for USERNAME; the token is the last line printed, shown only once."""
+    with platform().db.write() as session:
+        token = platform().accounts.create_token(session, username, name)
+    click.echo(f"token for {username} (send as 'Authorization: Bearer <token>'):")
+    click.echo(token)
+
+
+@tokens_cli.command("revoke")
+@click.argument("username")
+@fail_on_domain_error
+def tokens_revoke(username):
+    """Revoke every token of USERNAME."""
+    with platform().db.write() as session:
+        click.echo(f"revoked {platform().accounts.revoke_tokens(session, username)} token(s)")
+
+
+timers_cli = AppGroup("timers", help="BPMN timers (reminders, expiry).")
+
+
+@timers_cli.command("run")
+@click.option("--at", "at", default=None, help="Fire what is due at this ISO time instead of now (drills, tests).")
+def timers_run(at):
+    """Fire every timer that is due. Safe to run from several schedulers at once."""
+    when = None
+    if at:
+        when = datetime.fromisoformat(at)
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    click.echo(f"advanced {platform().timers.run_due(at=when)} instance(s)")
+
+
+demo_cli = AppGroup("demo", help="Demo data for development.")
+
+
+@demo_cli.command("seed")
+def demo_seed():
+    """Create the demo provider branches and users (idempotent), and deploy bpmn/."""
+    if not current_app.config["DEMO_DATA_ENABLED"]:
+        raise click.ClickException("demo data is disabled under APP_ENV=production (set DEMO_DATA_ENABLED=1 to force)")
+    for path, key, version, created in demo.seed(platform()):
+        click.echo(f"{key} v{version} {'deployed' if created else 'unchanged'} from {path.name}")
+    base = current_app.config["BASE_URL"]
+    click.echo(f"Demo ready at {base}")
+    click.echo(f"Users (password '{demo.DEMO_PASSWORD}'): " + ", ".join(f"{u} ({r})" for u, r, _, _ in demo.DEMO_USERS))
+    click.echo("API token: .venv/bin/flask --app wsgi tokens create sales")
+
+
+def register_cli(app):
+    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli):
+        app.cli.add_command(group)

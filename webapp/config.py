@@ -1,0 +1,43 @@
+"""Configuration from the environment (names in DESIGN.md section 4)."""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def instance_path():
+    return Path(os.environ.get("QIANYUE_INSTANCE", ROOT / "instance"))
+
+
+def _secret_key(app_env, folder):
+    if app_env == "production":
+        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
+    path = folder / "secret_key"  # development: generated once, kept beside the database
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(overrides=None):
+    """Settings from the environment, then ``overrides`` (tests pass theirs here)."""
+    overrides = overrides or {}
+    folder = Path(overrides.get("INSTANCE_PATH") or instance_path())
+    app_env = os.environ.get("APP_ENV", "production")
+    port = int(os.environ.get("PORT", "5000"))
+    settings = {
+        "APP_ENV": app_env,
+        "INSTANCE_PATH": str(folder),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'qianyue.db'}"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        "BASE_URL": os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    }
+    settings.update(overrides)
+    settings.setdefault("DEMO_DATA_ENABLED",
+                        settings["APP_ENV"] != "production" or os.environ.get("DEMO_DATA_ENABLED") == "1")
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
+    return settings

@@ -1,0 +1,42 @@
+"""Demo data for development and tests: provider branches, one user per role, the shipped diagrams."""
+import json
+from pathlib import Path
+
+from sqlmodel import select
+
+from .contracts.catalog import DEMO_PROVIDERS
+from .models import Provider
+
+BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+DEMO_PASSWORD = "qianyue-demo"
+DEMO_USERS = [  # username, role, display name, email
+    ("sales", "sales", "客户经理 王敏", "sales@provider.example"),
+    ("legal", "legal", "法务 李律", "legal@provider.example"),
+    ("finance", "finance", "财务 赵会计", "finance@provider.example"),
+    ("signatory", "provider", "授权代表 陈总", "signatory@provider.example"),
+    ("admin", "admin", "管理员", "admin@provider.example"),
+    ("customer", "customer", "客户 徐永立", "xu.yongli@school.example"),
+]
+
+
+def seed(platform):
+    """Create what is missing; running it again changes nothing."""
+    with platform.db.write() as session:
+        for index, profile in enumerate(DEMO_PROVIDERS):
+            if session.exec(select(Provider).where(Provider.code == profile["code"])).first() is None:
+                session.add(Provider(code=profile["code"], is_default=index == 0,
+                                     profile_json=json.dumps(profile, ensure_ascii=False)))
+        for username, role, display_name, email in DEMO_USERS:
+            if platform.accounts.find(session, username) is None:
+                platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, display_name, email)
+    return deploy_shipped(platform, "demo-seed")
+
+
+def deploy_shipped(platform, deployed_by):
+    """Deploy every bpmn/*.bpmn; identical files create no new version."""
+    results = []
+    for path in sorted(BPMN_DIR.glob("*.bpmn")):
+        with platform.db.write() as session:
+            definition, created = platform.repository.deploy_file(session, path, deployed_by)
+            results.append((path, definition.key, definition.version, created))
+    return results

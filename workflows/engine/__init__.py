@@ -1,0 +1,1 @@
+"""Restricted execution and deploy-time checks for admin-edited BPMN/DMN."""

@@ -1,0 +1,152 @@
+"""SpiffWorkflow glue: parsing, the serializer, and a cache of restored specs.
+
+Two facts shape this module (checked with SpiffWorkflow 3.2):
+- the spec is about half of a serialized workflow, so it is stored once per definition
+  version (``ProcessDefinition.spec_json``) and each instance stores only its state;
+  restored spec objects are cached per definition and shared by every instance;
+- the script engine is not part of the serialization, so every restore attaches one.
+"""
+import json
+from collections import OrderedDict
+from datetime import date
+from decimal import Decimal
+from threading import Lock
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from ..errors import InvalidDefinition
+from .bpmn_checks import parse_safe_xml
+from .scripting import RestrictedScriptEngine
+
+
+class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+    """Writes a workflow without its spec; the spec objects are supplied again on restore."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _make_serializer():
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+SERIALIZER = _make_serializer()
+SERIALIZER_VERSION = SERIALIZER.VERSION
+_SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+def parse_process(bpmn_xml: bytes, dmn_files: dict):
+    """Parse a BPMN file and the DMN files it calls. Returns (process_id, name, spec, subprocess_specs).
+
+    Raises InvalidDefinition naming the element SpiffWorkflow's parser objected to.
+    """
+    parser = SpiffBpmnParser()
+    try:
+        for filename, dmn_xml in sorted(dmn_files.items()):
+            parser.add_dmn_xml(parse_safe_xml(dmn_xml), filename=filename)
+        parser.add_bpmn_xml(parse_safe_xml(bpmn_xml), filename="process.bpmn")
+        process_ids = parser.get_process_ids()
+        if len(process_ids) != 1:
+            raise InvalidDefinition(f"expected exactly one process, found {len(process_ids)}")
+        process_id = process_ids[0]
+        missing = sorted(parser.get_dmn_dependencies() - set(parser.dmn_parsers))
+        if missing:
+            raise InvalidDefinition(f"the process calls decisions that were not supplied: {', '.join(missing)}")
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        element = f"{exc.tag} id={exc.id!r} name={exc.name!r}" if exc.id or exc.tag else "the document"
+        raise InvalidDefinition(f"{element}: {exc}") from exc
+    return process_id, spec.description or process_id, spec, subprocess_specs
+
+
+def spec_to_json(spec, subprocess_specs):
+    registry = _SPEC_SERIALIZER.registry
+    return json.dumps({
+        "spec": registry.convert(spec),
+        "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
+    })
+
+
+def spec_from_json(spec_json):
+    dct = json.loads(spec_json)
+    registry = _SPEC_SERIALIZER.registry
+    return registry.restore(dct["spec"]), {n: registry.restore(s) for n, s in dct["subprocess_specs"].items()}
+
+
+class SpecCache:
+    """Restored specs per definition id; specs are read-only while workflows run, so sharing is safe."""
+
+    def __init__(self, size=32):
+        self._items = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, definition):
+        with self._lock:
+            hit = self._items.get(definition.id)
+            if hit is not None:
+                self._items.move_to_end(definition.id)
+                return hit
+        specs = spec_from_json(definition.spec_json)
+        with self._lock:
+            self._items[definition.id] = specs
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return specs
+
+
+def new_workflow(specs, script_engine):
+    spec, subprocess_specs = specs
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
+
+
+def dump_workflow(workflow):
+    return SERIALIZER.serialize_json(workflow)
+
+
+def load_workflow(state_json, serializer_version, definition, specs, script_engine):
+    """Restore a workflow; older serializer formats go through SpiffWorkflow's migrations."""
+    dct = json.loads(state_json)
+    if serializer_version != SERIALIZER_VERSION:
+        dct.update(json.loads(definition.spec_json))  # migrations may rewrite the spec too
+        dct[SERIALIZER.VERSION_KEY] = serializer_version
+        SERIALIZER.migrate(dct)
+        workflow = _SPEC_SERIALIZER.registry.restore(dct)
+    else:
+        spec, subprocess_specs = specs
+        dct["spec"], dct["subprocess_specs"] = spec, dict(subprocess_specs)
+        workflow = SERIALIZER.registry.restore(dct)
+    workflow.script_engine = script_engine
+    return workflow
+
+
+_decision_tables = {}
+
+
+def decision_table(definition, decision_id):
+    """The DMN engine for one decision of a deployed definition (cached: definitions never change)."""
+    key = (definition.id, decision_id)
+    if key not in _decision_tables:
+        parser = SpiffBpmnParser()
+        for filename, dmn_xml in json.loads(definition.dmn_xml).items():
+            parser.add_dmn_xml(parse_safe_xml(dmn_xml.encode("utf-8")), filename=filename)
+        _decision_tables[key] = parser.get_engine(decision_id, None)
+    return _decision_tables[key]
+
+
+def script_engine(functions):
+    return RestrictedScriptEngine(functions=functions)

@@ -1,0 +1,22 @@
+"""The services over one database, wired together: what the web app, the CLI and tests use."""
+from .db import Database
+from .services.accounts import AccountService
+from .services.contracts import ContractService
+from .services.definitions import RepositoryService
+from .services.history import HistoryService
+from .services.runtime import RuntimeService
+from .services.tasks import TaskService
+from .services.timers import TimerService
+
+
+class Platform:
+    def __init__(self, database_url, echo=False):
+        self.db = Database(database_url, echo=echo)
+        self.history = HistoryService()
+        self.accounts = AccountService()
+        self.repository = RepositoryService()
+        self.tasks = TaskService(self.history)
+        self.runtime = RuntimeService(self.repository, self.tasks, self.history)
+        self.tasks.runtime = self.runtime
+        self.timers = TimerService(self.db, self.runtime)
+        self.contracts = ContractService(self)

@@ -1,0 +1,92 @@
+"""Users, roles and API tokens.
+
+Role names are the lane names of the process (a lane's user tasks belong to that role),
+plus ``admin``. Passwords are hashed with Argon2id; tokens are stored as SHA-256 only.
+"""
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import select
+
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..models import ApiToken, User, utcnow
+
+ROLES = ("sales", "legal", "finance", "customer", "provider", "admin")
+ROLE_TITLES = {
+    "sales": "客户经理", "legal": "法务", "finance": "财务", "customer": "客户（甲方）",
+    "provider": "乙方授权代表", "admin": "管理员",
+}
+TOKEN_PREFIX = "qy_"
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+_hasher = PasswordHasher()
+
+
+def hash_password(password):
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash, password):
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountService:
+    def create_user(self, session, username, roles, password, display_name="", email=""):
+        errors = {}
+        if not _USERNAME.match(username or ""):
+            errors["username"] = "letters, digits and _ . @ - only, at most 100 characters"
+        unknown = sorted(set(roles) - set(ROLES))
+        if not roles or unknown:
+            errors["roles"] = f"choose from {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        if not password or len(password) < 8:
+            errors["password"] = "at least 8 characters"
+        if errors:
+            raise ValidationFailed("invalid user", errors)
+        if self.find(session, username) is not None:
+            raise Conflict(f"user {username!r} already exists", {"username": "already exists"})
+        user = User(username=username, roles=",".join(sorted(set(roles))), password_hash=hash_password(password),
+                    display_name=display_name or username, email=email)
+        session.add(user)
+        session.flush()
+        return user
+
+    def find(self, session, username):
+        return session.exec(select(User).where(User.username == username)).first()
+
+    def get(self, session, username):
+        user = self.find(session, username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        return user
+
+    def create_token(self, session, username, name=""):
+        """Returns the token text; it is shown once and only its digest is kept."""
+        user = self.get(session, username)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        session.add(ApiToken(user_id=user.id, name=name or username, token_sha256=_token_digest(token)))
+        return token
+
+    def user_for_token(self, session, token):
+        if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        query = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+                 .where(ApiToken.token_sha256 == _token_digest(token), ApiToken.revoked_at.is_(None), User.active))
+        return session.exec(query).first()
+
+    def revoke_tokens(self, session, username):
+        user = self.get(session, username)
+        tokens = session.exec(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+        count = 0
+        for token in tokens:
+            token.revoked_at = utcnow()
+            count += 1
+        return count

@@ -1,0 +1,223 @@
+"""Contracts: drafts with immutable versions, numbering, and their approval process.
+
+A contract's status follows its process: while a user task is open the status names
+that step (by the task's lane); when the process ends, the ``outcome`` variable the
+diagram's last script task sets (``active``, ``declined``, ``expired``) becomes the status.
+"""
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+from types import SimpleNamespace
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from SpiffWorkflow.util.task import TaskState
+
+from ..contracts.catalog import TEMPLATES
+from ..contracts.lint import LintContext, lint
+from ..contracts.validation import merge_patch, normalize_draft
+from ..engine.spiff import decision_table, script_engine
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider, utcnow
+
+PROCESS_KEY = "contract_approval"
+STATUS_BY_ROLE = {
+    "sales": "draft", "legal": "legal_review", "finance": "finance_review",
+    "customer": "awaiting_customer", "provider": "countersigning",
+}
+STATUS_TITLES = {
+    "draft": "草稿（客户经理）", "legal_review": "法务审核中", "finance_review": "财务审核中",
+    "awaiting_customer": "待客户签署", "countersigning": "待乙方会签盖章", "active": "已生效",
+    "declined": "客户已拒签", "expired": "签署邀请已过期", "error": "流程出错",
+}
+LETTERS_DECISION = "mandated_letters"
+FINANCE_THRESHOLD = Decimal("500000")
+
+
+def canonical_json(data):
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class ContractService:
+    def __init__(self, platform):
+        self.platform = platform
+        platform.runtime.step_listeners.append(self._follow_process)
+
+    # --- providers -----------------------------------------------------------
+    def provider_profile(self, session, code=None):
+        query = select(Provider).where(Provider.code == code) if code else select(Provider).where(Provider.is_default)
+        provider = session.exec(query.limit(1)).first()
+        if provider is None:
+            if code:
+                raise ValidationFailed("unknown provider", {"provider": f"no provider profile {code!r}"})
+            raise Conflict("no default provider profile is configured (run `flask --app wsgi demo seed` or add one)")
+        return provider
+
+    # --- drafting --------------------------------------------------------------
+    def create(self, session, payload, user):
+        if not isinstance(payload, dict):
+            raise ValidationFailed("the contract must be a JSON object", {"": "expected an object"})
+        provider = self.provider_profile(session, payload.get("provider") if isinstance(payload.get("provider"), str) else None)
+        data = normalize_draft(payload, json.loads(provider.profile_json))
+        contract = Contract(
+            number=self._next_number(session, provider, data), template=data["template"], title=data["title"],
+            provider_code=provider.code, customer_name=data["customer"]["name"], total=Decimal(data["figures"]["total"]),
+            service_types=",".join(data["service_types"]), created_by=user.username,
+        )
+        session.add(contract)
+        session.flush()
+        self._add_version(session, contract, 1, data, user)
+        history = self.platform.history
+        history.record(session, "contract_created", user.username, contract_id=contract.id,
+                       details={"number": contract.number, "version": 1})
+        self.platform.runtime.start(session, PROCESS_KEY, contract.id, contract.id, {"contract_id": contract.id}, user.username)
+        return contract
+
+    def update(self, session, contract_id, patch, user):
+        """A new immutable version of a draft that is with sales."""
+        contract = self.get(session, contract_id)
+        if contract.status != "draft":
+            raise Conflict(f"the contract can be edited only while it is a draft with sales (it is {contract.status})")
+        if not isinstance(patch, dict) or not patch:
+            raise ValidationFailed("send the fields to change as a JSON object", {"": "expected a non-empty object"})
+        current = self.version_data(session, contract.id, contract.current_version)
+        draft = merge_patch({k: v for k, v in current.items() if k not in ("figures", "provider")}, patch)
+        provider = self.provider_profile(session, contract.provider_code)
+        data = normalize_draft({**draft, "provider": provider.code}, json.loads(provider.profile_json))
+        if data["template"] != contract.template:
+            raise ValidationFailed("the template of a contract cannot change", {"template": "cannot change"})
+        version = contract.current_version + 1
+        self._add_version(session, contract, version, data, user)
+        contract.title, contract.customer_name = data["title"], data["customer"]["name"]
+        contract.total, contract.service_types = Decimal(data["figures"]["total"]), ",".join(data["service_types"])
+        contract.current_version, contract.updated_at = version, utcnow()
+        self.platform.history.record(session, "contract_revised", user.username, contract_id=contract.id,
+                                     details={"version": version, "fields": sorted(patch)})
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise Conflict("the draft was revised by someone else at the same moment; reload and try again") from exc
+        return contract
+
+    def submit(self, session, contract_id, user, comment=""):
+        """Complete the sales task, handing routing the figures it decides on."""
+        contract = self.get(session, contract_id)
+        task = session.exec(select(HumanTask).where(HumanTask.contract_id == contract.id, HumanTask.state == "open",
+                                                    HumanTask.role == "sales")).first()
+        if task is None:
+            raise Conflict(f"the contract is not a draft with sales (it is {contract.status})")
+        data = self.version_data(session, contract.id, contract.current_version)
+        figures = data["figures"]
+        process_data = {
+            "total": Decimal(figures["total"]), "has_discount": figures["has_discount"],
+            "installments_after_term": figures["installments_after_term"], "service_types": data["service_types"],
+            "contract_version": contract.current_version,
+        }
+        return self.platform.tasks.complete(session, task.id, user, "submit", comment, data=process_data)
+
+    # --- reading ---------------------------------------------------------------
+    def get(self, session, contract_id):
+        contract = session.get(Contract, contract_id) if isinstance(contract_id, int) else None
+        if contract is None:
+            raise NotFound(f"no contract {contract_id}")
+        return contract
+
+    def search(self, session, status=None, customer=None, number=None, limit=50, offset=0):
+        """Newest first; filters match a status exactly and a customer or number by substring."""
+        query = select(Contract)
+        if status:
+            query = query.where(Contract.status == status)
+        if customer:
+            query = query.where(Contract.customer_name.contains(customer, autoescape=True))
+        if number:
+            query = query.where(Contract.number.contains(number, autoescape=True))
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        items = session.exec(query.order_by(Contract.created_at.desc(), Contract.id.desc()).limit(limit).offset(offset))
+        return list(items), total
+
+    def version_data(self, session, contract_id, version):
+        row = session.exec(select(ContractVersion).where(ContractVersion.contract_id == contract_id,
+                                                         ContractVersion.version == version)).first()
+        if row is None:
+            raise NotFound(f"contract {contract_id} has no version {version}")
+        return json.loads(row.data_json)
+
+    def versions(self, session, contract_id):
+        query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
+        return list(session.exec(query))
+
+    def instance(self, session, contract_id):
+        query = select(ProcessInstance).where(ProcessInstance.business_key == str(contract_id)).order_by(ProcessInstance.id.desc())
+        return session.exec(query.limit(1)).first()
+
+    def letters(self, session, contract, data):
+        """The letters the contract's services require, by the decision table of its process version."""
+        instance = self.instance(session, contract.id)
+        definition = (self.platform.repository.get(session, instance.definition_id) if instance
+                      else self.platform.repository.latest(session, PROCESS_KEY))
+        table = decision_table(definition, LETTERS_DECISION)
+        context = SimpleNamespace(data={"service_types": data["service_types"]},
+                                  workflow=SimpleNamespace(script_engine=script_engine({})))
+        required = table.result(context).get("letters", [])
+        status = "attached" if contract.status in ("countersigning", "active") else "required"
+        return [{"code": letter["code"], "title": letter["title"], "status": status} for letter in required]
+
+    def lint(self, session, contract, data):
+        return lint(data, LintContext(finance_threshold=FINANCE_THRESHOLD,
+                                      mandated_letters=[l["title"] for l in self.letters(session, contract, data)]))
+
+    # --- internals ---------------------------------------------------------------
+    def _add_version(self, session, contract, version, data, user):
+        text = canonical_json(data)
+        session.add(ContractVersion(contract_id=contract.id, version=version, data_json=text,
+                                    sha256=hashlib.sha256(text.encode()).hexdigest(), created_by=user.username))
+
+    def _next_number(self, session, provider, data):
+        """Numbers come from a per-prefix sequence incremented inside the write transaction, so they never repeat."""
+        profile = json.loads(provider.profile_json)
+        template = TEMPLATES[data["template"]]
+        today = date.today()
+        fields = {"province": profile.get("province", ""), "city": profile.get("city", ""), "kind": template["number_kind"],
+                  "yymm": today.strftime("%y%m"), "yyyy": today.strftime("%Y"), "suffix": template["number_suffix"]}
+        pattern = provider.number_pattern
+        prefix = pattern.split("{seq")[0].format(**fields)
+        updated = session.execute(update(NumberSequence).where(NumberSequence.prefix == prefix)
+                                  .values(last_value=NumberSequence.last_value + 1).returning(NumberSequence.last_value)).first()
+        if updated is None:
+            session.add(NumberSequence(prefix=prefix, last_value=1))
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise Conflict("another contract took the first number of this month at the same moment; try again") from exc
+            seq = 1
+        else:
+            seq = updated[0]
+        return pattern.format(seq=seq, **fields)
+
+    def _follow_process(self, session, instance, workflow):
+        """Step listener: keep the contract's status in step with its process."""
+        if not instance.business_key.isdigit():
+            return
+        contract = session.get(Contract, int(instance.business_key))
+        if contract is None:
+            return
+        if instance.status == "completed":
+            status = workflow.data.get("outcome") or _last_outcome(workflow) or "completed"
+        else:
+            roles = [t.task_spec.lane for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+            status = next((STATUS_BY_ROLE[r] for r in roles if r in STATUS_BY_ROLE), contract.status)
+        if status != contract.status:
+            contract.status, contract.updated_at = status, utcnow()
+            if status == "active":
+                data = self.version_data(session, contract.id, contract.current_version)
+                contract.effective_from = date.fromisoformat(data["term"]["start"])
+                contract.effective_to = date.fromisoformat(data["term"]["end"])
+
+
+def _last_outcome(workflow):
+    for task in reversed(workflow.get_tasks(state=TaskState.COMPLETED)):
+        if "outcome" in task.data:
+            return task.data["outcome"]
+    return None
