@@ -1,6 +1,4 @@
 """The Flask app: it translates HTTP to calls on the services in ``workflows``."""
-import logging
-
 from flask import Flask
 
 from workflows.platform import Platform
@@ -14,7 +12,6 @@ def create_app(config=None):
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["qianyue"] = Platform(app.config["DATABASE_URL"])
-    logging.basicConfig(level=logging.INFO)
 
     from .api import bp as api_bp
     from .cli import register_cli

@@ -8,11 +8,17 @@ stay deferred, so two readers in one thread never deadlock).
 """
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 WRITE_OPTION = "qianyue_write"
+AFTER_COMMIT = "qianyue_after_commit"
+
+
+def after_commit(session, callback):
+    """Run ``callback`` once the write transaction of ``session`` has committed (never after a rollback)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def normalize_url(url):
@@ -50,6 +56,25 @@ def _configure_sqlite(engine):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def prepared(sql, **typed):
+    """A textual statement for hot paths; SQLAlchemy's expression layer costs ~0.25 ms per statement here.
+
+    ``typed`` maps a bind name to the column whose type converts it (aware datetimes, for instance);
+    a name bound to a tuple of columns is expanded as a list (``IN :ids``).
+    """
+    binds = [bindparam(name, type_=column.type) if not isinstance(column, tuple) else bindparam(name, expanding=True)
+             for name, column in typed.items()]
+    return text(sql).bindparams(*binds)
+
+
+def insert_sql(table, exclude=(), returning=None):
+    """``INSERT INTO table (columns) VALUES (:column, ...)`` over every column not excluded, typed by the table."""
+    columns = [c for c in table.c if c.name not in exclude]
+    sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+           f"VALUES ({', '.join(':' + c.name for c in columns)})" + (f" RETURNING {returning}" if returning else ""))
+    return prepared(sql, **{c.name: c for c in columns})
+
+
 class Database:
     """Owns the engine; hands out sessions for reading and one transaction per state change."""
 
@@ -77,6 +102,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                callback()
 
     def dispose(self):
         self.engine.dispose()

@@ -4,7 +4,6 @@ from decimal import Decimal
 from typing import Optional
 
 from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
-from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -39,7 +38,10 @@ class ProcessDefinition(SQLModel, table=True):
 
 
 class ProcessInstance(SQLModel, table=True):
-    """A running (or finished) process; ``state_json`` is SpiffWorkflow's serialization without the spec."""
+    """A running (or finished) process; ``state_json`` is SpiffWorkflow's serialization without the spec.
+
+    ``version`` is the optimistic lock: every step writes with ``WHERE version = <the version it read>``.
+    """
 
     __tablename__ = "process_instance"
 
@@ -56,17 +58,13 @@ class ProcessInstance(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     completed_at: Optional[datetime] = None
 
-    @declared_attr
-    def __mapper_args__(cls):  # optimistic locking: a lost race raises StaleDataError
-        return {"version_id_col": cls.__table__.c.version}
-
 
 class HumanTask(SQLModel, table=True):
     """The inbox: one row per user task, kept in step with the workflow in the same transaction."""
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_inbox", "state", "role", "due_at"),
+        Index("ix_human_task_inbox", "state", "role", "due_at", "id"),
         Index("ix_human_task_assignee", "state", "assignee"),
     )
 
@@ -79,7 +77,7 @@ class HumanTask(SQLModel, table=True):
     state: str = Field(default="open", max_length=20)
     assignee: Optional[str] = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
-    due_at: Optional[datetime] = None
+    due_at: datetime
     completed_at: Optional[datetime] = None
     completed_by: Optional[str] = Field(default=None, max_length=100)
     decision: Optional[str] = Field(default=None, max_length=50)

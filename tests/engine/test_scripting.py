@@ -67,6 +67,9 @@ def test_refused_at_compile_time(source, message):
     ("'a'.ljust(10**10)", ScriptViolation, "exceed 1000000 items"),
     ("('x' * 1000).join(['a'] * 100000)", ScriptViolation, "exceed 1000000 items"),
     ("sum(range(10**12))", ScriptViolation, "exceed 1000000 items"),
+    ("int(Decimal('1e999999'))", ScriptViolation, "exceed 100000 bits"),
+    ("'%d' % Decimal('1e999999')", ScriptViolation, "exceed 100000 bits"),
+    ("SystemExit", NameError, "SystemExit"),
 ])
 def test_refused_when_run(source, error_type, message):
     error = refused(env.evaluate, source, {"remind_customer": lambda: None})

@@ -1,7 +1,7 @@
 """REST API under /api/v1: bearer tokens, JSON errors ``{"error", "message", "fields"}``."""
 import logging
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from workflows.errors import Conflict, DomainError, Forbidden, InvalidDefinition, NotFound, ValidationFailed
@@ -30,13 +30,18 @@ def on_domain_error(exc):
     return error(STATUS_OF.get(type(exc), 400), exc.code, exc.message, exc.fields)
 
 
-@bp.errorhandler(HTTPException)
+@bp.app_errorhandler(HTTPException)
 def on_http_error(exc):
+    """JSON under /api/ (routing errors such as 404 and 405 never reach the blueprint's own handlers)."""
+    if not request.path.startswith(bp.url_prefix + "/"):
+        return exc
     return error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description)
 
 
 @bp.errorhandler(Exception)
 def on_unexpected(exc):
+    if isinstance(exc, HTTPException):
+        return on_http_error(exc)
     log.exception("unexpected error on %s %s", request.method, request.path)
     return error(500, "internal_error", "an unexpected error occurred; it has been logged")
 
@@ -67,7 +72,7 @@ def json_body():
     body = request.get_json(silent=True)
     if body is None:
         if request.content_length or request.data:
-            raise ValidationFailed("the body is not valid JSON", {"": "invalid JSON"})
+            abort(400, "the body is not valid JSON (send Content-Type: application/json)")
         return {}
     return body
 

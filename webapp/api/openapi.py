@@ -14,9 +14,9 @@ def _errors(*codes):
     return {str(code): {"description": titles[code], **_json(ERROR)} for code in codes}
 
 
-def _op(summary, ok, ok_schema, *errors, body=None, params=None, tag=None):
+def _op(summary, ok, ok_schema, *errors, body=None, params=None, tag=None, media="application/json"):
     op = {"summary": summary, "tags": [tag] if tag else [],
-          "responses": {str(ok): {"description": "OK", **_json(ok_schema)}, **_errors(401, *errors)}}
+          "responses": {str(ok): {"description": "OK", "content": {media: {"schema": ok_schema}}}, **_errors(401, *errors)}}
     if body:
         op["requestBody"] = {"required": True, **_json(body)}
     if params:
@@ -62,6 +62,15 @@ def build_document():
             "get": _op("The contract's audit events, oldest first", 200,
                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("Event")}}},
                        403, 404, tag="contracts", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/document.html": {
+            "get": _op("The current version rendered as an HTML preview", 200, {"type": "string"}, 403, 404,
+                       tag="contracts", params=[CONTRACT_ID], media="text/html"),
+        },
+        "/contracts/{contract_id}/document.pdf": {
+            "get": _op("The current version as PDF (CJK font embedded, contract number on every page)", 200,
+                       {"type": "string", "format": "binary"}, 403, 404, tag="contracts", params=[CONTRACT_ID],
+                       media="application/pdf"),
         },
         "/contracts/{contract_id}/versions/{version}": {
             "get": _op("One stored version of the contract's data", 200, {"type": "object"}, 403, 404, tag="contracts",

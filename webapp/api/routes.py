@@ -3,7 +3,9 @@ import json
 from dataclasses import asdict
 
 from flask import Response, g, jsonify, request, url_for
+from sqlmodel import select
 
+from workflows.documents import render_contract_html, render_contract_pdf
 from workflows.errors import Forbidden, ValidationFailed
 from workflows.models import HumanTask
 from workflows.services.contracts import STATUS_TITLES
@@ -40,7 +42,8 @@ def can_read_contract(session, contract):
     if g.user.role_set & STAFF_ROLES:
         return True
     if "customer" in g.user.role_set:  # until customers sign in through OIDC: contracts that reached them
-        return session.query(HumanTask).filter_by(contract_id=contract.id, role="customer").first() is not None
+        query = select(HumanTask.id).where(HumanTask.contract_id == contract.id, HumanTask.role == "customer")
+        return session.exec(query.limit(1)).first() is not None
     return False
 
 
@@ -148,6 +151,29 @@ def contract_version(contract_id, version):
     with platform().db.read() as session:
         load_contract(session, contract_id)
         return jsonify({"version": version, "data": platform().contracts.version_data(session, contract_id, version)})
+
+
+def document_of(session, contract):
+    """What the templates render: the current version with the letters its services require."""
+    data = platform().contracts.version_data(session, contract.id, contract.current_version)
+    return {"number": contract.number, "version": contract.current_version, "status": contract.status, "data": data,
+            "letters": platform().contracts.letters(session, contract, data)}
+
+
+@bp.get("/contracts/<int:contract_id>/document.html")
+def contract_html(contract_id):
+    with platform().db.read() as session:
+        document = document_of(session, load_contract(session, contract_id))
+    return Response(render_contract_html(document), mimetype="text/html")
+
+
+@bp.get("/contracts/<int:contract_id>/document.pdf")
+def contract_pdf(contract_id):
+    with platform().db.read() as session:
+        document = document_of(session, load_contract(session, contract_id))
+    filename = f"{document['number']}-v{document['version']}.pdf"
+    return Response(render_contract_pdf(document), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
 # --- tasks -----------------------------------------------------------------------

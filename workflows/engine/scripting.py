@@ -32,10 +32,16 @@ MAX_SIZE = 1_000_000
 MAX_INT_BITS = 100_000
 MAX_FORMAT_NUMBER = 1_000
 
+_MAX_DECIMAL_DIGITS = MAX_INT_BITS * 3 // 10
+_SEQUENCES = (str, bytes, list, tuple)
 _TICK = "_tick_"
 _GUARDED_OPS = {ast.Add: "_binopadd_", ast.Mult: "_binopmul_", ast.Pow: "_binoppow_",
                 ast.LShift: "_binoplshift_", ast.Mod: "_binopmod_"}
-_REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro", "expandtabs", "translate", "maketrans"}
+# expandtabs/translate grow strings by factors no cheap check bounds; as_integer_ratio turns
+# Decimal("1e999999") into a million-digit int (minutes of CPU).
+_REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro", "expandtabs", "translate", "maketrans", "as_integer_ratio"}
+# BaseException subclasses outside Exception would slip past Spiff's handlers and stop the worker.
+_REFUSED_BUILTINS = {"__build_class__", "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit"}
 _OPAQUE_TYPES = (
     types.ModuleType, types.FrameType, types.CodeType, types.TracebackType, types.GeneratorType,
     types.CoroutineType, types.AsyncGeneratorType, types.FunctionType, types.MethodType,
@@ -164,9 +170,6 @@ def _format_too_big(spec):
     return any(n == "*" or int(n) > MAX_FORMAT_NUMBER for n in _FORMAT_NUMBER.findall(spec))
 
 
-_SEQUENCES = (str, bytes, list, tuple)
-
-
 def _check_size(size):
     if size > MAX_SIZE:
         raise ScriptViolation(f"result would exceed {MAX_SIZE} items or characters")
@@ -203,8 +206,17 @@ def _check_lshift(a, b):
 
 
 def _check_mod(a, b):
-    if isinstance(a, str) and _format_too_big("".join(re.findall(r"%[^a-zA-Z%]*", a))):
-        raise ScriptViolation(f"format widths and precisions above {MAX_FORMAT_NUMBER} are not allowed")
+    if isinstance(a, str):
+        if _format_too_big("".join(re.findall(r"%[^a-zA-Z%]*", a))):
+            raise ScriptViolation(f"format widths and precisions above {MAX_FORMAT_NUMBER} are not allowed")
+        for value in b if isinstance(b, tuple) else b.values() if isinstance(b, dict) else (b,):
+            _check_decimal(value)
+
+
+def _check_decimal(value):
+    """Decimal("1e999999") is cheap, but turning it into an int (int(), round(), %d) takes minutes."""
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() > _MAX_DECIMAL_DIGITS:
+        raise ScriptViolation(f"integer result would exceed {MAX_INT_BITS} bits")
 
 
 def _guarded(check, apply):
@@ -239,6 +251,16 @@ def guarded_pow(base, exp, mod=None):
     if mod is None:
         return _BINOP_GUARDS["_binoppow_"](base, exp)
     return pow(base, exp, mod)
+
+
+def guarded_int(value=0, *args):
+    _check_decimal(value)
+    return int(value, *args)
+
+
+def guarded_round(number, ndigits=None):
+    _check_decimal(number)
+    return round(number, ndigits)
 
 
 def guarded_range(*args):
@@ -314,8 +336,6 @@ _STR_WRAPPERS = {
     "replace": _checked_replace,
     **{name: lambda s, name=name: _checked_pad(getattr(s, name)) for name in ("ljust", "rjust", "center", "zfill")},
 }
-
-
 _WRAPPED_NAMES = frozenset(_STR_WRAPPERS) | {"extend"}
 
 
@@ -343,11 +363,11 @@ def _getitem(obj, key):
 
 
 def _build_builtins():
-    """safe_builtins minus class building, plus the curated helpers and the guards."""
-    allowed = {k: v for k, v in safe_builtins.items() if k != "__build_class__"}
+    """safe_builtins minus class building and process-stopping exceptions, plus helpers and guards."""
+    allowed = {k: v for k, v in safe_builtins.items() if k not in _REFUSED_BUILTINS}
     allowed.update(
-        len=len, min=min, max=max, sum=guarded_sum, sorted=sorted, any=any, all=all, abs=abs, round=round,
-        int=int, str=str, bool=bool, list=list, dict=dict, set=set, frozenset=frozenset,
+        len=len, min=min, max=max, sum=guarded_sum, sorted=sorted, any=any, all=all, abs=abs, round=guarded_round,
+        int=guarded_int, str=str, bool=bool, list=list, dict=dict, set=set, frozenset=frozenset,
         tuple=tuple, range=guarded_range, enumerate=enumerate, zip=zip, isinstance=isinstance,
         getattr=guarded_getattr, pow=guarded_pow, Decimal=Decimal, date=date, datetime=datetime,
         timedelta=timedelta,
@@ -361,16 +381,16 @@ def _build_builtins():
 _BUILTINS = _build_builtins()
 
 
-def compile_restricted_cached(source, mode):
+def _compiled(source, mode):
     """Compiled code and whether it needs a loop budget; raises SyntaxError (UnsafeScript) if refused."""
-    outcome = _compile(source, mode)
+    outcome = _compile_cached(source, mode)
     if isinstance(outcome, SyntaxError):
         raise type(outcome)(*outcome.args)
     return outcome
 
 
 @lru_cache(maxsize=4096)
-def _compile(source, mode):
+def _compile_cached(source, mode):
     """Failures are cached too: Spiff's DMN engine probes `> 500000` with validate() on every rule."""
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:
@@ -400,7 +420,7 @@ def _all_names(code):
 def check_script(source, mode="exec"):
     """Deploy-time check: the error message, or None when the code compiles restricted."""
     try:
-        compile_restricted_cached(source, mode)
+        _compiled(source, mode)
     except SyntaxError as err:
         return err.msg if isinstance(err, UnsafeScript) else f"Line {err.lineno}: SyntaxError: {err.msg}"
     return None
@@ -421,12 +441,12 @@ class RestrictedEnvironment(TaskDataEnvironment):
     """TaskDataEnvironment semantics (reusing its overwrite check and cleanup) on restricted code."""
 
     def evaluate(self, expression, context, external_context=None):
-        code, needs_budget = compile_restricted_cached(expression, "eval")
+        code, needs_budget = _compiled(expression, "eval")
         scope = {**self.globals, **(external_context or {}), **context}
         return _run(code, needs_budget, scope, eval)
 
     def execute(self, script, context, external_context=None):
-        code, needs_budget = compile_restricted_cached(script, "exec")
+        code, needs_budget = _compiled(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         context.update(self.globals)
         context.update(external_context or {})
@@ -444,4 +464,4 @@ class RestrictedScriptEngine(PythonScriptEngine):
         super().__init__(environment=RestrictedEnvironment(dict(functions or {})))
 
     def validate(self, expression):
-        compile_restricted_cached(expression, "eval")
+        _compiled(expression, "eval")

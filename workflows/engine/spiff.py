@@ -7,6 +7,7 @@ Two facts shape this module (checked with SpiffWorkflow 3.2):
 - the script engine is not part of the serialization, so every restore attaches one.
 """
 import json
+import logging
 from collections import OrderedDict
 from datetime import date
 from decimal import Decimal
@@ -42,6 +43,10 @@ def _make_serializer():
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
     return BpmnWorkflowSerializer(registry)
 
+
+# SpiffWorkflow logs every task state change at INFO; under an INFO root logger that alone adds a
+# third to a step. Its warnings and errors still come through.
+logging.getLogger("spiff").setLevel(logging.WARNING)
 
 SERIALIZER = _make_serializer()
 SERIALIZER_VERSION = SERIALIZER.VERSION
@@ -107,6 +112,31 @@ class SpecCache:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return specs
+
+
+class WorkflowCache:
+    """Restored workflows by instance id and version, so a busy instance is not deserialized at every step.
+
+    A load takes the entry out (the step then owns the object); only a committed step puts its
+    workflow back, under the version it wrote. A version mismatch (another process wrote) is a miss.
+    """
+
+    def __init__(self, size=256):
+        self._items = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def take(self, instance_id, version):
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+        return entry[1] if entry and entry[0] == version else None
+
+    def put(self, instance_id, version, workflow):
+        with self._lock:
+            self._items[instance_id] = (version, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 def new_workflow(specs, script_engine):

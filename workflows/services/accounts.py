@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import select
 
+from ..db import prepared
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ApiToken, User, utcnow
 
@@ -22,6 +23,11 @@ ROLE_TITLES = {
 TOKEN_PREFIX = "qy_"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 _hasher = PasswordHasher()
+USER_COLUMNS = [c for c in User.__table__.c if c.name != "password_hash"]
+USER_FOR_TOKEN = prepared(
+    f"SELECT {', '.join('app_user.' + c.name for c in USER_COLUMNS)} FROM app_user "
+    "JOIN api_token ON api_token.user_id = app_user.id "
+    "WHERE api_token.token_sha256 = :digest AND api_token.revoked_at IS NULL AND app_user.active").columns(*USER_COLUMNS)
 
 
 def hash_password(password):
@@ -76,11 +82,11 @@ class AccountService:
         return token
 
     def user_for_token(self, session, token):
+        """The active user a live token belongs to (every API request asks, so the statement is prepared)."""
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        query = (select(User).join(ApiToken, ApiToken.user_id == User.id)
-                 .where(ApiToken.token_sha256 == _token_digest(token), ApiToken.revoked_at.is_(None), User.active))
-        return session.exec(query).first()
+        row = session.connection().execute(USER_FOR_TOKEN, {"digest": _token_digest(token)}).first()
+        return User(**row._mapping) if row else None
 
     def revoke_tokens(self, session, username):
         user = self.get(session, username)

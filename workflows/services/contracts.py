@@ -10,15 +10,17 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import func, update
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
-from SpiffWorkflow.util.task import TaskState
 
 from ..contracts.catalog import TEMPLATES
 from ..contracts.lint import LintContext, lint
 from ..contracts.validation import merge_patch, normalize_draft
 from ..engine.spiff import decision_table, script_engine
+from ..db import prepared
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider, utcnow
 
@@ -34,6 +36,8 @@ STATUS_TITLES = {
 }
 LETTERS_DECISION = "mandated_letters"
 FINANCE_THRESHOLD = Decimal("500000")
+FOLLOW_STATUS = prepared("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
+                         now=Contract.__table__.c.updated_at)
 
 
 def canonical_json(data):
@@ -183,41 +187,33 @@ class ContractService:
                   "yymm": today.strftime("%y%m"), "yyyy": today.strftime("%Y"), "suffix": template["number_suffix"]}
         pattern = provider.number_pattern
         prefix = pattern.split("{seq")[0].format(**fields)
-        updated = session.execute(update(NumberSequence).where(NumberSequence.prefix == prefix)
-                                  .values(last_value=NumberSequence.last_value + 1).returning(NumberSequence.last_value)).first()
-        if updated is None:
-            session.add(NumberSequence(prefix=prefix, last_value=1))
-            try:
-                session.flush()
-            except IntegrityError as exc:
-                raise Conflict("another contract took the first number of this month at the same moment; try again") from exc
-            seq = 1
-        else:
-            seq = updated[0]
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (insert(NumberSequence).values(prefix=prefix, last_value=1)
+                     .on_conflict_do_update(index_elements=["prefix"], set_={"last_value": NumberSequence.last_value + 1})
+                     .returning(NumberSequence.last_value))
+        seq = session.execute(statement).scalar_one()
         return pattern.format(seq=seq, **fields)
 
-    def _follow_process(self, session, instance, workflow):
+    def _follow_process(self, session, step):
         """Step listener: keep the contract's status in step with its process."""
-        if not instance.business_key.isdigit():
+        if step.contract_id is None:
             return
-        contract = session.get(Contract, int(instance.business_key))
-        if contract is None:
-            return
-        if instance.status == "completed":
-            status = workflow.data.get("outcome") or _last_outcome(workflow) or "completed"
+        if step.completed:
+            status = _outcome(step.workflow) or "completed"
         else:
-            roles = [t.task_spec.lane for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
-            status = next((STATUS_BY_ROLE[r] for r in roles if r in STATUS_BY_ROLE), contract.status)
-        if status != contract.status:
-            contract.status, contract.updated_at = status, utcnow()
-            if status == "active":
-                data = self.version_data(session, contract.id, contract.current_version)
-                contract.effective_from = date.fromisoformat(data["term"]["start"])
-                contract.effective_to = date.fromisoformat(data["term"]["end"])
+            roles = [task.task_spec.lane for task in step.ready]
+            status = next((STATUS_BY_ROLE[r] for r in roles if r in STATUS_BY_ROLE), None)
+        if status is None:
+            return
+        connection = session.connection()
+        connection.execute(FOLLOW_STATUS, {"id": step.contract_id, "status": status, "now": utcnow()})
+        contract = session.get(Contract, step.contract_id) if status == "active" else None
+        if contract is not None:
+            term = self.version_data(session, contract.id, contract.current_version)["term"]
+            contract.effective_from = date.fromisoformat(term["start"])
+            contract.effective_to = date.fromisoformat(term["end"])
 
 
-def _last_outcome(workflow):
-    for task in reversed(workflow.get_tasks(state=TaskState.COMPLETED)):
-        if "outcome" in task.data:
-            return task.data["outcome"]
-    return None
+def _outcome(workflow):
+    """The ``outcome`` the diagram's last script task set (the end event's data becomes the workflow's)."""
+    return workflow.data.get("outcome")

@@ -3,19 +3,28 @@ import json
 
 from sqlmodel import select
 
+from ..db import insert_sql
 from ..models import HistoryEvent, utcnow
+
+INSERT_EVENT = insert_sql(HistoryEvent.__table__, exclude=("id",))
+COLUMNS = ("event", "actor", "task_id", "task_name", "decision", "comment", "on_behalf_of", "details")
 
 
 class HistoryService:
-    def record(self, session, event, actor, *, contract_id=None, instance_id=None, task_id=None,
-               task_name=None, decision=None, comment="", on_behalf_of=None, details=None, at=None):
-        row = HistoryEvent(
-            contract_id=contract_id, instance_id=instance_id, task_id=task_id, task_name=task_name,
-            event=event, actor=actor, on_behalf_of=on_behalf_of, decision=decision, comment=comment or "",
-            details=json.dumps(details or {}, ensure_ascii=False, default=str), at=at or utcnow(),
-        )
-        session.add(row)
-        return row
+    def record(self, session, event, actor, *, contract_id=None, instance_id=None, at=None, **fields):
+        self.record_many(session, [{"event": event, "actor": actor, **fields}],
+                         contract_id=contract_id, instance_id=instance_id, at=at)
+
+    def record_many(self, session, events, *, contract_id=None, instance_id=None, at=None):
+        """Append events in one statement; each is a dict of COLUMNS (event and actor required)."""
+        if not events:
+            return
+        at = at or utcnow()
+        rows = [{"contract_id": contract_id, "instance_id": instance_id, "at": at, "task_id": None, "task_name": None,
+                 "decision": None, "on_behalf_of": None, **{k: v for k, v in e.items() if k in COLUMNS},
+                 "comment": e.get("comment") or "",
+                 "details": json.dumps(e.get("details") or {}, ensure_ascii=False, default=str)} for e in events]
+        session.connection().execute(INSERT_EVENT, rows)
 
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)

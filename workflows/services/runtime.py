@@ -8,14 +8,26 @@ SpiffWorkflow task left in ERROR never reaches the database.
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from ..db import after_commit, insert_sql, prepared
 from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance, utcnow
-from ..engine.spiff import SERIALIZER_VERSION, SpecCache, dump_workflow, load_workflow, new_workflow, script_engine
+from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, WorkflowCache, dump_workflow, load_workflow, new_workflow,
+                            script_engine)
+
+INSTANCE = ProcessInstance.__table__
+LOAD_INSTANCE = prepared("SELECT definition_id, business_key, version, state_json, serializer_version, status "
+                         "FROM process_instance WHERE id = :id")
+INSERT_INSTANCE = insert_sql(INSTANCE, exclude=("id",), returning="id")
+SAVE_INSTANCE = prepared(
+    "UPDATE process_instance SET state_json = :state_json, serializer_version = :serializer_version, "
+    "status = :status, updated_at = :updated_at, completed_at = :completed_at, next_timer_at = :next_timer_at, "
+    "version = :version + 1 WHERE id = :id AND version = :version",
+    updated_at=INSTANCE.c.updated_at, completed_at=INSTANCE.c.completed_at, next_timer_at=INSTANCE.c.next_timer_at)
+MARK_FAILED = prepared("UPDATE process_instance SET status = 'error', error = :error, version = version + 1 WHERE id = :id")
 
 
 class ProcessFailed(DomainError):
@@ -25,14 +37,38 @@ class ProcessFailed(DomainError):
 
 
 @dataclass
-class StepContext:
-    """What one step's scripts asked for (e.g. a reminder), recorded as history in the same transaction."""
+class Step:
+    """One state change of one instance: the loaded workflow and what the step will write."""
 
+    instance_id: int | None
+    definition_id: int
+    business_key: str
+    version: int
+    workflow: object
     actor: str
-    effects: list = field(default_factory=list)
+    contract_id: int | None
+    ready_before: frozenset = frozenset()
+    events: list = field(default_factory=list)  # history rows written with the step
+    completed_task_ids: set = field(default_factory=set)
+    ready: list = field(default_factory=list)  # ready user tasks once the engine waits again
+    timers: list = field(default_factory=list)  # waiting timer events, likewise
+
+    @property
+    def completed(self):
+        return self.workflow.is_completed()
+
+    def survey(self):
+        """One pass over the task tree for what the step writes (each get_tasks walks the whole tree)."""
+        self.ready, self.timers = [], []
+        for task in self.workflow.get_tasks_iterator(state=TaskState.READY | TaskState.WAITING):
+            if task.state == TaskState.READY and task.task_spec.manual:
+                self.ready.append(task)
+            elif task.state == TaskState.WAITING and is_timer(task):
+                self.timers.append(task)
 
     def functions(self):
-        return {"remind_customer": lambda: self.effects.append(("customer_reminder", {}))}
+        """What scripts in the diagram may call; each records its effect as history in the same transaction."""
+        return {"remind_customer": lambda: self.events.append({"event": "customer_reminder", "actor": "system"})}
 
 
 class RuntimeService:
@@ -41,103 +77,110 @@ class RuntimeService:
         self.tasks = tasks
         self.history = history
         self.specs = SpecCache()
-        self.step_listeners = []  # callables(session, instance, workflow) run inside each step's transaction
+        self.workflows = WorkflowCache()
+        self.step_listeners = []  # callables(session, step) run inside each step's transaction
 
     def start(self, session, key, business_key, contract_id, data, actor):
         definition = self.repository.latest(session, key)
-        context = StepContext(actor)
-        workflow = new_workflow(self.specs.get(definition), script_engine(context.functions()))
-        workflow.data.update(data)
-        workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
-        instance = ProcessInstance(definition_id=definition.id, business_key=str(business_key),
-                                   serializer_version=SERIALIZER_VERSION, state_json="{}")
-        session.add(instance)
-        session.flush()
-        self.history.record(session, "process_started", actor, contract_id=contract_id, instance_id=instance.id,
-                            details={"definition": definition.key, "version": definition.version})
-        self._advance(session, instance, workflow, context, contract_id)
-        return instance
+        step = Step(None, definition.id, str(business_key), 0, None, actor, contract_id)
+        step.workflow = new_workflow(self.specs.get(definition), script_engine(step.functions()))
+        step.workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+        step.events.append({"event": "process_started", "actor": actor,
+                            "details": {"definition": definition.key, "version": definition.version}})
+        self._advance(step)
+        self._save(session, step)
+        return step
 
     def load(self, session, instance_id, actor):
-        instance = session.get(ProcessInstance, instance_id)
-        if instance is None:
+        row = session.connection().execute(LOAD_INSTANCE, {"id": instance_id}).first()
+        if row is None:
             raise NotFound(f"no process instance {instance_id}")
-        context = StepContext(actor)
-        definition = self.repository.get(session, instance.definition_id)
-        workflow = load_workflow(instance.state_json, instance.serializer_version, definition,
-                                 self.specs.get(definition), script_engine(context.functions()))
-        return instance, workflow, context
+        if row.status != "running":
+            raise Conflict(f"the process has {row.status}")
+        definition = self.repository.get(session, row.definition_id)
+        key = row.business_key
+        step = Step(instance_id, row.definition_id, key, row.version, None, actor, int(key) if key.isdigit() else None)
+        engine = script_engine(step.functions())
+        step.workflow = self.workflows.take(instance_id, row.version)
+        if step.workflow is None:
+            step.workflow = load_workflow(row.state_json, row.serializer_version, definition, self.specs.get(definition),
+                                          engine)
+        step.workflow.script_engine = engine
+        step.survey()
+        step.ready_before = frozenset(str(t.id) for t in step.ready)
+        return step
 
-    def run_task(self, session, instance, workflow, context, task_id, data, contract_id):
+    def run_task(self, session, step, task_id, data):
         """Complete one ready user task with data, then run the engine until it waits again."""
-        task = workflow.get_task_from_id(task_id)
+        task = step.workflow.get_task_from_id(task_id)
         task.set_data(**data)
         try:
             task.run()
         except SpiffWorkflowException as exc:
             raise ProcessFailed(_describe(exc)) from exc
-        self._advance(session, instance, workflow, context, contract_id)
+        step.completed_task_ids.add(str(task_id))
+        self._advance(step)
+        self._save(session, step)
 
-    def fire_due_timers(self, session, instance, workflow, context, at, contract_id):
+    def fire_due_timers(self, session, step, at):
         """Fire every timer due at ``at``. The sweeper's clock, not the wall clock, decides what is due."""
         fired = []
-        for task in waiting_timers(workflow):
+        for task in step.timers:
             due = timer_due(task)
             if due is not None and due <= at:
-                definition = task.task_spec.event_definition
-                if isinstance(definition, CycleTimerEventDefinition):
+                if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
                     value = dict(task._get_internal_data("event_value"))
                     value["next"] = datetime.now(timezone.utc).isoformat()
                     task._set_internal_data(event_value=value)
                 else:
                     task._set_internal_data(event_fired=True)
                 fired.append(task)
-        if not fired:
-            return []
-        workflow.refresh_waiting_tasks()
-        for task in fired:
-            self.history.record(session, "timer_fired", context.actor, contract_id=contract_id, instance_id=instance.id,
-                                task_id=str(task.id), task_name=task.task_spec.bpmn_name or task.task_spec.name)
-        self._advance(session, instance, workflow, context, contract_id)
+                step.events.append({"event": "timer_fired", "actor": step.actor, "task_id": str(task.id),
+                                    "task_name": task.task_spec.bpmn_name or task.task_spec.name})
+        if fired:
+            step.workflow.refresh_waiting_tasks()
+            self._advance(step)
+            self._save(session, step)
         return fired
 
-    def _advance(self, session, instance, workflow, context, contract_id):
+    def _advance(self, step):
         try:
-            workflow.do_engine_steps()
+            step.workflow.do_engine_steps()
         except SpiffWorkflowException as exc:
             raise ProcessFailed(_describe(exc)) from exc
-        now = utcnow()
-        instance.state_json = dump_workflow(workflow)
-        instance.serializer_version = SERIALIZER_VERSION
-        instance.updated_at = now
-        instance.next_timer_at = next_timer_at(workflow)
-        if workflow.is_completed():
-            instance.status = "completed"
-            instance.completed_at = now
-        self.tasks.sync(session, instance, workflow, contract_id)
-        for event, details in context.effects:
-            self.history.record(session, event, "system", contract_id=contract_id, instance_id=instance.id,
-                                details=details)
-        context.effects.clear()
+
+    def _save(self, session, step):
+        """Write the step: the versioned instance row, the task rows, history, then the listeners."""
+        now, connection = utcnow(), session.connection()
+        step.survey()
+        values = {"state_json": dump_workflow(step.workflow), "serializer_version": SERIALIZER_VERSION,
+                  "status": "completed" if step.completed else "running", "updated_at": now,
+                  "completed_at": now if step.completed else None, "next_timer_at": next_timer_at(step.timers)}
+        if step.instance_id is None:
+            step.version = 1
+            step.instance_id = connection.execute(INSERT_INSTANCE, {
+                **values, "definition_id": step.definition_id, "business_key": step.business_key, "version": 1,
+                "error": "", "created_at": now}).scalar_one()
+        else:
+            changed = connection.execute(SAVE_INSTANCE, {**values, "id": step.instance_id, "version": step.version}).rowcount
+            if changed != 1:
+                raise Conflict("this contract was changed by someone else at the same moment; reload and try again")
+            step.version += 1
+        after_commit(session, lambda: self.workflows.put(step.instance_id, step.version, step.workflow))
+        self.tasks.sync(session, step)
+        self.history.record_many(session, step.events, contract_id=step.contract_id, instance_id=step.instance_id, at=now)
+        step.events = []
         for listener in self.step_listeners:
-            listener(session, instance, workflow)
-        try:
-            session.flush()
-        except StaleDataError as exc:
-            raise Conflict("this contract was changed by someone else at the same moment; reload and try again") from exc
+            listener(session, step)
 
     def mark_failed(self, db, instance_id, message):
         """Record a failed step in its own transaction (the step itself was rolled back)."""
         with db.write() as session:
-            instance = session.get(ProcessInstance, instance_id)
-            if instance is not None:
-                instance.status = "error"
-                instance.error = message[:2000]
+            session.connection().execute(MARK_FAILED, {"id": instance_id, "error": message[:2000]})
 
 
-def waiting_timers(workflow):
-    return [task for task in workflow.get_tasks(state=TaskState.WAITING)
-            if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)]
+def is_timer(task):
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
 
 
 def timer_due(task):
@@ -150,8 +193,8 @@ def timer_due(task):
     return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
 
 
-def next_timer_at(workflow):
-    dues = [due for due in map(timer_due, waiting_timers(workflow)) if due is not None]
+def next_timer_at(timers):
+    dues = [due for due in map(timer_due, timers) if due is not None]
     return min(dues) if dues else None
 
 

@@ -5,18 +5,31 @@ the task in the BPMN as ``spiffworkflow:property`` entries:
 ``decisions`` (comma-separated, e.g. ``approve,return``), ``comment_required`` (the
 decisions that need a comment) and ``due_in`` (an ISO 8601 duration such as ``P2D``).
 """
-from datetime import timedelta
+from collections import namedtuple
+from functools import lru_cache
 from uuid import UUID
 
-from sqlalchemy import func
-from sqlmodel import select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..db import insert_sql, prepared
 from ..models import HumanTask, utcnow
 
 MAX_COMMENT = 2000
+TASK = HumanTask.__table__
+SELECT_TASK = prepared(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE id = :id").columns(*TASK.c)
+COMPLETE_TASK = prepared("UPDATE human_task SET state = 'completed', completed_at = :now, completed_by = :username, "
+                         "decision = :decision WHERE id = :id AND state = 'open'", now=TASK.c.completed_at)
+CANCEL_TASKS = prepared("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE id IN :ids AND state = 'open'",
+                        now=TASK.c.completed_at, ids=(TASK.c.id,))
+INSERT_TASK = insert_sql(TASK)
+COUNT_BY_ROLE = prepared("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN :roles GROUP BY role",
+                         roles=(TASK.c.role,))
+DEFAULT_DUE_IN = "P7D"  # a user task whose diagram sets no due_in still gets a deadline
+TaskRecord = namedtuple("TaskRecord", [c.name for c in TASK.c])  # a task row read outside the ORM (cheap to build)
+ASSIGN_TASK = prepared("UPDATE human_task SET assignee = :assignee WHERE id = :id AND state = 'open' "
+                       "AND (assignee = :expected OR (assignee IS NULL AND :expected IS NULL))")
 
 
 def task_properties(task_spec):
@@ -28,8 +41,6 @@ def split_list(value):
 
 
 def due_from(created, duration):
-    if not duration:
-        return None
     parsed = TimerEventDefinition.parse_iso_duration(duration)
     return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
 
@@ -41,35 +52,30 @@ class TaskService:
 
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0):
-        statement = select(HumanTask)
-        if state:
-            statement = statement.where(HumanTask.state == state)
-        if roles is not None:
-            statement = statement.where(HumanTask.role.in_(sorted(roles)))
-        if assignee is not None:
-            statement = statement.where(HumanTask.assignee == assignee)
-        if contract_id is not None:
-            statement = statement.where(HumanTask.contract_id == contract_id)
-        statement = statement.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-        return list(session.exec(statement.limit(limit).offset(offset)))
+        """Tasks by due date. With one role and state the (state, role, due_at, id) index yields the page directly."""
+        filters = {"state": state, "roles": sorted(roles) if roles is not None else None,
+                   "assignee": assignee, "contract_id": contract_id}
+        used = tuple(name for name, value in filters.items() if value is not None)
+        rows = session.connection().execute(_task_query(used), {**{n: filters[n] for n in used},
+                                                                 "limit": limit, "offset": offset})
+        return [TaskRecord(*row) for row in rows]
 
     def count(self, session, roles, state="open"):
-        statement = (select(HumanTask.role, func.count()).where(HumanTask.state == state, HumanTask.role.in_(sorted(roles)))
-                     .group_by(HumanTask.role))
-        return dict(session.exec(statement).all())
+        rows = session.connection().execute(COUNT_BY_ROLE, {"state": state, "roles": sorted(roles)})
+        return {role: count for role, count in rows}
 
     def get(self, session, task_id):
-        task = session.get(HumanTask, str(task_id)) if _is_uuid(task_id) else None
-        if task is None:
+        row = session.connection().execute(SELECT_TASK, {"id": str(task_id)}).first() if _is_uuid(task_id) else None
+        if row is None:
             raise NotFound(f"no task {task_id}")
-        return task
+        return TaskRecord(*row)
 
     # --- claiming ------------------------------------------------------------
     def claim(self, session, task_id, user):
         task = self._open_task_for(session, task_id, user)
         if task.assignee and task.assignee != user.username:
             raise Conflict(f"the task is already claimed by {task.assignee}")
-        task.assignee = user.username
+        task = self._set_assignee(session, task, user.username)
         self.history.record(session, "task_claimed", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name)
         return task
@@ -78,10 +84,16 @@ class TaskService:
         task = self._open_task_for(session, task_id, user)
         if task.assignee != user.username and "admin" not in user.role_set:
             raise Forbidden("only the holder of a task or an admin can release it")
-        task.assignee = None
+        task = self._set_assignee(session, task, None)
         self.history.record(session, "task_unclaimed", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name)
         return task
+
+    def _set_assignee(self, session, task, username):
+        changed = session.connection().execute(ASSIGN_TASK, {"id": task.id, "assignee": username, "expected": task.assignee})
+        if changed.rowcount != 1:
+            raise Conflict("the task changed at the same moment; reload and try again")
+        return task._replace(assignee=username)
 
     # --- completing ----------------------------------------------------------
     def complete(self, session, task_id, user, decision, comment="", data=None):
@@ -93,18 +105,20 @@ class TaskService:
         task = self._open_task_for(session, task_id, user)
         if task.assignee and task.assignee != user.username:
             raise Forbidden(f"the task is claimed by {task.assignee}")
-        instance, workflow, context = self.runtime.load(session, task.instance_id, user.username)
-        spiff_task = workflow.get_task_from_id(UUID(task.id))
+        step = self.runtime.load(session, task.instance_id, user.username)
+        spiff_task = step.workflow.get_task_from_id(UUID(task.id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict("the task is no longer waiting for a decision")
-        properties = task_properties(spiff_task.task_spec)
-        decision, comment = self._validate(properties, decision, comment)
-        task.state, task.completed_at, task.completed_by, task.decision = "completed", utcnow(), user.username, decision
-        self.history.record(session, "task_completed", user.username, contract_id=task.contract_id,
-                            instance_id=task.instance_id, task_id=task.id, task_name=task.name,
-                            decision=decision, comment=comment, details={"title": task.title, "role": task.role})
-        self.runtime.run_task(session, instance, workflow, context, spiff_task.id,
-                              {**(data or {}), "decision": decision, "comment": comment}, task.contract_id)
+        decision, comment = self._validate(task_properties(spiff_task.task_spec), decision, comment)
+        now = utcnow()
+        done = session.connection().execute(COMPLETE_TASK, {"id": task.id, "now": now, "username": user.username,
+                                                            "decision": decision})
+        if done.rowcount != 1:
+            raise Conflict("the task was completed by someone else at the same moment")
+        task = task._replace(state="completed", completed_at=now, completed_by=user.username, decision=decision)
+        step.events.append({"event": "task_completed", "actor": user.username, "task_id": task.id, "task_name": task.name,
+                            "decision": decision, "comment": comment, "details": {"title": task.title, "role": task.role}})
+        self.runtime.run_task(session, step, spiff_task.id, {**(data or {}), "decision": decision, "comment": comment})
         return task
 
     def _validate(self, properties, decision, comment):
@@ -135,24 +149,39 @@ class TaskService:
         return task
 
     # --- keeping the inbox in step ---------------------------------------------
-    def sync(self, session, instance, workflow, contract_id):
-        """Insert rows for new ready user tasks; cancel rows whose task is gone (e.g. a timer interrupted it)."""
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        open_rows = session.exec(select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).all()
-        for row in open_rows:
-            if row.id not in ready:
-                row.state, row.completed_at = "cancelled", utcnow()
-        known = {row.id for row in open_rows}
+    def sync(self, session, step):
+        """Insert rows for new ready user tasks; cancel rows whose task is gone (e.g. a timer interrupted it).
+
+        The open rows of an instance are exactly its ready user tasks before the step, so the
+        difference is computed from the workflow alone, without reading the rows back.
+        """
+        ready = {str(t.id): t for t in step.ready}
+        gone = step.ready_before - set(ready) - step.completed_task_ids
+        if gone:
+            session.connection().execute(CANCEL_TASKS, {"ids": sorted(gone), "now": utcnow()})
+        created = utcnow()
+        new_rows = []
         for task_id, task in ready.items():
-            if task_id in known:
+            if task_id in step.ready_before:
                 continue
-            created = utcnow()
             spec = task.task_spec
-            session.add(HumanTask(
-                id=task_id, instance_id=instance.id, contract_id=contract_id, name=spec.bpmn_id or spec.name,
-                title=spec.bpmn_name or spec.name, role=spec.lane or "", created_at=created,
-                due_at=due_from(created, task_properties(spec).get("due_in")),
-            ))
+            new_rows.append({"id": task_id, "instance_id": step.instance_id, "contract_id": step.contract_id,
+                             "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
+                             "role": spec.lane or "", "state": "open", "assignee": None, "created_at": created,
+                             "due_at": due_from(created, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
+                             "completed_at": None, "completed_by": None, "decision": None})
+        if new_rows:
+            session.connection().execute(INSERT_TASK, new_rows)
+
+
+@lru_cache(maxsize=32)
+def _task_query(filters):
+    """The inbox statement for one combination of filters (fixed SQL fragments, values bound)."""
+    clauses = {"state": "state = :state", "roles": "role IN :roles", "assignee": "assignee = :assignee",
+               "contract_id": "contract_id = :contract_id"}
+    where = " AND ".join(clauses[name] for name in filters) or "1 = 1"
+    sql = f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE {where} ORDER BY due_at, id LIMIT :limit OFFSET :offset"
+    return prepared(sql, **({"roles": (TASK.c.role,)} if "roles" in filters else {})).columns(*TASK.c)
 
 
 def _is_uuid(value):

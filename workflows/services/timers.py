@@ -15,6 +15,8 @@ from ..errors import Conflict
 from ..models import ProcessInstance, utcnow
 from .runtime import ProcessFailed
 
+MAX_RETRIES = 100
+
 
 class TimerService:
     def __init__(self, db, runtime):
@@ -28,25 +30,27 @@ class TimerService:
         Returns the number of instances advanced.
         """
         at = at or utcnow()
-        advanced, seen = 0, set()
+        advanced, retries, seen, instance_id = 0, 0, set(), None
         while len(seen) < limit:
             try:
                 with self.db.write() as session:
-                    instance = self._next_due(session, at, seen)
-                    if instance is None:
+                    instance_id = self._next_due(session, at, seen)
+                    if instance_id is None:
                         break
-                    seen.add(instance.id)
-                    _, workflow, context = self.runtime.load(session, instance.id, "timer")
-                    self.runtime.fire_due_timers(session, instance, workflow, context, at, _contract_id(instance))
+                    seen.add(instance_id)
+                    self.runtime.fire_due_timers(session, self.runtime.load(session, instance_id, "timer"), at)
                 advanced += 1
             except Conflict:
-                seen.discard(instance.id)  # another writer advanced it first: look at it again
+                retries += 1
+                if retries > MAX_RETRIES:
+                    raise
+                seen.discard(instance_id)  # another writer advanced it first: look at it again
             except ProcessFailed as exc:
-                self.runtime.mark_failed(self.db, instance.id, exc.message)
+                self.runtime.mark_failed(self.db, instance_id, exc.message)
         return advanced
 
     def _next_due(self, session, at, skip):
-        query = (select(ProcessInstance)
+        query = (select(ProcessInstance.id)
                  .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at.is_not(None),
                         ProcessInstance.next_timer_at <= at)
                  .order_by(ProcessInstance.next_timer_at).limit(1))
@@ -55,7 +59,3 @@ class TimerService:
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         return session.exec(query).first()
-
-
-def _contract_id(instance):
-    return int(instance.business_key) if instance.business_key.isdigit() else None

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: cd51c9e766db
+Revision ID: 1e2344d74df0
 Revises: 
-Create Date: 2026-11-22 11:24:10.844046
+Create Date: 2026-11-22 11:38:14.500553
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = 'cd51c9e766db'
+revision = '1e2344d74df0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -162,7 +162,7 @@ def upgrade():
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('assignee', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('completed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('completed_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('decision', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
@@ -172,7 +172,7 @@ def upgrade():
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_assignee', ['state', 'assignee'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_contract_id'), ['contract_id'], unique=False)
-        batch_op.create_index('ix_human_task_inbox', ['state', 'role', 'due_at'], unique=False)
+        batch_op.create_index('ix_human_task_inbox', ['state', 'role', 'due_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_instance_id'), ['instance_id'], unique=False)
 
     # ### end Alembic commands ###
