@@ -11,10 +11,11 @@ def instance_path():
 
 
 def _secret_key(app_env, folder):
-    if app_env == "production":
-        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
-    path = folder / "secret_key"  # development: generated once, kept beside the database
+    """SECRET_KEY, else the key kept in the instance folder; development creates that file once."""
+    path = folder / "secret_key"
     if not path.exists():
+        if app_env == "production":
+            raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
         folder.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
