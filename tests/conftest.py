@@ -6,6 +6,7 @@ the demo data; each test then gets its own copy (a file copy on SQLite, ``CREATE
 """
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from webapp import create_app
 from workflows import demo, migrate
-from workflows.db import Database
+from workflows.demo import DEMO_PASSWORD
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("QIANYUE_TEST_DATABASE_URL")
@@ -136,3 +137,47 @@ class Api:
 @pytest.fixture
 def api(client, platform):
     return Api(client, platform)
+
+
+# --- browser sessions (staff pages) ---------------------------------------------------
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(html):
+    match = CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class Browser:
+    """A test client that signs in as a user and posts forms with the page's CSRF token."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+
+    def sign_in(self, username, password=DEMO_PASSWORD):
+        token = csrf_token(self.client.get("/login").get_data(as_text=True))
+        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+    def get(self, path, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def post(self, path, data=None, page=None, **kwargs):
+        """Post a form; the CSRF token comes from ``page`` (or the path itself) as a browser would have it."""
+        html = self.client.get(page or path).get_data(as_text=True)
+        return self.client.post(path, data={**(data or {}), "csrf_token": csrf_token(html)}, **kwargs)
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app)
+
+
+@pytest.fixture
+def as_user(app):
+    def signed_in(username):
+        browser = Browser(app)
+        response = browser.sign_in(username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return browser
+    return signed_in

@@ -1,9 +1,12 @@
 """The Flask app: it translates HTTP to calls on the services in ``workflows``."""
-from flask import Flask
+from flask import Flask, render_template
 
+from workflows.mail import MailSettings
+from workflows.models import utcnow
 from workflows.platform import Platform
 
 from . import config as app_config
+from . import i18n, labels, security
 
 
 def create_app(config=None):
@@ -11,11 +14,41 @@ def create_app(config=None):
     app.config.update(app_config.load(config))
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["qianyue"] = Platform(app.config["DATABASE_URL"])
+    app.extensions["qianyue"] = Platform(app.config["DATABASE_URL"], mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
+                                         base_url=app.config["BASE_URL"])
+
+    security.init_app(app)
+    i18n.init_app(app)
+    labels.init_app(app)
 
     from .api import bp as api_bp
     from .cli import register_cli
+    from .views import admin, auth, contracts, inbox, tasks
 
+    security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp):
+        app.register_blueprint(blueprint)
     register_cli(app)
+    from . import tsa as tsa_view, verify as verify_view  # signatures: public /verify page and the RFC 3161 TSA
+    for blueprint in (verify_view.bp, tsa_view.bp):
+        security.csrf.exempt(blueprint)  # public read-only upload / machine protocol: no session, no CSRF token
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def clock():
+        return {"now": utcnow()}
+
+    for status in (403, 404):
+        app.register_error_handler(status, lambda exc, status=status: _error_page(exc, status))
     return app
+
+
+def _error_page(exc, status):
+    """HTML for pages; the API answers JSON for the same statuses."""
+    from flask import request
+
+    from .api import on_http_error
+    if request.path.startswith("/api/"):
+        return on_http_error(exc)
+    return render_template("error.html", status=status, message=exc.description), status

@@ -152,6 +152,27 @@ def demo_seed():
     click.echo("API token: .venv/bin/flask --app wsgi tokens create sales")
 
 
+mail_cli = AppGroup("mail", help="The outbox of notification mail.")
+
+
+@mail_cli.command("send")
+def mail_send():
+    """Deliver queued mail now (retries failures with back-off; safe to run from cron)."""
+    if platform().notifications.mailer is None:
+        raise click.ClickException("MAIL_SERVER is not set: mail waits in the outbox")
+    click.echo(f"sent {platform().notifications.deliver_pending()} mail(s)")
+
+
+@mail_cli.command("digest")
+def mail_digest():
+    """Queue the daily digest of overdue tasks (one mail per user), then deliver."""
+    with platform().db.write() as session:
+        queued = platform().notifications.queue_overdue_digest(session)
+    click.echo(f"queued {queued} digest(s), sent {platform().notifications.deliver_pending()} mail(s)")
+
+
 def register_cli(app):
-    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli):
+    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli):
         app.cli.add_command(group)
+    from .signing_cli import register_signing_cli  # flask verify FILE.pdf
+    register_signing_cli(app)

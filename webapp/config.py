@@ -6,6 +6,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+MAIL_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD",
+                 "MAIL_DEFAULT_SENDER")
+
+
 def instance_path():
     return Path(os.environ.get("QIANYUE_INSTANCE", ROOT / "instance"))
 
@@ -35,6 +39,7 @@ def load(overrides=None):
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "BASE_URL": os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        **{name: os.environ.get(name, "") for name in MAIL_SETTINGS},
     }
     settings.update(overrides)
     settings.setdefault("DEMO_DATA_ENABLED",

@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Numeric, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -76,6 +76,7 @@ class HumanTask(SQLModel, table=True):
     role: str = Field(max_length=50)
     state: str = Field(default="open", max_length=20)
     assignee: Optional[str] = Field(default=None, max_length=100)
+    delegated_by: Optional[str] = Field(default=None, max_length=100)  # who handed the task to the assignee
     created_at: datetime = Field(default_factory=utcnow)
     due_at: datetime
     completed_at: Optional[datetime] = None
@@ -101,6 +102,9 @@ class HistoryEvent(SQLModel, table=True):
     comment: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
     at: datetime = Field(default_factory=utcnow)
+    # per-contract hash chain (workflows.signing.audit): hash = sha256(prev_hash + canonical JSON of the event)
+    prev_hash: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    hash: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
 
 
 class User(SQLModel, table=True):
@@ -166,6 +170,7 @@ class Contract(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     effective_from: Optional[date] = None
     effective_to: Optional[date] = None
+    audit_head: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
 
 
 class ContractVersion(SQLModel, table=True):
@@ -188,3 +193,52 @@ class NumberSequence(SQLModel, table=True):
 
     prefix: str = Field(primary_key=True, max_length=40)
     last_value: int = Field(default=0)
+
+
+class WebSession(SQLModel, table=True):
+    """A browser session: the cookie carries only the token; logout and expiry revoke it here."""
+
+    __tablename__ = "web_session"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: Optional[datetime] = None
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Password attempts, for rate limiting by account and by address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"), Index("ix_login_attempt_ip_at", "ip", "at"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    ip: str = Field(max_length=64)
+    success: bool
+    at: datetime = Field(default_factory=utcnow)
+
+
+from workflows.signing import models as _signing_models  # noqa: E402,F401  (intent_code, signed_document)
+
+
+class OutboxMail(SQLModel, table=True):
+    """Mail written in the same transaction as the change it reports, delivered after commit (and retried)."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_pending", "sent_at", "next_attempt_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50)
+    to_addr: str = Field(max_length=200)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    contract_id: Optional[int] = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    attempts: int = Field(default=0)
+    sent_at: Optional[datetime] = None
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))

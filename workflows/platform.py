@@ -1,16 +1,20 @@
 """The services over one database, wired together: what the web app, the CLI and tests use."""
 from .db import Database
+from .mail import Mailer
 from .services.accounts import AccountService
 from .services.contracts import ContractService
 from .services.definitions import RepositoryService
 from .services.history import HistoryService
+from .services.inbox import InboxService
+from .services.notifications import NotificationService
 from .services.runtime import RuntimeService
+from .services.sessions import SessionService
 from .services.tasks import TaskService
 from .services.timers import TimerService
 
 
 class Platform:
-    def __init__(self, database_url, echo=False):
+    def __init__(self, database_url, echo=False, mail_settings=None, base_url="http://127.0.0.1:5000"):
         self.db = Database(database_url, echo=echo)
         self.history = HistoryService()
         self.accounts = AccountService()
@@ -20,3 +24,6 @@ class Platform:
         self.tasks.runtime = self.runtime
         self.timers = TimerService(self.db, self.runtime)
         self.contracts = ContractService(self)
+        self.sessions = SessionService()
+        self.inbox = InboxService()
+        self.notifications = NotificationService(self, Mailer(mail_settings) if mail_settings else None, base_url)

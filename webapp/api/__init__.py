@@ -2,7 +2,9 @@
 import logging
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError
 
 from workflows.errors import Conflict, DomainError, Forbidden, InvalidDefinition, NotFound, ValidationFailed
 from workflows.services.runtime import ProcessFailed
@@ -48,17 +50,22 @@ def on_unexpected(exc):
 
 @bp.before_request
 def authenticate():
+    """A bearer token, or a signed-in browser session (whose unsafe requests must carry the CSRF token)."""
     if request.endpoint == "api.openapi":
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return error(401, "unauthorized", "send an API token: Authorization: Bearer <token>")
-    with platform().db.read() as session:
-        user = platform().accounts.user_for_token(session, token.strip())
-    if user is None:
-        return error(401, "unauthorized", "the token is unknown or revoked")
-    g.user = user
+    if scheme.lower() == "bearer" and token:
+        with platform().db.read() as session:
+            g.user = platform().accounts.user_for_token(session, token.strip())
+        return None if g.user else error(401, "unauthorized", "the token is unknown or revoked")
+    if g.get("user") is None:
+        return error(401, "unauthorized", "send an API token (Authorization: Bearer <token>) or sign in")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except ValidationError:
+            return error(400, "csrf_failed", "send the page's CSRF token in the X-CSRFToken header")
     return None
 
 

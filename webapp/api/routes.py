@@ -208,9 +208,9 @@ def complete_task(task_id):
         raise ValidationFailed("send a JSON object", {"": "expected an object"})
     with platform().db.write() as session:
         task = platform().tasks.complete(session, task_id, g.user, body.get("decision"), body.get("comment", ""))
-        contract = platform().contracts.get(session, task.contract_id)
-        return jsonify({"task": task_as_dict(task), "contract": contract_summary(contract),
-                        "next_tasks": [task_as_dict(t) for t in platform().tasks.query(session, contract_id=contract.id)]})
+        contract = platform().contracts.brief(session, task.contract_id)
+        return jsonify({"task": task_as_dict(task), "contract": contract,
+                        "next_tasks": [task_as_dict(t) for t in platform().tasks.query(session, contract_id=task.contract_id)]})
 
 
 @bp.post("/tasks/<task_id>/claim")

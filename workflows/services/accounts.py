@@ -74,6 +74,17 @@ class AccountService:
             raise NotFound(f"no user {username!r}")
         return user
 
+    def set_roles(self, session, username, roles, active, acting):
+        """An admin changes a user's roles or disables the account (not their own admin role)."""
+        user = self.get(session, username)
+        unknown = sorted(set(roles) - set(ROLES))
+        if not roles or unknown:
+            raise ValidationFailed("invalid roles", {"roles": f"choose from {', '.join(ROLES)}"})
+        if username == acting and ("admin" not in roles or not active):
+            raise ValidationFailed("you cannot remove your own admin role", {"roles": "keep your own admin role"})
+        user.roles, user.active = ",".join(sorted(set(roles))), active
+        return user
+
     def create_token(self, session, username, name=""):
         """Returns the token text; it is shown once and only its digest is kept."""
         user = self.get(session, username)

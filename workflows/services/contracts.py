@@ -17,10 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from ..contracts.catalog import TEMPLATES
+from ..contracts.diff import field_changes, text_changes
 from ..contracts.lint import LintContext, lint
 from ..contracts.validation import merge_patch, normalize_draft
 from ..engine.spiff import decision_table, script_engine
 from ..db import prepared
+from ..documents import render_contract_html
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider, utcnow
 
@@ -36,6 +38,7 @@ STATUS_TITLES = {
 }
 LETTERS_DECISION = "mandated_letters"
 FINANCE_THRESHOLD = Decimal("500000")
+CONTRACT_BRIEF = prepared("SELECT id, number, status, current_version FROM contract WHERE id = :id")
 FOLLOW_STATUS = prepared("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
                          now=Contract.__table__.c.updated_at)
 
@@ -141,6 +144,14 @@ class ContractService:
         items = session.exec(query.order_by(Contract.created_at.desc(), Contract.id.desc()).limit(limit).offset(offset))
         return list(items), total
 
+    def brief(self, session, contract_id):
+        """Number, status and version, for answers that follow a decision (one cheap statement)."""
+        row = session.connection().execute(CONTRACT_BRIEF, {"id": contract_id}).first()
+        if row is None:
+            raise NotFound(f"no contract {contract_id}")
+        return {"id": row.id, "number": row.number, "status": row.status,
+                "status_title": STATUS_TITLES.get(row.status, row.status), "version": row.current_version}
+
     def version_data(self, session, contract_id, version):
         row = session.exec(select(ContractVersion).where(ContractVersion.contract_id == contract_id,
                                                          ContractVersion.version == version)).first()
@@ -151,6 +162,26 @@ class ContractService:
     def versions(self, session, contract_id):
         query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
         return list(session.exec(query))
+
+    def last_seen_version(self, session, contract_id, role):
+        """The version that was current when ``role`` last decided on this contract (None if it never did)."""
+        decided = session.exec(select(HumanTask.completed_at).where(
+            HumanTask.contract_id == contract_id, HumanTask.role == role, HumanTask.state == "completed")
+            .order_by(HumanTask.completed_at.desc()).limit(1)).first()
+        if decided is None:
+            return None
+        return session.exec(select(func.max(ContractVersion.version)).where(
+            ContractVersion.contract_id == contract_id, ContractVersion.created_at <= decided)).one()
+
+    def diff(self, session, contract, before, after):
+        """Changed fields and changed rendered lines between two versions of a contract."""
+        documents = []
+        for version in (before, after):
+            data = self.version_data(session, contract.id, version)
+            documents.append((data, render_contract_html({"number": contract.number, "version": version, "status": "draft",
+                                                          "data": data, "letters": self.letters(session, contract, data)})))
+        (old, old_html), (new, new_html) = documents
+        return {"fields": field_changes(old, new), "text": text_changes(old_html, new_html)}
 
     def instance(self, session, contract_id):
         query = select(ProcessInstance).where(ProcessInstance.business_key == str(contract_id)).order_by(ProcessInstance.id.desc())

@@ -3,10 +3,15 @@ import json
 
 from sqlmodel import select
 
-from ..db import insert_sql
+from ..db import insert_sql, prepared
 from ..models import HistoryEvent, utcnow
+from ..signing.audit import chain_rows
 
 INSERT_EVENT = insert_sql(HistoryEvent.__table__, exclude=("id",))
+# the contract's audit chain head: locked on PostgreSQL; SQLite writers are already serialized (BEGIN IMMEDIATE)
+SELECT_HEAD = {"postgresql": prepared("SELECT audit_head FROM contract WHERE id = :id FOR UPDATE"),
+               "sqlite": prepared("SELECT audit_head FROM contract WHERE id = :id")}
+UPDATE_HEAD = prepared("UPDATE contract SET audit_head = :head WHERE id = :id")
 COLUMNS = ("event", "actor", "task_id", "task_name", "decision", "comment", "on_behalf_of", "details")
 
 
@@ -16,15 +21,29 @@ class HistoryService:
                          contract_id=contract_id, instance_id=instance_id, at=at)
 
     def record_many(self, session, events, *, contract_id=None, instance_id=None, at=None):
-        """Append events in one statement; each is a dict of COLUMNS (event and actor required)."""
+        """Append events in one statement; each is a dict of COLUMNS (event and actor required).
+
+        Events of a contract are hash-chained (``workflows.signing.audit``): one read of the chain head and
+        one update of it per call, whatever the number of events.
+        """
         if not events:
             return
         at = at or utcnow()
         rows = [{"contract_id": contract_id, "instance_id": instance_id, "at": at, "task_id": None, "task_name": None,
                  "decision": None, "on_behalf_of": None, **{k: v for k, v in e.items() if k in COLUMNS},
                  "comment": e.get("comment") or "",
-                 "details": json.dumps(e.get("details") or {}, ensure_ascii=False, default=str)} for e in events]
-        session.connection().execute(INSERT_EVENT, rows)
+                 "details": json.dumps(e.get("details") or {}, ensure_ascii=False, default=str),
+                 "prev_hash": "", "hash": ""} for e in events]
+        connection = session.connection()
+        if contract_id is not None:
+            select_head = SELECT_HEAD.get(connection.dialect.name, SELECT_HEAD["sqlite"])
+            head = connection.execute(select_head, {"id": contract_id}).scalar()
+            if head is not None:  # the contract row exists (always, except in tests of history alone)
+                new_head = chain_rows(rows, head)
+                connection.execute(INSERT_EVENT, rows)
+                connection.execute(UPDATE_HEAD, {"head": new_head, "id": contract_id})
+                return
+        connection.execute(INSERT_EVENT, rows)
 
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)

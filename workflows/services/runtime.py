@@ -27,6 +27,7 @@ SAVE_INSTANCE = prepared(
     "status = :status, updated_at = :updated_at, completed_at = :completed_at, next_timer_at = :next_timer_at, "
     "version = :version + 1 WHERE id = :id AND version = :version",
     updated_at=INSTANCE.c.updated_at, completed_at=INSTANCE.c.completed_at, next_timer_at=INSTANCE.c.next_timer_at)
+INSTANCE_DEFINITION = prepared("SELECT definition_id FROM process_instance WHERE id = :id")
 MARK_FAILED = prepared("UPDATE process_instance SET status = 'error', error = :error, version = version + 1 WHERE id = :id")
 
 
@@ -52,6 +53,7 @@ class Step:
     completed_task_ids: set = field(default_factory=set)
     ready: list = field(default_factory=list)  # ready user tasks once the engine waits again
     timers: list = field(default_factory=list)  # waiting timer events, likewise
+    new_tasks: list = field(default_factory=list)  # task rows this step created (for listeners)
 
     @property
     def completed(self):
@@ -109,6 +111,14 @@ class RuntimeService:
         step.survey()
         step.ready_before = frozenset(str(t.id) for t in step.ready)
         return step
+
+    def task_spec(self, session, instance_id, task_name):
+        """A task's spec from the instance's definition version (cached; no workflow is restored)."""
+        row = session.connection().execute(INSTANCE_DEFINITION, {"id": instance_id}).first()
+        if row is None:
+            return None
+        spec, _ = self.specs.get(self.repository.get(session, row[0]))
+        return spec.task_specs.get(task_name)
 
     def run_task(self, session, step, task_id, data):
         """Complete one ready user task with data, then run the engine until it waits again."""

@@ -9,12 +9,14 @@ from collections import namedtuple
 from functools import lru_cache
 from uuid import UUID
 
+from sqlmodel import select
+
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db import insert_sql, prepared
-from ..models import HumanTask, utcnow
+from ..models import HumanTask, User, utcnow
 
 MAX_COMMENT = 2000
 TASK = HumanTask.__table__
@@ -28,7 +30,8 @@ COUNT_BY_ROLE = prepared("SELECT role, count(*) FROM human_task WHERE state = :s
                          roles=(TASK.c.role,))
 DEFAULT_DUE_IN = "P7D"  # a user task whose diagram sets no due_in still gets a deadline
 TaskRecord = namedtuple("TaskRecord", [c.name for c in TASK.c])  # a task row read outside the ORM (cheap to build)
-ASSIGN_TASK = prepared("UPDATE human_task SET assignee = :assignee WHERE id = :id AND state = 'open' "
+ASSIGN_TASK = prepared("UPDATE human_task SET assignee = :assignee, delegated_by = :delegated_by "
+                       "WHERE id = :id AND state = 'open' "
                        "AND (assignee = :expected OR (assignee IS NULL AND :expected IS NULL))")
 
 
@@ -89,11 +92,38 @@ class TaskService:
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name)
         return task
 
-    def _set_assignee(self, session, task, username):
-        changed = session.connection().execute(ASSIGN_TASK, {"id": task.id, "assignee": username, "expected": task.assignee})
+    def delegate(self, session, task_id, user, to_username, comment=""):
+        """Hand a task to another holder of its role (out of office); history keeps both names."""
+        task = self.get(session, task_id)
+        if task.state != "open":
+            raise Conflict(f"the task was already {task.state}")
+        is_admin = "admin" in user.role_set
+        if not is_admin and (task.role not in user.role_set or task.assignee not in (None, user.username)):
+            raise Forbidden("only the holder of a task or an admin can delegate it")
+        delegate = session.exec(select(User).where(User.username == to_username, User.active)).first()
+        if delegate is None or task.role not in delegate.role_set:
+            raise ValidationFailed("choose an active user who holds the task's role",
+                                   {"to": f"no active user {to_username!r} with the role {task.role}"})
+        original = task.assignee or user.username
+        task = self._set_assignee(session, task, delegate.username, delegated_by=original)
+        self.history.record(session, "task_delegated", user.username, contract_id=task.contract_id,
+                            instance_id=task.instance_id, task_id=task.id, task_name=task.name, on_behalf_of=original,
+                            comment=comment, details={"from": original, "to": delegate.username})
+        return task
+
+    def _set_assignee(self, session, task, username, delegated_by=None):
+        changed = session.connection().execute(ASSIGN_TASK, {"id": task.id, "assignee": username, "expected": task.assignee,
+                                                             "delegated_by": delegated_by})
         if changed.rowcount != 1:
             raise Conflict("the task changed at the same moment; reload and try again")
-        return task._replace(assignee=username)
+        return task._replace(assignee=username, delegated_by=delegated_by)
+
+    def form(self, session, task):
+        """What the diagram declares for this user task: its decisions and which of them need a comment."""
+        spec = self.runtime.task_spec(session, task.instance_id, task.name)
+        properties = task_properties(spec) if spec is not None else {}
+        return {"decisions": split_list(properties.get("decisions")),
+                "comment_required": split_list(properties.get("comment_required"))}
 
     # --- completing ----------------------------------------------------------
     def complete(self, session, task_id, user, decision, comment="", data=None):
@@ -117,7 +147,8 @@ class TaskService:
             raise Conflict("the task was completed by someone else at the same moment")
         task = task._replace(state="completed", completed_at=now, completed_by=user.username, decision=decision)
         step.events.append({"event": "task_completed", "actor": user.username, "task_id": task.id, "task_name": task.name,
-                            "decision": decision, "comment": comment, "details": {"title": task.title, "role": task.role}})
+                            "decision": decision, "comment": comment, "on_behalf_of": task.delegated_by,
+                            "details": {"title": task.title, "role": task.role}})
         self.runtime.run_task(session, step, spiff_task.id, {**(data or {}), "decision": decision, "comment": comment})
         return task
 
@@ -169,9 +200,10 @@ class TaskService:
                              "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
                              "role": spec.lane or "", "state": "open", "assignee": None, "created_at": created,
                              "due_at": due_from(created, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
-                             "completed_at": None, "completed_by": None, "decision": None})
+                             "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None})
         if new_rows:
             session.connection().execute(INSERT_TASK, new_rows)
+        step.new_tasks = new_rows
 
 
 @lru_cache(maxsize=32)
@@ -198,5 +230,5 @@ def task_as_dict(task):
         "contract_id": task.contract_id, "assignee": task.assignee, "created_at": task.created_at.isoformat(),
         "due_at": task.due_at.isoformat() if task.due_at else None,
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,
-        "completed_by": task.completed_by, "decision": task.decision,
+        "completed_by": task.completed_by, "decision": task.decision, "delegated_by": task.delegated_by,
     }

@@ -1,0 +1,54 @@
+"""Chinese first: zh_CN unless the user picks English (?lang=en, remembered in the session)."""
+from decimal import Decimal
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from flask import request, session
+from flask_babel import Babel, get_locale
+
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+DEFAULT_LOCALE = "zh_CN"
+TIMEZONE = "Asia/Shanghai"
+
+
+def select_locale():
+    wanted = request.args.get("lang")
+    if wanted in LANGUAGES:
+        session["lang"] = wanted
+    return session.get("lang", DEFAULT_LOCALE)
+
+
+def money(value):
+    """¥1,080,000.00 in either language; amounts are Decimal strings or Decimals, never floats."""
+    if value is None or value == "":
+        return ""
+    return format_currency(Decimal(str(value)), "CNY", locale=str(get_locale()))
+
+
+def number(value):
+    return format_decimal(value, locale=str(get_locale()))
+
+
+def day(value):
+    if not value:
+        return ""
+    from datetime import date
+    value = date.fromisoformat(value) if isinstance(value, str) else value
+    return format_date(value, format="long", locale=str(get_locale()))
+
+
+def moment(value):
+    if not value:
+        return ""
+    from datetime import datetime
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_datetime(value, format="yyyy-MM-dd HH:mm", tzinfo=TIMEZONE, locale=str(get_locale()))
+
+
+def init_app(app):
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(money=money, number=number, day=day, moment=moment)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=lambda: str(get_locale()))

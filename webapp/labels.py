@@ -1,0 +1,28 @@
+"""Display names for codes the domain uses (roles, statuses, events, decisions), translated."""
+from flask_babel import lazy_gettext as _l
+
+ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
+         "provider": _l("Provider signatory"), "admin": _l("Administrator")}
+STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"), "finance_review": _l("Finance review"),
+            "awaiting_customer": _l("Awaiting customer signature"), "countersigning": _l("Awaiting countersignature"),
+            "active": _l("Active"), "declined": _l("Declined by customer"), "expired": _l("Invitation expired"),
+            "completed": _l("Completed")}
+DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "return": _l("Return to sales"),
+             "sign": _l("Sign"), "decline": _l("Decline")}
+EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Draft revised"),
+          "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
+          "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
+          "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
+          "customer_reminder": _l("Reminder sent to the customer")}
+SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l("VPN line"),
+                 "egov_network": _l("E-government network"), "idc": _l("Data centre / IDC"),
+                 "voice_line": _l("Voice line"), "technical_service": _l("Technical service")}
+
+
+def label(table, code):
+    return table.get(code, code)
+
+
+def init_app(app):
+    app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
+                                 EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, label=label)

@@ -1,0 +1,37 @@
+"""``flask --app wsgi verify FILE.pdf``: verify a signed contract or final package; exit 0 only when valid."""
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from .verify import signing_service
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def verify_command(file):
+    """Verify every signature of FILE (a signed contract or a final package) against this deployment's root."""
+    data = file.read_bytes()
+    report = signing_service(current_app._get_current_object()).verify(data)
+    click.echo(f"文件 File: {file}  SHA-256 {report.document_sha256}")
+    if report.embedded_sha256:
+        click.echo(f"所附已签署合同 Embedded signed contract: SHA-256 {report.embedded_sha256}")
+    for s in report.signatures:
+        mark = "✔" if s.ok else "✘"
+        click.echo(f"{mark} [{s.document}] {s.field}: {s.signer}{' / ' + s.organisation if s.organisation else ''}"
+                   f"  时间 {s.signing_time or '-'}  证书 {s.serial or '-'}  "
+                   f"链至根证书 chain={'yes' if s.chain_to_our_root else 'no'}  修改 {s.modification_level}")
+        click.echo(f"    {s.verdict_text_zh}")
+        click.echo(f"    {s.verdict_text_en}")
+    for problem in report.problems:
+        click.echo(f"✘ {problem}")
+    if report.valid:
+        click.echo("结论：文件完整，所有签名有效。Verdict: intact; every signature is valid.")
+    else:
+        click.echo("结论：验证未通过。Verdict: NOT valid.")
+        sys.exit(1)
+
+
+def register_signing_cli(app):
+    app.cli.add_command(verify_command)

@@ -1,0 +1,50 @@
+"""Administration: users and their roles."""
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from workflows.errors import DomainError, ValidationFailed
+from workflows.models import User
+from workflows.services.accounts import ROLES
+
+from ..security import platform, roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/users")
+@roles_required("admin")
+def users():
+    with platform().db.read() as session:
+        everyone = session.exec(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=everyone, roles=ROLES, errors={}, form={})
+
+
+@bp.post("/users")
+@roles_required("admin")
+def create_user():
+    form = request.form
+    try:
+        with platform().db.write() as session:
+            platform().accounts.create_user(session, form.get("username", "").strip(), form.getlist("roles"),
+                                            form.get("password", ""), form.get("display_name", "").strip(),
+                                            form.get("email", "").strip())
+    except DomainError as exc:
+        with platform().db.read() as session:
+            everyone = session.exec(select(User).order_by(User.username)).all()
+        return render_template("admin/users.html", users=everyone, roles=ROLES, errors=exc.fields, form=form), 422
+    flash(_("User %(name)s created.", name=form.get("username")), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<username>")
+@roles_required("admin")
+def update_user(username):
+    try:
+        with platform().db.write() as session:
+            platform().accounts.set_roles(session, username, request.form.getlist("roles"), request.form.get("active") == "1",
+                                          acting=g.user.username)
+        flash(_("User %(name)s updated.", name=username), "success")
+    except (DomainError, ValidationFailed) as exc:
+        flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
+    return redirect(url_for("admin.users"))

@@ -1,0 +1,190 @@
+"""Contract pages: the list (with CSV export), one contract, the draft form, preview, documents, versions."""
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from workflows.contracts.validation import normalize_draft
+from workflows.documents import render_contract_html, render_contract_pdf
+from workflows.errors import DomainError, ValidationFailed
+
+from ..forms import ContractForm
+from ..security import login_required, platform, roles_required
+
+bp = Blueprint("contracts", __name__, url_prefix="/contracts")
+STAFF = ("sales", "legal", "finance", "provider", "admin")
+PAGE_SIZE = 25
+CSV_LIMIT = 10_000
+
+
+def contract_document(session, contract, version=None):
+    version = version or contract.current_version
+    data = platform().contracts.version_data(session, contract.id, version)
+    return {"number": contract.number, "version": version, "status": contract.status, "data": data,
+            "letters": platform().contracts.letters(session, contract, data)}
+
+
+def search_args():
+    return {"status": request.args.get("status") or None, "customer": (request.args.get("customer") or "").strip()[:100] or None,
+            "number": (request.args.get("number") or "").strip()[:40] or None}
+
+
+@bp.get("")
+@roles_required(*STAFF)
+def index():
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    with platform().db.read() as session:
+        items, total = platform().contracts.search(session, **search_args(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template("contracts/index.html", items=items, total=total, page=page,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=search_args())
+
+
+@bp.get("/export.csv")
+@roles_required(*STAFF)
+def export_csv():
+    with platform().db.read() as session:
+        items, _total = platform().contracts.search(session, **search_args(), limit=CSV_LIMIT, offset=0)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["number", "title", "customer", "status", "total", "service_types", "version", "created_by", "created_at",
+                     "effective_from", "effective_to"])
+    for c in items:
+        writer.writerow([c.number, c.title, c.customer_name, c.status, f"{c.total:.2f}", c.service_types, c.current_version,
+                         c.created_by, c.created_at.isoformat(), c.effective_from or "", c.effective_to or ""])
+    # UTF-8 with BOM so spreadsheet programs on Chinese Windows read the names correctly
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="contracts.csv"'})
+
+
+@bp.get("/<int:contract_id>")
+@roles_required(*STAFF)
+def show(contract_id):
+    with platform().db.read() as session:
+        services = platform()
+        contract = services.contracts.get(session, contract_id)
+        data = services.contracts.version_data(session, contract.id, contract.current_version)
+        return render_template(
+            "contracts/show.html", contract=contract, data=data, figures=data["figures"],
+            tasks=services.tasks.query(session, contract_id=contract.id),
+            versions=services.contracts.versions(session, contract.id),
+            letters=services.contracts.letters(session, contract, data),
+            lint=services.contracts.lint(session, contract, data),
+            history=services.history.for_contract(session, contract.id))
+
+
+@bp.get("/<int:contract_id>/preview")
+@roles_required(*STAFF)
+def preview(contract_id):
+    with platform().db.read() as session:
+        contract = platform().contracts.get(session, contract_id)
+        version = request.args.get("version", type=int)
+        return Response(render_contract_html(contract_document(session, contract, version)), mimetype="text/html")
+
+
+@bp.get("/<int:contract_id>/document.pdf")
+@roles_required(*STAFF)
+def document_pdf(contract_id):
+    with platform().db.read() as session:
+        contract = platform().contracts.get(session, contract_id)
+        document = contract_document(session, contract, request.args.get("version", type=int))
+    return Response(render_contract_pdf(document), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{contract.number}-v{document["version"]}.pdf"'})
+
+
+@bp.get("/<int:contract_id>/diff")
+@roles_required(*STAFF)
+def diff(contract_id):
+    with platform().db.read() as session:
+        contract = platform().contracts.get(session, contract_id)
+        before = request.args.get("from", type=int) or max(contract.current_version - 1, 1)
+        after = request.args.get("to", type=int) or contract.current_version
+        if not (1 <= before <= contract.current_version and 1 <= after <= contract.current_version):
+            abort(404)
+        changes = platform().contracts.diff(session, contract, before, after)
+    return render_template("contracts/diff.html", contract=contract, changes=changes, before=before, after=after)
+
+
+def _provider(session):
+    import json
+    provider = platform().contracts.provider_profile(session)
+    return json.loads(provider.profile_json)
+
+
+def _form_response(form, contract=None, preview_html=None, unplaced=None, status=200):
+    return render_template("contracts/form.html", form=form, contract=contract, preview_html=preview_html,
+                           unplaced=unplaced or {}), status
+
+
+def _handle_form(form, save, contract=None):
+    """Shared by new and edit: add a row, preview, or save (create/patch + optionally submit)."""
+    action = request.form.get("action", "save")
+    if action.startswith("add:"):
+        form.add_row(action[4:])
+        return _form_response(form, contract)
+    if not form.validate():  # CSRF and field types; the contract rules come from the validator below
+        return _form_response(form, contract, status=400)
+    draft = form.to_draft()
+    if action == "preview":
+        try:
+            with platform().db.read() as session:
+                data = normalize_draft(draft, _provider(session))
+            html = render_contract_html({"number": contract.number if contract else _("(number on saving)"),
+                                         "version": 0, "status": "draft", "data": data, "letters": []})
+            return _form_response(form, contract, preview_html=html)
+        except ValidationFailed as exc:
+            return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
+    try:
+        with platform().db.write() as session:
+            saved = save(session, draft)
+            if action == "submit":
+                platform().contracts.submit(session, saved.id, g.user)
+    except ValidationFailed as exc:
+        return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _form_response(form, contract, status=409)
+    flash(_("Submitted for review.") if action == "submit" else _("Saved as version %(v)s.", v=saved.current_version), "success")
+    return redirect(url_for("contracts.show", contract_id=saved.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required("sales")
+def new():
+    form = ContractForm()
+    if request.method == "GET":
+        return _form_response(form)
+    return _handle_form(form, lambda session, draft: platform().contracts.create(session, draft, g.user))
+
+
+@bp.route("/<int:contract_id>/edit", methods=["GET", "POST"])
+@roles_required("sales")
+def edit(contract_id):
+    with platform().db.read() as session:
+        contract = platform().contracts.get(session, contract_id)
+        current = platform().contracts.version_data(session, contract.id, contract.current_version)
+    if contract.status != "draft":
+        flash(_("Only a draft with sales can be edited."), "error")
+        return redirect(url_for("contracts.show", contract_id=contract.id))
+    if request.method == "GET":
+        return _form_response(ContractForm.from_draft(current), contract)
+    # the form carries every field, so the patch replaces the whole draft (null removes what was cleared)
+    def save(session, draft):
+        cleared = {key: None for key in current if key not in draft and key not in ("figures", "provider")}
+        return platform().contracts.update(session, contract.id, {**cleared, **draft}, g.user)
+    return _handle_form(ContractForm(), save, contract)
+
+
+@bp.post("/<int:contract_id>/submit")
+@roles_required("sales")
+def submit(contract_id):
+    try:
+        with platform().db.write() as session:
+            platform().contracts.submit(session, contract_id, g.user, request.form.get("comment", ""))
+        flash(_("Submitted for review."), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id))

@@ -1,0 +1,57 @@
+"""The inbox: my roles' open tasks, filtered, searched, sorted by due date, paged by the database."""
+from decimal import Decimal, InvalidOperation
+
+from flask import Blueprint, g, render_template, request
+
+from workflows.services.inbox import ASSIGNMENTS, InboxFilters
+
+from ..security import login_required, platform
+
+bp = Blueprint("inbox", __name__)
+PAGE_SIZE = 25
+
+
+def _amount(name, errors):
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+        if not value.is_finite() or value < 0:
+            raise InvalidOperation
+        return value
+    except InvalidOperation:
+        errors[name] = True
+        return None
+
+
+def filters_from_request():
+    errors = {}
+    role = request.args.get("role") or None
+    assignment = request.args.get("assignment", "all")
+    filters = InboxFilters(
+        role=role if role in g.user.role_set else None,
+        assignment=assignment if assignment in ASSIGNMENTS else "all",
+        service_type=(request.args.get("service_type") or None),
+        customer=(request.args.get("customer") or "").strip()[:100] or None,
+        min_total=_amount("min_total", errors), max_total=_amount("max_total", errors),
+        overdue=request.args.get("overdue") == "1",
+        search=(request.args.get("q") or "").strip()[:100] or None,
+    )
+    return filters, errors
+
+
+@bp.get("/")
+@bp.get("/inbox")
+@login_required
+def index():
+    filters, errors = filters_from_request()
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    with platform().db.read() as session:
+        rows, total = platform().inbox.page(session, g.user, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        counts = platform().inbox.counts(session, g.user)
+    return render_template("inbox.html", rows=rows, total=total, counts=counts, filters=filters, errors=errors,
+                           page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), assignments=ASSIGNMENTS)

@@ -1,0 +1,63 @@
+"""The staff inbox: open tasks of the roles a user holds, with the facts of their contracts.
+
+Every filter is a condition on indexed columns or a bounded LIKE, and pages come from the
+database (LIMIT/OFFSET over ORDER BY due_at, id), so it stays fast with 100,000 contracts.
+"""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import select
+
+from ..models import Contract, HumanTask, utcnow
+
+ASSIGNMENTS = ("all", "unclaimed", "mine")
+
+
+@dataclass
+class InboxFilters:
+    role: str | None = None
+    assignment: str = "all"
+    service_type: str | None = None
+    customer: str | None = None
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    overdue: bool = False
+    search: str | None = None
+
+
+class InboxService:
+    def page(self, session, user, filters, limit=25, offset=0):
+        """(rows, total) for the user's roles; each row has the task and its contract's facts."""
+        roles = sorted(user.role_set & ({filters.role} if filters.role else user.role_set))
+        conditions = [HumanTask.state == "open", HumanTask.role.in_(roles)]
+        if filters.assignment == "unclaimed":
+            conditions.append(HumanTask.assignee.is_(None))
+        elif filters.assignment == "mine":
+            conditions.append(HumanTask.assignee == user.username)
+        if filters.service_type:
+            conditions.append(or_(Contract.service_types == filters.service_type,
+                                  Contract.service_types.contains(filters.service_type, autoescape=True)))
+        if filters.customer:
+            conditions.append(Contract.customer_name.contains(filters.customer, autoescape=True))
+        if filters.min_total is not None:
+            conditions.append(Contract.total >= filters.min_total)
+        if filters.max_total is not None:
+            conditions.append(Contract.total <= filters.max_total)
+        if filters.overdue:
+            conditions.append(HumanTask.due_at < utcnow())
+        if filters.search:
+            term = filters.search.strip()
+            conditions.append(or_(Contract.number.contains(term, autoescape=True),
+                                  Contract.customer_name.contains(term, autoescape=True)))
+        joined = select(HumanTask, Contract).join(Contract, Contract.id == HumanTask.contract_id).where(and_(*conditions))
+        total = session.exec(select(func.count()).select_from(joined.subquery())).one()
+        rows = session.exec(joined.order_by(HumanTask.due_at, HumanTask.id).limit(limit).offset(offset)).all()
+        return rows, total
+
+    def counts(self, session, user):
+        """Open tasks per role the user holds (roles without tasks show 0)."""
+        query = (select(HumanTask.role, func.count()).where(HumanTask.state == "open", HumanTask.role.in_(sorted(user.role_set)))
+                 .group_by(HumanTask.role))
+        found = dict(session.exec(query).all())
+        return {role: found.get(role, 0) for role in sorted(user.role_set) if role != "admin"}

@@ -1,0 +1,75 @@
+"""Staff sign-in: password checks with rate limits, and server-side browser sessions.
+
+A session is a random token in the (signed, HttpOnly) cookie; the server keeps only its SHA-256,
+so logging out, expiry and an admin disabling the user end it at once.
+"""
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from ..errors import DomainError
+from ..models import LoginAttempt, User, WebSession, utcnow
+from .accounts import hash_password, password_matches
+
+SESSION_LIFETIME = timedelta(hours=12)
+WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 20
+_DUMMY_HASH = hash_password("not a real password")  # keeps unknown usernames as slow as known ones
+
+
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+
+
+class BadCredentials(DomainError):
+    code = "bad_credentials"
+
+
+@dataclass
+class Login:
+    user: User
+    token: str
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionService:
+    def sign_in(self, session, username, password, ip, user_agent):
+        """Check the password (rate-limited per account and per address) and open a new session."""
+        username = (username or "").strip()[:100]
+        since = utcnow() - WINDOW
+        failures = lambda *where: session.exec(  # noqa: E731
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.success.is_(False),
+                                                                 LoginAttempt.at >= since, *where)).one()
+        if (failures(LoginAttempt.username == username) >= MAX_FAILURES_PER_USER
+                or failures(LoginAttempt.ip == ip) >= MAX_FAILURES_PER_ADDRESS):
+            raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+        user = session.exec(select(User).where(User.username == username, User.active)).first()
+        ok = password_matches(user.password_hash if user else _DUMMY_HASH, password or "") and user is not None
+        session.add(LoginAttempt(username=username, ip=ip, success=ok))
+        if not ok:
+            raise BadCredentials("the username or password is not right")
+        token = secrets.token_urlsafe(32)
+        session.add(WebSession(token_sha256=_digest(token), user_id=user.id, expires_at=utcnow() + SESSION_LIFETIME,
+                               ip=ip[:64], user_agent=(user_agent or "")[:300]))
+        return Login(user, token)
+
+    def user_for(self, session, token):
+        if not token or len(token) > 100:
+            return None
+        query = (select(User).join(WebSession, WebSession.user_id == User.id)
+                 .where(WebSession.token_sha256 == _digest(token), WebSession.revoked_at.is_(None),
+                        WebSession.expires_at > utcnow(), User.active))
+        return session.exec(query).first()
+
+    def sign_out(self, session, token):
+        row = session.get(WebSession, _digest(token)) if token else None
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()

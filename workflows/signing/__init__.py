@@ -1,0 +1,4 @@
+"""Electronic signatures: deployment PKI, per-signer certificates, seals, RFC 3161 timestamps,
+PAdES signing with pyHanko, verification, the per-contract audit hash chain, intent codes and
+the completion certificate. No Flask here: the web layer calls ``SigningService``.
+"""

@@ -1,0 +1,39 @@
+"""Tables of the signing package (imported at the bottom of ``workflows.models`` so Alembic sees them)."""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from workflows.models import utcnow
+
+
+class IntentCode(SQLModel, table=True):
+    """A one-time code proving intent at the moment of signing; only a salted SHA-256 of the code is kept."""
+
+    __tablename__ = "intent_code"
+    __table_args__ = (Index("ix_intent_code_signer_issued", "signer_key", "issued_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(index=True)
+    signer_key: str = Field(max_length=200)  # OIDC issuer+subject, or staff:<username>
+    channel: str = Field(max_length=20)  # email | sms
+    destination: str = Field(max_length=200)  # masked
+    salt: str = Field(max_length=32)
+    code_sha256: str = Field(max_length=64)
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    attempts: int = Field(default=0)
+    used_at: Optional[datetime] = None
+
+
+class SignedDocument(SQLModel, table=True):
+    """The SHA-256 of every PDF the platform produced while signing (certified, each signature, package)."""
+
+    __tablename__ = "signed_document"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(index=True)
+    kind: str = Field(max_length=40)  # certified | signed:<field> | timestamped | package
+    sha256: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,167 @@
+"""Seal and signature images, drawn with Pillow so that no CJK font is ever parsed while signing a PDF.
+
+``round_seal_png`` draws an organisation's round seal: red ring, the name along the upper arc, a
+five-pointed star, the purpose (合同专用章) underneath. ``stamp_png`` composes what a signature field
+shows: the seal or drawn/typed signature, with the signer's name and the time drawn into the image.
+"""
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+from datetime import datetime
+from functools import cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+from workflows.errors import ValidationFailed
+
+SEAL_RED = (200, 16, 30, 255)
+MAX_UPLOAD = 1024 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FALLBACK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+                  "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+
+@cache
+def font_file(pattern: str = "Noto Serif CJK SC:bold") -> str:
+    try:
+        path = subprocess.run(["fc-match", "-f", "%{file}", pattern], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        if path:
+            return path
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for path in FALLBACK_FONTS:
+        try:
+            open(path, "rb").close()
+            return path
+        except OSError:
+            continue
+    raise RuntimeError("no CJK font found (install fonts-noto-cjk)")
+
+
+@cache
+def font(size: int, pattern: str = "Noto Serif CJK SC:bold") -> ImageFont.FreeTypeFont:
+    """One parsed font per size; index 2 of the Noto CJK collections is the SC face."""
+    path = font_file(pattern)
+    index = 0
+    if path.endswith(".ttc") and "Noto" in path:
+        index = _sc_index(path)
+    return ImageFont.truetype(path, size, index=index)
+
+
+@cache
+def _sc_index(path):
+    for index in range(10):
+        try:
+            face = ImageFont.truetype(path, 10, index=index)
+        except OSError:
+            break
+        if face.getname()[0].endswith(" SC"):
+            return index
+    return 0
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def _star(draw, cx, cy, r, fill):
+    points = []
+    for i in range(10):
+        radius = r if i % 2 == 0 else r * 0.382
+        angle = -math.pi / 2 + i * math.pi / 5
+        points.append((cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
+    draw.polygon(points, fill=fill)
+
+
+def round_seal_png(org_name: str, purpose: str = "合同专用章", size: int = 400) -> bytes:
+    """A round seal as a transparent PNG: ring, name along the upper arc, star, purpose underneath."""
+    scale = 2  # draw large, then downsample: smooth edges
+    s = size * scale
+    image = Image.new("RGBA", (s, s), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    ring = max(4, s // 32)
+    draw.ellipse((ring // 2, ring // 2, s - ring // 2, s - ring // 2), outline=SEAL_RED, width=ring)
+    c = s / 2
+    _star(draw, c, c, s * 0.15, SEAL_RED)
+    # the name along the upper arc, characters upright to the circle, spread over up to 240 degrees
+    chars = list(org_name.strip()) or [" "]
+    char_size = int(s * (0.13 if len(chars) <= 12 else 0.11 if len(chars) <= 18 else 0.085))
+    span = min(math.radians(250), math.radians(22) * len(chars)) if len(chars) > 1 else 0
+    for _ in range(2):  # shrink the characters until neighbours on the arc do not touch
+        text_radius = c - ring * 1.5 - char_size * 0.62
+        if len(chars) > 1:
+            char_size = min(char_size, int(text_radius * span / (len(chars) - 1) * 0.92))
+    text_radius = c - ring * 1.5 - char_size * 0.62
+    face = font(char_size)
+    for i, char in enumerate(chars):
+        angle = -span / 2 + (span * i / (len(chars) - 1) if len(chars) > 1 else 0)  # 0 = top
+        glyph = Image.new("RGBA", (char_size * 2, char_size * 2), (0, 0, 0, 0))
+        ImageDraw.Draw(glyph).text((char_size, char_size), char, font=face, fill=SEAL_RED, anchor="mm")
+        glyph = glyph.rotate(-math.degrees(angle), resample=Image.BICUBIC)
+        x = c + text_radius * math.sin(angle)
+        y = c - text_radius * math.cos(angle)
+        image.alpha_composite(glyph, (int(x - char_size), int(y - char_size)))
+    if purpose:
+        purpose_face = font(int(s * 0.085))
+        draw.text((c, c + s * 0.29), purpose, font=purpose_face, fill=SEAL_RED, anchor="mm")
+    return _png(image.resize((size, size), Image.LANCZOS))
+
+
+def signature_image_from_text(name: str, width: int = 480, height: int = 160) -> bytes:
+    """A typed signature: the name in a calligraphic-looking weight, dark blue ink on transparent."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    size = min(int(height * 0.6), int(width * 0.9 / max(1, len(name))))
+    draw.text((width / 2, height / 2), name, font=font(size), fill=(20, 30, 110, 255), anchor="mm")
+    return _png(image)
+
+
+def check_uploaded_seal(data: bytes) -> bytes:
+    """Accept an uploaded seal or signature image: PNG by magic, at most 1 MB, 100-2000 px per side.
+
+    The image is decoded and re-encoded through Pillow (RGBA) so nothing but pixels is kept.
+    """
+    if not data or not data.startswith(PNG_MAGIC):
+        raise ValidationFailed("the seal image must be a PNG file", {"seal": "not a PNG"})
+    if len(data) > MAX_UPLOAD:
+        raise ValidationFailed("the seal image must be at most 1 MB", {"seal": "larger than 1 MB"})
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                raise ValidationFailed("the seal image must be a PNG file", {"seal": "not a PNG"})
+            width, height = image.size
+            if not (100 <= width <= 2000 and 100 <= height <= 2000):
+                raise ValidationFailed("the seal image must be 100 to 2000 pixels wide and high",
+                                       {"seal": f"{width}x{height} pixels"})
+            image.load()
+            clean = image.convert("RGBA")
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001  Pillow raises many kinds on broken files
+        raise ValidationFailed("the seal image cannot be read", {"seal": "unreadable PNG"}) from exc
+    return _png(clean)
+
+
+def stamp_png(image_png: bytes, signer_name: str, when: datetime, caption: str = "", width: int = 600,
+              height: int = 300) -> bytes:
+    """What a signature field shows: the seal/signature image on the left, name and time drawn beside it."""
+    canvas = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+    with Image.open(io.BytesIO(image_png)) as source:
+        picture = source.convert("RGBA")
+    picture.thumbnail((int(width * 0.55), height - 10), Image.LANCZOS)
+    canvas.alpha_composite(picture, (5, (height - picture.height) // 2))
+    draw = ImageDraw.Draw(canvas)
+    x = int(width * 0.58)
+    lines = [signer_name, when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S %Z").strip()] + ([caption] if caption else [])
+    size = min(int(height * 0.12), int((width - x) / max(8, len(signer_name) * 1.1)))
+    y = (height - len(lines) * size * 1.5) / 2
+    for i, line in enumerate(lines):
+        draw.text((x, y + i * size * 1.5), line, font=font(size if i == 0 else int(size * 0.8)),
+                  fill=(30, 30, 30, 255))
+    return _png(canvas)
