@@ -6,9 +6,9 @@ STAMP   := $(VENV)/.installed
 PORT    ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: setup system-deps run serve migrate test test-sqlite test-postgres bench clean
+.PHONY: setup system-deps vendor run serve migrate test test-sqlite test-postgres bench clean translations
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) vendor
 
 system-deps:
 	@scripts/system-deps.sh
@@ -18,6 +18,25 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+# bpmn-js, dmn-js and signature_pad (exact versions in package-lock.json) copied from node_modules into static/vendor.
+# The copies are not committed (.gitignore): they are rebuilt from the lock file, with their licences.
+VENDOR     := webapp/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || scripts/system-deps.sh nodejs npm
+	npm ci --no-audit --no-fund
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/dmn-js
+	cp node_modules/bpmn-js/dist/bpmn-modeler.production.min.js node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
+	   node_modules/bpmn-js/LICENSE $(VENDOR)/bpmn-js/
+	cp -r node_modules/bpmn-js/dist/assets $(VENDOR)/bpmn-js/assets
+	cp node_modules/dmn-js/dist/dmn-modeler.production.min.js node_modules/dmn-js/LICENSE $(VENDOR)/dmn-js/
+	cp -r node_modules/dmn-js/dist/assets $(VENDOR)/dmn-js/assets
+	cp node_modules/signature_pad/dist/signature_pad.umd.min.js $(VENDOR)/
+	cp node_modules/signature_pad/LICENSE $(VENDOR)/signature_pad.LICENSE
+	touch $(VENDOR_STAMP)
 
 migrate: setup
 	$(FLASK) db upgrade
@@ -35,7 +54,7 @@ test-sqlite:
 # The database-backed tests again on PostgreSQL. CI sets REQUIRE_POSTGRES=1 so an absent server fails the run.
 test-postgres:
 	@if $(PY) scripts/pg_ready.py "$(PG_TEST_URL)"; then \
-		QIANYUE_TEST_DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest -q -m db; \
+		QIANYUE_TEST_DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest -q -m "db and not browser"; \
 	elif [ "$$REQUIRE_POSTGRES" = "1" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable" >&2; exit 1; \
 	else \
@@ -46,5 +65,25 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/documents.py
 
+# The message catalogs: re-extract every _()/gettext/lazy_gettext string into the .pot, merge it into
+# each locale's .po (creating a missing one), then compile the .mo files. Translate new entries in
+# webapp/translations/zh_Hans_CN/LC_MESSAGES/messages.po, run this again, and commit the .pot, .po and .mo files.
+# (The Chinese catalog is named zh_Hans_CN because Babel parses the UI's language code zh_CN as that.)
+TRANSLATIONS := webapp/translations
+LOCALES      := zh_Hans_CN en
+PYBABEL      := $(VENV)/bin/pybabel
+
+translations: $(STAMP)
+	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* ._ node_modules __pycache__' \
+		--sort-by-file --no-wrap --project=Qianyue --copyright-holder=Qianyue -o $(TRANSLATIONS)/messages.pot .
+	@for locale in $(LOCALES); do \
+		if [ -f $(TRANSLATIONS)/$$locale/LC_MESSAGES/messages.po ]; then \
+			$(PYBABEL) update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$locale --no-wrap --ignore-obsolete --no-fuzzy-matching || exit 1; \
+		else \
+			$(PYBABEL) init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$locale --no-wrap || exit 1; \
+		fi; \
+	done
+	@for locale in $(LOCALES); do $(PYBABEL) compile -d $(TRANSLATIONS) -l $$locale --statistics || exit 1; done
+
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts node_modules $(VENDOR)

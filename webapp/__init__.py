@@ -23,17 +23,26 @@ def create_app(config=None):
 
     from .api import bp as api_bp
     from .cli import register_cli
-    from .views import admin, auth, contracts, inbox, tasks
+    from .views import admin, auth, contracts, inbox, tasks, templates_admin
 
     security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp):
         app.register_blueprint(blueprint)
     register_cli(app)
+    from .views import processes  # admins edit, deploy, diff and migrate process versions; the contract diagram
+    for blueprint in (processes.bp, processes.diagram_bp):
+        app.register_blueprint(blueprint)
     from . import tsa as tsa_view, verify as verify_view  # signatures: public /verify page and the RFC 3161 TSA
     for blueprint in (verify_view.bp, tsa_view.bp):
         security.csrf.exempt(blueprint)  # public read-only upload / machine protocol: no session, no CSRF token
         app.register_blueprint(blueprint)
+
+    from . import idp, oidc  # customers: the embedded OIDC provider (when enabled), the relying party, /sign and /portal
+    from .views import customer
+    idp.init_app(app)
+    oidc.init_app(app)
+    customer.init_app(app)
 
     @app.context_processor
     def clock():

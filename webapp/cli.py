@@ -81,6 +81,30 @@ def process_list():
             click.echo(f"{d.key}\tv{d.version}\t{d.sha256[:12]}\t{d.deployed_by}\t{d.deployed_at:%Y-%m-%d %H:%M}")
 
 
+@process_cli.command("migrate")
+@click.argument("key")
+@click.option("--from", "from_version", type=int, required=True, help="The version the instances run on.")
+@click.option("--to", "to_version", type=int, required=True, help="The version to move them to.")
+@click.option("--dry-run", is_flag=True, help="Only say which instances would move and which would not.")
+@click.option("--by", "actor", default="cli", help="Recorded in each moved contract's history.")
+@fail_on_domain_error
+def process_migrate(key, from_version, to_version, dry_run, actor):
+    """Move running instances of KEY to another version where their pending tasks are unchanged; list the others."""
+    from workflows.services.migration import plan_or_migrate
+    services = platform()
+    with services.db.write() as session:
+        plan = plan_or_migrate(session, services.repository, services.runtime, services.history, key, from_version,
+                               to_version, dry_run=dry_run, actor=actor)
+    verb = "would move" if dry_run else "moved"
+    ids = plan.movable if dry_run else plan.moved
+    click.echo(f"{key} v{from_version} -> v{to_version}: {verb} {len(ids)} instance(s){': ' if ids else ''}"
+               f"{', '.join(map(str, ids))}")
+    for instance_id, reasons in plan.refused.items():
+        click.echo(f"refused instance {instance_id}: {'; '.join(reasons)}")
+    if plan.refused:
+        raise SystemExit(3)
+
+
 users_cli = AppGroup("users", help="Staff and integration users.")
 
 
@@ -150,6 +174,9 @@ def demo_seed():
     click.echo(f"Demo ready at {base}")
     click.echo(f"Users (password '{demo.DEMO_PASSWORD}'): " + ", ".join(f"{u} ({r})" for u, r, _, _ in demo.DEMO_USERS))
     click.echo("API token: .venv/bin/flask --app wsgi tokens create sales")
+    if current_app.config.get("EMBEDDED_IDP"):
+        click.echo(f"Customer sign-in at {base}/portal through the embedded identity provider (password "
+                   f"'{demo.DEMO_PASSWORD}'): " + ", ".join(f"{u} <{e}>" for u, _, e in demo.DEMO_IDP_USERS))
 
 
 mail_cli = AppGroup("mail", help="The outbox of notification mail.")

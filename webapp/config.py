@@ -44,6 +44,12 @@ def load(overrides=None):
     settings.update(overrides)
     settings.setdefault("DEMO_DATA_ENABLED",
                         settings["APP_ENV"] != "production" or os.environ.get("DEMO_DATA_ENABLED") == "1")
+    # customers' sign-in (webapp/oidc.py): the embedded identity provider is on in development, off in production
+    # unless EMBEDDED_IDP=1; OIDC_PROVIDERS is a JSON list of further providers (README, Configuration)
+    settings.setdefault("EMBEDDED_IDP", os.environ.get("EMBEDDED_IDP", "0" if settings["APP_ENV"] == "production" else "1") == "1")
+    for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_PROVIDERS"):
+        settings.setdefault(name, os.environ.get(name, ""))
+    settings.setdefault("OIDC_SCOPES", os.environ.get("OIDC_SCOPES") or "openid email profile")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
     return settings

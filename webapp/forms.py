@@ -8,7 +8,7 @@ from wtforms import Form, FieldList, FormField, IntegerField, SelectField, Selec
 from wtforms.validators import Optional as Opt
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from workflows.contracts.catalog import SERVICE_TYPES, TEMPLATES
+from .labels import SERVICE_TYPES, TEMPLATE_KINDS
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -30,7 +30,7 @@ class Bank(Form):
 
 
 class Customer(Form):
-    name = StringField(_l("Customer (甲方)"))
+    name = StringField(_l("Name"))
     address = StringField(_l("Address"))
     legal_representative = StringField(_l("Legal representative / person in charge"))
     credit_code = StringField(_l("Unified social credit code"))
@@ -74,9 +74,9 @@ class Designated(Form):
 
 
 class ContractForm(FlaskForm):
-    template = SelectField(_l("Contract kind"), choices=[(k, v["title_zh"]) for k, v in TEMPLATES.items()])
+    template = SelectField(_l("Contract kind"), choices=list(TEMPLATE_KINDS.items()))
     title = StringField(_l("Title"))
-    service_types = MultiCheckbox(_l("Service types"), choices=[(k, v["title_zh"]) for k, v in SERVICE_TYPES.items()])
+    service_types = MultiCheckbox(_l("Service types"), choices=list(SERVICE_TYPES.items()))
     customer = FormField(Customer)
     provider_contact = FormField(Contact, label=_l("Provider's project contact"))
     designated_contacts = FormField(Designated, label=_l("Liaisons named in the articles"))

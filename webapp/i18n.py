@@ -11,11 +11,16 @@ DEFAULT_LOCALE = "zh_CN"
 TIMEZONE = "Asia/Shanghai"
 
 
-def select_locale():
+def language():
+    """The UI language code the user chose (zh_CN or en); Babel's locale for zh_CN is zh_Hans_CN."""
     wanted = request.args.get("lang")
     if wanted in LANGUAGES:
         session["lang"] = wanted
     return session.get("lang", DEFAULT_LOCALE)
+
+
+def select_locale():
+    return language()
 
 
 def money(value):
@@ -51,4 +56,4 @@ def init_app(app):
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(money=money, number=number, day=day, moment=moment)
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=lambda: str(get_locale()))
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=language)

@@ -1,4 +1,6 @@
 """Display names for codes the domain uses (roles, statuses, events, decisions), translated."""
+import json
+
 from flask_babel import lazy_gettext as _l
 
 ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
@@ -14,9 +16,21 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
           "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
           "customer_reminder": _l("Reminder sent to the customer")}
+TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled")}
+LETTER_STATUSES = {"required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
+TEMPLATE_KINDS = {"network_line": _l("Network line service contract"), "technical_service": _l("Technical service contract")}
 SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l("VPN line"),
                  "egov_network": _l("E-government network"), "idc": _l("Data centre / IDC"),
                  "voice_line": _l("Voice line"), "technical_service": _l("Technical service")}
+
+
+def from_json(text):
+    """History details are stored as JSON text; templates read them as a dict."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def label(table, code):
@@ -24,5 +38,7 @@ def label(table, code):
 
 
 def init_app(app):
+    app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
-                                 EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, label=label)
+                                 EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
+                                 LETTER_STATUS_LABELS=LETTER_STATUSES, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS, label=label)

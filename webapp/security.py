@@ -32,6 +32,7 @@ def start_session(token):
     """Rotate: nothing of the anonymous session survives sign-in (no fixation)."""
     language = session.get("lang")
     session.clear()
+    g.pop("csrf_token", None)  # the old token died with the old session
     session[SESSION_KEY] = token
     session.permanent = True
     if language:

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from .verify import signing_service
+from .verify import records_for, signing_service
 
 
 @click.command("verify")
@@ -24,6 +24,11 @@ def verify_command(file):
                    f"链至根证书 chain={'yes' if s.chain_to_our_root else 'no'}  修改 {s.modification_level}")
         click.echo(f"    {s.verdict_text_zh}")
         click.echo(f"    {s.verdict_text_en}")
+    records = records_for(report)
+    for record in records:
+        click.echo(f"与平台记录一致 On record: {record['number']} {record['title']} ({record['kind']})")
+    if not records:
+        click.echo("平台无此文件的记录。No contract on record matches this file.")
     for problem in report.problems:
         click.echo(f"✘ {problem}")
     if report.valid:

@@ -26,10 +26,30 @@ def seed(platform):
             if session.exec(select(Provider).where(Provider.code == profile["code"])).first() is None:
                 session.add(Provider(code=profile["code"], is_default=index == 0,
                                      profile_json=json.dumps(profile, ensure_ascii=False)))
+        platform.templates.ensure_shipped(session, "demo-seed")
         for username, role, display_name, email in DEMO_USERS:
             if platform.accounts.find(session, username) is None:
                 platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, display_name, email)
+    seed_identity_provider(platform)
     return deploy_shipped(platform, "demo-seed")
+
+
+# Customer accounts in the embedded identity provider (development and tests only): the contacts of the two seeds.
+DEMO_IDP_USERS = [  # username, name, email
+    ("xu.yongli", "徐永立", "xu.yongli@school.example"),
+    ("wu.jianrong", "吴建荣", "wu.jianrong@agency.example"),
+]
+
+
+def seed_identity_provider(platform):
+    """Create the demo customers' accounts in the embedded identity provider (idempotent)."""
+    from .services.idp import IdpStore
+
+    store = IdpStore()
+    with platform.db.write() as session:
+        for username, name, email in DEMO_IDP_USERS:
+            if store.find_user(session, username) is None:
+                store.create_user(session, username, DEMO_PASSWORD, name, email, email_verified=True)
 
 
 def deploy_shipped(platform, deployed_by):

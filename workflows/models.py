@@ -165,6 +165,7 @@ class Contract(SQLModel, table=True):
     total: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
     service_types: str = Field(default="", max_length=200)
     current_version: int = Field(default=1)
+    template_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -242,3 +243,22 @@ class OutboxMail(SQLModel, table=True):
     attempts: int = Field(default=0)
     sent_at: Optional[datetime] = None
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+from workflows import models_customers as _customer_models  # noqa: E402,F401  (customers, invitations, signatures, embedded IdP)
+
+
+class ContractTemplate(SQLModel, table=True):
+    """A version of a contract template (Jinja, rendered sandboxed). Contracts keep the version they were drafted on."""
+
+    __tablename__ = "contract_template"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50)
+    version: int
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    note: str = Field(default="", max_length=300)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -3,6 +3,7 @@ from .db import Database
 from .mail import Mailer
 from .services.accounts import AccountService
 from .services.contracts import ContractService
+from .services.customers import CustomerService
 from .services.definitions import RepositoryService
 from .services.history import HistoryService
 from .services.inbox import InboxService
@@ -10,6 +11,7 @@ from .services.notifications import NotificationService
 from .services.runtime import RuntimeService
 from .services.sessions import SessionService
 from .services.tasks import TaskService
+from .services.templates import TemplateService
 from .services.timers import TimerService
 
 
@@ -23,7 +25,9 @@ class Platform:
         self.runtime = RuntimeService(self.repository, self.tasks, self.history)
         self.tasks.runtime = self.runtime
         self.timers = TimerService(self.db, self.runtime)
+        self.templates = TemplateService()
         self.contracts = ContractService(self)
         self.sessions = SessionService()
         self.inbox = InboxService()
         self.notifications = NotificationService(self, Mailer(mail_settings) if mail_settings else None, base_url)
+        self.customers = CustomerService(self, base_url)  # invitations on the customer step; uses notifications

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
-from werkzeug.serving import make_server
 
 from tests.conftest import load_fixture
 from tests.process.test_lifecycle import create, small_contract, submit
@@ -21,16 +20,6 @@ def count_events(session, **where):
     return session.exec(query).one()
 
 
-@pytest.fixture
-def served(app):
-    """The app behind a real threaded HTTP server, so requests really overlap."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 def post(url, token, body):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -41,7 +30,7 @@ def post(url, token, body):
         return error.code, json.loads(error.read())
 
 
-def test_two_reviewers_completing_one_task_get_one_200_and_one_409(api, served, platform):
+def test_two_reviewers_completing_one_task_get_one_200_and_one_409(api, live_url, platform):
     token = api.token("legal")
     for _ in range(5):
         contract = create(api, load_fixture("contract-technical-service.json"))
@@ -51,7 +40,7 @@ def test_two_reviewers_completing_one_task_get_one_200_and_one_409(api, served, 
 
         def decide():
             barrier.wait()
-            results.append(post(f"{served}/api/v1/tasks/{task['id']}/complete", token, {"decision": "approve"}))
+            results.append(post(f"{live_url}/api/v1/tasks/{task['id']}/complete", token, {"decision": "approve"}))
 
         threads = [threading.Thread(target=decide) for _ in range(2)]
         [t.start() for t in threads]
@@ -65,13 +54,13 @@ def test_two_reviewers_completing_one_task_get_one_200_and_one_409(api, served, 
         assert [t["role"] for t in api.tasks("finance", contract["id"])] == ["finance"]
 
 
-def test_concurrent_drafts_never_share_a_number(api, served):
+def test_concurrent_drafts_never_share_a_number(api, live_url):
     token = api.token("sales")
     draft = load_fixture("contract-technical-service.json")
     results = []
 
     def create_one():
-        results.append(post(f"{served}/api/v1/contracts", token, draft))
+        results.append(post(f"{live_url}/api/v1/contracts", token, draft))
 
     threads = [threading.Thread(target=create_one) for _ in range(8)]
     [t.start() for t in threads]

@@ -159,3 +159,23 @@ def test_a_completed_task_answers_409(api, decision):
     assert api.call("POST", f"/tasks/{task['id']}/complete", "legal", {"decision": decision, "comment": "x"}).status_code == 200
     again = api.call("POST", f"/tasks/{task['id']}/complete", "legal", {"decision": "approve"})
     assert again.status_code == 409 and again.json["error"] == "conflict"
+
+
+def test_delegation_records_the_original_and_the_acting_approver(api, platform):
+    with platform.db.write() as session:
+        platform.accounts.create_user(session, "legal2", ["legal"], "another-pass", "法务 王律", "legal2@provider.example")
+    contract = create(api, small_contract())
+    submit(api, contract["id"])
+    (task,) = api.tasks("legal", contract["id"])
+    assert api.call("POST", f"/tasks/{task['id']}/claim", "legal").status_code == 200
+    refused = api.call("POST", f"/tasks/{task['id']}/delegate", "legal", {"to": "finance"})
+    assert refused.status_code == 422 and "to" in refused.json["fields"]
+    assert api.call("POST", f"/tasks/{task['id']}/delegate", "sales", {"to": "legal2"}).status_code == 403
+    delegated = api.call("POST", f"/tasks/{task['id']}/delegate", "legal", {"to": "legal2", "comment": "休假"})
+    assert delegated.status_code == 200 and delegated.json["assignee"] == "legal2"
+    assert api.call("POST", f"/tasks/{task['id']}/complete", "legal", {"decision": "approve"}).status_code == 403
+    assert api.call("POST", f"/tasks/{task['id']}/complete", "legal2", {"decision": "approve"}).status_code == 200
+    decided = [e for e in events(api, contract["id"]) if e["decision"] == "approve"]
+    assert [(e["actor"], e["on_behalf_of"]) for e in decided] == [("legal2", "legal")]
+    handed = [e for e in events(api, contract["id"]) if e["event"] == "task_delegated"]
+    assert handed[0]["details"] == {"from": "legal", "to": "legal2"} and handed[0]["comment"] == "休假"

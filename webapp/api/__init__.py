@@ -29,6 +29,8 @@ def error(status, code, message, fields=None):
 
 @bp.errorhandler(DomainError)
 def on_domain_error(exc):
+    if isinstance(exc, ProcessFailed) and exc.instance_id is not None:  # the step rolled back: record the failure
+        platform().runtime.mark_failed(platform().db, exc.instance_id, exc.message)
     return error(STATUS_OF.get(type(exc), 400), exc.code, exc.message, exc.fields)
 
 

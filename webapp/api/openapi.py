@@ -90,6 +90,12 @@ def build_document():
                         body=REF("Decision"), tag="tasks", params=[TASK_ID]),
         },
         "/tasks/{task_id}/claim": {"post": _op("Claim a task for yourself", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
+        "/tasks/{task_id}/delegate": {
+            "post": _op("Delegate a task to another holder of its role (the holder or an admin); history keeps both",
+                        200, REF("Task"), 403, 404, 409, 422, tag="tasks", params=[TASK_ID],
+                        body={"type": "object", "required": ["to"],
+                              "properties": {"to": {"type": "string"}, "comment": {"type": "string"}}}),
+        },
         "/tasks/{task_id}/unclaim": {"post": _op("Release a claimed task", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
     }
     process_ops = {

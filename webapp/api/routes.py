@@ -153,24 +153,17 @@ def contract_version(contract_id, version):
         return jsonify({"version": version, "data": platform().contracts.version_data(session, contract_id, version)})
 
 
-def document_of(session, contract):
-    """What the templates render: the current version with the letters its services require."""
-    data = platform().contracts.version_data(session, contract.id, contract.current_version)
-    return {"number": contract.number, "version": contract.current_version, "status": contract.status, "data": data,
-            "letters": platform().contracts.letters(session, contract, data)}
-
-
 @bp.get("/contracts/<int:contract_id>/document.html")
 def contract_html(contract_id):
     with platform().db.read() as session:
-        document = document_of(session, load_contract(session, contract_id))
+        document = platform().contracts.document(session, load_contract(session, contract_id))
     return Response(render_contract_html(document), mimetype="text/html")
 
 
 @bp.get("/contracts/<int:contract_id>/document.pdf")
 def contract_pdf(contract_id):
     with platform().db.read() as session:
-        document = document_of(session, load_contract(session, contract_id))
+        document = platform().contracts.document(session, load_contract(session, contract_id))
     filename = f"{document['number']}-v{document['version']}.pdf"
     return Response(render_contract_pdf(document), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})
@@ -223,6 +216,16 @@ def claim_task(task_id):
 def unclaim_task(task_id):
     with platform().db.write() as session:
         return jsonify(task_as_dict(platform().tasks.unclaim(session, task_id, g.user)))
+
+
+@bp.post("/tasks/<task_id>/delegate")
+def delegate_task(task_id):
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("to"), str):
+        raise ValidationFailed("name the user to delegate to", {"to": "required"})
+    with platform().db.write() as session:
+        return jsonify(task_as_dict(platform().tasks.delegate(session, task_id, g.user, body["to"],
+                                                              str(body.get("comment") or "")[:2000])))
 
 
 # --- process definitions -------------------------------------------------------------

@@ -18,13 +18,6 @@ PAGE_SIZE = 25
 CSV_LIMIT = 10_000
 
 
-def contract_document(session, contract, version=None):
-    version = version or contract.current_version
-    data = platform().contracts.version_data(session, contract.id, version)
-    return {"number": contract.number, "version": version, "status": contract.status, "data": data,
-            "letters": platform().contracts.letters(session, contract, data)}
-
-
 def search_args():
     return {"status": request.args.get("status") or None, "customer": (request.args.get("customer") or "").strip()[:100] or None,
             "number": (request.args.get("number") or "").strip()[:40] or None}
@@ -82,7 +75,7 @@ def preview(contract_id):
     with platform().db.read() as session:
         contract = platform().contracts.get(session, contract_id)
         version = request.args.get("version", type=int)
-        return Response(render_contract_html(contract_document(session, contract, version)), mimetype="text/html")
+        return Response(render_contract_html(platform().contracts.document(session, contract, version)), mimetype="text/html")
 
 
 @bp.get("/<int:contract_id>/document.pdf")
@@ -90,7 +83,7 @@ def preview(contract_id):
 def document_pdf(contract_id):
     with platform().db.read() as session:
         contract = platform().contracts.get(session, contract_id)
-        document = contract_document(session, contract, request.args.get("version", type=int))
+        document = platform().contracts.document(session, contract, request.args.get("version", type=int))
     return Response(render_contract_pdf(document), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{contract.number}-v{document["version"]}.pdf"'})
 
@@ -132,8 +125,12 @@ def _handle_form(form, save, contract=None):
         try:
             with platform().db.read() as session:
                 data = normalize_draft(draft, _provider(session))
-            html = render_contract_html({"number": contract.number if contract else _("(number on saving)"),
-                                         "version": 0, "status": "draft", "data": data, "letters": []})
+                templates = platform().templates
+                kind = data["template"]
+                source = templates.source(session, kind, contract.template_version if contract and contract.template == kind
+                                          else templates.latest_version(session, kind) or 1)
+            html = render_contract_html({"number": contract.number if contract else _("(number on saving)"), "version": 0,
+                                         "status": "draft", "data": data, "letters": [], "template_source": source})
             return _form_response(form, contract, preview_html=html)
         except ValidationFailed as exc:
             return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
@@ -145,6 +142,8 @@ def _handle_form(form, save, contract=None):
     except ValidationFailed as exc:
         return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
     except DomainError as exc:
+        from .processes import record_process_failure
+        record_process_failure(exc)
         flash(exc.message, "error")
         return _form_response(form, contract, status=409)
     flash(_("Submitted for review.") if action == "submit" else _("Saved as version %(v)s.", v=saved.current_version), "success")
@@ -186,5 +185,7 @@ def submit(contract_id):
             platform().contracts.submit(session, contract_id, g.user, request.form.get("comment", ""))
         flash(_("Submitted for review."), "success")
     except DomainError as exc:
+        from .processes import record_process_failure
+        record_process_failure(exc)
         flash(exc.message, "error")
     return redirect(url_for("contracts.show", contract_id=contract_id))

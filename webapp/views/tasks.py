@@ -6,6 +6,7 @@ from sqlmodel import select
 from workflows.errors import DomainError, ValidationFailed
 from workflows.models import User
 
+from ..labels import DECISIONS, label
 from ..security import login_required, platform
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -30,7 +31,7 @@ def page_context(session, task, errors=None, form=None):
         "task_form": services.tasks.form(session, task) if task.state == "open" else None,
         "lint": services.contracts.lint(session, contract, data), "letters": services.contracts.letters(session, contract, data),
         "history": services.history.for_contract(session, contract.id), "seen": seen, "changes": changes,
-        "delegates": [u for u in delegates if task.role in u.role_set and u.username != task.assignee],
+        "delegates": [u for u in delegates if task.role in u.role_set and u.username not in (task.assignee, g.user.username)],
         "errors": errors or {}, "form": form or {},
     }
 
@@ -55,9 +56,11 @@ def decide(task_id):
             task = task_for_user(session, task_id)
             return render_template("task.html", **page_context(session, task, exc.fields, request.form)), 422
     except DomainError as exc:
+        from .processes import record_process_failure
+        record_process_failure(exc)  # a ProcessFailed marks the instance as erroring; other errors carry no instance
         flash(exc.message, "error")
         return redirect(url_for("tasks.show", task_id=task_id))
-    flash(_("Done: %(decision)s.", decision=decision), "success")
+    flash(_("Done: %(decision)s.", decision=label(DECISIONS, decision)), "success")
     return redirect(url_for("contracts.show", contract_id=task.contract_id))
 
 

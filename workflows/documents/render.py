@@ -1,6 +1,6 @@
 """Contract documents: a normalized contract version rendered to print-ready HTML and PDF."""
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
@@ -60,9 +60,25 @@ def template_context(contract: dict) -> dict:
     }
 
 
+def shipped_source(kind: str) -> str:
+    """The template text shipped with the code: version 1 of each kind."""
+    return (TEMPLATES_DIR / template_name(kind)).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=64)
+def compiled(source: str):
+    """An admin-managed template version, compiled once (it may extend base.html and use macros.html)."""
+    return template_environment().from_string(source)
+
+
 def render_contract_html(contract: dict) -> str:
-    """A standalone HTML document (print CSS inside) for one contract version."""
-    template = template_environment().get_template(template_name(contract["data"]["template"]))
+    """A standalone HTML document (print CSS inside) for one contract version.
+
+    ``contract["template_source"]`` is the template version the contract was drafted on;
+    without it the shipped template of the contract's kind is used.
+    """
+    source = contract.get("template_source")
+    template = compiled(source) if source else template_environment().get_template(template_name(contract["data"]["template"]))
     return template.render(template_context(contract))
 
 

@@ -72,6 +72,7 @@ class ContractService:
             number=self._next_number(session, provider, data), template=data["template"], title=data["title"],
             provider_code=provider.code, customer_name=data["customer"]["name"], total=Decimal(data["figures"]["total"]),
             service_types=",".join(data["service_types"]), created_by=user.username,
+            template_version=self.platform.templates.latest_version(session, data["template"]) or 1,
         )
         session.add(contract)
         session.flush()
@@ -173,15 +174,19 @@ class ContractService:
         return session.exec(select(func.max(ContractVersion.version)).where(
             ContractVersion.contract_id == contract_id, ContractVersion.created_at <= decided)).one()
 
+    def document(self, session, contract, version=None):
+        """What a contract renders from: a version's data, its letters, and the template version it was drafted on."""
+        version = version or contract.current_version
+        data = self.version_data(session, contract.id, version)
+        return {"number": contract.number, "version": version, "status": contract.status, "data": data,
+                "letters": self.letters(session, contract, data),
+                "template_source": self.platform.templates.source(session, contract.template, contract.template_version)}
+
     def diff(self, session, contract, before, after):
         """Changed fields and changed rendered lines between two versions of a contract."""
-        documents = []
-        for version in (before, after):
-            data = self.version_data(session, contract.id, version)
-            documents.append((data, render_contract_html({"number": contract.number, "version": version, "status": "draft",
-                                                          "data": data, "letters": self.letters(session, contract, data)})))
-        (old, old_html), (new, new_html) = documents
-        return {"fields": field_changes(old, new), "text": text_changes(old_html, new_html)}
+        old, new = (self.document(session, contract, version) for version in (before, after))
+        return {"fields": field_changes(old["data"], new["data"]),
+                "text": text_changes(render_contract_html(old), render_contract_html(new))}
 
     def instance(self, session, contract_id):
         query = select(ProcessInstance).where(ProcessInstance.business_key == str(contract_id)).order_by(ProcessInstance.id.desc())

@@ -32,8 +32,11 @@ class RepositoryService:
     def __init__(self):
         self._by_id = {}
 
-    def deploy(self, session, bpmn_xml: bytes, dmn_files: dict, deployed_by: str):
-        """Validate and store a new version. Returns (definition, created); identical XML creates nothing."""
+    def deploy(self, session, bpmn_xml: bytes, dmn_files: dict, deployed_by: str, expected_key=None):
+        """Validate and store a new version. Returns (definition, created); identical XML creates nothing.
+
+        ``expected_key``: the process the caller edits; a diagram whose process id differs is refused.
+        """
         for name, data in [("process.bpmn", bpmn_xml), *dmn_files.items()]:
             if len(data) > MAX_FILE_BYTES:
                 raise InvalidDefinition(f"{name} is larger than {MAX_FILE_BYTES} bytes")
@@ -46,7 +49,15 @@ class RepositoryService:
                           for p in problems),
                 {p.element_id: p.message for p in problems},
             )
-        key, name, spec, subprocess_specs = parse_process(bpmn_xml, dmn_files)
+        try:
+            key, name, spec, subprocess_specs = parse_process(bpmn_xml, dmn_files)
+        except InvalidDefinition:
+            raise
+        except Exception as exc:  # the parser's own bugs on odd input must not become a 500
+            raise InvalidDefinition(f"SpiffWorkflow could not parse the diagram: {type(exc).__name__}: {exc}") from exc
+        if expected_key is not None and key != expected_key:
+            raise InvalidDefinition(f"the diagram's process id is {key!r}, not {expected_key!r}: keep the process id",
+                                    {key: f"process id must stay {expected_key!r}"})
         sha256 = definition_digest(bpmn_xml, dmn_files)
         latest = self.latest(session, key, required=False)
         if latest is not None and latest.sha256 == sha256:
@@ -90,6 +101,20 @@ class RepositoryService:
             session.expunge(definition)
             self._by_id[definition_id] = definition
         return definition
+
+    def version(self, session, key, number):
+        definition = session.exec(select(ProcessDefinition).where(ProcessDefinition.key == key,
+                                                                  ProcessDefinition.version == number)).first()
+        if definition is None:
+            raise NotFound(f"process {key!r} has no version {number}")
+        return definition
+
+    def redeploy(self, session, key, number, deployed_by):
+        """Deploy an older version's files again as the newest version (nothing happens if it is the newest)."""
+        old = self.version(session, key, number)
+        return self.deploy(session, old.bpmn_xml.encode("utf-8"),
+                           {n: d.encode("utf-8") for n, d in json.loads(old.dmn_xml or "{}").items()},
+                           deployed_by, expected_key=key)
 
     def versions(self, session, key=None):
         query = select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)

@@ -46,8 +46,13 @@ class NotificationService:
         contract = session.connection().execute(CONTRACT_FACTS, {"id": step.contract_id}).first()
         if contract is None:
             return
+        returned = any(e.get("decision") == "return" for e in step.events)
         for task in step.new_tasks:
+            if returned and task["role"] == "sales":
+                continue  # the return mail below tells sales, with the reviewer's comment
             for user in self._holders(session, task["role"]):
+                if user.username == step.actor:
+                    continue  # nobody needs mail about the task they just made for themselves
                 self.enqueue(session, "task_arrived", user.email,
                              f"[签约] 待办：{task['title']} · {contract.number}",
                              f"{user.display_name}，您好：\n\n合同《{contract.title}》（{contract.number}，客户：{contract.customer_name}）"

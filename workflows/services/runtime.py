@@ -36,6 +36,10 @@ class ProcessFailed(DomainError):
 
     code = "process_error"
 
+    def __init__(self, message, fields=None, instance_id=None):
+        super().__init__(message, fields)
+        self.instance_id = instance_id  # the instance to mark as erroring once the failed step rolled back
+
 
 @dataclass
 class Step:
@@ -127,7 +131,7 @@ class RuntimeService:
         try:
             task.run()
         except SpiffWorkflowException as exc:
-            raise ProcessFailed(_describe(exc)) from exc
+            raise ProcessFailed(_describe(exc), instance_id=step.instance_id) from exc
         step.completed_task_ids.add(str(task_id))
         self._advance(step)
         self._save(session, step)
@@ -157,7 +161,7 @@ class RuntimeService:
         try:
             step.workflow.do_engine_steps()
         except SpiffWorkflowException as exc:
-            raise ProcessFailed(_describe(exc)) from exc
+            raise ProcessFailed(_describe(exc), instance_id=step.instance_id) from exc
 
     def _save(self, session, step):
         """Write the step: the versioned instance row, the task rows, history, then the listeners."""
@@ -178,10 +182,10 @@ class RuntimeService:
             step.version += 1
         after_commit(session, lambda: self.workflows.put(step.instance_id, step.version, step.workflow))
         self.tasks.sync(session, step)
+        for listener in self.step_listeners:  # listeners may read step.events and append their own
+            listener(session, step)
         self.history.record_many(session, step.events, contract_id=step.contract_id, instance_id=step.instance_id, at=now)
         step.events = []
-        for listener in self.step_listeners:
-            listener(session, step)
 
     def mark_failed(self, db, instance_id, message):
         """Record a failed step in its own transaction (the step itself was rolled back)."""
@@ -211,4 +215,8 @@ def next_timer_at(timers):
 def _describe(exc):
     task = getattr(exc, "task", None)
     where = f" at {task.task_spec.bpmn_id or task.task_spec.name} ({task.task_spec.bpmn_name or ''})" if task else ""
-    return f"the process failed{where}: {exc}"
+    message = f"the process failed{where}: {exc}"
+    cause = exc.__cause__ or exc.__context__  # Spiff wraps the script's own error without its message
+    if cause is not None and str(cause) and str(cause) not in message:
+        message += f" ({type(cause).__name__}: {cause})"
+    return message

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -28,6 +29,15 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .pki import DeploymentPKI, Identity, to_asn1_cert, to_asn1_key
+
+class _NoFetchingNotice(logging.Filter):
+    """pyHanko warns on every signature that fetching is off; here that is by design (our own CRLs are given)."""
+
+    def filter(self, record):
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_NoFetchingNotice())
 
 CERTIFICATION_FIELD = "platform-certification"
 # validation data in the same revision as the signature / before the timestamp: every revision ends with a

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
 from .pki import Identity, to_asn1_cert
 
@@ -25,8 +26,33 @@ DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 
 def _failure(status, text, fail_info):
-    return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({
-        "status": tsp.PKIStatus(status), "status_string": [text], "fail_info": tsp.PKIFailureInfo({fail_info})})})
+    """A response without token (asn1crypto's TimeStampResp declares the token mandatory; RFC 3161 does not)."""
+    info = tsp.PKIStatusInfo({"status": tsp.PKIStatus(status), "status_string": [text],
+                              "fail_info": tsp.PKIFailureInfo({fail_info})}).dump()
+    return _RawResponse(core.Sequence.load(b"\x30" + _der_length(len(info)) + info))
+
+
+def _der_length(n):
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+class _RawResponse:
+    """A failure response: dumps to DER; pyHanko only reads ``["status"]`` of it."""
+
+    def __init__(self, sequence):
+        self.sequence = sequence
+        self.status_info = tsp.PKIStatusInfo.load(sequence[0].dump())
+
+    def dump(self):
+        return self.sequence.dump()
+
+    def __getitem__(self, key):
+        if key == "status":
+            return self.status_info
+        raise KeyError(key)
 
 
 class TimestampAuthority:
@@ -41,7 +67,7 @@ class TimestampAuthority:
     def respond_asn1(self, request) -> tsp.TimeStampResp:
         try:
             req = request if isinstance(request, tsp.TimeStampReq) else tsp.TimeStampReq.load(request)
-            imprint = req["message_imprint"]
+            imprint = tsp.MessageImprint.load(req["message_imprint"].dump())
             md = imprint["hash_algorithm"]["algorithm"].native
             digest = imprint["hashed_message"].native
         except Exception:  # noqa: BLE001  any malformed request
@@ -85,9 +111,10 @@ class TimestampAuthority:
             "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sig_alg}),
             "signed_attrs": signed_attrs, "signature": signature,
         })
+        # only the TSA certificate: with the CA chain in the token as well, pyHanko's CMS assembly around it
+        # was seen to take 20-70 s in about one signature of five (asn1crypto re-encoding); validators get the
+        # chain from the signature's certificates and the DSS
         certs = [self.cert] if req["cert_req"].native else []
-        if certs:
-            certs += self.chain
         signed_data = cms.SignedData({
             "version": "v3", "digest_algorithms": cms.DigestAlgorithms((digest_algorithm,)),
             "encap_content_info": cms.EncapsulatedContentInfo({
@@ -106,12 +133,14 @@ class LocalTimestamper(TimeStamper):
         super().__init__(include_nonce=include_nonce)
         self.authority = authority
 
-    def request_cms(self, message_digest, md_algorithm):
-        nonce, req = super().request_cms(message_digest, md_algorithm)
-        return nonce, req  # cert_req is set by pyHanko's default request
-
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        return self.authority.respond_asn1(req)
+        # through DER and back, as over HTTP: a token built from Python values stays "mutated" in asn1crypto,
+        # and pyHanko re-dumping a CMS that embeds it was seen to take up to 50 s (re-encoding cascades)
+        der = self.authority.respond(req.dump())
+        response = tsp.TimeStampResp.load(der)
+        if response["status"]["status"].native not in ("granted", "granted_with_mods"):
+            raise TimestampRequestError(f"local TSA refused: {response['status']['status_string'].native}")
+        return response
 
 
 def timestamper_for(tsa_url: str | None, authority: TimestampAuthority) -> TimeStamper:

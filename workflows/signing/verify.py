@@ -12,6 +12,9 @@ difference analysis. Two checks are added on top of pyHanko:
 
 A final package (see ``certificate.py``) carries the signed contract as an embedded file: its signatures are
 verified too and reported with the package's, and the package's stated SHA-256 must match the attachment.
+Difference analysis dominates the cost and is quadratic when every signature reviews every later revision;
+the earliest signature's analysis covers all later revisions, so when it finds only permitted changes the
+later signatures reuse it (an upper bound), and only when it finds something do all run their own.
 Each signature is validated at its own time (its signature timestamp, else the time of the document
 timestamp's token, else the signer-reported time), so a package stays verifiable after the 15-minute signer
 certificates have expired.
@@ -31,6 +34,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 PACKAGE_ATTACHMENT = "signed-contract.pdf"
+PERMITTED_LEVELS = ("NONE", "LTA_UPDATES", "FORM_FILLING")
 PDF_MAGIC = b"%PDF-"
 
 
@@ -128,24 +132,32 @@ def _context(trust_roots, other_certs, crls, moment):
                              retroactive_revinfo=True)
 
 
-def _verify_one(embedded_sig, trust_roots, other_certs, crls, document):
+def _verify_one(embedded_sig, trust_roots, other_certs, crls, document, inherited=None):
+    """``inherited``: (modification level, docmdp_ok) of the earliest signature's difference analysis, which
+    covers every later revision; when it found only permitted changes, later signatures skip their own."""
     is_ts = embedded_sig.sig_object_type == "/DocTimeStamp"
     moment = _tst_time(embedded_sig.signed_data) if is_ts else (
         _signature_ts_time(embedded_sig.signer_info) or embedded_sig.self_reported_timestamp)
     vc = _context(trust_roots, other_certs, crls, moment)
     padding_ok = _padding_ok(embedded_sig)
+    skip_diff = inherited is not None
     if is_ts:
-        status = validate_pdf_timestamp(embedded_sig, validation_context=vc)
+        status = validate_pdf_timestamp(embedded_sig, validation_context=vc, skip_diff=skip_diff)
         ts_ok = True
         timestamped = True
     else:
         status = validate_pdf_signature(embedded_sig, signer_validation_context=vc,
-                                        ts_validation_context=_context(trust_roots, other_certs, crls, moment))
+                                        ts_validation_context=_context(trust_roots, other_certs, crls, moment),
+                                        skip_diff=skip_diff)
         ts_status = status.timestamp_validity
         timestamped = ts_status is not None
         ts_ok = ts_status is None or (ts_status.intact and ts_status.valid and ts_status.trusted)
     mod_level = status.modification_level
     docmdp_ok = getattr(status, "docmdp_ok", None)
+    if skip_diff:  # an upper bound from the earliest signature; nothing at all when it covers the whole file
+        whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+        mod_level = ModificationLevel.NONE if whole else inherited[0]
+        docmdp_ok = None if is_ts else inherited[1]
     bottom_line = status.bottom_line if hasattr(status, "bottom_line") else (
         status.intact and status.valid and status.trusted)
     ok = bool(bottom_line and padding_ok and ts_ok and status.trusted
@@ -186,9 +198,14 @@ def _verify_document(pdf_bytes, trust_roots, other_certs, crls, document, report
     if not sigs:
         report.problems.append(f"{document}: no signatures")
         return reader
-    for sig in sigs:
+    sigs = sorted(sigs, key=lambda sig: int(sig.sig_object["/ByteRange"][-2]))
+    inherited = None
+    for index, sig in enumerate(sigs):
         try:
-            report.signatures.append(_verify_one(sig, trust_roots, other_certs, crls, document))
+            verdict = _verify_one(sig, trust_roots, other_certs, crls, document, inherited)
+            report.signatures.append(verdict)
+            if index == 0 and verdict.modification_level in PERMITTED_LEVELS and verdict.docmdp_ok is not False:
+                inherited = (ModificationLevel[verdict.modification_level], verdict.docmdp_ok)
         except Exception as exc:  # noqa: BLE001  a broken signature is a verdict, not a crash
             report.signatures.append(SignatureReport(
                 field=str(sig.field_name), kind="signature", signer="", organisation="", signing_time=None,

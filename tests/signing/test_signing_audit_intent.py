@@ -1,0 +1,139 @@
+"""The per-contract audit hash chain, and one-time intent codes."""
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import load_fixture
+from tests.process.test_lifecycle import create, submit
+from workflows.errors import Conflict, ValidationFailed
+from workflows.models import HistoryEvent, utcnow
+from workflows.signing.audit import verify_chain
+from workflows.signing.intent import IntentCode, IntentService
+
+
+@pytest.fixture
+def contract_id(api):
+    contract = create(api, load_fixture("contract-technical-service.json"))
+    submit(api, contract["id"])
+    api.decide("legal", contract["id"], "return", "第十一条联系人与首页不一致")
+    return contract["id"]
+
+
+def _events(platform, contract_id):
+    with platform.db.read() as session:
+        return platform.history.for_contract(session, contract_id)
+
+
+def test_events_are_chained_and_the_head_is_on_the_contract(platform, contract_id):
+    events = _events(platform, contract_id)
+    assert len(events) >= 3
+    assert events[0].prev_hash == "" and all(e.hash for e in events)
+    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+    with platform.db.read() as session:
+        report = verify_chain(session, contract_id)
+        head = session.connection().execute(text("SELECT audit_head FROM contract WHERE id = :id"),
+                                            {"id": contract_id}).scalar()
+    assert report.ok and report.head == head == events[-1].hash and report.events == len(events)
+
+
+def test_editing_one_event_is_detected(platform, contract_id):
+    target = _events(platform, contract_id)[1]
+    with platform.db.write() as session:
+        session.connection().execute(text("UPDATE history_event SET comment = 'edited' WHERE id = :id"),
+                                     {"id": target.id})
+    with platform.db.read() as session:
+        report = verify_chain(session, contract_id)
+    assert not report.ok and report.first_broken_event_id == target.id and "edited" in report.reason
+
+
+def test_deleting_one_event_is_detected(platform, contract_id):
+    events = _events(platform, contract_id)
+    with platform.db.write() as session:
+        session.connection().execute(text("DELETE FROM history_event WHERE id = :id"), {"id": events[1].id})
+    with platform.db.read() as session:
+        report = verify_chain(session, contract_id)
+    assert not report.ok and report.first_broken_event_id == events[2].id and "deleted" in report.reason
+
+
+def test_deleting_the_last_event_is_detected(platform, contract_id):
+    events = _events(platform, contract_id)
+    with platform.db.write() as session:
+        session.connection().execute(text("DELETE FROM history_event WHERE id = :id"), {"id": events[-1].id})
+    with platform.db.read() as session:
+        report = verify_chain(session, contract_id)
+    assert not report.ok and "head" in report.reason
+
+
+def test_events_without_a_contract_are_not_chained(platform):
+    with platform.db.write() as session:
+        platform.history.record(session, "login", "admin")
+    with platform.db.read() as session:
+        row = session.exec(__import__("sqlmodel").select(HistoryEvent).order_by(HistoryEvent.id.desc())).first()
+    assert row.contract_id is None and row.hash == "" and row.prev_hash == ""
+
+
+class Mailbox:
+    def __init__(self):
+        self.sent = []
+
+    def __call__(self, to, subject, body):
+        self.sent.append((to, subject, body))
+
+    @property
+    def last_code(self):
+        return re.search(r"(?<!\d)(\d{6})(?!\d)", self.sent[-1][2]).group(1)
+
+
+SIGNER = "https://id.example.com|u-123"
+
+
+def test_intent_code_is_single_use_and_gives_evidence(platform, contract_id):
+    intents, mail = IntentService(), Mailbox()
+    with platform.db.write() as session:
+        row = intents.issue(session, contract_id, SIGNER, "email", mail, "zhang.san@example.com")
+        assert row.code_sha256 != mail.last_code and mail.last_code not in row.code_sha256
+    evidence = intents.confirm(platform.db, contract_id, SIGNER, mail.last_code)
+    assert evidence["channel"] == "email" and evidence["destination"] == "z***n@example.com"
+    assert evidence["verified_at"] >= evidence["issued_at"]
+    with pytest.raises(ValidationFailed):
+        intents.confirm(platform.db, contract_id, SIGNER, mail.last_code)
+
+
+def test_intent_code_expires(platform, contract_id):
+    intents, mail = IntentService(), Mailbox()
+    with platform.db.write() as session:
+        row = intents.issue(session, contract_id, SIGNER, "email", mail, "z@example.com")
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        session.add(row)
+    with pytest.raises(ValidationFailed, match="expired"):
+        intents.confirm(platform.db, contract_id, SIGNER, mail.last_code)
+
+
+def test_wrong_attempts_are_counted_and_limited(platform, contract_id):
+    intents, mail = IntentService(), Mailbox()
+    with platform.db.write() as session:
+        intents.issue(session, contract_id, SIGNER, "sms", None, "13800138000")
+    code = re.search(r"(?<!\d)(\d{6})(?!\d)", intents.sms.sent[-1][1]).group(1)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        with pytest.raises(ValidationFailed, match="wrong"):
+            intents.confirm(platform.db, contract_id, SIGNER, wrong)
+    with pytest.raises(Conflict, match="too many wrong attempts"):
+        intents.confirm(platform.db, contract_id, SIGNER, code)  # even the right code: the code is burnt
+    with platform.db.read() as session:
+        row = session.exec(__import__("sqlmodel").select(IntentCode)).first()
+        assert row.attempts == 5 and row.destination == "138****8000"
+
+
+def test_codes_per_signer_are_rate_limited(platform, contract_id):
+    intents, mail = IntentService(), Mailbox()
+    for _ in range(5):
+        with platform.db.write() as session:
+            intents.issue(session, contract_id, SIGNER, "email", mail, "z@example.com")
+    with pytest.raises(Conflict, match="too many"):
+        with platform.db.write() as session:
+            intents.issue(session, contract_id, SIGNER, "email", mail, "z@example.com")
+    with platform.db.write() as session:  # another signer is not affected
+        intents.issue(session, contract_id, "staff:signatory", "email", mail, "s@example.com")

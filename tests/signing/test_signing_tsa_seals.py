@@ -1,0 +1,111 @@
+"""RFC 3161 responder (accepted by openssl ts -verify, and over HTTP) and seal images."""
+import io
+import shutil
+import subprocess
+
+import pytest
+from asn1crypto import tsp
+from cryptography.hazmat.primitives import serialization
+from PIL import Image
+
+from workflows.errors import ValidationFailed
+from workflows.signing import seals
+from workflows.signing.tsa import TimestampAuthority
+
+
+def _query(tmp_path, data=b"hello"):
+    (tmp_path / "data.txt").write_bytes(data)
+    subprocess.run(["openssl", "ts", "-query", "-data", str(tmp_path / "data.txt"), "-sha256", "-cert",
+                    "-out", str(tmp_path / "q.tsq")], check=True, capture_output=True)
+    return (tmp_path / "q.tsq").read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_openssl_accepts_a_token(pki, tmp_path):
+    reply = TimestampAuthority(pki.tsa, pki.chain).respond(_query(tmp_path))
+    (tmp_path / "r.tsr").write_bytes(reply)
+    (tmp_path / "root.pem").write_bytes(pki.root_pem())
+    (tmp_path / "chain.pem").write_bytes(pki.issuing.cert.public_bytes(serialization.Encoding.PEM))
+    result = subprocess.run(["openssl", "ts", "-verify", "-data", str(tmp_path / "data.txt"), "-in",
+                             str(tmp_path / "r.tsr"), "-CAfile", str(tmp_path / "root.pem"), "-untrusted",
+                             str(tmp_path / "chain.pem")], capture_output=True, text=True)
+    assert "Verification: OK" in result.stdout, result.stdout + result.stderr
+    (tmp_path / "data.txt").write_bytes(b"hellO")
+    result = subprocess.run(["openssl", "ts", "-verify", "-data", str(tmp_path / "data.txt"), "-in",
+                             str(tmp_path / "r.tsr"), "-CAfile", str(tmp_path / "root.pem"), "-untrusted",
+                             str(tmp_path / "chain.pem")], capture_output=True, text=True)
+    assert "Verification: OK" not in result.stdout
+
+
+def test_malformed_request_is_rejected(pki):
+    from asn1crypto import core
+
+    reply = core.Sequence.load(TimestampAuthority(pki.tsa).respond(b"\x30\x03garbage"))
+    status = tsp.PKIStatusInfo.load(reply[0].dump())
+    assert status["status"].native == "rejection" and len(reply) == 1
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_tsa_over_http(client, tmp_path):
+    response = client.post("/tsa", data=_query(tmp_path), content_type="application/timestamp-query")
+    assert response.status_code == 200 and response.mimetype == "application/timestamp-reply"
+    assert tsp.TimeStampResp.load(response.data)["status"]["status"].native == "granted"
+    assert client.post("/tsa", data=b"x", content_type="text/plain").status_code == 415
+
+
+def test_round_seal_is_a_transparent_red_png():
+    image = Image.open(io.BytesIO(seals.round_seal_png("中国电信股份有限公司福州分公司", size=300)))
+    assert image.format == "PNG" and image.size == (300, 300) and image.mode == "RGBA"
+    assert image.getpixel((0, 0))[3] == 0  # transparent corner
+    grid = [image.getpixel((x, y)) for x in range(0, 300, 3) for y in range(0, 300, 3)]
+    red = [p for p in grid if p[3] > 200]
+    assert red and all(p[0] > 150 and p[1] < 90 for p in red)
+
+
+def _png(size, fmt="PNG"):
+    out = io.BytesIO()
+    Image.new("RGBA", size, (200, 0, 0, 255)).save(out, format=fmt)
+    return out.getvalue()
+
+
+def test_uploaded_seal_is_checked_and_reencoded():
+    clean = seals.check_uploaded_seal(_png((300, 300)) + b"trailing junk")
+    assert clean.startswith(seals.PNG_MAGIC) and not clean.endswith(b"trailing junk")
+    for bad in (_png((300, 300), "GIF"), _png((50, 300)), _png((3000, 300)), b"\x89PNG\r\n\x1a\nbroken",
+                seals.PNG_MAGIC + b"\0" * (1024 * 1024 + 1)):
+        with pytest.raises(ValidationFailed):
+            seals.check_uploaded_seal(bad)
+
+
+def test_typed_signature_image():
+    image = Image.open(io.BytesIO(seals.signature_image_from_text("张三")))
+    assert image.size == (480, 160) and image.getbbox() is not None
+
+
+@pytest.mark.slow
+def test_pyhanko_http_timestamper_against_our_tsa_endpoint(pki, signing, contract_pdf):
+    """TSA_URL configured: pyHanko's HTTP client talks to POST /tsa (served here by werkzeug in a thread)."""
+    import threading
+
+    from flask import Flask
+    from werkzeug.serving import make_server
+
+    from webapp import tsa as tsa_view
+    from workflows.signing import pdf as pades
+    from workflows.signing.tsa import timestamper_for
+
+    app = Flask("tsa-test")
+    app.extensions["qianyue_signing"] = signing
+    app.register_blueprint(tsa_view.bp)
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        timestamper = timestamper_for(f"http://127.0.0.1:{server.server_port}/tsa", signing.authority)
+        assert type(timestamper).__name__ == "HTTPTimeStamper"
+        stamped = pades.timestamp(pades.certify(contract_pdf, [], pki), timestamper, pki)
+    finally:
+        server.shutdown()
+        thread.join(5)
+    report = signing.verify(stamped)
+    assert report.valid and [s.kind for s in report.signatures] == ["signature", "timestamp"]

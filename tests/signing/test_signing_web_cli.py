@@ -1,0 +1,51 @@
+"""``flask verify FILE`` and the public /verify page."""
+import io
+
+import pytest
+
+from tests.conftest import load_fixture
+from tests.process.test_lifecycle import create
+from tests.signing.conftest import embedded_contract
+from workflows.signing.service import SigningService
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def deployed(app, platform, pki):
+    """The app uses the session's PKI (the package fixture was signed under it)."""
+    app.extensions["qianyue_signing"] = SigningService(platform, pki)
+    return app
+
+
+def test_cli_verify_exit_status(deployed, package, tmp_path):
+    good, bad = tmp_path / "good.pdf", tmp_path / "bad.pdf"
+    good.write_bytes(package)
+    tampered = bytearray(package)
+    tampered[len(tampered) // 3] ^= 0x01
+    bad.write_bytes(bytes(tampered))
+    runner = deployed.test_cli_runner()
+    result = runner.invoke(args=["verify", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "所有签名有效" in result.output and "every signature is valid" in result.output
+    assert "customer" in result.output and "张三" in result.output
+    result = runner.invoke(args=["verify", str(bad)])
+    assert result.exit_code == 1 and "NOT valid" in result.output
+
+
+def test_verify_page_reports_and_matches_the_record(deployed, platform, package, client, api):
+    service = deployed.extensions["qianyue_signing"]
+    contract_id = create(api, load_fixture("contract-technical-service.json"))["id"]
+    with platform.db.write() as session:
+        service.record_document(session, contract_id, "package", package)
+    assert client.get("/verify").status_code == 200
+    response = client.post("/verify", data={"file": (io.BytesIO(package), "package.pdf")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "文件完整有效" in page and "Matches on record" in page
+    response = client.post("/verify", data={"file": (io.BytesIO(embedded_contract(package)[:-200]), "x.pdf")},
+                           content_type="multipart/form-data")
+    assert "验证未通过" in response.get_data(as_text=True)
+    response = client.post("/verify", data={"file": (io.BytesIO(b"GIF89a"), "x.gif")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422

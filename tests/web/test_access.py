@@ -1,0 +1,89 @@
+"""Route x role: every page and API call, for every role, answers what it must — no page leaks to a role.
+
+Staff pages redirect anonymous visitors to the sign-in page (302); a signed-in user without the role
+gets 403. The table is the specification: adding a route without adding its row fails the last test.
+"""
+import pytest
+
+from tests.conftest import Browser, load_fixture
+
+USERS = ["anonymous", "sales", "legal", "finance", "signatory", "admin", "customer"]
+STAFF = {"sales": 200, "legal": 200, "finance": 200, "signatory": 200, "admin": 200, "customer": 403, "anonymous": 302}
+ONLY = lambda *allowed, other=403: {u: (200 if u in allowed else 302 if u == "anonymous" else other) for u in USERS}  # noqa: E731
+
+PAGES = {
+    "/login": {u: 200 if u == "anonymous" else 302 for u in USERS},
+    "/": {**STAFF, "customer": 200},
+    "/inbox": {**STAFF, "customer": 200},
+    "/contracts": STAFF,
+    "/contracts/export.csv": STAFF,
+    "/contracts/new": ONLY("sales"),
+    "/contracts/{contract}": STAFF,
+    "/contracts/{contract}/edit": ONLY("sales"),
+    "/contracts/{contract}/preview": STAFF,
+    "/contracts/{contract}/diff?from=1&to=1": STAFF,
+    "/tasks/{legal_task}": ONLY("legal", "admin"),
+    "/admin/users": ONLY("admin"),
+    "/admin/templates": ONLY("admin"),
+    "/admin/templates/technical_service/new": ONLY("admin"),
+    "/admin/templates/technical_service/1": ONLY("admin"),
+}
+API = {  # method, path -> status per user (anonymous: 401)
+    ("GET", "/api/v1/contracts"): {**STAFF, "anonymous": 401},
+    ("GET", "/api/v1/contracts/{contract}"): {**STAFF, "anonymous": 401},
+    ("GET", "/api/v1/contracts/{contract}/history"): {**STAFF, "anonymous": 401},
+    ("GET", "/api/v1/contracts/{contract}/document.html"): {**STAFF, "anonymous": 401},
+    ("GET", "/api/v1/tasks/{legal_task}"): {**{u: 403 for u in USERS}, "legal": 200, "anonymous": 401},
+    ("GET", "/api/v1/tasks"): {**{u: 200 for u in USERS}, "anonymous": 401},
+    ("GET", "/api/v1/processes"): {**STAFF, "anonymous": 401},
+    ("POST", "/api/v1/contracts"): {**{u: 403 for u in USERS}, "sales": 201, "anonymous": 401},
+    ("POST", "/api/v1/tasks/{legal_task}/claim"): {**{u: 403 for u in USERS}, "legal": 200, "anonymous": 401},
+}
+
+
+@pytest.fixture
+def world(api):
+    """A draft contract and a submitted one (its legal task open)."""
+    draft = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    submitted = api.call("POST", "/contracts", "sales", load_fixture("contract-network-line.json")).json
+    api.call("POST", f"/contracts/{submitted['id']}/submit", "sales")
+    (task,) = api.tasks("legal", submitted["id"])
+    return {"contract": draft["id"], "legal_task": task["id"]}
+
+
+def visitor(app, username):
+    browser = Browser(app)
+    if username != "anonymous":
+        assert browser.sign_in(username).status_code == 302
+    return browser
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_pages_by_role(app, world, username):
+    browser = visitor(app, username)
+    answers = {path: browser.get(path.format(**world)).status_code for path in PAGES}
+    assert answers == {path: expected[username] for path, expected in PAGES.items()}
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_api_by_role(api, world, username):
+    answers = {}
+    for (method, path), expected in API.items():
+        body = load_fixture("contract-technical-service.json") if path == "/api/v1/contracts" and method == "POST" else None
+        if username == "anonymous":
+            response = api.client.open(path.format(**world), method=method, json=body)
+        else:
+            response = api.call(method, path.format(**world)[len("/api/v1"):], username, body)
+        answers[(method, path)] = response.status_code
+    assert answers == {key: expected[username] for key, expected in API.items()}
+
+
+def test_every_page_route_is_in_the_table(app):
+    tabled = {p.split("?")[0].replace("{contract}", "<int:contract_id>").replace("{legal_task}", "<task_id>")
+              .replace("technical_service/new", "<kind>/new").replace("technical_service/1", "<kind>/<int:version>")
+              for p in PAGES}
+    get_pages = {rule.rule for rule in app.url_map.iter_rules()
+                 if "GET" in rule.methods and not rule.rule.startswith(("/api/", "/static/"))
+                 and rule.endpoint.split(".")[0] in {"auth", "inbox", "contracts", "tasks", "admin", "contract_templates"}}
+    missing = get_pages - tabled - {"/contracts/<int:contract_id>/document.pdf"}  # PDF: same guard as preview, slow
+    assert not missing, f"add these pages to the route x role table: {sorted(missing)}"

@@ -1,0 +1,48 @@
+"""In a real browser: legal returns a contract with a comment from the inbox; sales sees it and resubmits."""
+import pytest
+
+from tests.conftest import load_fixture, screenshot
+from workflows.demo import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sign_in(page, base, username):
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/inbox")
+
+
+def sign_out(page):
+    page.click("text=退出登录")
+
+
+def test_legal_returns_and_sales_resubmits(api, live_url, page):
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+
+    sign_in(page, live_url, "legal")
+    assert page.locator("h1").inner_text() == "待办"
+    screenshot(page, "inbox-legal")
+    page.click(f"tr:has-text('{contract['number']}') >> text=法务审核")
+    page.wait_for_selector("text=您的决定")
+    screenshot(page, "task-legal-review")
+    page.check("input[value=return]")
+    page.click("text=提交决定")
+    assert "必须填写意见" in page.locator(".error-text").inner_text() or page.locator(".error-text").count() == 1
+    page.check("input[value=return]")
+    page.fill("#comment", "第十一条联系人与首页不一致")
+    page.click("text=提交决定")
+    page.wait_for_selector("text=草稿（客户经理）")
+    sign_out(page)
+
+    sign_in(page, live_url, "sales")
+    page.click(f"tr:has-text('{contract['number']}') >> text=编制合同草稿")
+    page.wait_for_selector("text=第十一条联系人与首页不一致")
+    page.check("input[value=submit]")
+    page.click("text=提交决定")
+    page.wait_for_selector("text=法务审核中")
+    screenshot(page, "contract-resubmitted")
+    assert api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "legal_review"

@@ -1,0 +1,22 @@
+/* The process card on a contract page: bpmn-js NavigatedViewer (global BpmnJS) with what happened marked. */
+(function () {
+  "use strict";
+  var el = document.getElementById("process-viewer");
+  if (!el || !window.BpmnJS) { return; }
+  var viewer = new window.BpmnJS({ container: el });
+  window.qyViewer = viewer;
+  fetch(el.dataset.source, { credentials: "same-origin" }).then(function (r) {
+    if (!r.ok) { throw new Error(r.status === 404 ? "" : "HTTP " + r.status); }
+    return r.json();
+  }).then(function (trace) {
+    return viewer.importXML(trace.bpmn_xml).then(function () {
+      var canvas = viewer.get("canvas"), registry = viewer.get("elementRegistry");
+      function mark(ids, marker) { ids.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, marker); } }); }
+      mark(trace.completed, "qy-done"); mark(trace.current, "qy-current"); mark(trace.flows, "qy-path");
+      canvas.zoom("fit-viewport");
+      el.dataset.loaded = "1";
+      var info = document.getElementById("process-viewer-info");
+      if (info) { info.textContent = trace.key + " v" + trace.version + " · " + trace.status + (trace.error ? " · " + trace.error : ""); }
+    });
+  }).catch(function (err) { el.dataset.loaded = "error"; el.textContent = String(err.message || err); });
+})();

@@ -1,0 +1,142 @@
+"""Tables for customers (甲方) who sign in through OpenID Connect, and the embedded identity provider.
+
+Imported at the bottom of ``workflows.models`` so Alembic sees them. No Flask here.
+"""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from workflows.models import utcnow
+
+
+class CustomerIdentity(SQLModel, table=True):
+    """One external identity (OIDC issuer + subject, or a WeCom/DingTalk adapter's made-up issuer)."""
+
+    __tablename__ = "customer_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=300)
+    subject: str = Field(max_length=255)
+    provider: str = Field(default="", max_length=50)  # the configured provider name it signed in through
+    name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=200, index=True)
+    email_verified: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: Optional[datetime] = None
+
+
+class CustomerSession(SQLModel, table=True):
+    """A customer's browser session: the cookie carries only the token; logout and expiry revoke it here."""
+
+    __tablename__ = "customer_session"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    identity_id: int = Field(foreign_key="customer_identity.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: Optional[datetime] = None
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation to sign one contract, sent to the customer contact. Only a SHA-256 of the token is kept.
+
+    Alive while not revoked (sales resent it or changed the contact) and the customer task it was made for is
+    open. The first identity that accepts it (verified email = ``email``) or that an admin binds is the signer.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (Index("ix_invitation_contract", "contract_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id")
+    task_id: str = Field(max_length=36)
+    email: str = Field(max_length=200)
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    identity_id: Optional[int] = Field(default=None, foreign_key="customer_identity.id", index=True)
+    bound_at: Optional[datetime] = None
+    bound_by: Optional[str] = Field(default=None, max_length=100)  # "invitation" or the admin who bound it
+    revoked_at: Optional[datetime] = None
+    reminders: int = Field(default=0)
+
+
+class Signature(SQLModel, table=True):
+    """Evidence of one signature: who, in which role, on which exact bytes, when, from where, how, consent shown."""
+
+    __tablename__ = "signature"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    contract_version: int
+    task_id: Optional[str] = Field(default=None, max_length=36)
+    role: str = Field(max_length=30)  # customer | provider | letter
+    identity_id: Optional[int] = Field(default=None, foreign_key="customer_identity.id")
+    issuer: str = Field(default="", max_length=300)
+    subject: str = Field(default="", max_length=255)
+    name: str = Field(max_length=200)
+    email: str = Field(default="", max_length=200)
+    document_sha256: str = Field(max_length=64)
+    method: str = Field(max_length=20)  # drawn | typed | seal
+    typed_name: str = Field(default="", max_length=200)
+    image_png: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    image_sha256: str = Field(default="", max_length=64)
+    consent_text: str = Field(sa_column=Column(Text, nullable=False))
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+    signed_at: datetime = Field(default_factory=utcnow)
+    pades_sha256: str = Field(default="", max_length=64)  # the PDF carrying the PAdES signature, once applied
+    signed_pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+# --- embedded identity provider (development and tests) -------------------------------------------------------
+class IdpUser(SQLModel, table=True):
+    __tablename__ = "idp_user"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    password_hash: str = Field(max_length=200)
+    name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=200)
+    email_verified: bool = Field(default=True)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IdpAuthorizationCode(SQLModel, table=True):
+    """Authorization codes; only a SHA-256 of the code is kept. Single use, short-lived, bound to one client."""
+
+    __tablename__ = "idp_authorization_code"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code_sha256: str = Field(max_length=64, unique=True)
+    client_id: str = Field(max_length=100)
+    redirect_uri: str = Field(max_length=500)
+    scope: str = Field(default="", max_length=300)
+    user_id: int = Field(foreign_key="idp_user.id")
+    nonce: Optional[str] = Field(default=None, max_length=300)
+    code_challenge: Optional[str] = Field(default=None, max_length=200)
+    code_challenge_method: Optional[str] = Field(default=None, max_length=10)
+    auth_time: int
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: Optional[datetime] = None
+
+
+class IdpToken(SQLModel, table=True):
+    """Access tokens for the userinfo endpoint; only a SHA-256 is kept."""
+
+    __tablename__ = "idp_token"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    access_token_sha256: str = Field(max_length=64, unique=True)
+    client_id: str = Field(max_length=100)
+    user_id: int = Field(foreign_key="idp_user.id")
+    scope: str = Field(default="", max_length=300)
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
