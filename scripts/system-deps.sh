@@ -3,7 +3,7 @@
 # subsets CJK fonts ten times slower) for PDF rendering, poppler for
 # PDF text/PNG checks. Installs only what is missing, so a second run is instant.
 set -euo pipefail
-packages=(fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 "$@")
+packages=(fonts-noto-cjk poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 libnss3-tools "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,7 @@
 """The commands DESIGN.md promises, run through Flask's CLI runner."""
 from datetime import timedelta
 
-from tests.conftest import load_fixture
+
 from tests.process.test_lifecycle import create, small_contract, submit
 from workflows.models import utcnow
 

@@ -15,7 +15,8 @@ def create_app(config=None):
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["qianyue"] = Platform(app.config["DATABASE_URL"], mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
-                                         base_url=app.config["BASE_URL"])
+                                         base_url=app.config["BASE_URL"], webhook_url=app.config["WEBHOOK_URL"],
+                                         webhook_secret=app.config["WEBHOOK_SECRET"])
 
     security.init_app(app)
     i18n.init_app(app)

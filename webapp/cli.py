@@ -1,7 +1,6 @@
 """``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers."""
 import functools
 from datetime import datetime, timezone
-from pathlib import Path
 
 import click
 from flask import current_app
@@ -198,8 +197,19 @@ def mail_digest():
     click.echo(f"queued {queued} digest(s), sent {platform().notifications.deliver_pending()} mail(s)")
 
 
+webhooks_cli = AppGroup("webhooks", help="Events for downstream systems (contract.activated).")
+
+
+@webhooks_cli.command("send")
+def webhooks_send():
+    """POST the events that are due to WEBHOOK_URL (retries failures with back-off; safe to run from cron)."""
+    if not platform().webhooks.url:
+        raise click.ClickException("WEBHOOK_URL is not set: events wait in the outbox")
+    click.echo(f"delivered {platform().webhooks.deliver_pending()} event(s)")
+
+
 def register_cli(app):
-    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli):
+    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli):
         app.cli.add_command(group)
     from .signing_cli import register_signing_cli  # flask verify FILE.pdf
     register_signing_cli(app)

@@ -39,6 +39,8 @@ def load(overrides=None):
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         "BASE_URL": os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),  # contract.activated events (workflows/services/webhooks.py)
+        "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", ""),
         **{name: os.environ.get(name, "") for name in MAIL_SETTINGS},
     }
     settings.update(overrides)

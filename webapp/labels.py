@@ -18,6 +18,7 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "customer_reminder": _l("Reminder sent to the customer")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled")}
 LETTER_STATUSES = {"required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
+SIGNATURE_METHODS = {"drawn": _l("drawn by hand"), "typed": _l("typed name"), "seal": _l("seal image")}
 TEMPLATE_KINDS = {"network_line": _l("Network line service contract"), "technical_service": _l("Technical service contract")}
 SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l("VPN line"),
                  "egov_network": _l("E-government network"), "idc": _l("Data centre / IDC"),
@@ -41,4 +42,4 @@ def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
-                                 LETTER_STATUS_LABELS=LETTER_STATUSES, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS, label=label)
+                                 LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS, label=label)

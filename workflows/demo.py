@@ -27,6 +27,7 @@ def seed(platform):
                 session.add(Provider(code=profile["code"], is_default=index == 0,
                                      profile_json=json.dumps(profile, ensure_ascii=False)))
         platform.templates.ensure_shipped(session, "demo-seed")
+        platform.letters.ensure_shipped(session, "demo-seed")
         for username, role, display_name, email in DEMO_USERS:
             if platform.accounts.find(session, username) is None:
                 platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, display_name, email)

@@ -262,3 +262,6 @@ class ContractTemplate(SQLModel, table=True):
     note: str = Field(default="", max_length=300)
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+from workflows import models_letters as _letter_models  # noqa: E402,F401  (letter templates, contract letters, webhooks)

@@ -7,16 +7,19 @@ from .services.customers import CustomerService
 from .services.definitions import RepositoryService
 from .services.history import HistoryService
 from .services.inbox import InboxService
+from .services.letters import LetterService
 from .services.notifications import NotificationService
 from .services.runtime import RuntimeService
 from .services.sessions import SessionService
 from .services.tasks import TaskService
 from .services.templates import TemplateService
 from .services.timers import TimerService
+from .services.webhooks import WebhookService
 
 
 class Platform:
-    def __init__(self, database_url, echo=False, mail_settings=None, base_url="http://127.0.0.1:5000"):
+    def __init__(self, database_url, echo=False, mail_settings=None, base_url="http://127.0.0.1:5000", webhook_url="",
+                 webhook_secret=""):
         self.db = Database(database_url, echo=echo)
         self.history = HistoryService()
         self.accounts = AccountService()
@@ -31,3 +34,5 @@ class Platform:
         self.inbox = InboxService()
         self.notifications = NotificationService(self, Mailer(mail_settings) if mail_settings else None, base_url)
         self.customers = CustomerService(self, base_url)  # invitations on the customer step; uses notifications
+        self.webhooks = WebhookService(self, webhook_url, webhook_secret)  # contract.activated for downstream systems
+        self.letters = LetterService(self)  # commitment letters: attach, fill, sign; the activation gate

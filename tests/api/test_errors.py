@@ -72,3 +72,16 @@ def test_no_input_answers_500(api, body):
             response = api.call(method, path, user, body)
         assert response.status_code < 500, (method, path, body, response.json)
         assert set(response.json) >= ({"error", "message", "fields"} if response.status_code >= 400 else set())
+
+
+def test_the_audit_chain_is_reported_and_a_tampered_event_is_named(api, platform):
+    from sqlalchemy import text
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    intact = api.call("GET", f"/contracts/{contract['id']}/audit", "legal").json
+    assert intact["ok"] and intact["events"] >= 3 and len(intact["head"]) == 64
+    with platform.db.write() as session:
+        first = session.execute(text("SELECT min(id) FROM history_event WHERE contract_id = :c"), {"c": contract["id"]}).scalar()
+        session.execute(text("UPDATE history_event SET actor = 'mallory' WHERE id = :id"), {"id": first})
+    broken = api.call("GET", f"/contracts/{contract['id']}/audit", "legal").json
+    assert not broken["ok"] and broken["first_broken_event_id"] == first and "edited" in broken["reason"]

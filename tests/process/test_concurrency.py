@@ -5,7 +5,6 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func
 from sqlmodel import select
 

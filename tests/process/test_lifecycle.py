@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import load_fixture
+from tests.letters.helpers import complete_letters
 from workflows.models import utcnow
 
 
@@ -47,12 +48,13 @@ def test_happy_path_to_active(api):
     assert api.decide("legal", contract["id"], "approve", "同意")["contract"]["status"] == "finance_review"
     assert api.decide("finance", contract["id"], "approve")["contract"]["status"] == "awaiting_customer"
     assert api.decide("customer", contract["id"], "sign")["contract"]["status"] == "countersigning"
+    complete_letters(api, contract["id"])  # the activation gate: every mandated letter filled in and signed
     final = api.decide("signatory", contract["id"], "sign")
     assert final["contract"]["status"] == "active"
     assert final["next_tasks"] == []
     detail = api.call("GET", f"/contracts/{contract['id']}", "sales").json
     assert detail["effective_from"] == "2025-01-01" and detail["effective_to"] == "2027-12-31"
-    assert [(l["title"], l["status"]) for l in detail["letters"]] == [("网络及信息安全承诺书", "attached")]
+    assert [(l["title"], l["status"]) for l in detail["letters"]] == [("网络及信息安全承诺书", "signed")]
     decisions = [(e["task_name"], e["decision"], e["actor"]) for e in events(api, contract["id"]) if e["event"] == "task_completed"]
     assert decisions == [("prepare_draft", "submit", "sales"), ("legal_review", "approve", "legal"),
                          ("finance_review", "approve", "finance"), ("customer_sign", "sign", "customer"),
@@ -146,6 +148,7 @@ def test_restart_continues_every_instance(api, app, database_url, tmp_path):
         fresh.decide("legal", contract["id"], "approve")
         fresh.decide("finance", contract["id"], "approve")
         fresh.decide("customer", contract["id"], "sign")
+        complete_letters(fresh, contract["id"])
         assert fresh.decide("signatory", contract["id"], "sign")["contract"]["status"] == "active"
     finally:
         restarted.extensions["qianyue"].db.dispose()

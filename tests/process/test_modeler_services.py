@@ -2,9 +2,8 @@
 import json
 
 import pytest
-from SpiffWorkflow.util.task import TaskState
 
-from tests.conftest import load_fixture
+from tests.letters.helpers import complete_letters
 from tests.process.test_lifecycle import create, small_contract, submit
 from workflows.demo import BPMN_DIR
 from workflows.services import migration, monitoring
@@ -46,7 +45,7 @@ def test_editor_pages_render_for_admin_only(as_user):
     # sign both in before any page renders: with pytest-flask's pushed context, flask-wtf's token in ``g``
     # is shared by every test client of the app
     legal, admin = as_user("legal"), as_user("admin")
-    for path in (f"/admin/processes/", f"/admin/processes/{KEY}/", f"/admin/processes/{KEY}/edit",
+    for path in ("/admin/processes/", f"/admin/processes/{KEY}/", f"/admin/processes/{KEY}/edit",
                  f"/admin/processes/{KEY}/edit/dmn/finance_routing.dmn", f"/admin/processes/{KEY}/latest.json",
                  f"/admin/processes/{KEY}/versions/1/instances?filter=stuck"):
         assert admin.get(path).status_code == 200, path
@@ -112,7 +111,7 @@ def test_oversized_and_malformed_bodies_are_clear_errors(admin):
     assert admin.client.post(f"/admin/processes/{KEY}/deploy", json={"bpmn_xml": 5}, headers=headers).status_code == 400
     assert admin.client.post(f"/admin/processes/{KEY}/deploy", json={"dmn": {"x.dmn": "<a/>"}},
                              headers=headers).status_code == 422
-    assert admin.client.post(f"/admin/processes/nope/deploy", json={}, headers=headers).status_code == 404
+    assert admin.client.post("/admin/processes/nope/deploy", json={}, headers=headers).status_code == 404
     assert admin.client.post(f"/admin/processes/{KEY}/deploy", json={"bpmn_xml": PROCESS}).status_code == 400  # no CSRF
 
 
@@ -180,6 +179,7 @@ def test_migration_moves_instances_at_unchanged_tasks_and_refuses_the_others(adm
     # the moved instance runs on under the new spec: engine steps through to the end
     api.decide("legal", at_legal["id"], "approve")
     api.decide("customer", at_legal["id"], "sign")
+    complete_letters(api, at_legal["id"])
     assert api.decide("signatory", at_legal["id"], "sign")["contract"]["status"] == "active"
     events = [e["event"] for e in api.call("GET", f"/contracts/{at_legal['id']}/history", "sales").json["items"]]
     assert "process_migrated" in events
@@ -302,6 +302,7 @@ def test_hostile_scripts_are_refused_at_deploy_or_stopped_at_run(admin, api, pla
     submit(api, contract["id"])
     api.decide("legal", contract["id"], "approve")
     api.decide("customer", contract["id"], "sign")
+    complete_letters(api, contract["id"])
     (task,) = api.tasks("signatory", contract["id"])
     failed = api.call("POST", f"/tasks/{task['id']}/complete", "signatory", {"decision": "sign"})
     assert failed.status_code == 409 and failed.json["error"] == "process_error", failed.json

@@ -3,7 +3,6 @@ import io
 
 import pytest
 
-from workflows.signing import pdf as pades
 from workflows.signing.pki import DeploymentPKI
 from workflows.signing.service import SigningService
 from workflows.signing.verify import PACKAGE_ATTACHMENT, _embedded_files

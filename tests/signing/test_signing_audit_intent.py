@@ -112,7 +112,7 @@ def test_intent_code_expires(platform, contract_id):
 
 
 def test_wrong_attempts_are_counted_and_limited(platform, contract_id):
-    intents, mail = IntentService(), Mailbox()
+    intents = IntentService()
     with platform.db.write() as session:
         intents.issue(session, contract_id, SIGNER, "sms", None, "13800138000")
     code = re.search(r"(?<!\d)(\d{6})(?!\d)", intents.sms.sent[-1][1]).group(1)

@@ -1,7 +1,6 @@
 """The finished package verifies; every kind of tampering is detected with a clear verdict; pdfsig agrees."""
 import io
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -113,18 +112,48 @@ def test_a_file_that_is_not_a_pdf_is_refused(signing):
     assert not report.valid and report.problems == ["not a PDF file"]
 
 
-@pytest.mark.skipif(shutil.which("pdfsig") is None, reason="poppler-utils not installed")
-def test_pdfsig_reports_every_signature_valid(package, tmp_path):
-    """poppler validates every CMS signature; it cannot validate RFC 3161 document timestamps (it says so)."""
+def test_pdfsig_reports_every_signature_valid(package, pki, tmp_path):
+    """poppler validates every CMS signature; it cannot validate RFC 3161 document timestamps (it says so).
+
+    Our root goes into an NSS database (certutil, Debian libnss3-tools, installed by scripts/system-deps.sh),
+    so pdfsig must also call every signer's certificate trusted.
+    """
+    nss = tmp_path / "nssdb"
+    nss.mkdir()
+    (tmp_path / "root.pem").write_bytes(pki.root_pem())
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "qianyue-root", "-t", "C,C,C", "-i",
+                    str(tmp_path / "root.pem")], check=True, capture_output=True)
     for name, data in (("package.pdf", package), ("contract.pdf", embedded_contract(package))):
         path = tmp_path / name
         path.write_bytes(data)
-        output = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, timeout=60).stdout
+        command = ["pdfsig", "-nssdir", f"sql:{nss}", str(path)]
+        output = subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
         blocks = re.split(r"Signature #\d+:", output)[1:]
         assert blocks, output
         for block in blocks:
             if "Timestamp-" in block:
                 continue  # ETSI.RFC3161 document timestamp: "Unable to validate this type of signature"
             assert "Signature Validation: Signature is Valid." in block, block
+            assert "Certificate Validation: Certificate is Trusted." in block, block
         checked = sum("Timestamp-" not in b for b in blocks)
         assert checked >= (1 if name == "package.pdf" else 4)
+
+
+def test_signatures_verify_after_the_signer_certificate_expired(monkeypatch, pki, signing, contract_pdf):
+    """Validated at the time the signature timestamp proves, not now; without a timestamp, now."""
+    import time
+    from datetime import timedelta
+
+    from workflows.signing import pki as pki_module
+
+    monkeypatch.setattr(pki_module, "SIGNER_VALIDITY", timedelta(seconds=2))
+    monkeypatch.setattr(pki_module, "CLOCK_SKEW", timedelta(seconds=1))
+    certified = pades.certify(contract_pdf, pades.standard_layout(1), pki)
+    key, cert = pki.issue_signer("王五", "staff:wangwu")
+    stamped = pades.sign(certified, "customer", key, cert, pki, None, "王五", timestamper=signing.timestamper)
+    bare = pades.sign(certified, "customer", key, cert, pki, None, "王五")
+    time.sleep(3.5)
+    assert signing.verify(stamped).valid
+    report = signing.verify(bare)
+    assert not report.valid and not next(s for s in report.signatures if s.field == "customer").chain_to_our_root

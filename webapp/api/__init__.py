@@ -87,3 +87,4 @@ def json_body():
 
 
 from . import routes  # noqa: E402,F401  (registers the routes on bp)
+from . import letters  # noqa: E402,F401  (commitment letters and the final package)

@@ -33,6 +33,7 @@ def _query(name, schema, description=""):
 
 
 CONTRACT_ID = _path_param("contract_id", {"type": "integer"})
+LETTER_CODE = _path_param("code", {"type": "string"})
 TASK_ID = _path_param("task_id", {"type": "string", "format": "uuid"})
 PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}), _query("offset", {"type": "integer", "minimum": 0})]
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
@@ -71,6 +72,50 @@ def build_document():
             "get": _op("The current version as PDF (CJK font embedded, contract number on every page)", 200,
                        {"type": "string", "format": "binary"}, 403, 404, tag="contracts", params=[CONTRACT_ID],
                        media="application/pdf"),
+        },
+        "/contracts/{contract_id}/letters": {
+            "get": _op("The mandated letters with their status (required, attached, filled, signed), template version "
+                       "and SHA-256, and `activation_missing`: what still keeps the contract from becoming active", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Letter")},
+                                                         "activation_missing": {"type": "object"}}},
+                       403, 404, tag="letters", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/letters/{code}": {
+            "put": _op("Fill in an attached letter (role customer); values are checked field by field (422) and the "
+                       "filled letter is rendered to the PDF that is then signed", 200, REF("Letter"), 403, 404, 409, 422,
+                       body={"type": "object", "properties": {"values": {"type": "object"}}}, tag="letters",
+                       params=[CONTRACT_ID, LETTER_CODE]),
+        },
+        "/contracts/{contract_id}/letters/{code}/sign": {
+            "post": _op("Sign a filled letter (role customer): the SHA-256 of its PDF as read, the method and consent",
+                        200, REF("Letter"), 403, 404, 409, 422, tag="letters", params=[CONTRACT_ID, LETTER_CODE],
+                        body={"type": "object", "required": ["document_sha256", "method", "consent"], "properties": {
+                            "document_sha256": {"type": "string"}, "method": {"enum": ["typed", "drawn", "seal"]},
+                            "typed_name": {"type": "string"}, "image": {"type": "string", "description": "data:image/png;base64,..."},
+                            "consent": {"type": "boolean"}}}),
+        },
+        "/contracts/{contract_id}/letters/{code}/document.html": {
+            "get": _op("The letter as HTML (filled values once filled)", 200, {"type": "string"}, 403, 404,
+                       tag="letters", params=[CONTRACT_ID, LETTER_CODE], media="text/html"),
+        },
+        "/contracts/{contract_id}/letters/{code}/document.pdf": {
+            "get": _op("The filled letter's PDF: the exact bytes that are signed (a blank preview before filling)", 200,
+                       {"type": "string", "format": "binary"}, 403, 404, tag="letters", params=[CONTRACT_ID, LETTER_CODE],
+                       media="application/pdf"),
+        },
+        "/contracts/{contract_id}/package.pdf": {
+            "get": _op("The final package of an active contract: the contract, the signed letters in attachment order, "
+                       "the completion certificate (signed files embedded byte for byte)", 200,
+                       {"type": "string", "format": "binary"}, 403, 404, 409, tag="letters", params=[CONTRACT_ID],
+                       media="application/pdf"),
+        },
+        "/contracts/{contract_id}/audit": {
+            "get": _op("Recompute the hash-chained audit trail: ok, the head, and the first broken link if any", 200,
+                       {"type": "object", "properties": {"ok": {"type": "boolean"}, "head": {"type": "string"},
+                                                         "events": {"type": "integer"},
+                                                         "first_broken_event_id": {"type": ["integer", "null"]},
+                                                         "reason": {"type": "string"}}},
+                       403, 404, tag="contracts", params=[CONTRACT_ID]),
         },
         "/contracts/{contract_id}/versions/{version}": {
             "get": _op("One stored version of the contract's data", 200, {"type": "object"}, 403, 404, tag="contracts",
@@ -146,13 +191,21 @@ SCHEMAS = {
     "ContractSummary": {"type": "object", "properties": {
         "id": {"type": "integer"}, "number": {"type": "string"}, "status": {"type": "string"}, "version": {"type": "integer"},
         "title": {"type": "string"}, "customer_name": {"type": "string"}, "total": MONEY}},
+    "Letter": {"type": "object", "required": ["code", "title", "status"], "properties": {
+        "code": {"type": "string"}, "title": {"type": "string"},
+        "status": {"enum": ["required", "attached", "filled", "signed"]}, "position": {"type": "integer"},
+        "template_version": {"type": "integer"}, "template_sha256": {"type": "string"},
+        "fields": {"type": "array", "items": {"type": "object"}}, "values": {"type": "object"},
+        "document_sha256": {"type": ["string", "null"]}}},
     "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
                                                       "total": {"type": "integer"}}},
     "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {
         "net_amount": MONEY, "tax_amount": MONEY, "total_in_words": {"type": "string"},
         "tasks": {"type": "array", "items": REF("Task")},
-        "letters": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"}, "title": {"type": "string"},
-            "status": {"enum": ["required", "attached", "filled", "signed"]}}}},
-        "versions": {"type": "array"}, "history": {"type": "array", "items": REF("Event")}, "data": {"type": "object"}}}]},
+        "letters": {"type": "array", "items": REF("Letter")},
+        "versions": {"type": "array"}, "history": {"type": "array", "items": REF("Event")}, "data": {"type": "object"},
+        "signatures": {"type": "array", "items": {"type": "object", "properties": {
+            "role": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
+            "issuer": {"type": "string"}, "subject": {"type": "string"}, "method": {"enum": ["drawn", "typed", "seal"]},
+            "document_sha256": {"type": "string"}, "ip": {"type": "string"}, "signed_at": {"type": "string"}}}}}}]},
 }

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from workflows.documents import render_contract_html, render_contract_pdf
 from workflows.errors import Forbidden, ValidationFailed
+from workflows.signing.audit import verify_chain
 from workflows.models import HumanTask
 from workflows.services.contracts import STATUS_TITLES
 from workflows.services.definitions import definition_as_dict
@@ -67,6 +68,16 @@ def contract_summary(contract):
     }
 
 
+def signature_as_dict(signature):
+    """The evidence of a signature (the image and PDF bytes are served by the pages, not inlined here)."""
+    return {"id": signature.id, "role": signature.role, "name": signature.name, "email": signature.email,
+            "issuer": signature.issuer, "subject": signature.subject, "method": signature.method,
+            "contract_version": signature.contract_version, "document_sha256": signature.document_sha256,
+            "image_sha256": signature.image_sha256, "pades_sha256": signature.pades_sha256, "ip": signature.ip,
+            "user_agent": signature.user_agent, "consent_text": signature.consent_text,
+            "signed_at": signature.signed_at.isoformat()}
+
+
 def contract_detail(session, contract):
     services = platform()
     data = services.contracts.version_data(session, contract.id, contract.current_version)
@@ -83,6 +94,7 @@ def contract_detail(session, contract):
         "lint": [asdict(finding) for finding in services.contracts.lint(session, contract, data)],
         "versions": [{"version": v.version, "sha256": v.sha256, "created_by": v.created_by,
                       "created_at": v.created_at.isoformat()} for v in services.contracts.versions(session, contract.id)],
+        "signatures": [signature_as_dict(s) for s in services.customers.signatures(session, contract.id)],
         "history": [event_as_dict(e) for e in services.history.for_contract(session, contract.id)],
         "links": {"self": url_for("api.get_contract", contract_id=contract.id),
                   "history": url_for("api.contract_history", contract_id=contract.id)},
@@ -144,6 +156,15 @@ def contract_history(contract_id):
         load_contract(session, contract_id)
         events = platform().history.for_contract(session, contract_id)
         return jsonify({"items": [event_as_dict(e) for e in events]})
+
+
+@bp.get("/contracts/<int:contract_id>/audit")
+def contract_audit(contract_id):
+    """Recompute the contract's hash-chained audit trail; names the first broken link."""
+    with platform().db.read() as session:
+        load_contract(session, contract_id)
+        report = verify_chain(session, contract_id)
+    return jsonify(asdict(report))
 
 
 @bp.get("/contracts/<int:contract_id>/versions/<int:version>")

@@ -8,9 +8,10 @@ from flask_babel import gettext as _
 from workflows.contracts.validation import normalize_draft
 from workflows.documents import render_contract_html, render_contract_pdf
 from workflows.errors import DomainError, ValidationFailed
+from workflows.signing.audit import verify_chain
 
 from ..forms import ContractForm
-from ..security import login_required, platform, roles_required
+from ..security import platform, roles_required
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 STAFF = ("sales", "legal", "finance", "provider", "admin")
@@ -65,7 +66,11 @@ def show(contract_id):
             tasks=services.tasks.query(session, contract_id=contract.id),
             versions=services.contracts.versions(session, contract.id),
             letters=services.contracts.letters(session, contract, data),
+            activation_missing=services.letters.missing(session, contract.id)
+            if contract.status in ("awaiting_customer", "countersigning") else {},
             lint=services.contracts.lint(session, contract, data),
+            signatures=services.customers.signatures(session, contract.id),
+            audit=verify_chain(session, contract.id),
             history=services.history.for_contract(session, contract.id))
 
 

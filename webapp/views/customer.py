@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from functools import wraps
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from workflows.documents import render_contract_html, render_contract_pdf
@@ -185,6 +185,73 @@ def sign_post(contract_id):
         return _refused(exc)
     flash(_("Thank you: the contract is signed. The provider will countersign it."), "success")
     return redirect(url_for("customer.portal"))
+
+
+# --- letters: fill in, preview, sign (the same evidence as the contract) ------------------------------------------------
+@bp.post("/sign/<int:contract_id>/letters/<code>")
+@customer_required
+def letter_fill(contract_id, code):
+    values = {key[len("value."):]: value for key, value in request.form.items() if key.startswith("value.")}
+    try:
+        with platform().db.read() as session:
+            _load(session, contract_id)
+        platform().letters.fill(platform().db, contract_id, code, values, f"customer:{g.customer.id}")
+    except ValidationFailed as exc:
+        return sign(contract_id, errors={f"{code}.{k}": v for k, v in exc.fields.items()}, status=422, form=request.form)
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("The letter is filled in. Read it, then sign it."), "success")
+    return redirect(url_for("customer.sign", contract_id=contract_id, _anchor=f"letter-{code}"))
+
+
+@bp.post("/sign/<int:contract_id>/letters/<code>/sign")
+@customer_required
+def letter_sign(contract_id, code):
+    form = request.form
+    method = form.get("method")
+    upload = request.files.get("seal") if method == "seal" else None
+    image = upload.read(1024 * 1024 + 1) if upload else None
+    signer = {"actor": f"customer:{g.customer.id}", "identity_id": g.customer.id, "issuer": g.customer.issuer,
+              "subject": g.customer.subject, "name": g.customer.name or form.get("typed_name", ""), "email": g.customer.email}
+    try:
+        with platform().db.write() as session:
+            _load(session, contract_id)
+            platform().letters.sign(session, contract_id, code, signer, document_sha256=form.get("document_sha256"),
+                                    method=method, consent=bool(form.get("consent")), typed_name=form.get("typed_name", ""),
+                                    image_png=image, ip=client_ip(), user_agent=request.user_agent.string)
+    except ValidationFailed as exc:
+        return sign(contract_id, errors={f"{code}.{k}": v for k, v in exc.fields.items()}, status=422, form=form)
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("The letter is signed."), "success")
+    return redirect(url_for("customer.sign", contract_id=contract_id))
+
+
+@bp.get("/sign/<int:contract_id>/letters/<code>.pdf")
+@customer_required
+def letter_pdf(contract_id, code):
+    try:
+        with platform().db.read() as session:
+            contract = _load(session, contract_id)
+            letter = platform().letters.get(session, contract.id, code)
+            pdf = letter.document_pdf
+            html = None if pdf else platform().letters.html(session, contract, code)
+    except DomainError as exc:
+        return _refused(exc)
+    pdf = pdf or platform().letters.render_pdf(html)
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{contract.number}-{code}.pdf"'})
+
+
+@bp.get("/sign/<int:contract_id>/package.pdf")
+@customer_required
+def package(contract_id):
+    try:
+        with platform().db.read() as session:
+            contract = _load(session, contract_id)
+            pdf = platform().letters.package(session, contract)
+    except DomainError as exc:
+        return _refused(exc)
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
 
 
 @bp.get("/sign/<int:contract_id>/preview")

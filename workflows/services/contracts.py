@@ -1,8 +1,9 @@
 """Contracts: drafts with immutable versions, numbering, and their approval process.
 
 A contract's status follows its process: while a user task is open the status names
-that step (by the task's lane); when the process ends, the ``outcome`` variable the
-diagram's last script task sets (``active``, ``declined``, ``expired``) becomes the status.
+that step (by the task's lane); when the process ends, or waits on a timer after the
+diagram set it (the renewal notice after activation), the ``outcome`` variable
+(``active``, ``declined``, ``expired``) becomes the status.
 """
 import hashlib
 import json
@@ -192,7 +193,7 @@ class ContractService:
         query = select(ProcessInstance).where(ProcessInstance.business_key == str(contract_id)).order_by(ProcessInstance.id.desc())
         return session.exec(query.limit(1)).first()
 
-    def letters(self, session, contract, data):
+    def mandated(self, session, contract, data):
         """The letters the contract's services require, by the decision table of its process version."""
         instance = self.instance(session, contract.id)
         definition = (self.platform.repository.get(session, instance.definition_id) if instance
@@ -200,9 +201,12 @@ class ContractService:
         table = decision_table(definition, LETTERS_DECISION)
         context = SimpleNamespace(data={"service_types": data["service_types"]},
                                   workflow=SimpleNamespace(script_engine=script_engine({})))
-        required = table.result(context).get("letters", [])
-        status = "attached" if contract.status in ("countersigning", "active") else "required"
-        return [{"code": letter["code"], "title": letter["title"], "status": status} for letter in required]
+        return [{"code": letter["code"], "title": letter["title"]} for letter in table.result(context).get("letters", [])]
+
+    def letters(self, session, contract, data):
+        """The mandated letters: ``required`` until attached, then attached / filled / signed with the template
+        version and SHA-256 the contract attached (``LetterService.listing``)."""
+        return self.platform.letters.listing(session, contract, self.mandated(session, contract, data))
 
     def lint(self, session, contract, data):
         return lint(data, LintContext(finance_threshold=FINANCE_THRESHOLD,
@@ -239,15 +243,12 @@ class ContractService:
         else:
             roles = [task.task_spec.lane for task in step.ready]
             status = next((STATUS_BY_ROLE[r] for r in roles if r in STATUS_BY_ROLE), None)
+            if status is None:  # e.g. active, waiting on the renewal notice timer: the outcome the diagram set
+                status = next((t.data["outcome"] for t in step.timers if t.data.get("outcome")), None)
         if status is None:
             return
         connection = session.connection()
         connection.execute(FOLLOW_STATUS, {"id": step.contract_id, "status": status, "now": utcnow()})
-        contract = session.get(Contract, step.contract_id) if status == "active" else None
-        if contract is not None:
-            term = self.version_data(session, contract.id, contract.current_version)["term"]
-            contract.effective_from = date.fromisoformat(term["start"])
-            contract.effective_to = date.fromisoformat(term["end"])
 
 
 def _outcome(workflow):

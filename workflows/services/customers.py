@@ -298,16 +298,22 @@ class CustomerService:
         """Step listener: invite when the customer task opens; remind when the diagram's reminder timer fired."""
         if step.contract_id is None:
             return
+        reminded = any(e.get("event") == "customer_reminder" for e in step.events if isinstance(e, dict))
         for task in step.new_tasks:
             if task["role"] == "customer":
                 contract = session.get(Contract, step.contract_id)
                 email = self.contact_email(session, contract) if contract is not None else ""
+                previous = self.current_invitation(session, step.contract_id) if reminded else None
+                if previous is not None:  # back from the activation gate: the same signer, a reminder with a new link
+                    self.invite(session, step.contract_id, "system", email=previous.email, keep_binding=True,
+                                reason="reminder")
+                    return
                 if _looks_like_email(email):
                     self.invite(session, step.contract_id, step.actor, email=email)
                 else:
                     self.platform.history.record(session, "customer_not_invited", "system", contract_id=step.contract_id,
                                                  details={"reason": "the contract has no customer contact email"})
-        if any(e.get("event") == "customer_reminder" for e in step.events if isinstance(e, dict)):
+        if reminded:
             self.remind(session, step.contract_id)
 
     def remind(self, session, contract_id):

@@ -3,7 +3,6 @@ import hashlib
 import json
 from pathlib import Path
 
-from lxml import etree
 from sqlalchemy import func
 from sqlmodel import select
 

@@ -58,6 +58,8 @@ class Step:
     ready: list = field(default_factory=list)  # ready user tasks once the engine waits again
     timers: list = field(default_factory=list)  # waiting timer events, likewise
     new_tasks: list = field(default_factory=list)  # task rows this step created (for listeners)
+    session: object = None  # the step's transaction, for functions that read or write the database
+    providers: dict = field(default_factory=dict)  # name -> callable(step, *args): functions other services add
 
     @property
     def completed(self):
@@ -73,8 +75,14 @@ class Step:
                 self.timers.append(task)
 
     def functions(self):
-        """What scripts in the diagram may call; each records its effect as history in the same transaction."""
-        return {"remind_customer": lambda: self.events.append({"event": "customer_reminder", "actor": "system"})}
+        """What scripts in the diagram may call; each records its effect as history in the same transaction.
+
+        Services add their own through ``RuntimeService.functions`` (e.g. ``activation_check``); they receive the step.
+        """
+        functions = {"remind_customer": lambda: self.events.append({"event": "customer_reminder", "actor": "system"})}
+        for name, function in self.providers.items():
+            functions[name] = (lambda f: lambda *args: f(self, *args))(function)
+        return functions
 
 
 class RuntimeService:
@@ -85,10 +93,12 @@ class RuntimeService:
         self.specs = SpecCache()
         self.workflows = WorkflowCache()
         self.step_listeners = []  # callables(session, step) run inside each step's transaction
+        self.functions = {}  # name -> callable(step, *args): more functions the diagram's scripts may call
 
     def start(self, session, key, business_key, contract_id, data, actor):
         definition = self.repository.latest(session, key)
-        step = Step(None, definition.id, str(business_key), 0, None, actor, contract_id)
+        step = Step(None, definition.id, str(business_key), 0, None, actor, contract_id, session=session,
+                    providers=self.functions)
         step.workflow = new_workflow(self.specs.get(definition), script_engine(step.functions()))
         step.workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
         step.events.append({"event": "process_started", "actor": actor,
@@ -105,7 +115,8 @@ class RuntimeService:
             raise Conflict(f"the process has {row.status}")
         definition = self.repository.get(session, row.definition_id)
         key = row.business_key
-        step = Step(instance_id, row.definition_id, key, row.version, None, actor, int(key) if key.isdigit() else None)
+        step = Step(instance_id, row.definition_id, key, row.version, None, actor, int(key) if key.isdigit() else None,
+                    session=session, providers=self.functions)
         engine = script_engine(step.functions())
         step.workflow = self.workflows.take(instance_id, row.version)
         if step.workflow is None:

@@ -52,6 +52,7 @@ class TaskService:
     def __init__(self, history):
         self.history = history
         self.runtime = None  # set by Engine; tasks complete through the runtime
+        self.guards = []  # callables(session, task, decision) that may refuse a decision before anything changes
 
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0):
@@ -135,6 +136,8 @@ class TaskService:
         task = self._open_task_for(session, task_id, user)
         if task.assignee and task.assignee != user.username:
             raise Forbidden(f"the task is claimed by {task.assignee}")
+        for guard in self.guards:
+            guard(session, task, decision)
         step = self.runtime.load(session, task.instance_id, user.username)
         spiff_task = step.workflow.get_task_from_id(UUID(task.id))
         if spiff_task is None or spiff_task.state != TaskState.READY:

@@ -1,0 +1,102 @@
+"""Activation: effective dates, the renewal notice timer (status stays active while it waits), and the signed
+contract.activated webhook with retries and a delivery log, against a local HTTP receiver."""
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+
+from sqlmodel import select
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from tests.letters.helpers import at_customer, complete_letters, network_line, technical_service
+from workflows.models import OutboxMail, utcnow
+from workflows.models_letters import WebhookDelivery, WebhookEvent
+
+SECRET = "webhook-test-secret"
+
+
+class Receiver:
+    """Checks the HMAC signature; answers 500 to the first delivery, 200 afterwards."""
+
+    def __init__(self):
+        self.received, self.calls = [], 0
+        self.server = make_server("127.0.0.1", 0, self.app)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    @Request.application
+    def app(self, request):
+        self.calls += 1
+        body = request.get_data()
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(request.headers.get("X-Qianyue-Signature", ""), expected):
+            return Response("bad signature", status=401)
+        if self.calls == 1:
+            return Response("try again", status=500)
+        self.received.append((request.headers["X-Qianyue-Event"], json.loads(body)))
+        return Response("ok")
+
+
+def activate(api, draft):
+    contract_id = at_customer(api, draft)
+    api.decide("customer", contract_id, "sign")
+    complete_letters(api, contract_id)
+    assert api.decide("signatory", contract_id, "sign")["contract"]["status"] == "active"
+    return contract_id
+
+
+def test_activation_posts_a_signed_event_and_retries_a_failed_delivery(api, platform):
+    receiver = Receiver()
+    platform.webhooks.url, platform.webhooks.secret = receiver.url, SECRET
+    try:
+        contract_id = activate(api, network_line())
+        assert receiver.calls == 1 and receiver.received == []  # the first attempt (after commit) failed
+        assert platform.webhooks.deliver_pending() == 0  # not due yet: back-off
+        assert platform.webhooks.deliver_pending(at=utcnow() + timedelta(minutes=3)) == 1
+        ((kind, body),) = receiver.received
+        assert kind == "contract.activated"
+        contract = body["contract"]
+        assert contract["id"] == contract_id and contract["customer"]["name"] == "常州市城市管理局"
+        assert contract["term"]["end"] == "2022-12-31" and contract["totals"]["currency"] == "CNY"
+        assert [l["code"] for l in contract["letters"]] == ["network_access", "information_security"]
+        assert all(l["status"] == "signed" for l in contract["letters"])
+        with platform.db.read() as session:
+            event = session.exec(select(WebhookEvent).where(WebhookEvent.contract_id == contract_id)).one()
+            log = session.exec(select(WebhookDelivery).where(WebhookDelivery.event_id == event.id)
+                               .order_by(WebhookDelivery.id)).all()
+        assert event.delivered_at is not None and event.attempts == 2
+        assert [(d.attempt, d.status_code) for d in log] == [(1, 500), (2, 200)] and "HTTP 500" in log[0].error
+    finally:
+        receiver.server.shutdown()
+
+
+def test_without_a_url_events_wait(api, platform):
+    contract_id = activate(api, technical_service())
+    assert platform.webhooks.deliver_pending() == 0
+    with platform.db.read() as session:
+        (event,) = session.exec(select(WebhookEvent).where(WebhookEvent.contract_id == contract_id)).all()
+    assert event.delivered_at is None and event.attempts == 0
+
+
+def test_the_renewal_notice_fires_before_the_end_and_the_contract_stays_active(api, platform):
+    from tests.process.test_lifecycle import small_contract
+    draft = small_contract()
+    draft["term"] = {"start": "2030-01-01", "end": "2031-12-31", "auto_renew_months": 12, "notice_days": 90}
+    draft["payment_plan"] = {"installments": [{"due_date": "2031-06-30", "amount": "100000.00"}]}
+    contract_id = activate(api, draft)
+    detail = api.call("GET", f"/contracts/{contract_id}", "sales").json
+    assert detail["status"] == "active" and (detail["effective_from"], detail["effective_to"]) == ("2030-01-01", "2031-12-31")
+    history = api.call("GET", f"/contracts/{contract_id}/history", "sales").json["items"]
+    activated = next(e for e in history if e["event"] == "contract_activated")
+    assert activated["details"]["renewal_notice_at"] == "2031-10-02T01:00:00+00:00"
+    from datetime import datetime, timezone
+    assert platform.timers.run_due(at=datetime(2031, 10, 1, tzinfo=timezone.utc)) == 0
+    assert platform.timers.run_due(at=datetime(2031, 10, 2, 2, tzinfo=timezone.utc)) == 1
+    assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "active"
+    with platform.db.read() as session:
+        mails = session.exec(select(OutboxMail).where(OutboxMail.contract_id == contract_id,
+                                                      OutboxMail.kind == "renewal_notice")).all()
+    assert sorted(m.to_addr for m in mails) == ["sales@provider.example", "xu.yongli@school.example"]
+    assert "2031-12-31" in mails[0].body

@@ -1,0 +1,88 @@
+"""Tables of the commitment letters (承诺书) and the activation webhook (imported at the bottom of ``workflows.models``)."""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from workflows.models import utcnow
+
+
+class LetterTemplate(SQLModel, table=True):
+    """A version of a letter template: its clauses (sandboxed Jinja) and the fields the customer fills in.
+
+    ``fields_json`` is a list of {name, label, type (text|phone|email), required, applies_when}; ``sha256`` covers
+    title, source and fields, so a contract that attached a version can prove which text it attached.
+    """
+
+    __tablename__ = "letter_template"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=50)
+    version: int
+    title: str = Field(max_length=200)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    fields_json: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    note: str = Field(default="", max_length=300)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ContractLetter(SQLModel, table=True):
+    """A letter attached to a contract (附件): the exact template version, the filled values, the signed bytes."""
+
+    __tablename__ = "contract_letter"
+    __table_args__ = (UniqueConstraint("contract_id", "code"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    code: str = Field(max_length=50)
+    title: str = Field(max_length=200)
+    position: int  # attachment order (附件一, 附件二, ...)
+    template_id: int = Field(foreign_key="letter_template.id")
+    template_version: int
+    template_sha256: str = Field(max_length=64)
+    status: str = Field(default="attached", max_length=20)  # attached | filled | signed
+    values_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    document_sha256: str = Field(default="", max_length=64)  # the filled letter's PDF, the bytes that are signed
+    document_pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    signature_id: Optional[int] = Field(default=None, foreign_key="signature.id")
+    attached_at: datetime = Field(default_factory=utcnow)
+    filled_at: Optional[datetime] = None
+    filled_by: str = Field(default="", max_length=300)
+    signed_at: Optional[datetime] = None
+
+
+class WebhookEvent(SQLModel, table=True):
+    """An event for downstream systems (``contract.activated``), written in the step's transaction, POSTed after commit."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (Index("ix_webhook_event_pending", "delivered_at", "next_attempt_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50)
+    contract_id: Optional[int] = Field(default=None, index=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    attempts: int = Field(default=0)
+    delivered_at: Optional[datetime] = None
+    last_status: Optional[int] = None
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The delivery log: one row per attempt."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="webhook_event.id", index=True)
+    attempt: int
+    url: str = Field(max_length=500)
+    status_code: Optional[int] = None
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    duration_ms: int = Field(default=0)
+    at: datetime = Field(default_factory=utcnow)
