@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from webapp import create_app
@@ -87,7 +88,8 @@ def database_url(template_database, tmp_path):
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
-                      "INSTANCE_PATH": str(tmp_path), "TESTING": True})
+                      "INSTANCE_PATH": str(tmp_path), "TESTING": True,
+                      "SIGNING_PADES": False})  # PAdES in the flow: tests/signing/test_signing_flow.py turns it on
     yield app
     app.extensions["qianyue"].db.dispose()
 
@@ -128,8 +130,30 @@ class Api:
         return response.json["items"]
 
     def decide(self, user, contract_id, decision, comment=""):
+        if decision == "sign":
+            return self.sign(user, contract_id, comment)
         (task,) = self.tasks(user, contract_id)
         response = self.call("POST", f"/tasks/{task['id']}/complete", user, {"decision": decision, "comment": comment})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def intent_code(self, user, task_id, contract_id):
+        """Request a confirmation code for the task and read it back (as `flask intent last-code` does)."""
+        from webapp.signing_flow import last_code
+        response = self.call("POST", f"/tasks/{task_id}/intent", user)
+        assert response.status_code == 201, response.json
+        with self.platform.db.read() as session:
+            return last_code(session, contract_id)
+
+    def complete_sign(self, user, task_id, contract_id, comment=""):
+        """POST a sign decision with a fresh confirmation code; returns the response."""
+        code = self.intent_code(user, task_id, contract_id)
+        return self.call("POST", f"/tasks/{task_id}/complete", user,
+                         {"decision": "sign", "comment": comment, "intent_code": code})
+
+    def sign(self, user, contract_id, comment=""):
+        (task,) = self.tasks(user, contract_id)
+        response = self.complete_sign(user, task["id"], contract_id, comment)
         assert response.status_code == 200, response.json
         return response.json
 
@@ -149,11 +173,20 @@ def csrf_token(html):
     return match.group(1)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as under a real server: pytest-flask keeps one context pushed for the
+    whole test, and without this every client would share ``g`` (and with it Flask-WTF's cached CSRF token)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 class Browser:
     """A test client that signs in as a user and posts forms with the page's CSRF token."""
 
     def __init__(self, app):
-        self.client = app.test_client()
+        self.client = IsolatedClient(app, app.response_class, use_cookies=True)
 
     def sign_in(self, username, password=DEMO_PASSWORD):
         token = csrf_token(self.client.get("/login").get_data(as_text=True))

@@ -1,6 +1,7 @@
 """The Flask app: it translates HTTP to calls on the services in ``workflows``."""
 from flask import Flask, render_template
 
+from workflows.errors import DomainError
 from workflows.mail import MailSettings
 from workflows.models import utcnow
 from workflows.platform import Platform
@@ -24,11 +25,11 @@ def create_app(config=None):
 
     from .api import bp as api_bp
     from .cli import register_cli
-    from .views import admin, auth, contracts, inbox, tasks, templates_admin
+    from .views import admin, auth, contracts, inbox, letters_admin, tasks, templates_admin
 
     security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp, letters_admin.bp):
         app.register_blueprint(blueprint)
     register_cli(app)
     from .views import processes  # admins edit, deploy, diff and migrate process versions; the contract diagram
@@ -51,7 +52,15 @@ def create_app(config=None):
 
     for status in (403, 404):
         app.register_error_handler(status, lambda exc, status=status: _error_page(exc, status))
+    app.register_error_handler(DomainError, _domain_error_page)
     return app
+
+
+def _domain_error_page(exc):
+    """A domain error that escaped a page (an unknown id, a step that moved on): its status, never a 500."""
+    from .api import STATUS_OF
+    status = STATUS_OF.get(type(exc), 400)
+    return render_template("error.html", status=status, message=exc.message), status
 
 
 def _error_page(exc, status):

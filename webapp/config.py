@@ -52,6 +52,8 @@ def load(overrides=None):
     for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_PROVIDERS"):
         settings.setdefault(name, os.environ.get(name, ""))
     settings.setdefault("OIDC_SCOPES", os.environ.get("OIDC_SCOPES") or "openid email profile")
+    if "SIGNING_PADES" not in settings and os.environ.get("SIGNING_PADES"):  # PAdES in the signing flow (default on)
+        settings["SIGNING_PADES"] = os.environ["SIGNING_PADES"] != "0"
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
     return settings

@@ -5,6 +5,7 @@ validator's dotted error paths (``customer.contact.phone``) map back onto form f
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Form, FieldList, FormField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional as Opt
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -74,9 +75,9 @@ class Designated(Form):
 
 
 class ContractForm(FlaskForm):
-    template = SelectField(_l("Contract kind"), choices=list(TEMPLATE_KINDS.items()))
+    template = SelectField(_l("Contract kind"), choices=[SelectChoice(code, text) for code, text in TEMPLATE_KINDS.items()])
     title = StringField(_l("Title"))
-    service_types = MultiCheckbox(_l("Service types"), choices=list(SERVICE_TYPES.items()))
+    service_types = MultiCheckbox(_l("Service types"), choices=[SelectChoice(code, text) for code, text in SERVICE_TYPES.items()])
     customer = FormField(Customer)
     provider_contact = FormField(Contact, label=_l("Provider's project contact"))
     designated_contacts = FormField(Designated, label=_l("Liaisons named in the articles"))
@@ -84,7 +85,8 @@ class ContractForm(FlaskForm):
     one_time_fees = FieldList(FormField(Fee), min_entries=1)
     total = StringField(_l("Total incl. tax (yuan)"))
     tax_rate = StringField(_l("Tax rate (blank: by service type)"))
-    plan_kind = SelectField(_l("Payment plan"), choices=[("installments", _l("Instalments")), ("periodic", _l("Every N months"))])
+    plan_kind = SelectField(_l("Payment plan"), choices=[SelectChoice("installments", _l("Instalments")),
+                                                         SelectChoice("periodic", _l("Every N months"))])
     installments = FieldList(FormField(Installment), min_entries=1)
     every_months = IntegerField(_l("Every (months)"), validators=[Opt()])
     periodic_amount = StringField(_l("Amount each time"))

@@ -38,5 +38,25 @@ def verify_command(file):
         sys.exit(1)
 
 
+intent_cli = click.Group("intent", help="Signing confirmation codes (development helpers).")
+
+
+@intent_cli.command("last-code")
+@click.argument("contract_id", type=int)
+def intent_last_code(contract_id):
+    """Print the newest confirmation code mailed for CONTRACT_ID (development only: refused under production)."""
+    if current_app.config.get("APP_ENV") == "production":
+        click.echo("refused: reading confirmation codes is for development only (APP_ENV=production)", err=True)
+        sys.exit(2)
+    from .signing_flow import last_code
+    with current_app.extensions["qianyue"].db.read() as session:
+        code = last_code(session, contract_id)
+    if code is None:
+        click.echo(f"no confirmation code was sent for contract {contract_id}", err=True)
+        sys.exit(1)
+    click.echo(code)
+
+
 def register_signing_cli(app):
     app.cli.add_command(verify_command)
+    app.cli.add_command(intent_cli)

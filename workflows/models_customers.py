@@ -92,6 +92,8 @@ class Signature(SQLModel, table=True):
     signed_at: datetime = Field(default_factory=utcnow)
     pades_sha256: str = Field(default="", max_length=64)  # the PDF carrying the PAdES signature, once applied
     signed_pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    intent_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # IntentService evidence
+    certificate_serial: str = Field(default="", max_length=64)  # the per-event (or seal) certificate that signed
 
 
 # --- embedded identity provider (development and tests) -------------------------------------------------------

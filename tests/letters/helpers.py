@@ -28,8 +28,13 @@ def fill(api, contract_id, code, values):
 
 def sign(api, contract_id, code, name="徐永立"):
     item = next(i for i in letters(api, contract_id, "customer")["items"] if i["code"] == code)
-    return api.call("POST", f"/contracts/{contract_id}/letters/{code}/sign", "customer",
-                    {"document_sha256": item["document_sha256"], "method": "typed", "typed_name": name, "consent": True})
+    body = {"document_sha256": item["document_sha256"], "method": "typed", "typed_name": name, "consent": True}
+    if item["status"] == "filled" and item["document_sha256"]:  # a request that can succeed needs a fresh code
+        assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 201
+        from webapp.signing_flow import last_code
+        with api.platform.db.read() as session:
+            body["intent_code"] = last_code(session, contract_id)
+    return api.call("POST", f"/contracts/{contract_id}/letters/{code}/sign", "customer", body)
 
 
 def complete_letters(api, contract_id, extra=None):

@@ -44,7 +44,7 @@ def test_activation_is_refused_with_exactly_what_is_missing_then_succeeds(api, p
     assert again.status_code == 409 and again.json["fields"] == {"letters.information_security": "not signed"}
     assert letters(api, contract_id)["activation_missing"] == {"letters.information_security": "not signed"}
     assert sign(api, contract_id, "information_security").status_code == 200
-    done = api.call("POST", f"/tasks/{task['id']}/complete", "signatory", {"decision": "sign"})
+    done = api.complete_sign("signatory", task["id"], contract_id)
     assert done.status_code == 200, done.json
     assert done.json["contract"]["status"] == "active"
     detail = api.call("GET", f"/contracts/{contract_id}", "sales").json

@@ -304,7 +304,7 @@ def test_hostile_scripts_are_refused_at_deploy_or_stopped_at_run(admin, api, pla
     api.decide("customer", contract["id"], "sign")
     complete_letters(api, contract["id"])
     (task,) = api.tasks("signatory", contract["id"])
-    failed = api.call("POST", f"/tasks/{task['id']}/complete", "signatory", {"decision": "sign"})
+    failed = api.complete_sign("signatory", task["id"], contract["id"])
     assert failed.status_code == 409 and failed.json["error"] == "process_error", failed.json
     assert instance_of(platform, contract["id"]).status == "error"
 

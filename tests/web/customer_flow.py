@@ -90,5 +90,14 @@ def signing_form(html):
             "document_sha256": re.search(r'name="document_sha256" value="([0-9a-f]{64})"', html).group(1)}
 
 
+def intent_code(live, http, contract_id, html):
+    """Press "send me a code" on the signing page and read the code back from the outbox (development)."""
+    from webapp.signing_flow import last_code
+    sent = http.post(f"{live.base}/sign/{contract_id}/intent", data={"csrf_token": csrf(html)})
+    assert sent.status_code == 200, sent.text[:300]
+    with live.platform.db.read() as session:
+        return last_code(session, contract_id)
+
+
 def new_http():
     return requests.Session()

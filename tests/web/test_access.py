@@ -27,6 +27,9 @@ PAGES = {
     "/admin/templates": ONLY("admin"),
     "/admin/templates/technical_service/new": ONLY("admin"),
     "/admin/templates/technical_service/1": ONLY("admin"),
+    "/admin/letters": ONLY("admin"),
+    "/admin/letters/information_security/new": ONLY("admin"),
+    "/admin/letters/information_security/1": ONLY("admin"),
 }
 API = {  # method, path -> status per user (anonymous: 401)
     ("GET", "/api/v1/contracts"): {**STAFF, "anonymous": 401},
@@ -81,9 +84,10 @@ def test_api_by_role(api, world, username):
 def test_every_page_route_is_in_the_table(app):
     tabled = {p.split("?")[0].replace("{contract}", "<int:contract_id>").replace("{legal_task}", "<task_id>")
               .replace("technical_service/new", "<kind>/new").replace("technical_service/1", "<kind>/<int:version>")
+              .replace("information_security/new", "<code>/new").replace("information_security/1", "<code>/<int:version>")
               for p in PAGES}
     get_pages = {rule.rule for rule in app.url_map.iter_rules()
                  if "GET" in rule.methods and not rule.rule.startswith(("/api/", "/static/"))
-                 and rule.endpoint.split(".")[0] in {"auth", "inbox", "contracts", "tasks", "admin", "contract_templates"}}
+                 and rule.endpoint.split(".")[0] in {"auth", "inbox", "contracts", "tasks", "admin", "contract_templates", "letter_templates"}}
     missing = get_pages - tabled - {"/contracts/<int:contract_id>/document.pdf"}  # PDF: same guard as preview, slow
     assert not missing, f"add these pages to the route x role table: {sorted(missing)}"

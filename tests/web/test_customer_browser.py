@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import Api, screenshot
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
+from webapp.signing_flow import last_code
 from workflows.demo import DEMO_PASSWORD
 from workflows.models_customers import Signature
 
@@ -46,7 +47,11 @@ def test_customer_draws_and_signs(live, chromium):
         screenshot(page, "customer-4-accept")
         page.click("#accept")
         page.wait_for_url(f"{live.base}/sign/{contract['id']}")
+        page.click("#intent-button")  # the intent check: a one-time code to the verified email
         page.wait_for_selector("#signature-pad", state="visible")
+        with live.platform.db.read() as session:
+            code = last_code(session, contract["id"])
+        page.fill("#intent_code", code)
         pad = page.locator("#signature-pad")
         pad.scroll_into_view_if_needed()
         box = pad.bounding_box()

@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.web.customer_flow import (LiveApp, contract_at_customer, csrf, invitation_links, new_http, provider_login,
-                                     signing_form)
+                                     intent_code, signing_form)
 from workflows.models_customers import CustomerIdentity, Invitation, Signature
 
 pytestmark = pytest.mark.slow
@@ -48,8 +48,13 @@ def test_invitation_login_and_signature(live, live_api):
     missing_consent = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
                                                                             "typed_name": "徐永立"})
     assert missing_consent.status_code == 422 and "error-text" in missing_consent.text
+    no_code = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
+                                                                    "typed_name": "徐永立", "consent": "1"})
+    assert no_code.status_code == 422 and "error-text" in no_code.text
+    code = intent_code(live, http, contract["id"], page)
     signed = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
-                                                                   "typed_name": "徐永立", "consent": "1"})
+                                                                   "typed_name": "徐永立", "consent": "1",
+                                                                   "intent_code": code})
     assert signed.status_code == 200 and signed.url == f"{live.base}/portal", signed.text[:300]
     assert contract["number"] in signed.text
     assert live_api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "countersigning"

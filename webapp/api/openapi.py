@@ -92,7 +92,12 @@ def build_document():
                         body={"type": "object", "required": ["document_sha256", "method", "consent"], "properties": {
                             "document_sha256": {"type": "string"}, "method": {"enum": ["typed", "drawn", "seal"]},
                             "typed_name": {"type": "string"}, "image": {"type": "string", "description": "data:image/png;base64,..."},
-                            "consent": {"type": "boolean"}}}),
+                            "consent": {"type": "boolean"},
+                            "intent_code": {"type": "string", "description": "from POST /contracts/{contract_id}/intent"}}}),
+        },
+        "/contracts/{contract_id}/intent": {
+            "post": _op("Send the customer a one-time confirmation code (email) for signing a letter; 5 codes an hour",
+                        201, {"type": "object"}, 403, 404, 409, 422, tag="letters", params=[CONTRACT_ID]),
         },
         "/contracts/{contract_id}/letters/{code}/document.html": {
             "get": _op("The letter as HTML (filled values once filled)", 200, {"type": "string"}, 403, 404,
@@ -104,8 +109,8 @@ def build_document():
                        media="application/pdf"),
         },
         "/contracts/{contract_id}/package.pdf": {
-            "get": _op("The final package of an active contract: the contract, the signed letters in attachment order, "
-                       "the completion certificate (signed files embedded byte for byte)", 200,
+            "get": _op("The final package of an active contract: the completion certificate with the signed, "
+                       "document-timestamped contract embedded byte for byte, certified and timestamped", 200,
                        {"type": "string", "format": "binary"}, 403, 404, 409, tag="letters", params=[CONTRACT_ID],
                        media="application/pdf"),
         },
@@ -131,8 +136,16 @@ def build_document():
         },
         "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID])},
         "/tasks/{task_id}/complete": {
-            "post": _op("Decide a task. `return` and `decline` need a comment", 200, {"type": "object"}, 403, 404, 409, 422,
+            "post": _op("Decide a task. `return` and `decline` need a comment; `sign` on a task that needs a signature needs "
+                        "`intent_code` (from POST /tasks/{task_id}/intent)", 200, {"type": "object"}, 403, 404, 409, 422,
                         body=REF("Decision"), tag="tasks", params=[TASK_ID]),
+        },
+        "/tasks/{task_id}/intent": {
+            "post": _op("Send the caller a one-time confirmation code (email) for a task that needs a signature; "
+                        "5 codes an hour (409 beyond)", 201,
+                        {"type": "object", "properties": {"channel": {"type": "string"}, "destination": {"type": "string"},
+                                                          "expires_at": {"type": "string"}}},
+                        403, 404, 409, 422, tag="tasks", params=[TASK_ID]),
         },
         "/tasks/{task_id}/claim": {"post": _op("Claim a task for yourself", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
         "/tasks/{task_id}/delegate": {
@@ -184,7 +197,8 @@ SCHEMAS = {
         "state": {"enum": ["open", "completed", "cancelled"]}, "contract_id": {"type": "integer"},
         "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]}}},
     "Decision": {"type": "object", "required": ["decision"], "properties": {
-        "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000}}},
+        "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000},
+        "intent_code": {"type": "string", "pattern": "^[0-9]{6}$"}}},
     "Event": {"type": "object", "properties": {
         "id": {"type": "integer"}, "event": {"type": "string"}, "actor": {"type": "string"}, "decision": {"type": ["string", "null"]},
         "comment": {"type": "string"}, "at": {"type": "string"}}},

@@ -6,7 +6,7 @@ from flask import Response, g, jsonify, request, url_for
 from sqlmodel import select
 
 from workflows.documents import render_contract_html, render_contract_pdf
-from workflows.errors import Forbidden, ValidationFailed
+from workflows.errors import Conflict, Forbidden, ValidationFailed
 from workflows.signing.audit import verify_chain
 from workflows.models import HumanTask
 from workflows.services.contracts import STATUS_TITLES
@@ -220,11 +220,33 @@ def complete_task(task_id):
     body = json_body()
     if not isinstance(body, dict):
         raise ValidationFailed("send a JSON object", {"": "expected an object"})
+    if body.get("decision") == "sign":  # a task whose diagram declares a signature needs the intent code
+        from ..security import client_ip
+        from ..signing_flow import complete_task as complete_signing
+        task = complete_signing(task_id, g.user, "sign", body.get("comment", ""), body.get("intent_code"),
+                                client_ip(), request.user_agent.string)
+        with platform().db.read() as session:
+            return _completed(session, task)
     with platform().db.write() as session:
         task = platform().tasks.complete(session, task_id, g.user, body.get("decision"), body.get("comment", ""))
-        contract = platform().contracts.brief(session, task.contract_id)
-        return jsonify({"task": task_as_dict(task), "contract": contract,
-                        "next_tasks": [task_as_dict(t) for t in platform().tasks.query(session, contract_id=task.contract_id)]})
+        return _completed(session, task)
+
+
+def _completed(session, task):
+    contract = platform().contracts.brief(session, task.contract_id)
+    return jsonify({"task": task_as_dict(task), "contract": contract,
+                    "next_tasks": [task_as_dict(t) for t in platform().tasks.query(session, contract_id=task.contract_id)]})
+
+
+@bp.post("/tasks/<task_id>/intent")
+def request_intent_code(task_id):
+    """Send the caller a one-time code for a task that needs a signature (its diagram declares ``signature``)."""
+    from ..signing_flow import issue_code, staff_signer
+    with platform().db.read() as session:
+        task = platform().tasks._open_task_for(session, task_id, g.user)
+        if not platform().tasks.form(session, task)["signature"]:
+            raise Conflict("this task needs no signature")
+    return jsonify(issue_code(task.contract_id, staff_signer(g.user))), 201
 
 
 @bp.post("/tasks/<task_id>/claim")

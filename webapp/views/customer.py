@@ -12,10 +12,14 @@ from flask_babel import gettext as _
 
 from workflows.documents import render_contract_html, render_contract_pdf
 from workflows.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from workflows.models_customers import Signature
 from workflows.services.customers import CONSENT_TEXT, png_from_data_url
+from workflows.services.letters import FILL_STATUSES
 
 from ..oidc import AFTER_LOGIN, providers
 from ..security import client_ip, platform, roles_required
+from ..signing_flow import (confirm_code, current, customer_signer, issue_code, sign_letter_pdf, signature_evidence,
+                            store)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("customer", __name__)
@@ -61,25 +65,23 @@ def document_pdf(document):
 
 
 def apply_pades(contract, pdf, signature):
-    """The seam for the PAdES signature of the customer (``workflows.signing``): returns the signed PDF or None.
+    """The customer's PAdES signature into the ``customer`` field of the contract's one certified PDF.
 
-    Runs outside the write transaction (it can take seconds); ``sign`` stores the result with the evidence.
+    Returns (base SHA-256, signed PDF, signature record) or None when PAdES is off. Runs outside the write
+    transaction (it can take seconds); ``sign_post`` stores the result with the evidence (409 if another
+    signature was stored in between). ``pdf`` is the rendered PDF the signer saw (certified on first use).
     """
-    if not current_app.config.get("CUSTOMER_PADES", True):
+    from ..signing_flow import ensure_certified, pades_enabled, sign_into
+    if not pades_enabled():
         return None
-    try:
-        from ..verify import signing_service
-        service = signing_service(current_app)
-        certified = service.prepare(pdf, [letter["title"] for letter in signature["letters"]])
-        signed, _record = service.sign_as(certified, "customer", {
-            "name": signature["name"], "subject_id": f"{signature['issuer']}|{signature['subject']}",
-            "organisation": contract.customer_name, "email": signature["email"], "role": "customer",
-            "method": signature["method"]}, signature.get("image"), {
-            "ip": signature["ip"], "user_agent": signature["user_agent"], "consent_text": CONSENT_TEXT})
-        return signed
-    except Exception:  # the evidence is kept either way; the PAdES layer is added again at countersigning
-        log.exception("PAdES signature for contract %s failed; the signature evidence is kept", contract.id)
-        return None
+    certified, base = ensure_certified(contract.id)
+    signed, record = sign_into(certified, "customer", {
+        "name": signature["name"], "subject_id": f"{signature['issuer']}|{signature['subject']}",
+        "organisation": contract.customer_name, "email": signature["email"], "role": "customer",
+        "method": signature["method"]}, signature.get("image"), {
+        "intent": signature.get("intent"), "ip": signature["ip"], "user_agent": signature["user_agent"],
+        "consent_text": CONSENT_TEXT})
+    return base, signed, record
 
 
 def _status(exc):
@@ -168,23 +170,43 @@ def sign_post(contract_id):
         evidence = {"name": g.customer.name or form.get("typed_name", ""), "issuer": g.customer.issuer,
                     "subject": g.customer.subject, "email": g.customer.email, "method": method, "image": image,
                     "ip": client_ip(), "user_agent": request.user_agent.string, "letters": document["letters"]}
-        signed_pdf = None
+        pades = None
         if form.get("document_sha256") == expected and version == contract.current_version and form.get("consent"):
-            signed_pdf = apply_pades(contract, pdf, evidence)
+            # the intent check at the moment of signing, before any key is made (a wrong code counts an attempt)
+            evidence["intent"] = confirm_code(contract.id, customer_signer(g.customer), form.get("intent_code"))
+            pades = apply_pades(contract, pdf, evidence)
         with platform().db.write() as session:
+            if pades is not None:
+                store(session, contract_id, "signed:customer", pades[0], pades[1])
             row = platform().customers.sign(
                 session, contract_id, g.customer, version=version, document_sha256=form.get("document_sha256"),
                 expected_sha256=expected, method=method, consent=bool(form.get("consent")),
                 typed_name=form.get("typed_name", ""), image_png=image, ip=client_ip(), user_agent=request.user_agent.string)
-            if signed_pdf is not None:
-                row.signed_pdf, row.pades_sha256 = signed_pdf, hashlib.sha256(signed_pdf).hexdigest()
-                session.add(row)
+            signature_evidence(row, pades[2] if pades else None, evidence.get("intent"), pades[1] if pades else None)
+            session.add(row)
     except ValidationFailed as exc:
         return sign(contract_id, errors=exc.fields, status=422, form=form)
     except DomainError as exc:
         return _refused(exc)
     flash(_("Thank you: the contract is signed. The provider will countersign it."), "success")
     return redirect(url_for("customer.portal"))
+
+
+@bp.post("/sign/<int:contract_id>/intent")
+@customer_required
+def intent(contract_id):
+    """Send me a code: a one-time confirmation code to the signer's verified email (10 minutes, single use)."""
+    try:
+        with platform().db.read() as session:
+            contract = _load(session, contract_id)
+            if contract.status not in FILL_STATUSES:  # the contract, or a letter until activation
+                raise Conflict(f"nothing is waiting for your signature (the contract is {contract.status})")
+        sent = issue_code(contract.id, customer_signer(g.customer))
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
+            destination=sent["destination"]), "success")
+    return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="sign"))
 
 
 # --- letters: fill in, preview, sign (the same evidence as the contract) ------------------------------------------------
@@ -214,11 +236,20 @@ def letter_sign(contract_id, code):
     signer = {"actor": f"customer:{g.customer.id}", "identity_id": g.customer.id, "issuer": g.customer.issuer,
               "subject": g.customer.subject, "name": g.customer.name or form.get("typed_name", ""), "email": g.customer.email}
     try:
+        with platform().db.read() as session:
+            contract = _load(session, contract_id)
+        pades = sign_letter_pdf(contract, code, customer_signer(g.customer), form.get("document_sha256"),
+                                bool(form.get("consent")), form.get("intent_code"), method, form.get("typed_name", ""),
+                                image, client_ip(), request.user_agent.string)
         with platform().db.write() as session:
             _load(session, contract_id)
-            platform().letters.sign(session, contract_id, code, signer, document_sha256=form.get("document_sha256"),
-                                    method=method, consent=bool(form.get("consent")), typed_name=form.get("typed_name", ""),
-                                    image_png=image, ip=client_ip(), user_agent=request.user_agent.string)
+            if pades["pdf"] is not None:
+                store(session, contract_id, f"signed:letter:{code}"[:40], pades["base"], pades["pdf"])
+            letter = platform().letters.sign(
+                session, contract_id, code, signer, document_sha256=form.get("document_sha256"), method=method,
+                consent=bool(form.get("consent")), typed_name=form.get("typed_name", ""), image_png=image, ip=client_ip(),
+                user_agent=request.user_agent.string)
+            signature_evidence(session.get(Signature, letter.signature_id), pades["record"], pades["intent"], pades["pdf"])
     except ValidationFailed as exc:
         return sign(contract_id, errors={f"{code}.{k}": v for k, v in exc.fields.items()}, status=422, form=form)
     except DomainError as exc:
@@ -248,7 +279,13 @@ def package(contract_id):
     try:
         with platform().db.read() as session:
             contract = _load(session, contract_id)
-            pdf = platform().letters.package(session, contract)
+            if contract.status != "active":
+                raise Conflict(f"the package exists once the contract is active (it is {contract.status})")
+        from ..signing_flow import package_pdf, pades_enabled
+        pdf = package_pdf(platform().db.read, contract) if pades_enabled() else None
+        if pdf is None:
+            with platform().db.read() as session:
+                pdf = platform().letters.package(session, _load(session, contract_id))
     except DomainError as exc:
         return _refused(exc)
     return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
@@ -275,11 +312,12 @@ def document(contract_id):
         with platform().db.read() as session:
             contract = _load(session, contract_id)
             doc = document_for(session, contract)
-            signed = [s for s in platform().customers.signatures(session, contract.id) if s.signed_pdf]
+            signed = current(session, contract.id)
+            signed = signed.pdf if signed is not None and signed.kind != f"certified:v{contract.current_version}" else None
     except DomainError as exc:
         return _refused(exc)
     if signed and request.args.get("signed") == "1":
-        pdf, name = signed[-1].signed_pdf, f"{contract.number}-signed.pdf"
+        pdf, name = signed, f"{contract.number}-signed.pdf"
     else:
         pdf, name = document_pdf(doc)[0], f"{contract.number}-v{doc['version']}.pdf"
     return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})

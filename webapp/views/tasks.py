@@ -7,7 +7,8 @@ from workflows.errors import DomainError, ValidationFailed
 from workflows.models import User
 
 from ..labels import DECISIONS, label
-from ..security import login_required, platform
+from ..security import client_ip, login_required, platform
+from ..signing_flow import complete_task, issue_code, staff_signer
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -49,8 +50,12 @@ def show(task_id):
 def decide(task_id):
     decision, comment = request.form.get("decision"), request.form.get("comment", "")
     try:
-        with platform().db.write() as session:
-            task = platform().tasks.complete(session, task_id, g.user, decision, comment)
+        if decision == "sign":  # the diagram may declare a signature on the task: intent code, PAdES (signing_flow)
+            task = complete_task(task_id, g.user, decision, comment, request.form.get("intent_code"), client_ip(),
+                                 request.user_agent.string)
+        else:
+            with platform().db.write() as session:
+                task = platform().tasks.complete(session, task_id, g.user, decision, comment)
     except ValidationFailed as exc:
         with platform().db.read() as session:
             task = task_for_user(session, task_id)
@@ -62,6 +67,25 @@ def decide(task_id):
         return redirect(url_for("tasks.show", task_id=task_id))
     flash(_("Done: %(decision)s.", decision=label(DECISIONS, decision)), "success")
     return redirect(url_for("contracts.show", contract_id=task.contract_id))
+
+
+@bp.post("/<task_id>/intent")
+@login_required
+def intent(task_id):
+    """Send me a code: a one-time confirmation code to the signer's email, for a task that needs a signature."""
+    try:
+        with platform().db.read() as session:
+            task = platform().tasks._open_task_for(session, task_id, g.user)
+            needs = platform().tasks.form(session, task)["signature"]
+        if not needs:
+            flash(_("This task needs no signature."), "error")
+        else:
+            sent = issue_code(task.contract_id, staff_signer(g.user))
+            flash(_("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
+                    destination=sent["destination"]), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("tasks.show", task_id=task_id))
 
 
 def _task_action(task_id, action, success):

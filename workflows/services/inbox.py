@@ -30,30 +30,35 @@ class InboxService:
     def page(self, session, user, filters, limit=25, offset=0):
         """(rows, total) for the user's roles; each row has the task and its contract's facts."""
         roles = sorted(user.role_set & ({filters.role} if filters.role else user.role_set))
-        conditions = [HumanTask.state == "open", HumanTask.role.in_(roles)]
+        task_conditions = [HumanTask.state == "open", HumanTask.role.in_(roles)]
         if filters.assignment == "unclaimed":
-            conditions.append(HumanTask.assignee.is_(None))
+            task_conditions.append(HumanTask.assignee.is_(None))
         elif filters.assignment == "mine":
-            conditions.append(HumanTask.assignee == user.username)
-        if filters.service_type:
-            conditions.append(or_(Contract.service_types == filters.service_type,
-                                  Contract.service_types.contains(filters.service_type, autoescape=True)))
-        if filters.customer:
-            conditions.append(Contract.customer_name.contains(filters.customer, autoescape=True))
-        if filters.min_total is not None:
-            conditions.append(Contract.total >= filters.min_total)
-        if filters.max_total is not None:
-            conditions.append(Contract.total <= filters.max_total)
+            task_conditions.append(HumanTask.assignee == user.username)
         if filters.overdue:
-            conditions.append(HumanTask.due_at < utcnow())
+            task_conditions.append(HumanTask.due_at < utcnow())
+        contract_conditions = []
+        if filters.service_type:
+            contract_conditions.append(or_(Contract.service_types == filters.service_type,
+                                           Contract.service_types.contains(filters.service_type, autoescape=True)))
+        if filters.customer:
+            contract_conditions.append(Contract.customer_name.contains(filters.customer, autoescape=True))
+        if filters.min_total is not None:
+            contract_conditions.append(Contract.total >= filters.min_total)
+        if filters.max_total is not None:
+            contract_conditions.append(Contract.total <= filters.max_total)
         if filters.search:
             term = filters.search.strip()
-            conditions.append(or_(Contract.number.contains(term, autoescape=True),
-                                  Contract.customer_name.contains(term, autoescape=True)))
-        joined = select(HumanTask, Contract).join(Contract, Contract.id == HumanTask.contract_id).where(and_(*conditions))
-        total = session.exec(select(func.count()).select_from(joined.subquery())).one()
-        rows = session.exec(joined.order_by(HumanTask.due_at, HumanTask.id).limit(limit).offset(offset)).all()
-        return rows, total
+            contract_conditions.append(or_(Contract.number.contains(term, autoescape=True),
+                                           Contract.customer_name.contains(term, autoescape=True)))
+        where = and_(*task_conditions, *contract_conditions)
+        counted = select(func.count(HumanTask.id)).where(where)
+        if contract_conditions:  # without them the total is counted on the task index alone
+            counted = counted.join(Contract, Contract.id == HumanTask.contract_id)
+        total = session.exec(counted).one()
+        page = (select(HumanTask, Contract).join(Contract, Contract.id == HumanTask.contract_id).where(where)
+                .order_by(HumanTask.due_at, HumanTask.id).limit(limit).offset(offset))
+        return session.exec(page).all(), total
 
     def counts(self, session, user):
         """Open tasks per role the user holds (roles without tasks show 0)."""

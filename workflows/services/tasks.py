@@ -124,7 +124,8 @@ class TaskService:
         spec = self.runtime.task_spec(session, task.instance_id, task.name)
         properties = task_properties(spec) if spec is not None else {}
         return {"decisions": split_list(properties.get("decisions")),
-                "comment_required": split_list(properties.get("comment_required"))}
+                "comment_required": split_list(properties.get("comment_required")),
+                "signature": (properties.get("signature") or "").strip()}  # customer | provider: needs a signature
 
     # --- completing ----------------------------------------------------------
     def complete(self, session, task_id, user, decision, comment="", data=None):

@@ -2,7 +2,7 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from workflows.models import utcnow
@@ -37,3 +37,6 @@ class SignedDocument(SQLModel, table=True):
     kind: str = Field(max_length=40)  # certified | signed:<field> | timestamped | package
     sha256: str = Field(max_length=64, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # the bytes of the signing chain (certified, signed:<field>, timestamped, package): the newest row of a contract
+    # that is not the package is THE current signed PDF of the contract (workflows.signing.flow)
+    pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -1,0 +1,76 @@
+"""Sales draft both seed contracts through the web form: computed figures, field errors, preview, edit, submit."""
+from tests.conftest import load_fixture
+
+
+def form_data(draft):
+    """The form fields a browser posts for a draft in the API's shape (dotted paths become dashed names)."""
+    data = {"template": draft["template"], "title": draft["title"], "service_types": draft["service_types"],
+            "total": draft["total"], "tax_rate": draft.get("tax_rate", "")}
+    for key in ("installation_address", "service_location", "service_mode", "late_fee_rate_per_day"):
+        if key in draft:
+            data[key] = draft[key]
+    for key, value in draft["customer"].items():
+        if isinstance(value, dict):
+            data.update({f"customer-{key}-{k}": v for k, v in value.items()})
+        else:
+            data[f"customer-{key}"] = value
+    for index, item in enumerate(draft["items"]):
+        data.update({f"items-{index}-{k}": v for k, v in item.items()})
+    for index, fee in enumerate(draft.get("one_time_fees", [])):
+        data.update({f"one_time_fees-{index}-{k}": v for k, v in fee.items()})
+    plan = draft["payment_plan"]
+    if "installments" in plan:
+        data["plan_kind"] = "installments"
+        for index, row in enumerate(plan["installments"]):
+            data.update({f"installments-{index}-{k}": v for k, v in row.items()})
+    else:
+        data.update({"plan_kind": "periodic", "every_months": plan["every_months"], "periodic_amount": plan["amount"],
+                     "first_due": plan["first_due"]})
+    data.update({f"term-{k}": v for k, v in draft["term"].items()})
+    return data
+
+
+def test_both_seeds_through_the_form_with_computed_figures(as_user, api):
+    sales = as_user("sales")
+    for fixture, words in (("contract-technical-service.json", "壹佰零捌万元整"), ("contract-network-line.json", "肆拾伍万元整")):
+        response = sales.post("/contracts/new", {**form_data(load_fixture(fixture)), "action": "save"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        contract_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+        contract = api.call("GET", f"/contracts/{contract_id}", "sales").json
+        assert contract["total_in_words"] == words and contract["status"] == "draft"
+    technical = api.call("GET", "/contracts?customer=长垣", "sales").json["items"][0]
+    detail = api.call("GET", f"/contracts/{technical['id']}", "sales").json
+    assert (detail["net_amount"], detail["tax_amount"]) == ("1018867.92", "61132.08")
+
+
+def test_field_errors_are_shown_next_to_the_fields_and_nothing_is_saved(as_user, api):
+    sales = as_user("sales")
+    data = form_data(load_fixture("contract-technical-service.json"))
+    data.update({"customer-credit_code": "12410728417309214X", "term-end": "2024-01-01", "action": "save"})
+    response = sales.post("/contracts/new", data, page="/contracts/new")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert html.count('role="alert"') >= 2 and 'aria-invalid="true"' in html
+    assert api.call("GET", "/contracts", "sales").json["total"] == 0
+
+
+def test_preview_renders_without_saving_and_adding_a_row_keeps_the_input(as_user, api):
+    sales = as_user("sales")
+    data = {**form_data(load_fixture("contract-network-line.json")), "action": "preview"}
+    preview = sales.post("/contracts/new", data, page="/contracts/new")
+    assert preview.status_code == 200 and "srcdoc=" in preview.get_data(as_text=True)
+    more = sales.post("/contracts/new", {**data, "action": "add:items"}, page="/contracts/new")
+    assert 'name="items-5-name"' in more.get_data(as_text=True)
+    assert api.call("GET", "/contracts", "sales").json["total"] == 0
+
+
+def test_edit_makes_a_new_version_and_submit_sends_it_to_legal(as_user, api):
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    sales = as_user("sales")
+    page = sales.get(f"/contracts/{contract['id']}/edit")
+    assert page.status_code == 200 and "长垣市第一中学" in page.get_data(as_text=True)
+    data = {**form_data(load_fixture("contract-technical-service.json")), "title": "改过的标题", "action": "submit"}
+    response = sales.post(f"/contracts/{contract['id']}/edit", data)
+    assert response.status_code == 302
+    detail = api.call("GET", f"/contracts/{contract['id']}", "sales").json
+    assert detail["version"] == 2 and detail["title"] == "改过的标题" and detail["status"] == "legal_review"
