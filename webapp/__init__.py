@@ -1,5 +1,5 @@
 """The Flask app: it translates HTTP to calls on the services in ``workflows``."""
-from flask import Flask, render_template
+from flask import Flask, abort, render_template, request
 
 from workflows.errors import DomainError
 from workflows.mail import MailSettings
@@ -45,6 +45,12 @@ def create_app(config=None):
     idp.init_app(app)
     oidc.init_app(app)
     customer.init_app(app)
+
+    @app.before_request
+    def refuse_nul_characters():
+        """No text column takes U+0000 on PostgreSQL; refuse it at the door rather than fail at the database."""
+        if any("\x00" in value for source in (request.args, request.form) for values in source.listvalues() for value in values):
+            abort(400, "the request contains a NUL character")
 
     @app.context_processor
     def clock():

@@ -85,3 +85,11 @@ def test_the_audit_chain_is_reported_and_a_tampered_event_is_named(api, platform
         session.execute(text("UPDATE history_event SET actor = 'mallory' WHERE id = :id"), {"id": first})
     broken = api.call("GET", f"/contracts/{contract['id']}/audit", "legal").json
     assert not broken["ok"] and broken["first_broken_event_id"] == first and "edited" in broken["reason"]
+
+
+def test_nul_characters_are_refused_before_the_database(api):
+    draft = load_fixture("contract-technical-service.json")
+    draft["title"] = "合同\u0000标题"
+    response = api.call("POST", "/contracts", "sales", draft)
+    assert response.status_code == 400 and response.json["error"] == "bad_request"
+    assert api.call("GET", "/contracts?status=%00", "sales").status_code == 400

@@ -83,7 +83,19 @@ def json_body():
         if request.content_length or request.data:
             abort(400, "the body is not valid JSON (send Content-Type: application/json)")
         return {}
+    if _has_nul(body):
+        abort(400, "the body contains a NUL character (U+0000), which no text field can store")
     return body
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 from . import routes  # noqa: E402,F401  (registers the routes on bp)
