@@ -42,6 +42,8 @@ def load(overrides=None):
         "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),  # contract.activated events (workflows/services/webhooks.py)
         "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", ""),
         **{name: os.environ.get(name, "") for name in MAIL_SETTINGS},
+        "STAFF_OIDC_PROVIDER": os.environ.get("STAFF_OIDC_PROVIDER", ""),
+        "STAFF_ROLE_CLAIM": os.environ.get("STAFF_ROLE_CLAIM", ""),
     }
     settings.update(overrides)
     settings.setdefault("DEMO_DATA_ENABLED",

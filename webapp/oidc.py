@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc")
 CUSTOMER_KEY = "customer"
 AFTER_LOGIN = "customer_next"
+PURPOSE = "oidc_for"  # "staff" or "customer": which sign-in the callback completes
 PENDING = "oauth_pending"  # state -> provider, for the plain OAuth adapters (authlib keeps its own for OIDC)
 PENDING_TTL = 600
 HTTP_TIMEOUT = 10
@@ -132,6 +133,10 @@ def login():
     target = safe_target(request.args.get("next"))
     if target:
         session[AFTER_LOGIN] = target
+    staff = request.args.get("for") == "staff"
+    if staff and name != current_app.config.get("STAFF_OIDC_PROVIDER"):
+        abort(404)
+    session[PURPOSE] = "staff" if staff else "customer"
     state = f"{name}.{secrets.token_urlsafe(24)}"
     redirect_uri = current_app.config["BASE_URL"] + url_for("oidc.callback")
     try:
@@ -170,6 +175,8 @@ def callback():
     except (OAuthError, JoseError, ProviderError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
         log.warning("sign-in with %s refused: %s: %s", name, type(exc).__name__, exc)
         return _failed(_("The sign-in could not be verified. Start again."), 400)
+    if session.pop(PURPOSE, "customer") == "staff" and name == current_app.config.get("STAFF_OIDC_PROVIDER"):
+        return _staff_sign_in(claims)
     try:
         with platform().db.write() as db_session:
             identity, token = platform().customers.sign_in(db_session, claims, name, client_ip(), request.user_agent.string)
@@ -190,6 +197,21 @@ def logout():
         session["lang"] = language
     flash(_("You have signed out."), "success")
     return redirect(url_for("customer.portal"))
+
+
+def _staff_sign_in(claims):
+    """Staff single sign-on: the same verified claims, mapped to a local staff account (see SessionService)."""
+    from .security import start_session
+    target = safe_target(session.pop(AFTER_LOGIN, None))
+    try:
+        with platform().db.write() as db_session:
+            signed_in = platform().sessions.sign_in_federated(db_session, claims, current_app.config.get("STAFF_ROLE_CLAIM"),
+                                                              client_ip(), request.user_agent.string)
+    except DomainError as exc:
+        log.warning("staff sign-in refused: %s", exc.message)
+        return _failed(_("This identity has no staff account here. Ask an administrator."), 403)
+    start_session(signed_in.token)
+    return redirect(target or url_for("inbox.index"))
 
 
 def _failed(message, status):
@@ -219,7 +241,7 @@ def _oidc_claims(name, settings):
             raise ProviderError("userinfo is about another subject")
         info = {**extra, **{k: v for k, v in claims.items() if v not in (None, "")}}
     return {"issuer": issuer, "subject": claims["sub"], "name": info.get("name") or info.get("preferred_username") or "",
-            "email": info.get("email") or "", "email_verified": info.get("email_verified") is True}
+            "email": info.get("email") or "", "email_verified": info.get("email_verified") is True, "claims": info}
 
 
 # --- WeCom and DingTalk: OAuth 2.0 with their own parameters, mapped to issuer + subject + name + email ----------------

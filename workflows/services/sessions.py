@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from ..errors import DomainError
 from ..models import LoginAttempt, User, WebSession, utcnow
-from .accounts import hash_password, password_matches
+from .accounts import ROLES, hash_password, password_matches
 
 SESSION_LIFETIME = timedelta(hours=12)
 WINDOW = timedelta(minutes=15)
@@ -56,6 +56,34 @@ class SessionService:
         session.add(LoginAttempt(username=username, ip=ip, success=ok))
         if not ok:
             raise BadCredentials("the username or password is not right")
+        return self._open(session, user, ip, user_agent)
+
+    def sign_in_federated(self, session, claims, role_claim=None, ip="", user_agent=""):
+        """Staff sign-in through the organisation's identity provider: the verified email names the local user.
+
+        Roles come from the local account (the mapping admins keep), or, when the provider is trusted to send
+        them (``role_claim``, e.g. "roles"), from that claim: a known user gets those roles, an unknown one is
+        created with them. No verified email, or no active user and no usable role claim: refused.
+        """
+        email = str(claims.get("email") or "").strip().lower()
+        if not email or not claims.get("email_verified"):
+            raise BadCredentials("the identity provider did not send a verified email")
+        user = session.exec(select(User).where(func.lower(User.email) == email)).first()
+        claimed = claims.get("claims", {}).get(role_claim) if role_claim else None
+        roles = sorted({r for r in (claimed if isinstance(claimed, list) else str(claimed or "").split()) if r in ROLES} - {"customer"})
+        if user is None and roles:
+            user = User(username=email[:100], email=email, display_name=str(claims.get("name") or email)[:100],
+                        roles=",".join(roles), password_hash="")
+            session.add(user)
+            session.flush()
+        elif user is not None and roles:
+            user.roles = ",".join(roles)
+        if user is None or not user.active or not user.role_set - {"customer"}:
+            raise BadCredentials("no active staff account for this identity")
+        session.add(LoginAttempt(username=user.username, ip=ip, success=True))
+        return self._open(session, user, ip, user_agent)
+
+    def _open(self, session, user, ip, user_agent):
         token = secrets.token_urlsafe(32)
         session.add(WebSession(token_sha256=_digest(token), user_id=user.id, expires_at=utcnow() + SESSION_LIFETIME,
                                ip=ip[:64], user_agent=(user_agent or "")[:300]))
