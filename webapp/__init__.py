@@ -46,6 +46,10 @@ def create_app(config=None):
     oidc.init_app(app)
     customer.init_app(app)
 
+    from .signing_flow import pades_enabled, verify_current
+    if pades_enabled(app.config):
+        app.extensions["qianyue"].letters.verifier = verify_current  # the gate verifies the signed PDF itself
+
     @app.before_request
     def refuse_nul_characters():
         """No text column takes U+0000 on PostgreSQL; refuse it at the door rather than fail at the database."""

@@ -48,8 +48,8 @@ def service():
     return signing_service(current_app._get_current_object())
 
 
-def pades_enabled() -> bool:
-    config = current_app.config
+def pades_enabled(config=None) -> bool:
+    config = config if config is not None else current_app.config
     return bool(config.get("SIGNING_PADES", config.get("CUSTOMER_PADES", True)))
 
 
@@ -112,6 +112,18 @@ def current(session, contract_id: int) -> SignedDocument | None:
     return session.exec(select(SignedDocument).where(
         SignedDocument.contract_id == contract_id, SignedDocument.pdf.is_not(None), SignedDocument.kind != "package")
         .order_by(SignedDocument.id.desc()).limit(1)).first()
+
+
+def verify_current(session, contract_id: int) -> str | None:
+    """The activation gate's PAdES check (LetterService.verifier): None when the contract's current signed PDF
+    verifies (or nothing is PAdES-signed yet), else what is wrong."""
+    row = current(session, contract_id)
+    if row is None:
+        return None
+    report = service().verify(row.pdf)
+    if report.valid:
+        return None
+    return "the signed PDF does not verify: " + "; ".join(report.problems[:3] or ["a signature is not valid"])
 
 
 def package_row(session, contract_id: int) -> SignedDocument | None:

@@ -110,3 +110,19 @@ def test_intent_cli_reads_the_last_code_in_development_only(app, api, monkeypatc
     assert result.exit_code == 0 and result.output.strip() == code
     monkeypatch.setitem(app.config, "APP_ENV", "production")
     assert runner.invoke(args=["intent", "last-code", str(contract_id)]).exit_code == 2
+
+
+def test_the_activation_gate_refuses_a_signed_pdf_that_no_longer_verifies(app, api, platform):
+    """A tampered current signed PDF blocks the countersignature (409 'document'), like a missing letter does."""
+    from webapp.signing_flow import current
+    contract_id = at_customer(api, technical_service())
+    api.sign("customer", contract_id)
+    complete_letters(api, contract_id)
+    with platform.db.write() as session:
+        row = current(session, contract_id)
+        tampered = bytearray(row.pdf)
+        tampered[len(tampered) // 2] ^= 0x01
+        row.pdf = bytes(tampered)
+    (task,) = api.tasks("signatory", contract_id)
+    refused = api.complete_sign("signatory", task["id"], contract_id)
+    assert refused.status_code == 409 and "does not verify" in refused.json["fields"]["document"], refused.json

@@ -153,7 +153,7 @@ def validate_values(fields, values, service_types):
 class LetterService:
     def __init__(self, platform):
         self.platform = platform
-        self.verifier = None  # optional callable(pdf bytes) -> bool: PAdES verification of signed PDFs (workflows.signing)
+        self.verifier = None  # optional callable(session, contract_id) -> problem text or None: PAdES check of the signed PDF
         platform.runtime.step_listeners.append(self._on_step)
         platform.runtime.functions.update({"activation_check": self._activation_check,
                                            "activate_contract": self._activate_contract,
@@ -448,6 +448,10 @@ class LetterService:
                                                               Signature.role != "letter")):
             if not self._signature_verifies(signature):
                 problems[f"signatures.{signature.id}"] = "signature does not verify"
+        if self.verifier is not None:
+            problem = self.verifier(session, contract.id)
+            if problem:
+                problems["document"] = problem
         return problems
 
     def _letter_verifies(self, session, row):
@@ -460,11 +464,8 @@ class LetterService:
     def _signature_verifies(self, signature):
         if signature.image_png is not None and hashlib.sha256(signature.image_png).hexdigest() != signature.image_sha256:
             return False
-        if signature.signed_pdf is not None:
-            if hashlib.sha256(signature.signed_pdf).hexdigest() != signature.pades_sha256:
-                return False
-            if self.verifier is not None and not self.verifier(signature.signed_pdf):
-                return False
+        if signature.signed_pdf is not None and hashlib.sha256(signature.signed_pdf).hexdigest() != signature.pades_sha256:
+            return False
         return True
 
     def _guard_countersign(self, session, task, decision):
