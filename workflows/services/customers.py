@@ -252,22 +252,7 @@ class CustomerService:
             raise Conflict(f"the contract is no longer waiting for your signature (it is {contract.status})")
         if contract.current_version != version or not isinstance(document_sha256, str) or document_sha256 != expected_sha256:
             raise Conflict("the document changed since you opened it; reload the page and read the current version")
-        errors = {}
-        if not consent:
-            errors["consent"] = "tick the box to agree to sign electronically"
-        if method not in METHODS:
-            errors["method"] = "choose how to sign: draw, type your name, or upload a seal"
-        typed_name = (typed_name or "").strip()
-        if method == "typed" and not typed_name:
-            errors["typed_name"] = "type your full name"
-        elif len(typed_name) > 200:
-            errors["typed_name"] = "at most 200 characters"
-        if method in ("drawn", "seal"):
-            problem = check_png(image_png)
-            if problem:
-                errors["signature_image" if method == "drawn" else "seal"] = problem
-        if errors:
-            raise ValidationFailed("the signature is not complete", errors)
+        typed_name = check_signature_input(consent, method, typed_name, image_png)
         row = Signature(contract_id=contract.id, contract_version=version, task_id=task.id, role="customer",
                         identity_id=identity.id, issuer=identity.issuer, subject=identity.subject,
                         name=identity.name or typed_name or identity.email, email=identity.email,
@@ -340,6 +325,28 @@ def _who(identity):
 
 def _looks_like_email(value):
     return isinstance(value, str) and 3 <= len(value) <= 200 and "@" in value and " " not in value and "\n" not in value
+
+
+def check_signature_input(consent, method, typed_name, image_png):
+    """The parts every signature needs (consent, a method, its name or image); all problems at once.
+    Returns the typed name, stripped."""
+    errors = {}
+    if not consent:
+        errors["consent"] = "tick the box to agree to sign electronically"
+    if method not in METHODS:
+        errors["method"] = "choose how to sign: draw, type your name, or upload a seal"
+    typed_name = typed_name.strip() if isinstance(typed_name, str) else ""
+    if method == "typed" and not typed_name:
+        errors["typed_name"] = "type your full name"
+    elif len(typed_name) > 200:
+        errors["typed_name"] = "at most 200 characters"
+    if method in ("drawn", "seal"):
+        problem = check_png(image_png)
+        if problem:
+            errors["signature_image" if method == "drawn" else "seal"] = problem
+    if errors:
+        raise ValidationFailed("the signature is not complete", errors)
+    return typed_name
 
 
 def check_png(data):

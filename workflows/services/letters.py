@@ -382,29 +382,14 @@ class LetterService:
 
         ``signer``: actor (history name), identity_id (or None for an API user), issuer, subject, name, email.
         """
-        from .customers import CONSENT_TEXT, METHODS, check_png, sha256_hex
+        from .customers import CONSENT_TEXT, check_signature_input, sha256_hex
 
         contract, letter = self._check_fillable(session, contract_id, code)
         if letter.status != "filled" or not letter.document_pdf:
             raise Conflict("fill in the letter before signing it")
         if not isinstance(document_sha256, str) or document_sha256 != letter.document_sha256:
             raise Conflict("the letter changed since you opened it; reload it and read the current version")
-        errors = {}
-        if not consent:
-            errors["consent"] = "tick the box to agree to sign electronically"
-        if method not in METHODS:
-            errors["method"] = "choose how to sign: draw, type your name, or upload a seal"
-        typed_name = (typed_name or "").strip() if isinstance(typed_name, str) else ""
-        if method == "typed" and not typed_name:
-            errors["typed_name"] = "type your full name"
-        elif len(typed_name) > 200:
-            errors["typed_name"] = "at most 200 characters"
-        if method in ("drawn", "seal"):
-            problem = check_png(image_png)
-            if problem:
-                errors["signature_image" if method == "drawn" else "seal"] = problem
-        if errors:
-            raise ValidationFailed("the signature is not complete", errors)
+        typed_name = check_signature_input(consent, method, typed_name, image_png)
         row = Signature(contract_id=contract.id, contract_version=contract.current_version, role="letter",
                         identity_id=signer.get("identity_id"), issuer=signer.get("issuer", ""),
                         subject=signer.get("subject", ""), name=(signer.get("name") or typed_name or "")[:200],
