@@ -72,6 +72,8 @@ class SessionService:
         claimed = claims.get("claims", {}).get(role_claim) if role_claim else None
         roles = sorted({r for r in (claimed if isinstance(claimed, list) else str(claimed or "").split()) if r in ROLES} - {"customer"})
         if user is None and roles:
+            if session.exec(select(User).where(User.username == email[:100])).first() is not None:
+                raise BadCredentials("a different account already uses this identity's email as its username")
             user = User(username=email[:100], email=email, display_name=str(claims.get("name") or email)[:100],
                         roles=",".join(roles), password_hash="")
             session.add(user)
