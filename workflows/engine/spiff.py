@@ -118,7 +118,8 @@ class WorkflowCache:
     """Restored workflows by instance id and version, so a busy instance is not deserialized at every step.
 
     A load takes the entry out (the step then owns the object); only a committed step puts its
-    workflow back, under the version it wrote. A version mismatch (another process wrote) is a miss.
+    workflow back, under the version it wrote, with what the step surveyed of it (ready tasks, timers).
+    A version mismatch (another process wrote) is a miss.
     """
 
     def __init__(self, size=256):
@@ -131,9 +132,9 @@ class WorkflowCache:
             entry = self._items.pop(instance_id, None)
         return entry[1] if entry and entry[0] == version else None
 
-    def put(self, instance_id, version, workflow):
+    def put(self, instance_id, version, entry):
         with self._lock:
-            self._items[instance_id] = (version, workflow)
+            self._items[instance_id] = (version, entry)
             self._items.move_to_end(instance_id)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import select
 
-from ..db import prepared
+from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ApiToken, User, utcnow
 
@@ -24,10 +24,10 @@ TOKEN_PREFIX = "qy_"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 _hasher = PasswordHasher()
 USER_COLUMNS = [c for c in User.__table__.c if c.name != "password_hash"]
-USER_FOR_TOKEN = prepared(
+USER_FOR_TOKEN = Statement(
     f"SELECT {', '.join('app_user.' + c.name for c in USER_COLUMNS)} FROM app_user "
     "JOIN api_token ON api_token.user_id = app_user.id "
-    "WHERE api_token.token_sha256 = :digest AND api_token.revoked_at IS NULL AND app_user.active").columns(*USER_COLUMNS)
+    "WHERE api_token.token_sha256 = :digest AND api_token.revoked_at IS NULL AND app_user.active", columns=USER_COLUMNS)
 
 
 def hash_password(password):
@@ -93,11 +93,11 @@ class AccountService:
         return token
 
     def user_for_token(self, session, token):
-        """The active user a live token belongs to (every API request asks, so the statement is prepared)."""
+        """The active user a live token belongs to (every API request asks: a driver-level statement)."""
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        row = session.connection().execute(USER_FOR_TOKEN, {"digest": _token_digest(token)}).first()
-        return User(**row._mapping) if row else None
+        row = USER_FOR_TOKEN.first(session, {"digest": _token_digest(token)})
+        return User(**row._asdict()) if row else None
 
     def revoke_tokens(self, session, username):
         user = self.get(session, username)

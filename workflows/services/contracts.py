@@ -22,7 +22,7 @@ from ..contracts.diff import field_changes, text_changes
 from ..contracts.lint import LintContext, lint
 from ..contracts.validation import merge_patch, normalize_draft
 from ..engine.spiff import decision_table, script_engine
-from ..db import prepared
+from ..db import Statement
 from ..documents import render_contract_html
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider, utcnow
@@ -39,9 +39,9 @@ STATUS_TITLES = {
 }
 LETTERS_DECISION = "mandated_letters"
 FINANCE_THRESHOLD = Decimal("500000")
-CONTRACT_BRIEF = prepared("SELECT id, number, status, current_version FROM contract WHERE id = :id")
-FOLLOW_STATUS = prepared("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
-                         now=Contract.__table__.c.updated_at)
+CONTRACT_BRIEF = Statement("SELECT id, number, status, current_version FROM contract WHERE id = :id")
+FOLLOW_STATUS = Statement("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
+                          now=Contract.__table__.c.updated_at)
 
 
 def canonical_json(data):
@@ -148,7 +148,7 @@ class ContractService:
 
     def brief(self, session, contract_id):
         """Number, status and version, for answers that follow a decision (one cheap statement)."""
-        row = session.connection().execute(CONTRACT_BRIEF, {"id": contract_id}).first()
+        row = CONTRACT_BRIEF.first(session, {"id": contract_id})
         if row is None:
             raise NotFound(f"no contract {contract_id}")
         return {"id": row.id, "number": row.number, "status": row.status,
@@ -247,8 +247,7 @@ class ContractService:
                 status = next((t.data["outcome"] for t in step.timers if t.data.get("outcome")), None)
         if status is None:
             return
-        connection = session.connection()
-        connection.execute(FOLLOW_STATUS, {"id": step.contract_id, "status": status, "now": utcnow()})
+        FOLLOW_STATUS.execute(session, {"id": step.contract_id, "status": status, "now": utcnow()})
 
 
 def _outcome(workflow):

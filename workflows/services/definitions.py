@@ -6,6 +6,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 
+from ..db import Statement
 from ..errors import InvalidDefinition, NotFound
 from ..models import ProcessDefinition
 from ..engine.bpmn_checks import check_dmn, check_process, parse_safe_xml
@@ -14,6 +15,7 @@ from .accounts import ROLES
 
 MAX_FILE_BYTES = 2_000_000
 DMN_DECISION = "{https://www.omg.org/spec/DMN/20191111/MODEL/}decision"
+LATEST_VERSION = Statement("SELECT id FROM process_definition WHERE key = :key ORDER BY version DESC LIMIT 1")
 
 
 def definition_digest(bpmn_xml: bytes, dmn_files: dict) -> str:
@@ -84,11 +86,13 @@ class RepositoryService:
         return self.deploy(session, bpmn_xml, dmn_files, deployed_by)
 
     def latest(self, session, key, required=True):
-        query = select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc()).limit(1)
-        definition = session.exec(query).first()
-        if definition is None and required:
-            raise NotFound(f"no process definition {key!r} is deployed")
-        return definition
+        """The newest version of a process (every start asks: one indexed lookup, the row itself from the cache)."""
+        definition_id = LATEST_VERSION.scalar(session, {"key": key})
+        if definition_id is None:
+            if required:
+                raise NotFound(f"no process definition {key!r} is deployed")
+            return None
+        return self.get(session, definition_id)
 
     def get(self, session, definition_id):
         """Definitions never change once stored, so they are cached by id."""

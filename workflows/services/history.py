@@ -3,15 +3,15 @@ import json
 
 from sqlmodel import select
 
-from ..db import insert_sql, prepared
+from ..db import Statement, insert_statement
 from ..models import HistoryEvent, utcnow
 from ..signing.audit import chain_rows
 
-INSERT_EVENT = insert_sql(HistoryEvent.__table__, exclude=("id",))
+INSERT_EVENT = insert_statement(HistoryEvent.__table__, exclude=("id",))
 # the contract's audit chain head: locked on PostgreSQL; SQLite writers are already serialized (BEGIN IMMEDIATE)
-SELECT_HEAD = {"postgresql": prepared("SELECT audit_head FROM contract WHERE id = :id FOR UPDATE"),
-               "sqlite": prepared("SELECT audit_head FROM contract WHERE id = :id")}
-UPDATE_HEAD = prepared("UPDATE contract SET audit_head = :head WHERE id = :id")
+SELECT_HEAD = {"postgresql": Statement("SELECT audit_head FROM contract WHERE id = :id FOR UPDATE"),
+               "sqlite": Statement("SELECT audit_head FROM contract WHERE id = :id")}
+UPDATE_HEAD = Statement("UPDATE contract SET audit_head = :head WHERE id = :id")
 COLUMNS = ("event", "actor", "task_id", "task_name", "decision", "comment", "on_behalf_of", "details")
 
 
@@ -34,16 +34,15 @@ class HistoryService:
                  "comment": e.get("comment") or "",
                  "details": json.dumps(e.get("details") or {}, ensure_ascii=False, default=str),
                  "prev_hash": "", "hash": ""} for e in events]
-        connection = session.connection()
         if contract_id is not None:
-            select_head = SELECT_HEAD.get(connection.dialect.name, SELECT_HEAD["sqlite"])
-            head = connection.execute(select_head, {"id": contract_id}).scalar()
+            select_head = SELECT_HEAD.get(session.connection().dialect.name, SELECT_HEAD["sqlite"])
+            head = select_head.scalar(session, {"id": contract_id})
             if head is not None:  # the contract row exists (always, except in tests of history alone)
                 new_head = chain_rows(rows, head)
-                connection.execute(INSERT_EVENT, rows)
-                connection.execute(UPDATE_HEAD, {"head": new_head, "id": contract_id})
+                INSERT_EVENT.execute_many(session, rows)
+                UPDATE_HEAD.execute(session, {"head": new_head, "id": contract_id})
                 return
-        connection.execute(INSERT_EVENT, rows)
+        INSERT_EVENT.execute_many(session, rows)
 
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)

@@ -14,13 +14,14 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from ..db import after_commit, prepared
+from ..db import Statement, after_commit, insert_statement
 from ..models import Contract, HumanTask, OutboxMail, User, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
-CONTRACT_FACTS = prepared("SELECT id, number, title, customer_name, created_by FROM contract WHERE id = :id")
-ACTIVE_USERS = prepared("SELECT username, display_name, email, roles FROM app_user WHERE active")
+CONTRACT_FACTS = Statement("SELECT id, number, title, customer_name, created_by FROM contract WHERE id = :id")
+ACTIVE_USERS = Statement("SELECT username, display_name, email, roles FROM app_user WHERE active")
+INSERT_MAIL = insert_statement(OutboxMail.__table__, exclude=("id",))
 MAX_ATTEMPTS = 8
 
 
@@ -36,14 +37,17 @@ class NotificationService:
     def enqueue(self, session, kind, to, subject, body, contract_id=None):
         if not to:
             return
-        session.add(OutboxMail(kind=kind, to_addr=to, subject=subject, body=body, contract_id=contract_id))
+        now = utcnow()
+        INSERT_MAIL.execute(session, {"kind": kind, "to_addr": to, "subject": subject, "body": body, "contract_id": contract_id,
+                                      "created_at": now, "next_attempt_at": now, "attempts": 0, "sent_at": None,
+                                      "last_error": ""})
         if self.mailer is not None:
             after_commit(session, self.deliver_soon)
 
     def _on_step(self, session, step):
         if step.contract_id is None or not (step.new_tasks or any(e.get("decision") == "return" for e in step.events)):
             return
-        contract = session.connection().execute(CONTRACT_FACTS, {"id": step.contract_id}).first()
+        contract = CONTRACT_FACTS.first(session, {"id": step.contract_id})
         if contract is None:
             return
         returned = any(e.get("decision") == "return" for e in step.events)
@@ -71,7 +75,7 @@ class NotificationService:
         return [u for u in self._active_users(session) if role in u.roles.split(",") and u.email]
 
     def _active_users(self, session):
-        return session.connection().execute(ACTIVE_USERS).all()
+        return ACTIVE_USERS.rows(session)
 
     def queue_overdue_digest(self, session, now=None):
         """One mail per user listing the overdue open tasks of their roles. Returns the number queued."""

@@ -12,23 +12,23 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from ..db import after_commit, insert_sql, prepared
+from ..db import Statement, after_commit, insert_statement
 from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance, utcnow
 from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, WorkflowCache, dump_workflow, load_workflow, new_workflow,
                             script_engine)
 
 INSTANCE = ProcessInstance.__table__
-LOAD_INSTANCE = prepared("SELECT definition_id, business_key, version, state_json, serializer_version, status "
-                         "FROM process_instance WHERE id = :id")
-INSERT_INSTANCE = insert_sql(INSTANCE, exclude=("id",), returning="id")
-SAVE_INSTANCE = prepared(
+INSTANCE_COLUMNS = ("definition_id", "business_key", "version", "state_json", "serializer_version", "status")
+LOAD_INSTANCE = Statement(f"SELECT {', '.join(INSTANCE_COLUMNS)} FROM process_instance WHERE id = :id")
+INSERT_INSTANCE = insert_statement(INSTANCE, exclude=("id",), returning="id")
+SAVE_INSTANCE = Statement(
     "UPDATE process_instance SET state_json = :state_json, serializer_version = :serializer_version, "
     "status = :status, updated_at = :updated_at, completed_at = :completed_at, next_timer_at = :next_timer_at, "
     "version = :version + 1 WHERE id = :id AND version = :version",
     updated_at=INSTANCE.c.updated_at, completed_at=INSTANCE.c.completed_at, next_timer_at=INSTANCE.c.next_timer_at)
-INSTANCE_DEFINITION = prepared("SELECT definition_id FROM process_instance WHERE id = :id")
-MARK_FAILED = prepared("UPDATE process_instance SET status = 'error', error = :error, version = version + 1 WHERE id = :id")
+INSTANCE_DEFINITION = Statement("SELECT definition_id FROM process_instance WHERE id = :id")
+MARK_FAILED = Statement("UPDATE process_instance SET status = 'error', error = :error, version = version + 1 WHERE id = :id")
 
 
 class ProcessFailed(DomainError):
@@ -60,10 +60,7 @@ class Step:
     new_tasks: list = field(default_factory=list)  # task rows this step created (for listeners)
     session: object = None  # the step's transaction, for functions that read or write the database
     providers: dict = field(default_factory=dict)  # name -> callable(step, *args): functions other services add
-
-    @property
-    def completed(self):
-        return self.workflow.is_completed()
+    completed: bool = False  # the workflow finished (as of the last survey)
 
     def survey(self):
         """One pass over the task tree for what the step writes (each get_tasks walks the whole tree)."""
@@ -73,6 +70,7 @@ class Step:
                 self.ready.append(task)
             elif task.state == TaskState.WAITING and is_timer(task):
                 self.timers.append(task)
+        self.completed = self.workflow.is_completed()
 
     def functions(self):
         """What scripts in the diagram may call; each records its effect as history in the same transaction.
@@ -108,9 +106,13 @@ class RuntimeService:
         return step
 
     def load(self, session, instance_id, actor):
-        row = session.connection().execute(LOAD_INSTANCE, {"id": instance_id}).first()
+        row = LOAD_INSTANCE.first(session, {"id": instance_id})
         if row is None:
             raise NotFound(f"no process instance {instance_id}")
+        return self.restore(session, instance_id, row, actor)
+
+    def restore(self, session, instance_id, row, actor):
+        """The step for an instance row already read (``INSTANCE_COLUMNS``, e.g. joined to the task being completed)."""
         if row.status != "running":
             raise Conflict(f"the process has {row.status}")
         definition = self.repository.get(session, row.definition_id)
@@ -118,18 +120,20 @@ class RuntimeService:
         step = Step(instance_id, row.definition_id, key, row.version, None, actor, int(key) if key.isdigit() else None,
                     session=session, providers=self.functions)
         engine = script_engine(step.functions())
-        step.workflow = self.workflows.take(instance_id, row.version)
-        if step.workflow is None:
+        cached = self.workflows.take(instance_id, row.version)
+        if cached is None:
             step.workflow = load_workflow(row.state_json, row.serializer_version, definition, self.specs.get(definition),
                                           engine)
+            step.survey()
+        else:  # the workflow as the last committed step left it, with that step's survey
+            step.workflow, step.ready, step.timers, step.completed = cached
         step.workflow.script_engine = engine
-        step.survey()
         step.ready_before = frozenset(str(t.id) for t in step.ready)
         return step
 
     def task_spec(self, session, instance_id, task_name):
         """A task's spec from the instance's definition version (cached; no workflow is restored)."""
-        row = session.connection().execute(INSTANCE_DEFINITION, {"id": instance_id}).first()
+        row = INSTANCE_DEFINITION.first(session, {"id": instance_id})
         if row is None:
             return None
         spec, _ = self.specs.get(self.repository.get(session, row[0]))
@@ -176,22 +180,23 @@ class RuntimeService:
 
     def _save(self, session, step):
         """Write the step: the versioned instance row, the task rows, history, then the listeners."""
-        now, connection = utcnow(), session.connection()
+        now = utcnow()
         step.survey()
         values = {"state_json": dump_workflow(step.workflow), "serializer_version": SERIALIZER_VERSION,
                   "status": "completed" if step.completed else "running", "updated_at": now,
                   "completed_at": now if step.completed else None, "next_timer_at": next_timer_at(step.timers)}
         if step.instance_id is None:
             step.version = 1
-            step.instance_id = connection.execute(INSERT_INSTANCE, {
+            step.instance_id = INSERT_INSTANCE.scalar(session, {
                 **values, "definition_id": step.definition_id, "business_key": step.business_key, "version": 1,
-                "error": "", "created_at": now}).scalar_one()
+                "error": "", "created_at": now})
         else:
-            changed = connection.execute(SAVE_INSTANCE, {**values, "id": step.instance_id, "version": step.version}).rowcount
+            changed = SAVE_INSTANCE.execute(session, {**values, "id": step.instance_id, "version": step.version})
             if changed != 1:
                 raise Conflict("this contract was changed by someone else at the same moment; reload and try again")
             step.version += 1
-        after_commit(session, lambda: self.workflows.put(step.instance_id, step.version, step.workflow))
+        survey = (step.workflow, step.ready, step.timers, step.completed)
+        after_commit(session, lambda: self.workflows.put(step.instance_id, step.version, survey))
         self.tasks.sync(session, step)
         for listener in self.step_listeners:  # listeners may read step.events and append their own
             listener(session, step)
@@ -201,7 +206,7 @@ class RuntimeService:
     def mark_failed(self, db, instance_id, message):
         """Record a failed step in its own transaction (the step itself was rolled back)."""
         with db.write() as session:
-            session.connection().execute(MARK_FAILED, {"id": instance_id, "error": message[:2000]})
+            MARK_FAILED.execute(session, {"id": instance_id, "error": message[:2000]})
 
 
 def is_timer(task):

@@ -5,7 +5,6 @@ the task in the BPMN as ``spiffworkflow:property`` entries:
 ``decisions`` (comma-separated, e.g. ``approve,return``), ``comment_required`` (the
 decisions that need a comment) and ``due_in`` (an ISO 8601 duration such as ``P2D``).
 """
-from collections import namedtuple
 from functools import lru_cache
 from uuid import UUID
 
@@ -15,22 +14,27 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..db import insert_sql, prepared
+from ..db import Statement, insert_statement
 from ..models import HumanTask, User, utcnow
+from .runtime import INSTANCE, INSTANCE_COLUMNS
 
 MAX_COMMENT = 2000
 TASK = HumanTask.__table__
-SELECT_TASK = prepared(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE id = :id").columns(*TASK.c)
-COMPLETE_TASK = prepared("UPDATE human_task SET state = 'completed', completed_at = :now, completed_by = :username, "
+SELECT_TASK = Statement(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE id = :id", columns=TASK.c)
+# the task and its instance's row in one statement: what completing a task reads
+SELECT_TASK_AND_INSTANCE = Statement(
+    f"SELECT {', '.join('t.' + c.name for c in TASK.c)}, {', '.join('i.' + c for c in INSTANCE_COLUMNS)} "
+    "FROM human_task t JOIN process_instance i ON i.id = t.instance_id WHERE t.id = :id",
+    columns=[*TASK.c, *(INSTANCE.c[c] for c in INSTANCE_COLUMNS)])
+COMPLETE_TASK = Statement("UPDATE human_task SET state = 'completed', completed_at = :now, completed_by = :username, "
                          "decision = :decision WHERE id = :id AND state = 'open'", now=TASK.c.completed_at)
-CANCEL_TASKS = prepared("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE id IN :ids AND state = 'open'",
-                        now=TASK.c.completed_at, ids=(TASK.c.id,))
-INSERT_TASK = insert_sql(TASK)
-COUNT_BY_ROLE = prepared("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN :roles GROUP BY role",
-                         roles=(TASK.c.role,))
+CANCEL_TASKS = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE id IN (:ids) AND state = 'open'",
+                         lists=["ids"], now=TASK.c.completed_at)
+INSERT_TASK = insert_statement(TASK)
+COUNT_BY_ROLE = Statement("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN (:roles) GROUP BY role",
+                          lists=["roles"])
 DEFAULT_DUE_IN = "P7D"  # a user task whose diagram sets no due_in still gets a deadline
-TaskRecord = namedtuple("TaskRecord", [c.name for c in TASK.c])  # a task row read outside the ORM (cheap to build)
-ASSIGN_TASK = prepared("UPDATE human_task SET assignee = :assignee, delegated_by = :delegated_by "
+ASSIGN_TASK = Statement("UPDATE human_task SET assignee = :assignee, delegated_by = :delegated_by "
                        "WHERE id = :id AND state = 'open' "
                        "AND (assignee = :expected OR (assignee IS NULL AND :expected IS NULL))")
 
@@ -60,19 +64,16 @@ class TaskService:
         filters = {"state": state, "roles": sorted(roles) if roles is not None else None,
                    "assignee": assignee, "contract_id": contract_id}
         used = tuple(name for name, value in filters.items() if value is not None)
-        rows = session.connection().execute(_task_query(used), {**{n: filters[n] for n in used},
-                                                                 "limit": limit, "offset": offset})
-        return [TaskRecord(*row) for row in rows]
+        return _task_query(used).rows(session, {**{n: filters[n] for n in used}, "limit": limit, "offset": offset})
 
     def count(self, session, roles, state="open"):
-        rows = session.connection().execute(COUNT_BY_ROLE, {"state": state, "roles": sorted(roles)})
-        return {role: count for role, count in rows}
+        return dict(COUNT_BY_ROLE.rows(session, {"state": state, "roles": sorted(roles)}))
 
-    def get(self, session, task_id):
-        row = session.connection().execute(SELECT_TASK, {"id": str(task_id)}).first() if _is_uuid(task_id) else None
+    def get(self, session, task_id, statement=SELECT_TASK):
+        row = statement.first(session, {"id": str(task_id)}) if _is_uuid(task_id) else None
         if row is None:
             raise NotFound(f"no task {task_id}")
-        return TaskRecord(*row)
+        return row
 
     # --- claiming ------------------------------------------------------------
     def claim(self, session, task_id, user):
@@ -113,9 +114,9 @@ class TaskService:
         return task
 
     def _set_assignee(self, session, task, username, delegated_by=None):
-        changed = session.connection().execute(ASSIGN_TASK, {"id": task.id, "assignee": username, "expected": task.assignee,
-                                                             "delegated_by": delegated_by})
-        if changed.rowcount != 1:
+        changed = ASSIGN_TASK.execute(session, {"id": task.id, "assignee": username, "expected": task.assignee,
+                                                "delegated_by": delegated_by})
+        if changed != 1:
             raise Conflict("the task changed at the same moment; reload and try again")
         return task._replace(assignee=username, delegated_by=delegated_by)
 
@@ -134,20 +135,19 @@ class TaskService:
         ``data`` is for domain services only (e.g. the figures routing needs at submit);
         the web layer passes decision and comment alone, so callers cannot inject variables.
         """
-        task = self._open_task_for(session, task_id, user)
+        task = self._open_task_for(session, task_id, user, SELECT_TASK_AND_INSTANCE)
         if task.assignee and task.assignee != user.username:
             raise Forbidden(f"the task is claimed by {task.assignee}")
         for guard in self.guards:
             guard(session, task, decision)
-        step = self.runtime.load(session, task.instance_id, user.username)
+        step = self.runtime.restore(session, task.instance_id, task, user.username)
         spiff_task = step.workflow.get_task_from_id(UUID(task.id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict("the task is no longer waiting for a decision")
         decision, comment = self._validate(task_properties(spiff_task.task_spec), decision, comment)
         now = utcnow()
-        done = session.connection().execute(COMPLETE_TASK, {"id": task.id, "now": now, "username": user.username,
-                                                            "decision": decision})
-        if done.rowcount != 1:
+        done = COMPLETE_TASK.execute(session, {"id": task.id, "now": now, "username": user.username, "decision": decision})
+        if done != 1:
             raise Conflict("the task was completed by someone else at the same moment")
         task = task._replace(state="completed", completed_at=now, completed_by=user.username, decision=decision)
         step.events.append({"event": "task_completed", "actor": user.username, "task_id": task.id, "task_name": task.name,
@@ -175,8 +175,8 @@ class TaskService:
             raise ValidationFailed("the decision is not valid for this task", errors)
         return decision, comment
 
-    def _open_task_for(self, session, task_id, user):
-        task = self.get(session, task_id)
+    def _open_task_for(self, session, task_id, user, statement=SELECT_TASK):
+        task = self.get(session, task_id, statement)
         if task.role not in user.role_set:
             raise Forbidden(f"this task belongs to the {task.role} role")
         if task.state != "open":
@@ -193,7 +193,7 @@ class TaskService:
         ready = {str(t.id): t for t in step.ready}
         gone = step.ready_before - set(ready) - step.completed_task_ids
         if gone:
-            session.connection().execute(CANCEL_TASKS, {"ids": sorted(gone), "now": utcnow()})
+            CANCEL_TASKS.execute(session, {"ids": sorted(gone), "now": utcnow()})
         created = utcnow()
         new_rows = []
         for task_id, task in ready.items():
@@ -206,18 +206,18 @@ class TaskService:
                              "due_at": due_from(created, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
                              "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None})
         if new_rows:
-            session.connection().execute(INSERT_TASK, new_rows)
+            INSERT_TASK.execute_many(session, new_rows)
         step.new_tasks = new_rows
 
 
 @lru_cache(maxsize=32)
 def _task_query(filters):
     """The inbox statement for one combination of filters (fixed SQL fragments, values bound)."""
-    clauses = {"state": "state = :state", "roles": "role IN :roles", "assignee": "assignee = :assignee",
+    clauses = {"state": "state = :state", "roles": "role IN (:roles)", "assignee": "assignee = :assignee",
                "contract_id": "contract_id = :contract_id"}
     where = " AND ".join(clauses[name] for name in filters) or "1 = 1"
     sql = f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE {where} ORDER BY due_at, id LIMIT :limit OFFSET :offset"
-    return prepared(sql, **({"roles": (TASK.c.role,)} if "roles" in filters else {})).columns(*TASK.c)
+    return Statement(sql, columns=TASK.c, lists=["roles"] if "roles" in filters else ())
 
 
 def _is_uuid(value):

@@ -1,0 +1,70 @@
+"""Driver-level statements (workflows.db.Statement) read and write what the ORM reads and writes, on both databases."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import select
+
+from workflows.db import Statement, insert_statement
+from workflows.models import HumanTask, ProcessInstance
+
+TASK = HumanTask.__table__
+INSERT_TASK = insert_statement(TASK)
+TASKS_BY_ID = Statement(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE id IN (:ids) ORDER BY id",
+                        columns=TASK.c, lists=["ids"])
+CLOSE = Statement("UPDATE human_task SET state = 'completed', completed_at = :at WHERE id = :id AND state = 'open'",
+                  at=TASK.c.completed_at)
+PERCENT = Statement("SELECT count(*) FROM human_task WHERE title LIKE '%' || :word || '%'")
+
+
+@pytest.fixture
+def instance_id(platform):
+    with platform.db.write() as session:
+        return platform.runtime.start(session, "contract_approval", "db-test", 7, {}, "sales").instance_id
+
+
+def task_row(task_id, instance_id, due):
+    return {"id": task_id, "instance_id": instance_id, "contract_id": 7, "name": "review", "title": "审核 100%",
+            "role": "legal", "state": "open", "assignee": None, "delegated_by": None, "created_at": due - timedelta(days=1),
+            "due_at": due, "completed_at": None, "completed_by": None, "decision": None}
+
+
+def test_rows_written_by_the_driver_read_the_same_through_the_orm(platform, instance_id):
+    due = datetime(2026, 12, 31, 8, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+    ids = ["00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"]
+    with platform.db.write() as session:
+        INSERT_TASK.execute_many(session, [task_row(i, instance_id, due) for i in ids])
+    with platform.db.read() as session:
+        orm = session.exec(select(HumanTask).where(HumanTask.id.in_(ids)).order_by(HumanTask.id)).all()
+        rows = TASKS_BY_ID.rows(session, {"ids": ids})
+        assert TASKS_BY_ID.rows(session, {"ids": []}) == []  # an empty list matches nothing
+    assert [r.due_at for r in orm] == [r.due_at for r in rows] == [due, due]  # aware, the same instant
+    assert rows[0].due_at.tzinfo is not None and rows[0]._asdict() == orm[0].model_dump()
+
+
+def test_execute_reports_the_rows_it_changed(platform, instance_id):
+    task_id = "00000000-0000-0000-0000-00000000000c"
+    with platform.db.write() as session:
+        INSERT_TASK.execute(session, task_row(task_id, instance_id, datetime.now(timezone.utc)))
+        assert CLOSE.execute(session, {"id": task_id, "at": datetime.now(timezone.utc)}) == 1
+        assert CLOSE.execute(session, {"id": task_id, "at": datetime.now(timezone.utc)}) == 0  # no longer open
+
+
+def test_a_literal_percent_sign_and_scalars(platform, instance_id):
+    with platform.db.write() as session:
+        INSERT_TASK.execute(session, task_row("00000000-0000-0000-0000-00000000000d", instance_id,
+                                              datetime.now(timezone.utc)))
+        assert PERCENT.scalar(session, {"word": "100"}) == 1
+        assert Statement("SELECT id FROM human_task WHERE id = :id").scalar(session, {"id": "none"}) is None
+
+
+def test_statements_join_the_sessions_transaction(platform, instance_id):
+    """A driver statement and the ORM share one transaction: a rollback undoes both."""
+    with pytest.raises(RuntimeError):
+        with platform.db.write() as session:
+            INSERT_TASK.execute(session, task_row("00000000-0000-0000-0000-00000000000e", instance_id,
+                                                  datetime.now(timezone.utc)))
+            session.get(ProcessInstance, instance_id).error = "changed"
+            raise RuntimeError("abort")
+    with platform.db.read() as session:
+        assert TASKS_BY_ID.rows(session, {"ids": ["00000000-0000-0000-0000-00000000000e"]}) == []
+        assert session.get(ProcessInstance, instance_id).error == ""
