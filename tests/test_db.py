@@ -1,9 +1,12 @@
 """Driver-level statements (workflows.db.Statement) read and write what the ORM reads and writes, on both databases."""
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 from sqlmodel import select
 
+import workflows.db
+from tests.conftest import PG_URL, _admin_dsn
 from workflows.db import Statement, insert_statement
 from workflows.models import HumanTask, ProcessInstance
 
@@ -68,3 +71,15 @@ def test_statements_join_the_sessions_transaction(platform, instance_id):
     with platform.db.read() as session:
         assert TASKS_BY_ID.rows(session, {"ids": ["00000000-0000-0000-0000-00000000000e"]}) == []
         assert session.get(ProcessInstance, instance_id).error == ""
+
+
+@pytest.mark.skipif(not PG_URL, reason="a server that drops connections: PostgreSQL only")
+def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced(platform, monkeypatch):
+    """Only idle connections are pinged; the one the server killed is found out and replaced before use."""
+    with platform.db.read() as session:
+        pid = Statement("SELECT pg_backend_pid()").scalar(session)
+    with psycopg.connect(_admin_dsn(PG_URL), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(workflows.db, "IDLE_BEFORE_PING", 0.0)
+    with platform.db.read() as session:
+        assert Statement("SELECT pg_backend_pid()").scalar(session) != pid

@@ -7,12 +7,16 @@ off, WAL journal, and ``BEGIN IMMEDIATE`` for write transactions only (read tran
 stay deferred, so two readers in one thread never deadlock).
 """
 import re
+import time
 from collections import namedtuple
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from .errors import Conflict
 
 WRITE_OPTION = "qianyue_write"
 AFTER_COMMIT = "qianyue_after_commit"
@@ -37,8 +41,36 @@ def make_engine(url, echo=False):
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
     else:
-        engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(parsed, echo=echo, pool_size=10, max_overflow=20)
+        _ping_when_idle(engine)
     return engine
+
+
+IDLE_BEFORE_PING = 10.0  # seconds
+
+
+def _ping_when_idle(engine):
+    """Check a pooled connection before use only when it sat idle (SQLAlchemy's pool_pre_ping checks every time).
+
+    An idle connection is the one a server restart or an idle timeout has silently closed; one returned to the
+    pool a moment ago is alive, and pinging it would cost a round trip per transaction. A failed ping makes the
+    pool replace the connection (SQLAlchemy retries the checkout on DisconnectionError).
+    """
+    @event.listens_for(engine, "connect")
+    def on_connect(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", 0.0) > IDLE_BEFORE_PING:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _configure_sqlite(engine):
@@ -122,13 +154,20 @@ class Statement:
             binds = self._for(session.connection().dialect)[1]
             cursor.executemany(sql, [self._bind(row, binds) for row in rows] if binds else rows)
 
+    def send(self, session, params=None):
+        """Run the statement and return its cursor, whose ``rowcount`` is known once a ``Pipeline`` block ends."""
+        cursor, sql, params, _ = self._cursor(session, params or {})
+        cursor.execute(sql, params)
+        return cursor
+
     def rows(self, session, params=None):
         cursor, sql, params, results = self._cursor(session, params or {})
         cursor.execute(sql, params)
+        fetched = cursor.fetchall()  # first: in a pipeline the description arrives with the rows
         row_type = self._row_type(cursor)
         if results is None:
-            return [row_type._make(row) for row in cursor.fetchall()]
-        return [row_type._make(p(v) if p else v for p, v in zip(results, row)) for row in cursor.fetchall()]
+            return [row_type._make(row) for row in fetched]
+        return [row_type._make(p(v) if p else v for p, v in zip(results, row)) for row in fetched]
 
     def first(self, session, params=None):
         rows = self.rows(session, params)
@@ -143,6 +182,43 @@ class Statement:
             names = [c.name for c in self.columns] or [d[0] for d in cursor.description]
             self._row = namedtuple("Row", names, rename=True)
         return self._row
+
+
+class Pipeline:
+    """Statements whose results nobody waits for, sent together: one round trip on PostgreSQL (psycopg's pipeline
+    mode) instead of one each. Elsewhere they simply run as they come.
+
+    Row counts are not known inside the block (psycopg reports -1), so a statement that must change exactly one
+    row says so with ``expect_one`` and the check runs when the block ends, raising ``Conflict`` with its message.
+    Only driver-level statements belong inside: SQLAlchemy reads row counts as it goes.
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self._expected = []
+        self._pipeline = None
+
+    def __enter__(self):
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            self._pipeline = connection.connection.driver_connection.pipeline()
+            self._pipeline.__enter__()
+        return self
+
+    def send(self, statement, params, expect_one=None):
+        cursor = statement.send(self.session, params)
+        if expect_one is not None:
+            self._expected.append((cursor, expect_one))
+        return cursor
+
+    def __exit__(self, *exc_info):
+        if self._pipeline is not None:
+            self._pipeline.__exit__(*exc_info)  # sends what is queued and waits for the results
+        if exc_info[0] is None:
+            for cursor, message in self._expected:
+                if cursor.rowcount != 1:
+                    raise Conflict(message)
+        return False
 
 
 def insert_statement(table, exclude=(), returning=None):

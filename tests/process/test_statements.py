@@ -7,9 +7,10 @@ import sqlite3
 from contextlib import contextmanager
 
 import psycopg
+import pytest
 from sqlalchemy import event
 
-from tests.conftest import load_fixture
+from tests.conftest import PG_URL, load_fixture
 from tests.process.test_lifecycle import create, submit
 
 # auth (BEGIN, SELECT, ROLLBACK), BEGIN, task with its instance, task done, instance saved, next task, audit head read +
@@ -82,3 +83,36 @@ def test_an_engine_step_takes_few_statements(platform, users):
                                           "service_types": ["technical_service"]})
     assert any("UPDATE process_instance" in s for s in statements)
     assert len(statements) <= MAX_STATEMENTS_PER_ENGINE_STEP, "\n".join(s[:160] for s in statements)
+
+
+# BEGIN, task with its instance, [task done + instance saved + next task] in one pipeline, audit head read, history,
+# COMMIT: 6 (each statement on its own would be 8, and SQLAlchemy's pool_pre_ping one more per transaction)
+MAX_ROUND_TRIPS_PER_ENGINE_STEP = 6
+
+
+@pytest.mark.skipif(not PG_URL, reason="round trips to a database server: PostgreSQL only (SQLite runs in-process)")
+def test_an_engine_step_takes_few_round_trips_on_postgresql(platform, users, tmp_path):
+    """Counted in libpq's own protocol trace: each batch of messages the client sends before it waits for answers."""
+    platform.runtime.step_listeners.clear()
+    platform.tasks.guards.clear()
+    with platform.db.write() as session:
+        step = platform.runtime.start(session, "contract_approval", 10**9, 10**9, {}, "sales")
+        task_id = step.new_tasks[0]["id"]
+    trace_path = tmp_path / "libpq.trace"
+    with open(trace_path, "w") as trace:
+        def on_checkout(dbapi_connection, _record, _proxy):
+            dbapi_connection.pgconn.trace(trace.fileno())
+
+        event.listen(platform.db.engine, "checkout", on_checkout)
+        try:
+            with platform.db.write() as session:
+                platform.tasks.complete(session, task_id, users["sales"], "submit",
+                                        data={"total": 1, "has_discount": False, "installments_after_term": False,
+                                              "service_types": ["technical_service"]})
+        finally:
+            event.remove(platform.db.engine, "checkout", on_checkout)
+    directions = [line.split("\t")[1] for line in trace_path.read_text().splitlines() if "\t" in line]
+    # each run of client messages is sent together and then waited on (the last answer may still be unflushed)
+    round_trips = sum(1 for i, direction in enumerate(directions) if direction == "F" and (i == 0 or directions[i - 1] == "B"))
+    assert round_trips, "the trace recorded nothing"
+    assert round_trips <= MAX_ROUND_TRIPS_PER_ENGINE_STEP, trace_path.read_text()[:4000]

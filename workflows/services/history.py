@@ -3,7 +3,7 @@ import json
 
 from sqlmodel import select
 
-from ..db import Statement, insert_statement
+from ..db import Pipeline, Statement, insert_statement
 from ..models import HistoryEvent, utcnow
 from ..signing.audit import chain_rows
 
@@ -39,8 +39,9 @@ class HistoryService:
             head = select_head.scalar(session, {"id": contract_id})
             if head is not None:  # the contract row exists (always, except in tests of history alone)
                 new_head = chain_rows(rows, head)
-                INSERT_EVENT.execute_many(session, rows)
-                UPDATE_HEAD.execute(session, {"head": new_head, "id": contract_id})
+                with Pipeline(session) as pipeline:
+                    INSERT_EVENT.execute_many(session, rows)
+                    pipeline.send(UPDATE_HEAD, {"head": new_head, "id": contract_id})
                 return
         INSERT_EVENT.execute_many(session, rows)
 

@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from ..db import Statement, after_commit, insert_statement
+from ..db import Pipeline, Statement, after_commit, insert_statement
 from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance, utcnow
 from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, WorkflowCache, dump_workflow, load_workflow, new_workflow,
@@ -55,6 +55,7 @@ class Step:
     ready_before: frozenset = frozenset()
     events: list = field(default_factory=list)  # history rows written with the step
     completed_task_ids: set = field(default_factory=set)
+    decisions: list = field(default_factory=list)  # task rows to mark completed: {id, now, username, decision}
     ready: list = field(default_factory=list)  # ready user tasks once the engine waits again
     timers: list = field(default_factory=list)  # waiting timer events, likewise
     new_tasks: list = field(default_factory=list)  # task rows this step created (for listeners)
@@ -179,25 +180,24 @@ class RuntimeService:
             raise ProcessFailed(_describe(exc), instance_id=step.instance_id) from exc
 
     def _save(self, session, step):
-        """Write the step: the versioned instance row, the task rows, history, then the listeners."""
+        """Write the step: the versioned instance row and the task rows (sent together), then listeners and history."""
         now = utcnow()
         step.survey()
         values = {"state_json": dump_workflow(step.workflow), "serializer_version": SERIALIZER_VERSION,
                   "status": "completed" if step.completed else "running", "updated_at": now,
                   "completed_at": now if step.completed else None, "next_timer_at": next_timer_at(step.timers)}
-        if step.instance_id is None:
-            step.version = 1
-            step.instance_id = INSERT_INSTANCE.scalar(session, {
-                **values, "definition_id": step.definition_id, "business_key": step.business_key, "version": 1,
-                "error": "", "created_at": now})
-        else:
-            changed = SAVE_INSTANCE.execute(session, {**values, "id": step.instance_id, "version": step.version})
-            if changed != 1:
-                raise Conflict("this contract was changed by someone else at the same moment; reload and try again")
-            step.version += 1
+        with Pipeline(session) as pipeline:
+            if step.instance_id is None:
+                step.instance_id = INSERT_INSTANCE.scalar(session, {
+                    **values, "definition_id": step.definition_id, "business_key": step.business_key, "version": 1,
+                    "error": "", "created_at": now})
+            else:
+                pipeline.send(SAVE_INSTANCE, {**values, "id": step.instance_id, "version": step.version},
+                              expect_one="this contract was changed by someone else at the same moment; reload and try again")
+            self.tasks.sync(session, step, pipeline)
+        step.version += 1
         survey = (step.workflow, step.ready, step.timers, step.completed)
         after_commit(session, lambda: self.workflows.put(step.instance_id, step.version, survey))
-        self.tasks.sync(session, step)
         for listener in self.step_listeners:  # listeners may read step.events and append their own
             listener(session, step)
         self.history.record_many(session, step.events, contract_id=step.contract_id, instance_id=step.instance_id, at=now)

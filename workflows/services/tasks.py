@@ -146,9 +146,7 @@ class TaskService:
             raise Conflict("the task is no longer waiting for a decision")
         decision, comment = self._validate(task_properties(spiff_task.task_spec), decision, comment)
         now = utcnow()
-        done = COMPLETE_TASK.execute(session, {"id": task.id, "now": now, "username": user.username, "decision": decision})
-        if done != 1:
-            raise Conflict("the task was completed by someone else at the same moment")
+        step.decisions.append({"id": task.id, "now": now, "username": user.username, "decision": decision})
         task = task._replace(state="completed", completed_at=now, completed_by=user.username, decision=decision)
         step.events.append({"event": "task_completed", "actor": user.username, "task_id": task.id, "task_name": task.name,
                             "decision": decision, "comment": comment, "on_behalf_of": task.delegated_by,
@@ -184,16 +182,19 @@ class TaskService:
         return task
 
     # --- keeping the inbox in step ---------------------------------------------
-    def sync(self, session, step):
-        """Insert rows for new ready user tasks; cancel rows whose task is gone (e.g. a timer interrupted it).
+    def sync(self, session, step, pipeline):
+        """Mark decided rows completed, insert rows for new ready user tasks, cancel rows whose task is gone (e.g. a
+        timer interrupted it); all sent in the step's pipeline.
 
         The open rows of an instance are exactly its ready user tasks before the step, so the
         difference is computed from the workflow alone, without reading the rows back.
         """
+        for decided in step.decisions:
+            pipeline.send(COMPLETE_TASK, decided, expect_one="the task was completed by someone else at the same moment")
         ready = {str(t.id): t for t in step.ready}
         gone = step.ready_before - set(ready) - step.completed_task_ids
         if gone:
-            CANCEL_TASKS.execute(session, {"ids": sorted(gone), "now": utcnow()})
+            pipeline.send(CANCEL_TASKS, {"ids": sorted(gone), "now": utcnow()})
         created = utcnow()
         new_rows = []
         for task_id, task in ready.items():
