@@ -2,3 +2,6 @@
 PAdES signing with pyHanko, verification, the per-contract audit hash chain, intent codes and
 the completion certificate. No Flask here: the web layer calls ``SigningService``.
 """
+from .hexstrings import install as _install_fast_hex_strings
+
+_install_fast_hex_strings()  # every signature's /Contents is a long hex string: see hexstrings.py
