@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/engine.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--contracts 100000]
 
-(a) raw SpiffWorkflow: complete one task + engine steps, in memory (the baseline);
+(a) raw SpiffWorkflow: complete one task + engine steps, in memory (the baseline), and (a')
+    whole six-step lifecycles so;
 (b) the same step through the engine layer (load, complete, steps, save, task rows, history) on SQLite,
     with the in-process workflow cache warm, and (b') with it off;
 (c) the same on PostgreSQL (skipped when the server does not answer);
@@ -70,25 +71,48 @@ def show(label, samples_ms):
     return median
 
 
-def raw_spiff_steps(rounds):
+def raw_specs():
     parser = SpiffBpmnParser()
     parser.add_dmn_files(sorted(str(p) for p in (REPO / "bpmn").glob("*.dmn")))
     parser.add_bpmn_file(str(REPO / "bpmn" / "contract_approval.bpmn"))
-    spec, subprocesses = parser.get_spec("contract_approval"), parser.get_subprocess_specs("contract_approval")
-    samples = []
+    return parser.get_spec("contract_approval"), parser.get_subprocess_specs("contract_approval")
+
+
+def raw_workflow(specs):
+    workflow = BpmnWorkflow(*specs)
+    workflow.script_engine.environment.globals.update({name: (lambda f: lambda *a: f(None, *a))(function)
+                                                        for name, function in SERVICE_STUBS.items()})
+    workflow.do_engine_steps()
+    return workflow
+
+
+def raw_step(workflow, decision):
+    task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+    task.set_data(decision=decision, comment="", **ROUTING_DATA)
+    task.run()
+    workflow.do_engine_steps()
+
+
+def raw_spiff_steps(rounds):
+    specs, samples = raw_specs(), []
     for _ in range(rounds):
-        workflow = BpmnWorkflow(spec, subprocesses)
-        workflow.script_engine.environment.globals.update({name: (lambda f: lambda *a: f(None, *a))(function)
-                                                            for name, function in SERVICE_STUBS.items()})
-        workflow.do_engine_steps()
+        workflow = raw_workflow(specs)
         for decision in DECISIONS:
-            task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
             started = time.perf_counter()
-            task.set_data(decision=decision, comment="", **ROUTING_DATA)
-            task.run()
-            workflow.do_engine_steps()
+            raw_step(workflow, decision)
             samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def raw_spiff_lifecycles_per_second(count):
+    """The same six-step lifecycle (start and five decisions) in memory: the ceiling for (d)."""
+    specs = raw_specs()
+    started = time.perf_counter()
+    for _ in range(count):
+        workflow = raw_workflow(specs)
+        for decision in DECISIONS:
+            raw_step(workflow, decision)
+    return count / (time.perf_counter() - started)
 
 
 def seeded_app(url, folder):
@@ -256,8 +280,12 @@ def main():
         postgres = show("(c) engine-layer step, load + save, PostgreSQL", engine_steps(pg_platform, args.rounds))
         pg_platform.db.dispose()
         drop_pg(pg_handle)
+    in_memory = raw_spiff_lifecycles_per_second(args.rounds)
+    label = "(a') the same lifecycles, raw SpiffWorkflow in memory"
+    print(f"{label:<58} {in_memory:7.1f} per second")
     rate = lifecycles_per_second(engine, args.rounds)
-    print(f"{'(d) six-step lifecycles through the engine layer, SQLite':<58} {rate:7.1f} per second")
+    print(f"{'(d) six-step lifecycles through the engine layer, SQLite':<58} {rate:7.1f} per second"
+          f"   ({rate / in_memory:.2f} of in memory)")
     http_decisions(app, platform, 10)
     show("(e) task decision over HTTP, one worker, SQLite", http_decisions(app, platform, args.rounds))
     api_inbox, web_inbox = inbox_query(platform, args.contracts)
