@@ -88,7 +88,8 @@ def process_list():
 @click.option("--by", "actor", default="cli", help="Recorded in each moved contract's history.")
 @fail_on_domain_error
 def process_migrate(key, from_version, to_version, dry_run, actor):
-    """Move running instances of KEY to another version where their pending tasks are unchanged; list the others."""
+    """Move running or erroring instances of KEY to another version where their pending tasks are unchanged (an
+    erroring one runs again there); list the others."""
     from workflows.services.migration import plan_or_migrate
     services = platform()
     with services.db.write() as session:
@@ -102,6 +103,18 @@ def process_migrate(key, from_version, to_version, dry_run, actor):
         click.echo(f"refused instance {instance_id}: {'; '.join(reasons)}")
     if plan.refused:
         raise SystemExit(3)
+
+
+@process_cli.command("resume")
+@click.argument("instance_id", type=int)
+@click.option("--reason", default="", help="Recorded in the contract's history.")
+@click.option("--by", "actor", default="cli", help="Recorded in the contract's history.")
+@fail_on_domain_error
+def process_resume(instance_id, reason, actor):
+    """Run an erroring instance again (its tasks reopen), e.g. once a service its scripts call is back."""
+    with platform().db.write() as session:
+        platform().runtime.resume(session, instance_id, actor, reason)
+    click.echo(f"instance {instance_id} runs again")
 
 
 users_cli = AppGroup("users", help="Staff and integration users.")

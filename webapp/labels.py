@@ -15,8 +15,11 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
           "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
-          "customer_reminder": _l("Reminder sent to the customer")}
-TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled")}
+          "customer_reminder": _l("Reminder sent to the customer"),
+          "process_failed": _l("Process stopped on an error"), "process_resumed": _l("Process resumed"),
+          "process_migrated": _l("Process moved to another version")}
+TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
+               "suspended": _l("suspended (process error)")}
 LETTER_STATUSES = {"required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
 SIGNATURE_METHODS = {"drawn": _l("drawn by hand"), "typed": _l("typed name"), "seal": _l("seal image")}
 TEMPLATE_KINDS = {"network_line": _l("Network line service contract"), "technical_service": _l("Technical service contract")}

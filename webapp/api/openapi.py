@@ -194,7 +194,7 @@ SCHEMAS = {
                                      "term": {"type": "object"}}},
     "Task": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "title": {"type": "string"}, "role": {"type": "string"},
-        "state": {"enum": ["open", "completed", "cancelled"]}, "contract_id": {"type": "integer"},
+        "state": {"enum": ["open", "completed", "cancelled", "suspended"]}, "contract_id": {"type": "integer"},
         "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]}}},
     "Decision": {"type": "object", "required": ["decision"], "properties": {
         "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000},

@@ -64,6 +64,7 @@ def show(contract_id):
         return render_template(
             "contracts/show.html", contract=contract, data=data, figures=data["figures"],
             tasks=services.tasks.query(session, contract_id=contract.id),
+            incident=services.runtime.incident(session, contract.id),
             versions=services.contracts.versions(session, contract.id),
             letters=services.contracts.letters(session, contract, data),
             activation_missing=services.letters.missing(session, contract.id)

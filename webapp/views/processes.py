@@ -146,6 +146,23 @@ def migrate(key):
         return render_template("admin/process_versions.html", **_versions_context(session, key), plan=plan)
 
 
+@bp.post("/instances/<int:instance_id>/resume")
+@roles_required("admin")
+def resume(instance_id):
+    """Run an erroring instance again (its tasks reopen); back to the page it was resumed from."""
+    try:
+        with platform().db.write() as session:
+            platform().runtime.resume(session, instance_id, g.user.username, request.form.get("reason", "")[:2000])
+        flash(_("Instance %(id)s runs again; its tasks are back in the inboxes.", id=instance_id), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    key, number = request.form.get("key", ""), request.form.get("number", type=int)
+    if key and number:
+        return redirect(url_for("processes.instances", key=key, number=number, filter="erroring"))
+    contract_id = request.form.get("contract_id", type=int)
+    return redirect(url_for("contracts.show", contract_id=contract_id) if contract_id else url_for("processes.index"))
+
+
 @bp.get("/<key>/versions/<int:number>/instances")
 @roles_required("admin")
 def instances(key, number):

@@ -1,4 +1,4 @@
-"""Move running instances from one version of a process to another, only when that is safe.
+"""Move running (and erroring) instances from one version of a process to another, only when that is safe.
 
 A serialized instance is a tree of tasks that name their task spec; on restore the spec comes
 from the instance's definition (``engine.spiff.load_workflow``). Pointing an instance at another
@@ -20,7 +20,9 @@ version therefore changes what its tasks *are*. The rule (sound and simple, chec
 What happened already stays as it was; what is still to happen next is exactly what the new
 version would do at that point. Instances that fail a rule are refused, each with its reasons.
 The move rewrites ``process_instance.definition_id`` under the optimistic lock (``version``), in
-the caller's transaction, with one history event per moved instance.
+the caller's transaction, with one history event per moved instance. An erroring instance (a script
+of the old version failed; see ``RuntimeService.mark_failed``) is moved by the same rules and runs
+again on the new version: deploying a fixed diagram and migrating is how an admin repairs it.
 """
 import json
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..errors import ValidationFailed
 from ..models import utcnow
 from ..engine.spiff import dump_workflow, load_workflow, script_engine
+from .runtime import REOPEN_TASKS
 
 _COSMETIC = {"bpmn_name", "documentation", "description"}
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
@@ -103,7 +106,7 @@ def _task_refusal(task, tasks, old_tasks, new_tasks):
 
 
 def plan_or_migrate(session, repository, runtime, history, key, from_version, to_version, dry_run=True, actor="cli"):
-    """Check every running instance of ``key`` v``from_version`` and, unless ``dry_run``, move the movable ones."""
+    """Check every running or erroring instance of ``key`` v``from_version``; unless ``dry_run``, move the movable ones."""
     if from_version == to_version:
         raise ValidationFailed("choose two different versions", {"to": "must differ from the source version"})
     source = _version(session, repository, key, from_version)
@@ -112,8 +115,8 @@ def plan_or_migrate(session, repository, runtime, history, key, from_version, to
     plan = MigrationPlan(key, from_version, to_version, dry_run=dry_run)
     connection = session.connection()
     rows = connection.execute(text(
-        "SELECT id, business_key, version, state_json, serializer_version FROM process_instance "
-        "WHERE definition_id = :d AND status = 'running' ORDER BY id"), {"d": source.id}).all()
+        "SELECT id, business_key, version, status, state_json, serializer_version FROM process_instance "
+        "WHERE definition_id = :d AND status IN ('running', 'error') ORDER BY id"), {"d": source.id}).all()
     target_specs = runtime.specs.get(target)
     for row in rows:
         state = json.loads(row.state_json)
@@ -134,17 +137,22 @@ def plan_or_migrate(session, repository, runtime, history, key, from_version, to
         if dry_run:
             continue
         moved = connection.execute(text(
-            "UPDATE process_instance SET definition_id = :to, version = version + 1, updated_at = :now "
-            "WHERE id = :id AND version = :version AND definition_id = :from AND status = 'running'"),
-            {"to": target.id, "from": source.id, "id": row.id, "version": row.version, "now": utcnow()}).rowcount
+            "UPDATE process_instance SET definition_id = :to, version = version + 1, updated_at = :now, "
+            "status = 'running', error = '' "
+            "WHERE id = :id AND version = :version AND definition_id = :from AND status = :status"),
+            {"to": target.id, "from": source.id, "id": row.id, "version": row.version, "status": row.status,
+             "now": utcnow()}).rowcount
         if moved != 1:
             plan.refused[row.id] = ["the instance changed while it was being moved; run the migration again"]
             plan.movable.remove(row.id)
             continue
+        resumed = row.status == "error"
+        if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen
+            REOPEN_TASKS.execute(session, {"id": row.id})
         _retitle_open_tasks(connection, row.id, json.loads(target.spec_json)["spec"]["task_specs"])
         contract_id = int(row.business_key) if row.business_key.isdigit() else None
         history.record(session, "process_migrated", actor, contract_id=contract_id, instance_id=row.id,
-                       details={"definition": key, "from": from_version, "to": to_version})
+                       details={"definition": key, "from": from_version, "to": to_version, "resumed": resumed})
         plan.moved.append(row.id)
     return plan
 

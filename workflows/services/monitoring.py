@@ -84,7 +84,7 @@ def instances(session, definition_id, condition="all", limit=200):
     tasks = {}
     if ids:
         for t in session.connection().execute(text(
-                "SELECT instance_id, title, role FROM human_task WHERE state = 'open' AND instance_id IN "
+                "SELECT instance_id, title, role FROM human_task WHERE state IN ('open', 'suspended') AND instance_id IN "
                 f"({', '.join(str(int(i)) for i in ids)})")).all():
             tasks.setdefault(t.instance_id, []).append(f"{t.title} ({t.role})")
     return [{"id": r.id, "business_key": r.business_key, "status": r.status, "error": r.error,

@@ -28,7 +28,15 @@ SAVE_INSTANCE = Statement(
     "version = :version + 1 WHERE id = :id AND version = :version",
     updated_at=INSTANCE.c.updated_at, completed_at=INSTANCE.c.completed_at, next_timer_at=INSTANCE.c.next_timer_at)
 INSTANCE_DEFINITION = Statement("SELECT definition_id FROM process_instance WHERE id = :id")
-MARK_FAILED = Statement("UPDATE process_instance SET status = 'error', error = :error, version = version + 1 WHERE id = :id")
+MARK_FAILED = Statement("UPDATE process_instance SET status = 'error', error = :error, version = version + 1, "
+                        "updated_at = :now WHERE id = :id AND status = 'running'", now=INSTANCE.c.updated_at)
+RESUME_INSTANCE = Statement("UPDATE process_instance SET status = 'running', error = '', version = version + 1, "
+                            "updated_at = :now WHERE id = :id AND status = 'error'", now=INSTANCE.c.updated_at)
+INSTANCE_ERROR = Statement("SELECT business_key, status, error FROM process_instance WHERE id = :id")
+ERRORING_FOR_KEY = Statement("SELECT id, error FROM process_instance WHERE business_key = :key AND status = 'error'")
+# an erroring instance's open tasks leave every inbox until it runs again
+SUSPEND_TASKS = Statement("UPDATE human_task SET state = 'suspended' WHERE instance_id = :id AND state = 'open'")
+REOPEN_TASKS = Statement("UPDATE human_task SET state = 'open' WHERE instance_id = :id AND state = 'suspended'")
 
 
 class ProcessFailed(DomainError):
@@ -204,9 +212,37 @@ class RuntimeService:
         step.events = []
 
     def mark_failed(self, db, instance_id, message):
-        """Record a failed step in its own transaction (the step itself was rolled back)."""
+        """Record a failed step in its own transaction (the step itself was rolled back): the instance is erroring,
+        its open tasks are suspended, and it waits for an admin to resume it or to migrate it to a fixed version."""
         with db.write() as session:
-            MARK_FAILED.execute(session, {"id": instance_id, "error": message[:2000]})
+            if MARK_FAILED.execute(session, {"id": instance_id, "error": message[:2000], "now": utcnow()}) != 1:
+                return  # already erroring (or gone): the first failure is the one on record
+            SUSPEND_TASKS.execute(session, {"id": instance_id})
+            key = INSTANCE_ERROR.first(session, {"id": instance_id}).business_key
+            self.history.record(session, "process_failed", "system", contract_id=int(key) if key.isdigit() else None,
+                                instance_id=instance_id, details={"error": message[:2000]})
+
+    def incident(self, session, business_key):
+        """The erroring instance of a business key (a contract), as {instance_id, error}, or None."""
+        row = ERRORING_FOR_KEY.first(session, {"key": str(business_key)})
+        return {"instance_id": row.id, "error": row.error} if row else None
+
+    def error_of(self, session, instance_id):
+        row = INSTANCE_ERROR.first(session, {"id": instance_id})
+        return row.error if row is not None and row.status == "error" else None
+
+    def resume(self, session, instance_id, actor, reason=""):
+        """Run an erroring instance again from its last saved state (the failed step was never saved): its tasks
+        reopen, and the decision that failed can be taken again, e.g. once what a script called works again."""
+        row = INSTANCE_ERROR.first(session, {"id": instance_id})
+        if row is None:
+            raise NotFound(f"no process instance {instance_id}")
+        if RESUME_INSTANCE.execute(session, {"id": instance_id, "now": utcnow()}) != 1:
+            raise Conflict(f"the process is {row.status}, not erroring")
+        REOPEN_TASKS.execute(session, {"id": instance_id})
+        key = row.business_key
+        self.history.record(session, "process_resumed", actor, contract_id=int(key) if key.isdigit() else None,
+                            instance_id=instance_id, comment=reason, details={"error": row.error})
 
 
 def is_timer(task):

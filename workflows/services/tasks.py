@@ -177,6 +177,9 @@ class TaskService:
         task = self.get(session, task_id, statement)
         if task.role not in user.role_set:
             raise Forbidden(f"this task belongs to the {task.role} role")
+        if task.state == "suspended":
+            raise Conflict("the process stopped on an error and waits for an administrator: "
+                           + (self.runtime.error_of(session, task.instance_id) or "unknown error"))
         if task.state != "open":
             raise Conflict(f"the task was already {task.state}" + (f" by {task.completed_by}" if task.completed_by else ""))
         return task

@@ -1,0 +1,117 @@
+"""A step that fails stops its instance: the tasks leave the inboxes until an admin resumes or repairs it.
+
+Repairing is deploying a corrected diagram and migrating the instance to it; resuming alone is for failures
+outside the diagram (a service a script calls was down). Both are recorded in the contract's history.
+"""
+import pytest
+
+from tests.conftest import csrf_token
+from tests.process.test_lifecycle import create, small_contract, submit
+from workflows.demo import BPMN_DIR
+from workflows.errors import Conflict
+from workflows.services import migration
+from workflows.signing.audit import verify_chain
+
+KEY = "contract_approval"
+PROCESS = (BPMN_DIR / "contract_approval.bpmn").read_bytes()
+DMN = {n: (BPMN_DIR / n).read_bytes() for n in ("finance_routing.dmn", "mandated_letters.dmn")}
+BROKEN = PROCESS.replace(b'decision == "approve"</bpmn:conditionExpression>',
+                         b'decision == approved_word</bpmn:conditionExpression>', 1)  # a NameError when legal decides
+
+
+@pytest.fixture
+def stopped(api, platform):
+    """A contract whose legal approval failed on version 2 (a broken condition): (contract, task id, instance id)."""
+    with platform.db.write() as session:
+        platform.repository.deploy(session, BROKEN, DMN, "admin")
+    contract = create(api, small_contract())
+    submit(api, contract["id"])
+    (task,) = api.tasks("legal", contract["id"])
+    failed = api.call("POST", f"/tasks/{task['id']}/complete", "legal", {"decision": "approve"})
+    assert failed.status_code == 409 and failed.json["error"] == "process_error"
+    assert "approved_word" in failed.json["message"]
+    with platform.db.read() as session:
+        instance = platform.contracts.instance(session, contract["id"])
+    return contract, task["id"], instance.id
+
+
+def events(platform, contract_id):
+    with platform.db.read() as session:
+        return [e.event for e in platform.history.for_contract(session, contract_id)]
+
+
+def test_a_failed_step_suspends_the_instance_and_its_tasks(api, platform, stopped):
+    contract, task_id, instance_id = stopped
+    with platform.db.read() as session:
+        instance = platform.contracts.instance(session, contract["id"])
+        task = platform.tasks.get(session, task_id)
+        assert platform.runtime.incident(session, contract["id"])["instance_id"] == instance_id
+        assert verify_chain(session, contract["id"]).ok
+    assert instance.status == "error" and "approved_word" in instance.error
+    assert task.state == "suspended" and task.decision is None  # the failed decision left nothing behind
+    assert api.tasks("legal", contract["id"]) == []  # out of every inbox
+    again = api.call("POST", f"/tasks/{task_id}/complete", "legal", {"decision": "approve"})
+    assert again.status_code == 409 and "waits for an administrator" in again.json["message"]
+    assert "approved_word" in again.json["message"]
+    assert events(platform, contract["id"])[-1] == "process_failed"
+
+
+def test_resume_reopens_the_tasks_and_a_failure_again_stops_it_again(api, platform, stopped):
+    contract, task_id, instance_id = stopped
+    with platform.db.write() as session:
+        platform.runtime.resume(session, instance_id, "admin", "retry after the outage")
+    assert [t["id"] for t in api.tasks("legal", contract["id"])] == [task_id]
+    with pytest.raises(Conflict):  # only an erroring instance resumes
+        with platform.db.write() as session:
+            platform.runtime.resume(session, instance_id, "admin")
+    failed = api.call("POST", f"/tasks/{task_id}/complete", "legal", {"decision": "approve"})
+    assert failed.status_code == 409 and failed.json["error"] == "process_error"  # the diagram is still broken
+    assert events(platform, contract["id"])[-3:] == ["process_failed", "process_resumed", "process_failed"]
+
+
+def test_a_corrected_version_and_a_migration_repair_the_instance(api, platform, stopped):
+    contract, task_id, instance_id = stopped
+    with platform.db.write() as session:
+        fixed, created = platform.repository.deploy(session, PROCESS, DMN, "admin")  # the condition corrected: v3
+        assert created and fixed.version == 3
+        plan = migration.plan_or_migrate(session, platform.repository, platform.runtime, platform.history, KEY, 2,
+                                         fixed.version, dry_run=False, actor="admin")
+    assert instance_id in plan.moved, plan.refused
+    decided = api.decide("legal", contract["id"], "approve")
+    assert decided["contract"]["status"] == "awaiting_customer"
+    with platform.db.read() as session:
+        assert platform.runtime.incident(session, contract["id"]) is None
+        assert verify_chain(session, contract["id"]).ok
+    assert "process_migrated" in events(platform, contract["id"])
+
+
+def test_timers_of_an_erroring_instance_wait(platform, stopped):
+    _, _, instance_id = stopped
+    assert platform.timers.run_due() == 0
+
+
+def test_admins_resume_from_the_instances_page_and_the_contract_page_says_why(as_user, api, platform, stopped):
+    contract, task_id, instance_id = stopped
+    sales = as_user("sales")
+    page = sales.get(f"/contracts/{contract['id']}").get_data(as_text=True)
+    assert 'id="incident"' in page and "approved_word" in page and "/resume" not in page  # only admins act
+    refused = sales.client.post(f"/admin/processes/instances/{instance_id}/resume", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 403
+    admin = as_user("admin")
+    listing = admin.get(f"/admin/processes/{KEY}/versions/2/instances?filter=erroring").get_data(as_text=True)
+    assert f"/admin/processes/instances/{instance_id}/resume" in listing
+    response = admin.client.post(f"/admin/processes/instances/{instance_id}/resume",
+                                 data={"csrf_token": csrf_token(listing), "key": KEY, "number": 2})
+    assert response.status_code == 302 and response.headers["Location"].endswith("filter=erroring")
+    assert [t["id"] for t in api.tasks("legal", contract["id"])] == [task_id]
+    assert 'id="incident"' not in sales.get(f"/contracts/{contract['id']}").get_data(as_text=True)
+
+
+def test_resume_from_the_command_line(app, api, stopped):
+    contract, task_id, instance_id = stopped
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["process", "resume", str(instance_id), "--reason", "mail server back", "--by", "ops"])
+    assert result.exit_code == 0 and "runs again" in result.output, result.output
+    assert [t["id"] for t in api.tasks("legal", contract["id"])] == [task_id]
+    again = runner.invoke(args=["process", "resume", str(instance_id)])
+    assert again.exit_code != 0 and "not erroring" in again.output
