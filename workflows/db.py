@@ -143,22 +143,21 @@ class Statement:
 
     def execute(self, session, params=None):
         """Run the statement; returns the number of rows it changed."""
+        return self.send(session, params).rowcount
+
+    def send(self, session, params=None):
+        """Run the statement and return its cursor (inside a ``Pipeline``, ``rowcount`` is known once it ends)."""
         cursor, sql, params, _ = self._cursor(session, params or {})
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return cursor
 
     def execute_many(self, session, rows):
         """Run the statement once per parameter dict (one call to the driver)."""
         if rows:
-            cursor, sql, _, _ = self._cursor(session, rows[0])
-            binds = self._for(session.connection().dialect)[1]
-            cursor.executemany(sql, [self._bind(row, binds) for row in rows] if binds else rows)
-
-    def send(self, session, params=None):
-        """Run the statement and return its cursor, whose ``rowcount`` is known once a ``Pipeline`` block ends."""
-        cursor, sql, params, _ = self._cursor(session, params or {})
-        cursor.execute(sql, params)
-        return cursor
+            connection = session.connection()
+            sql, binds, _ = self._for(connection.dialect)
+            connection.connection.driver_connection.cursor().executemany(
+                sql, [self._bind(row, binds) for row in rows] if binds else rows)
 
     def rows(self, session, params=None):
         cursor, sql, params, results = self._cursor(session, params or {})

@@ -82,3 +82,18 @@ def test_deploy_file_picks_the_decision_tables_beside_it(platform, tmp_path):
         definition, created = platform.repository.deploy_file(session, Path(tmp_path / "p.bpmn"), "admin")
         assert created and definition.version == 2
         assert sorted(__import__("json").loads(definition.dmn_xml)) == sorted(DMN)
+
+
+def test_a_definition_deployed_in_a_rolled_back_transaction_is_not_remembered(platform):
+    """SQLite gives a rolled-back row's id to the next insert: a cached definition from that transaction would be
+    taken for the one that really got the id."""
+    dmn = {"finance_routing.dmn": ROUTING, "mandated_letters.dmn": LETTERS}
+    with pytest.raises(RuntimeError):
+        with platform.db.write() as session:
+            doomed, _ = platform.repository.deploy(session, PROCESS + b"<!-- rolled back -->", dmn, "admin")
+            assert platform.repository.latest(session, "contract_approval").id == doomed.id
+            raise RuntimeError("the request failed after the deploy")
+    with platform.db.write() as session:
+        kept, created = platform.repository.deploy(session, PROCESS + b"<!-- kept -->", dmn, "admin")
+    with platform.db.read() as session:
+        assert created and platform.repository.get(session, kept.id).sha256 == kept.sha256

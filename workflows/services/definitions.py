@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from sqlalchemy import func
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import select
 
 from ..db import Statement
@@ -95,9 +96,16 @@ class RepositoryService:
         return self.get(session, definition_id)
 
     def get(self, session, definition_id):
-        """Definitions never change once stored, so they are cached by id."""
+        """Definitions never change once stored, so they are cached by id.
+
+        One this session deployed itself is not cached: its transaction may still roll back, and SQLite would
+        give the id to the next definition.
+        """
         definition = self._by_id.get(definition_id)
         if definition is None:
+            own = session.identity_map.get(identity_key(ProcessDefinition, definition_id))
+            if own is not None:
+                return own
             definition = session.get(ProcessDefinition, definition_id)
             if definition is None:
                 raise NotFound(f"no process definition {definition_id}")
