@@ -3,7 +3,7 @@ from datetime import timedelta
 
 
 from tests.process.test_lifecycle import create, small_contract, submit
-from workflows.models import utcnow
+from workflows.clock import utcnow
 
 
 def run(app, *args):

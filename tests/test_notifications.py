@@ -9,7 +9,8 @@ from aiosmtpd.controller import Controller
 
 from tests.conftest import Api, load_fixture
 from webapp import create_app
-from workflows.models import OutboxMail, utcnow
+from workflows.models import OutboxMail
+from workflows.clock import utcnow
 
 
 class Inbox:

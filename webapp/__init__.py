@@ -3,7 +3,7 @@ from flask import Flask, abort, render_template, request
 
 from workflows.errors import DomainError
 from workflows.mail import MailSettings
-from workflows.models import utcnow
+from workflows.clock import utcnow
 from workflows.platform import Platform
 
 from . import config as app_config

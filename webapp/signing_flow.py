@@ -24,11 +24,9 @@ from flask import current_app
 from sqlmodel import select
 
 from workflows.errors import Conflict, ValidationFailed
-from workflows.models import Contract, OutboxMail
-from workflows.models_customers import Signature
+from workflows.models import Contract, OutboxMail, Signature, SignedDocument
 from workflows.signing import pdf as pades
 from workflows.signing.intent import IntentService
-from workflows.signing.models import SignedDocument
 from workflows.signing.service import ROLE_LABELS, sha256
 
 log = logging.getLogger(__name__)

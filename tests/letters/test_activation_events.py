@@ -11,8 +11,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.letters.helpers import at_customer, complete_letters, network_line, technical_service
-from workflows.models import OutboxMail, utcnow
-from workflows.models_letters import WebhookDelivery, WebhookEvent
+from workflows.models import OutboxMail, WebhookDelivery, WebhookEvent
+from workflows.clock import utcnow
 
 SECRET = "webhook-test-secret"
 

@@ -11,7 +11,8 @@ from sqlmodel import select
 from tests.conftest import load_fixture
 from tests.process.test_lifecycle import create, small_contract, submit
 from webapp import create_app
-from workflows.models import HistoryEvent, utcnow
+from workflows.models import HistoryEvent
+from workflows.clock import utcnow
 
 
 def count_events(session, **where):

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import load_fixture
 from tests.letters.helpers import complete_letters
-from workflows.models import utcnow
+from workflows.clock import utcnow
 
 
 def small_contract():

@@ -8,7 +8,8 @@ from sqlalchemy import text
 from tests.conftest import load_fixture
 from tests.process.test_lifecycle import create, submit
 from workflows.errors import Conflict, ValidationFailed
-from workflows.models import HistoryEvent, utcnow
+from workflows.models import HistoryEvent
+from workflows.clock import utcnow
 from workflows.signing.audit import verify_chain
 from workflows.signing.intent import IntentCode, IntentService
 

@@ -8,7 +8,7 @@ from flask import Flask, jsonify, redirect, request
 from werkzeug.serving import make_server
 
 from tests.web.customer_flow import LiveApp, free_port, new_http
-from workflows.models_customers import CustomerIdentity
+from workflows.models import CustomerIdentity
 
 pytestmark = pytest.mark.slow
 

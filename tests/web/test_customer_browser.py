@@ -8,7 +8,7 @@ from tests.conftest import Api, screenshot
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
 from webapp.signing_flow import last_code
 from workflows.demo import DEMO_PASSWORD
-from workflows.models_customers import Signature
+from workflows.models import Signature
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAD = Path(__file__).resolve().parents[2] / "webapp" / "static" / "vendor" / "signature_pad.umd.min.js"

@@ -4,7 +4,7 @@ import pytest
 from tests.conftest import Api
 from tests.web.customer_flow import (LiveApp, contract_at_customer, csrf, invitation_links, new_http, provider_login,
                                      intent_code, signing_form)
-from workflows.models_customers import CustomerIdentity, Invitation, Signature
+from workflows.models import CustomerIdentity, Invitation, Signature
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,7 @@ def test_resend_kills_the_old_link_and_decline(live, live_api):
 
 def test_timers_remind_and_expire_the_invitation(live, live_api):
     from datetime import timedelta
-    from workflows.models import utcnow
+    from workflows.clock import utcnow
 
     contract = contract_at_customer(live_api)
     ((_to, _kind, link, _body),) = invitation_links(live.platform, contract["id"])

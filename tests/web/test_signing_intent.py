@@ -1,7 +1,7 @@
 """The intent check on the staff task page and the API: a code is asked for, sent, required and single use."""
 from tests.letters.helpers import at_customer, complete_letters, technical_service
 from webapp.signing_flow import last_code
-from workflows.models_customers import Signature
+from workflows.models import Signature
 
 
 def test_provider_countersigns_on_the_task_page_with_a_code(api, as_user, platform):

@@ -4,7 +4,7 @@ import hashlib
 from flask import Response, g, jsonify
 
 from workflows.errors import Conflict, Forbidden, ValidationFailed
-from workflows.models_customers import Signature
+from workflows.models import Signature
 from workflows.services.customers import png_from_data_url
 
 from . import STAFF_ROLES, bp, json_body, platform, require_role

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from workflows.documents import render_contract_html, render_contract_pdf
 from workflows.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from workflows.models_customers import Signature
+from workflows.models import Signature
 from workflows.services.customers import CONSENT_TEXT, png_from_data_url
 from workflows.services.letters import FILL_STATUSES
 

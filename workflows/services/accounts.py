@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import ApiToken, User, utcnow
+from ..models import ApiToken, User
+from ..clock import utcnow
 
 ROLES = ("sales", "legal", "finance", "customer", "provider", "admin")
 ROLE_TITLES = {

@@ -25,7 +25,8 @@ from ..engine.spiff import decision_table, script_engine
 from ..db import Statement
 from ..documents import render_contract_html
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider, utcnow
+from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider
+from ..clock import utcnow
 
 PROCESS_KEY = "contract_approval"
 STATUS_BY_ROLE = {

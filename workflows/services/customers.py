@@ -22,8 +22,8 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..models import Contract, HumanTask, utcnow
-from ..models_customers import CustomerIdentity, CustomerSession, Invitation, Signature
+from ..models import Contract, CustomerIdentity, CustomerSession, HumanTask, Invitation, Signature
+from ..clock import utcnow
 
 SESSION_TTL = timedelta(hours=8)
 MAX_IMAGE_BYTES = 1024 * 1024  # drawn signature or seal PNG

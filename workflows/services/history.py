@@ -4,7 +4,8 @@ import json
 from sqlmodel import select
 
 from ..db import Pipeline, Statement, insert_statement
-from ..models import HistoryEvent, utcnow
+from ..models import HistoryEvent
+from ..clock import utcnow
 from ..signing.audit import chain_rows
 
 INSERT_EVENT = insert_statement(HistoryEvent.__table__, exclude=("id",))

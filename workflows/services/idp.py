@@ -12,8 +12,8 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from ..errors import Conflict, ValidationFailed
-from ..models import utcnow
-from ..models_customers import IdpAuthorizationCode, IdpToken, IdpUser
+from ..clock import utcnow
+from ..models import IdpAuthorizationCode, IdpToken, IdpUser
 from .accounts import hash_password, password_matches
 
 CODE_TTL = timedelta(minutes=5)

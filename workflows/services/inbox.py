@@ -9,7 +9,8 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_
 from sqlmodel import select
 
-from ..models import Contract, HumanTask, utcnow
+from ..models import Contract, HumanTask
+from ..clock import utcnow
 
 ASSIGNMENTS = ("all", "unclaimed", "mine")
 

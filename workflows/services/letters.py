@@ -27,9 +27,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import Contract, utcnow
-from ..models_customers import Signature
-from ..models_letters import ContractLetter, LetterTemplate
+from ..models import Contract, ContractLetter, LetterTemplate, Signature
+from ..clock import utcnow
 
 LETTERS_DIR = Path(__file__).resolve().parent.parent / "documents" / "letters"
 SHIPPED = {"network_access": "用户入网责任书", "information_security": "网络及信息安全承诺书"}

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ValidationFailed
-from ..models import utcnow
+from ..clock import utcnow
 from ..engine.spiff import dump_workflow, load_workflow, script_engine
 from .runtime import REOPEN_TASKS
 

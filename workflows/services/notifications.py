@@ -15,7 +15,8 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from ..db import Statement, after_commit, insert_statement
-from ..models import Contract, HumanTask, OutboxMail, User, utcnow
+from ..models import Contract, HumanTask, OutboxMail, User
+from ..clock import utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)

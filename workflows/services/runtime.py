@@ -14,7 +14,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from ..db import Pipeline, Statement, after_commit, insert_statement
 from ..errors import Conflict, DomainError, NotFound
-from ..models import ProcessInstance, utcnow
+from ..models import ProcessInstance
+from ..clock import utcnow
 from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, WorkflowCache, dump_workflow, load_workflow, new_workflow,
                             script_engine)
 

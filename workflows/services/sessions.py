@@ -12,7 +12,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from ..errors import DomainError
-from ..models import LoginAttempt, User, WebSession, utcnow
+from ..models import LoginAttempt, User, WebSession
+from ..clock import utcnow
 from .accounts import ROLES, hash_password, password_matches
 
 SESSION_LIFETIME = timedelta(hours=12)

@@ -15,7 +15,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db import Statement, insert_statement
-from ..models import HumanTask, User, utcnow
+from ..models import HumanTask, User
+from ..clock import utcnow
 from .runtime import INSTANCE, INSTANCE_COLUMNS
 
 MAX_COMMENT = 2000

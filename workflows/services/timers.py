@@ -12,7 +12,8 @@ import socket
 from sqlmodel import select
 
 from ..errors import Conflict
-from ..models import ProcessInstance, utcnow
+from ..models import ProcessInstance
+from ..clock import utcnow
 from .runtime import ProcessFailed
 
 MAX_RETRIES = 100

@@ -20,8 +20,8 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from ..db import after_commit
-from ..models import utcnow
-from ..models_letters import WebhookDelivery, WebhookEvent
+from ..clock import utcnow
+from ..models import WebhookDelivery, WebhookEvent
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)

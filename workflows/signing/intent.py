@@ -16,9 +16,9 @@ from typing import Callable, Protocol
 from sqlmodel import func, select
 
 from workflows.errors import Conflict, ValidationFailed
-from workflows.models import utcnow
+from workflows.clock import utcnow
 
-from .models import IntentCode
+from ..models import IntentCode
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5

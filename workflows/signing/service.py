@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from . import pdf as pades
 from . import seals
-from .models import SignedDocument
+from ..models import SignedDocument
 from .pki import DeploymentPKI, passphrase_from_environment
 from .tsa import TimestampAuthority, timestamper_for
 from .verify import VerificationReport, verify_pdf

@@ -1,14 +1,12 @@
-"""Tables for customers (甲方) who sign in through OpenID Connect, and the embedded identity provider.
-
-Imported at the bottom of ``workflows.models`` so Alembic sees them. No Flask here.
-"""
+"""Customers (甲方) who sign in through OpenID Connect, their sessions, invitations, signatures; the embedded
+identity provider's tables. No Flask here."""
 from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from workflows.models import utcnow
+from ..clock import utcnow
 
 
 class CustomerIdentity(SQLModel, table=True):

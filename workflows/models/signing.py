@@ -1,11 +1,11 @@
-"""Tables of the signing package (imported at the bottom of ``workflows.models`` so Alembic sees them)."""
+"""Signing: one-time intent codes and every PDF of a contract's signing chain."""
 from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
-from workflows.models import utcnow
+from ..clock import utcnow
 
 
 class IntentCode(SQLModel, table=True):

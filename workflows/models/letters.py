@@ -1,11 +1,11 @@
-"""Tables of the commitment letters (承诺书) and the activation webhook (imported at the bottom of ``workflows.models``)."""
+"""Commitment letters (承诺书): template versions and the letters attached to a contract."""
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from workflows.models import utcnow
+from ..clock import utcnow
 
 
 class LetterTemplate(SQLModel, table=True):
@@ -53,36 +53,3 @@ class ContractLetter(SQLModel, table=True):
     filled_at: Optional[datetime] = None
     filled_by: str = Field(default="", max_length=300)
     signed_at: Optional[datetime] = None
-
-
-class WebhookEvent(SQLModel, table=True):
-    """An event for downstream systems (``contract.activated``), written in the step's transaction, POSTed after commit."""
-
-    __tablename__ = "webhook_event"
-    __table_args__ = (Index("ix_webhook_event_pending", "delivered_at", "next_attempt_at"),)
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=50)
-    contract_id: Optional[int] = Field(default=None, index=True)
-    payload: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow)
-    next_attempt_at: datetime = Field(default_factory=utcnow)
-    attempts: int = Field(default=0)
-    delivered_at: Optional[datetime] = None
-    last_status: Optional[int] = None
-    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-
-
-class WebhookDelivery(SQLModel, table=True):
-    """The delivery log: one row per attempt."""
-
-    __tablename__ = "webhook_delivery"
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    event_id: int = Field(foreign_key="webhook_event.id", index=True)
-    attempt: int
-    url: str = Field(max_length=500)
-    status_code: Optional[int] = None
-    error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    duration_ms: int = Field(default=0)
-    at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,28 @@
+"""Tables, one module per area. Every schema change goes through an Alembic migration in ``migrations/``.
+
+Importing this package registers every table on ``SQLModel.metadata`` (Alembic's ``env.py`` relies on it).
+"""
+from sqlmodel import SQLModel
+
+SQLModel.metadata.naming_convention = {  # set before any table is declared: constraint names are part of migrations
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+from .accounts import ApiToken, LoginAttempt, User, WebSession  # noqa: E402
+from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequence, Provider  # noqa: E402
+from .customers import (CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
+                        Invitation, Signature)
+from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
+from .letters import ContractLetter, LetterTemplate  # noqa: E402
+from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
+from .signing import IntentCode, SignedDocument  # noqa: E402
+
+__all__ = ["ApiToken", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
+           "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
+           "Invitation", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
+           "ProcessInstance", "Provider", "Signature", "SignedDocument", "User", "WebSession", "WebhookDelivery",
+           "WebhookEvent"]

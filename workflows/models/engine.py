@@ -1,0 +1,96 @@
+"""Process definitions and instances, the inbox of human tasks, and the history."""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ..clock import utcnow
+
+
+class ProcessDefinition(SQLModel, table=True):
+    """One deployed version of a BPMN process (with the DMN tables it calls)."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, index=True)
+    version: int
+    name: str = Field(default="", max_length=200)
+    sha256: str = Field(max_length=64)
+    bpmn_xml: str = Field(sa_column=Column(Text, nullable=False))
+    dmn_xml: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    spec_json: str = Field(sa_column=Column(Text, nullable=False))
+    deployed_by: str = Field(max_length=100)
+    deployed_at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessInstance(SQLModel, table=True):
+    """A running (or finished) process; ``state_json`` is SpiffWorkflow's serialization without the spec.
+
+    ``version`` is the optimistic lock: every step writes with ``WHERE version = <the version it read>``.
+    """
+
+    __tablename__ = "process_instance"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    definition_id: int = Field(foreign_key="process_definition.id", index=True)
+    business_key: str = Field(max_length=100, index=True)
+    status: str = Field(default="running", max_length=20, index=True)
+    serializer_version: str = Field(max_length=20)
+    state_json: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(default=1)
+    next_timer_at: Optional[datetime] = Field(default=None, index=True)
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    completed_at: Optional[datetime] = None
+
+
+class HumanTask(SQLModel, table=True):
+    """The inbox: one row per user task, kept in step with the workflow in the same transaction."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_inbox", "state", "role", "due_at", "id"),
+        Index("ix_human_task_assignee", "state", "assignee"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)  # SpiffWorkflow's task UUID
+    instance_id: int = Field(foreign_key="process_instance.id", index=True)
+    contract_id: int = Field(index=True)
+    name: str = Field(max_length=100)
+    title: str = Field(default="", max_length=200)
+    role: str = Field(max_length=50)
+    state: str = Field(default="open", max_length=20)
+    assignee: Optional[str] = Field(default=None, max_length=100)
+    delegated_by: Optional[str] = Field(default=None, max_length=100)  # who handed the task to the assignee
+    created_at: datetime = Field(default_factory=utcnow)
+    due_at: datetime
+    completed_at: Optional[datetime] = None
+    completed_by: Optional[str] = Field(default=None, max_length=100)
+    decision: Optional[str] = Field(default=None, max_length=50)
+
+
+class HistoryEvent(SQLModel, table=True):
+    """Append-only audit events; nothing updates or deletes a row."""
+
+    __tablename__ = "history_event"
+    __table_args__ = (Index("ix_history_event_contract", "contract_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: Optional[int] = Field(default=None)
+    instance_id: Optional[int] = Field(default=None)
+    task_id: Optional[str] = Field(default=None, max_length=36)
+    task_name: Optional[str] = Field(default=None, max_length=100)
+    event: str = Field(max_length=50)
+    actor: str = Field(max_length=100)
+    on_behalf_of: Optional[str] = Field(default=None, max_length=100)
+    decision: Optional[str] = Field(default=None, max_length=50)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    details: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    at: datetime = Field(default_factory=utcnow)
+    # per-contract hash chain (workflows.signing.audit): hash = sha256(prev_hash + canonical JSON of the event)
+    prev_hash: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    hash: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
