@@ -42,7 +42,6 @@ from workflows.engine.spiff import WorkflowCache  # noqa: E402
 from workflows.services.inbox import InboxFilters  # noqa: E402
 from workflows.clock import utcnow  # noqa: E402
 from workflows.models import Contract, HumanTask, ProcessInstance  # noqa: E402
-from workflows.clock import utcnow
 
 ROUTING_DATA = {"total": Decimal("1080000.00"), "has_discount": False, "installments_after_term": False,
                 "service_types": ["technical_service"]}

@@ -8,6 +8,7 @@ from workflows.platform import Platform
 
 from . import config as app_config
 from . import i18n, labels, security
+from .errors import status_of
 
 
 def create_app(config=None):
@@ -68,8 +69,7 @@ def create_app(config=None):
 
 def _domain_error_page(exc):
     """A domain error that escaped a page (an unknown id, a step that moved on): its status, never a 500."""
-    from .api import STATUS_OF
-    status = STATUS_OF.get(type(exc), 400)
+    status = status_of(exc)
     return render_template("error.html", status=status, message=exc.message), status
 
 

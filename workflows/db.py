@@ -6,6 +6,7 @@ hold under threads and processes here: the driver's own transaction handling is 
 off, WAL journal, and ``BEGIN IMMEDIATE`` for write transactions only (read transactions
 stay deferred, so two readers in one thread never deadlock).
 """
+import logging
 import re
 import time
 from collections import namedtuple
@@ -20,11 +21,19 @@ from .errors import Conflict
 
 WRITE_OPTION = "qianyue_write"
 AFTER_COMMIT = "qianyue_after_commit"
+AFTER_ROLLBACK = "qianyue_after_rollback"
+log = logging.getLogger(__name__)
 
 
 def after_commit(session, callback):
     """Run ``callback`` once the write transaction of ``session`` has committed (never after a rollback)."""
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def after_rollback(session, callback):
+    """Run ``callback`` once the write transaction of ``session`` has rolled back because of an error, e.g. to record
+    in a transaction of its own what failed (the failed work itself is gone). Never after a commit."""
+    session.info.setdefault(AFTER_ROLLBACK, []).append(callback)
 
 
 def normalize_url(url):
@@ -254,7 +263,14 @@ class Database:
                 session.commit()
             except BaseException:
                 session.rollback()
+                session.info.pop(AFTER_COMMIT, None)
+                for callback in session.info.pop(AFTER_ROLLBACK, []):
+                    try:
+                        callback()
+                    except Exception:  # the original error is what the caller must see
+                        log.exception("a callback after the rollback failed")
                 raise
+            session.info.pop(AFTER_ROLLBACK, None)
             for callback in session.info.pop(AFTER_COMMIT, []):
                 callback()
 

@@ -248,7 +248,7 @@ def test_instance_filters(api, platform):
         ids = {c: {r["id"] for r in monitoring.instances(session, definition.id, c)} for c in monitoring.FILTERS}
     instance = instance_of(platform, running["id"]).id
     assert instance in ids["running"] and instance not in ids["stuck"] and instance not in ids["erroring"]
-    platform.runtime.mark_failed(platform.db, instance, "boom")
+    platform.runtime.mark_failed(instance, "boom")
     with platform.db.read() as session:
         assert instance in {r["id"] for r in monitoring.instances(session, definition.id, "erroring")}
 

@@ -6,14 +6,13 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
-from workflows.errors import Conflict, DomainError, Forbidden, InvalidDefinition, NotFound, ValidationFailed
-from workflows.services.runtime import ProcessFailed
+from workflows.errors import DomainError, Forbidden
+
+from ..errors import status_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
 
-STATUS_OF = {NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
-             ProcessFailed: 409}
 STAFF_ROLES = {"sales", "legal", "finance", "provider", "admin"}
 
 
@@ -29,9 +28,7 @@ def error(status, code, message, fields=None):
 
 @bp.errorhandler(DomainError)
 def on_domain_error(exc):
-    if isinstance(exc, ProcessFailed) and exc.instance_id is not None:  # the step rolled back: record the failure
-        platform().runtime.mark_failed(platform().db, exc.instance_id, exc.message)
-    return error(STATUS_OF.get(type(exc), 400), exc.code, exc.message, exc.fields)
+    return error(status_of(exc), exc.code, exc.message, exc.fields)
 
 
 @bp.app_errorhandler(HTTPException)

@@ -148,8 +148,6 @@ def _handle_form(form, save, contract=None):
     except ValidationFailed as exc:
         return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
     except DomainError as exc:
-        from .processes import record_process_failure
-        record_process_failure(exc)
         flash(exc.message, "error")
         return _form_response(form, contract, status=409)
     flash(_("Submitted for review.") if action == "submit" else _("Saved as version %(v)s.", v=saved.current_version), "success")
@@ -191,7 +189,5 @@ def submit(contract_id):
             platform().contracts.submit(session, contract_id, g.user, request.form.get("comment", ""))
         flash(_("Submitted for review."), "success")
     except DomainError as exc:
-        from .processes import record_process_failure
-        record_process_failure(exc)
         flash(exc.message, "error")
     return redirect(url_for("contracts.show", contract_id=contract_id))

@@ -7,15 +7,16 @@ import threading
 from collections import OrderedDict
 from functools import wraps
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from workflows.documents import render_contract_html, render_contract_pdf
-from workflows.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from workflows.errors import Conflict, DomainError, ValidationFailed
 from workflows.models import Signature
 from workflows.services.customers import CONSENT_TEXT, png_from_data_url
 from workflows.services.letters import FILL_STATUSES
 
+from ..errors import status_of
 from ..oidc import AFTER_LOGIN, providers
 from ..security import client_ip, platform, roles_required
 from ..signing_flow import (confirm_code, current, customer_signer, issue_code, sign_letter_pdf, signature_evidence,
@@ -23,7 +24,6 @@ from ..signing_flow import (confirm_code, current, customer_signer, issue_code, 
 
 log = logging.getLogger(__name__)
 bp = Blueprint("customer", __name__)
-STATUS_FOR_ERROR = {NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422}
 PORTAL_STATUSES = ("awaiting_customer", "countersigning", "active", "declined", "expired")
 
 
@@ -84,12 +84,8 @@ def apply_pades(contract, pdf, signature):
     return base, signed, record
 
 
-def _status(exc):
-    return next((code for kind, code in STATUS_FOR_ERROR.items() if isinstance(exc, kind)), 400)
-
-
 def _refused(exc):
-    return render_template("customer/refused.html", message=exc.message, status=_status(exc)), _status(exc)
+    return render_template("customer/refused.html", message=exc.message, status=status_of(exc)), status_of(exc)
 
 
 # --- portal and invitations -------------------------------------------------------------------------------------------

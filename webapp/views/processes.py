@@ -23,13 +23,6 @@ diagram_bp = Blueprint("process_diagram", __name__, url_prefix="/contracts")
 MAX_DEPLOY_BYTES = 3_500_000  # under MAX_CONTENT_LENGTH; each file is limited again by RepositoryService
 
 
-def record_process_failure(exc):
-    """After a step failed with ProcessFailed (its transaction rolled back), mark the instance as erroring."""
-    instance_id = getattr(exc, "instance_id", None)
-    if instance_id is not None:
-        platform().runtime.mark_failed(platform().db, instance_id, exc.message)
-
-
 def _int_arg(name):
     value = request.values.get(name, "")
     try:

@@ -61,8 +61,6 @@ def decide(task_id):
             task = task_for_user(session, task_id)
             return render_template("task.html", **page_context(session, task, exc.fields, request.form)), 422
     except DomainError as exc:
-        from .processes import record_process_failure
-        record_process_failure(exc)  # a ProcessFailed marks the instance as erroring; other errors carry no instance
         flash(exc.message, "error")
         return redirect(url_for("tasks.show", task_id=task_id))
     flash(_("Done: %(decision)s.", decision=label(DECISIONS, decision)), "success")

@@ -52,7 +52,6 @@ def canonical_json(data):
 class ContractService:
     def __init__(self, platform):
         self.platform = platform
-        platform.runtime.step_listeners.append(self._follow_process)
 
     # --- providers -----------------------------------------------------------
     def provider_profile(self, session, code=None):
@@ -235,7 +234,7 @@ class ContractService:
         seq = session.execute(statement).scalar_one()
         return pattern.format(seq=seq, **fields)
 
-    def _follow_process(self, session, step):
+    def follow_process(self, session, step):
         """Step listener: keep the contract's status in step with its process."""
         if step.contract_id is None:
             return

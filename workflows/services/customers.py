@@ -61,8 +61,6 @@ class CustomerService:
     def __init__(self, platform, base_url="http://127.0.0.1:5000"):
         self.platform = platform
         self.base_url = base_url
-        self.pades = None  # optional callable(contract, document_pdf, signature) -> signed pdf bytes (see sign())
-        platform.runtime.step_listeners.append(self._on_step)
 
     # --- identities and sessions ------------------------------------------------------------------------------
     def sign_in(self, session, claims, provider, ip="", user_agent=""):
@@ -279,7 +277,7 @@ class CustomerService:
         return self.platform.tasks.complete(session, task.id, actor_for(identity), "decline", reason)
 
     # --- the process ----------------------------------------------------------------------------------------------
-    def _on_step(self, session, step):
+    def invite_and_remind(self, session, step):
         """Step listener: invite when the customer task opens; remind when the diagram's reminder timer fired."""
         if step.contract_id is None:
             return

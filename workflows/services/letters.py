@@ -153,11 +153,6 @@ class LetterService:
     def __init__(self, platform):
         self.platform = platform
         self.verifier = None  # optional callable(session, contract_id) -> problem text or None: PAdES check of the signed PDF
-        platform.runtime.step_listeners.append(self._on_step)
-        platform.runtime.functions.update({"activation_check": self._activation_check,
-                                           "activate_contract": self._activate_contract,
-                                           "notify_renewal": self._notify_renewal})
-        platform.tasks.guards.append(self._guard_countersign)
 
     # --- templates -------------------------------------------------------------------------------------------------
     def ensure_shipped(self, session, by):
@@ -452,7 +447,7 @@ class LetterService:
             return False
         return True
 
-    def _guard_countersign(self, session, task, decision):
+    def refuse_countersign_while_incomplete(self, session, task, decision):
         """Refuse the provider's countersign (409, nothing changes) while anything the gate checks is missing."""
         if task.name != "provider_countersign" or decision != "sign":
             return
@@ -462,12 +457,12 @@ class LetterService:
                            "letter (or a signature does not verify)", problems)
 
     # --- functions the diagram calls ---------------------------------------------------------------------------------
-    def _activation_check(self, step):
+    def activation_check(self, step):
         if step.contract_id is None:
             return []
         return [f"{key}: {value}" for key, value in self.missing(step.session, step.contract_id).items()]
 
-    def _activate_contract(self, step):
+    def activate_contract(self, step):
         """Effective dates from the term, the renewal notice date, and the contract.activated event (webhook)."""
         session = step.session
         contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
@@ -499,7 +494,7 @@ class LetterService:
                                         "renewal_notice_at": notice_at.isoformat(), "webhook_event": event_id}})
         return {"effective_from": term["start"], "effective_to": term["end"], "renewal_notice_at": notice_at.isoformat()}
 
-    def _notify_renewal(self, step):
+    def notify_renewal(self, step):
         """The renewal notice date came: mail the drafter and the customer's contact."""
         session = step.session
         contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
@@ -521,7 +516,7 @@ class LetterService:
         step.events.append({"event": "renewal_notice", "actor": "system", "details": {"term_end": term["end"]}})
 
     # --- the process ---------------------------------------------------------------------------------------------------
-    def _on_step(self, session, step):
+    def attach_when_customer_task_opens(self, session, step):
         """When the customer task opens (after attach_letters, or back from the gate), attach the mandated letters."""
         if step.contract_id is None:
             return

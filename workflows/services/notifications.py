@@ -32,7 +32,6 @@ class NotificationService:
         self.mailer = mailer
         self.base_url = base_url
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        platform.runtime.step_listeners.append(self._on_step)
 
     # --- what to say -----------------------------------------------------------
     def enqueue(self, session, kind, to, subject, body, contract_id=None):
@@ -45,7 +44,8 @@ class NotificationService:
         if self.mailer is not None:
             after_commit(session, self.deliver_soon)
 
-    def _on_step(self, session, step):
+    def mail_task_holders(self, session, step):
+        """Step listener: mail the holders of each new task's role, and the drafter of a returned contract."""
         if step.contract_id is None or not (step.new_tasks or any(e.get("decision") == "return" for e in step.events)):
             return
         contract = CONTRACT_FACTS.first(session, {"id": step.contract_id})

@@ -3,7 +3,8 @@
 One state change is one database transaction: load the instance row (its ``version``
 column is the optimistic lock), change the workflow, run engine steps, save the state,
 bring the task rows in step, append history. Nothing is saved when a step fails, so a
-SpiffWorkflow task left in ERROR never reaches the database.
+SpiffWorkflow task left in ERROR never reaches the database; the runtime itself then records
+the incident in a transaction of its own, whichever entry point ran the step.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -12,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from ..db import Pipeline, Statement, after_commit, insert_statement
+from ..db import Pipeline, Statement, after_commit, after_rollback, insert_statement
 from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance
 from ..clock import utcnow
@@ -41,13 +42,9 @@ REOPEN_TASKS = Statement("UPDATE human_task SET state = 'open' WHERE instance_id
 
 
 class ProcessFailed(DomainError):
-    """A script, condition or decision in the diagram failed; the instance is marked as erroring."""
+    """A script, condition or decision in the diagram failed; the runtime marks the instance as erroring."""
 
     code = "process_error"
-
-    def __init__(self, message, fields=None, instance_id=None):
-        super().__init__(message, fields)
-        self.instance_id = instance_id  # the instance to mark as erroring once the failed step rolled back
 
 
 @dataclass
@@ -94,10 +91,11 @@ class Step:
 
 
 class RuntimeService:
-    def __init__(self, repository, tasks, history):
+    def __init__(self, db, repository, history):
+        self.db = db
         self.repository = repository
-        self.tasks = tasks
         self.history = history
+        self.tasks = None  # the inbox (TaskService) keeps its rows in step with each save: set by the platform
         self.specs = SpecCache()
         self.workflows = WorkflowCache()
         self.step_listeners = []  # callables(session, step) run inside each step's transaction
@@ -156,7 +154,7 @@ class RuntimeService:
         try:
             task.run()
         except SpiffWorkflowException as exc:
-            raise ProcessFailed(_describe(exc), instance_id=step.instance_id) from exc
+            raise self._failed(step, exc) from exc
         step.completed_task_ids.add(str(task_id))
         self._advance(step)
         self._save(session, step)
@@ -186,7 +184,15 @@ class RuntimeService:
         try:
             step.workflow.do_engine_steps()
         except SpiffWorkflowException as exc:
-            raise ProcessFailed(_describe(exc), instance_id=step.instance_id) from exc
+            raise self._failed(step, exc) from exc
+
+    def _failed(self, step, exc):
+        """The error for the caller; once the step's transaction has rolled back, the incident is recorded (an
+        instance that never saved, one failing at its start, has nothing to mark)."""
+        message = _describe(exc)
+        if step.instance_id is not None:
+            after_rollback(step.session, lambda: self.mark_failed(step.instance_id, message))
+        return ProcessFailed(message)
 
     def _save(self, session, step):
         """Write the step: the versioned instance row and the task rows (sent together), then listeners and history."""
@@ -212,10 +218,10 @@ class RuntimeService:
         self.history.record_many(session, step.events, contract_id=step.contract_id, instance_id=step.instance_id, at=now)
         step.events = []
 
-    def mark_failed(self, db, instance_id, message):
+    def mark_failed(self, instance_id, message):
         """Record a failed step in its own transaction (the step itself was rolled back): the instance is erroring,
         its open tasks are suspended, and it waits for an admin to resume it or to migrate it to a fixed version."""
-        with db.write() as session:
+        with self.db.write() as session:
             if MARK_FAILED.execute(session, {"id": instance_id, "error": message[:2000], "now": utcnow()}) != 1:
                 return  # already erroring (or gone): the first failure is the one on record
             SUSPEND_TASKS.execute(session, {"id": instance_id})

@@ -54,10 +54,10 @@ def due_from(created, duration):
 
 
 class TaskService:
-    def __init__(self, history):
+    def __init__(self, runtime, history):
+        self.runtime = runtime  # tasks complete through the runtime
         self.history = history
-        self.runtime = None  # set by Engine; tasks complete through the runtime
-        self.guards = []  # callables(session, task, decision) that may refuse a decision before anything changes
+        self.guards = []  # callables(session, task, decision) that may refuse a decision: declared by the platform
 
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0):

@@ -46,8 +46,8 @@ class TimerService:
                 if retries > MAX_RETRIES:
                     raise
                 seen.discard(instance_id)  # another writer advanced it first: look at it again
-            except ProcessFailed as exc:
-                self.runtime.mark_failed(self.db, instance_id, exc.message)
+            except ProcessFailed:
+                pass  # the runtime recorded the incident; the sweep goes on with the next instance
         return advanced
 
     def _next_due(self, session, at, skip):

@@ -1,0 +1,11 @@
+"""The one table from domain errors to HTTP statuses: the API answers JSON with it, the pages render HTML with it."""
+from workflows.errors import Conflict, Forbidden, InvalidDefinition, NotFound, ValidationFailed
+from workflows.services.runtime import ProcessFailed
+
+STATUS_OF = {NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
+             ProcessFailed: 409}
+
+
+def status_of(exc):
+    """The status of a domain error (by its class or the nearest base in the table); 400 for any other."""
+    return next((STATUS_OF[kind] for kind in type(exc).__mro__ if kind in STATUS_OF), 400)
