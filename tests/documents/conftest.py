@@ -7,6 +7,7 @@ are added here so the rendered documents can be compared with the seeds.
 The fixtures are session-wide because PDFs are slow: a test that changes a contract deep-copies it first.
 """
 
+import copy
 import json
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from workflows.contracts.catalog import DEMO_PROVIDERS
 from workflows.contracts.validation import normalize_draft
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+LETTERS_DIR = Path(__file__).parent.parent.parent / "workflows" / "documents" / "letters"
+LETTER_TITLES = {"network_access": "用户入网责任书", "information_security": "网络及信息安全承诺书"}
+FILLED_VALUES = {"security_officer_name": "张伟", "security_officer_title": "信息中心主任",
+                 "security_officer_contact": "0519-85681234"}
 
 SEED_ADDITIONS = {
     "contract-technical-service.json": {
@@ -66,3 +71,27 @@ def network_line_contract() -> dict:
     }
 
 
+
+
+def attached_letter(code: str, position: int, values: dict) -> dict:
+    """A letter as the contract lists it once attached and filled: the shipped template version 1 and its fields."""
+    fields = json.loads((LETTERS_DIR / "fields.json").read_text(encoding="utf-8"))[code]
+    return {"code": code, "title": LETTER_TITLES[code], "status": "filled", "position": position, "template_version": 1,
+            "source": (LETTERS_DIR / f"{code}.html").read_text(encoding="utf-8"), "fields": fields, "values": values}
+
+
+@pytest.fixture(scope="session")
+def network_line_with_letters(network_line_contract) -> dict:
+    """Seed 000 as it is signed: both letters attached (入网责任书 first) and the security letter filled in."""
+    contract = copy.deepcopy(network_line_contract)
+    contract["letters"] = [attached_letter("network_access", 1, {}),
+                           attached_letter("information_security", 2, FILLED_VALUES)]
+    return contract
+
+
+@pytest.fixture(scope="session")
+def technical_service_with_letter(technical_service_contract) -> dict:
+    """Seed 003 as it is signed: the security letter attached and filled in."""
+    contract = copy.deepcopy(technical_service_contract)
+    contract["letters"] = [attached_letter("information_security", 1, FILLED_VALUES)]
+    return contract

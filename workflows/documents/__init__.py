@@ -1,5 +1,8 @@
-"""Contract documents rendered from templates to HTML and PDF."""
+"""Contract documents rendered from templates to HTML and PDF, with the places where each party signs."""
 
-from workflows.documents.render import render_contract_html, render_contract_pdf
+from workflows.documents.attachments import render_letter_body
+from workflows.documents.places import SignaturePlace, document_places, letter_place, missing_places
+from workflows.documents.render import render_contract_html, render_contract_pdf, render_document_pdf
 
-__all__ = ["render_contract_html", "render_contract_pdf"]
+__all__ = ["SignaturePlace", "document_places", "letter_place", "missing_places", "render_contract_html",
+           "render_contract_pdf", "render_document_pdf", "render_letter_body"]

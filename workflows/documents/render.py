@@ -6,8 +6,10 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from workflows.documents.attachments import attachment_sections, in_attachment_order
 from workflows.documents.formatting import FILTERS
 from workflows.documents.numbering import ArticleNumbering
+from workflows.documents.places import SignaturePlace, document_places, find_places
 from workflows.errors import ValidationFailed
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -44,13 +46,17 @@ def template_name(kind: str) -> str:
 
 
 def template_context(contract: dict) -> dict:
-    """What templates see; `items` is passed apart because ``data.items`` is the dict method in Jinja."""
+    """What templates see; `items` is passed apart because ``data.items`` is the dict method in Jinja.
+
+    ``attachments`` are the letters' pages, rendered beforehand in the letters' own sandbox (base.html prints them).
+    """
     data = contract["data"]
     return {
         "number": contract["number"],
         "version": contract["version"],
         "status": contract["status"],
-        "letters": contract.get("letters") or [],
+        "letters": in_attachment_order(contract.get("letters") or []),
+        "attachments": attachment_sections(contract),
         "data": data,
         "customer": data["customer"],
         "provider": data["provider"],
@@ -72,7 +78,8 @@ def compiled(source: str):
 
 
 def render_contract_html(contract: dict) -> str:
-    """A standalone HTML document (print CSS inside) for one contract version.
+    """A standalone HTML document (print CSS inside) for one contract version, its letters as the pages after
+    the signature page.
 
     ``contract["template_source"]`` is the template version the contract was drafted on;
     without it the shipped template of the contract's kind is used.
@@ -82,8 +89,26 @@ def render_contract_html(contract: dict) -> str:
     return template.render(template_context(contract))
 
 
-def render_contract_pdf(contract: dict) -> bytes:
-    """The same document as an A4 PDF; WeasyPrint embeds only the glyphs used (font subsetting)."""
+def laid_out(contract: dict):
+    """The contract laid out on A4 pages by WeasyPrint (a ``weasyprint.Document``)."""
     from weasyprint import HTML  # imported here: loading WeasyPrint and pango costs about 1 s, which HTML-only callers skip
 
-    return HTML(string=render_contract_html(contract), base_url=str(TEMPLATES_DIR)).write_pdf()
+    return HTML(string=render_contract_html(contract), base_url=str(TEMPLATES_DIR)).render()
+
+
+def render_contract_pdf(contract: dict) -> bytes:
+    """The same document as an A4 PDF; WeasyPrint embeds only the glyphs used (font subsetting)."""
+    return laid_out(contract).write_pdf()
+
+
+def render_document_pdf(contract: dict) -> tuple[bytes, list[SignaturePlace]]:
+    """The PDF to certify and sign, and where each signature field goes: one place per party on the signature
+    page, one per attached letter on its signing block.
+
+    Same input, same bytes and same places: the signing code puts one pyHanko field on each place.
+    Raises ValidationFailed naming the element id of a place the template lacks.
+    """
+    document = laid_out(contract)
+    codes = [letter["code"] for letter in in_attachment_order(contract.get("letters") or []) if letter.get("source")]
+    places = find_places(document, document_places(codes))
+    return document.write_pdf(), places

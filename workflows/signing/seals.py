@@ -3,20 +3,29 @@
 ``round_seal_png`` draws an organisation's round seal: red ring, the name along the upper arc, a
 five-pointed star, the purpose (合同专用章) underneath. ``stamp_png`` composes what a signature field
 shows: the seal or drawn/typed signature, with the signer's name and the time drawn into the image.
+``place_stamp_png`` fills a signature place of the document (``workflows.documents.places``) the way a clerk
+fills the paper: the seal over the party line, the signature on the 签字 row, the date on the 签署日期 row.
 """
 from __future__ import annotations
 
 import io
 import math
 import subprocess
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
 
 from workflows.errors import ValidationFailed
 
 SEAL_RED = (200, 16, 30, 255)
+INK_BLUE = (20, 30, 110, 255)
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
+STAMP_DPI = 300  # a place's stamp prints as sharply as the text around it
+SEAL_SHARE = 0.95  # of the seal area's smaller side: a 42 mm area holds a 40 mm seal
+SEAL_INK_OPACITY = 0.85  # like stamp ink, the name under the seal stays readable
 MAX_UPLOAD = 1024 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FALLBACK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
@@ -165,3 +174,63 @@ def stamp_png(image_png: bytes, signer_name: str, when: datetime, caption: str =
         draw.text((x, y + i * size * 1.5), line, font=font(size if i == 0 else int(size * 0.8)),
                   fill=(30, 30, 30, 255))
     return _png(canvas)
+
+
+def china_date(moment: datetime) -> str:
+    """The signing date as the paper writes it, in China time whatever the server's zone: 2026年12月2日."""
+    if moment.tzinfo is None:
+        raise ValueError("the signing time must carry its time zone: a naive time could be UTC or China time")
+    local = moment.astimezone(CHINA_TIME)
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+def place_stamp_png(size: tuple[float, float], areas: Mapping[str, tuple[float, float, float, float]],
+                    signed_at: datetime, seal_png: bytes | None = None, mark_png: bytes | None = None,
+                    dpi: int = STAMP_DPI) -> bytes:
+    """The image pyHanko scales onto one signature place: transparent but for what the signer puts there.
+
+    ``size`` is the place's (width, height) in points and ``areas`` its sub-areas in points from its bottom-left
+    corner (``SignaturePlace.size`` and ``dict(SignaturePlace.areas)``). The seal (``round_seal_png`` or an
+    uploaded one) is centred over the ``seal`` area, the signer's mark (a drawn signature, or
+    ``signature_image_from_text``) fills the ``sign`` area, and the date in China time is written on the ``date``
+    area. The image has the place's aspect ratio, so pyHanko's shrink-to-fit puts every part where it belongs.
+    """
+    width_pt, height_pt = size
+    scale = dpi / 72
+    canvas = Image.new("RGBA", (max(1, round(width_pt * scale)), max(1, round(height_pt * scale))), (0, 0, 0, 0))
+
+    def pixels(area):
+        x1, y1, x2, y2 = area
+        return x1 * scale, (height_pt - y2) * scale, x2 * scale, (height_pt - y1) * scale
+
+    if seal_png is not None and "seal" in areas:
+        left, top, right, bottom = pixels(areas["seal"])
+        side = min(right - left, bottom - top) * SEAL_SHARE
+        _paste_fitted(canvas, seal_png, (left, top, right, bottom), side, side, SEAL_INK_OPACITY)
+    if mark_png is not None and "sign" in areas:
+        left, top, right, bottom = pixels(areas["sign"])
+        _paste_fitted(canvas, mark_png, (left, top, right, bottom), (right - left) * 0.95, (bottom - top) * 0.9)
+    if "date" in areas:
+        left, top, right, bottom = pixels(areas["date"])
+        size_px = int(min((bottom - top) * 0.75, 12 * scale))  # 12 pt at most: a little above the 10.5 pt text
+        ImageDraw.Draw(canvas).text((left + size_px * 0.3, bottom - (bottom - top) * 0.15), china_date(signed_at),
+                                    font=font(size_px, "Noto Serif CJK SC"), fill=INK_BLUE, anchor="ls")
+    return _png(canvas)
+
+
+def _paste_fitted(canvas: Image.Image, png: bytes, area, max_width: float, max_height: float,
+                  opacity: float = 1.0) -> None:
+    """The picture without its transparent margin, as large as fits ``max_width`` × ``max_height``, centred on
+    ``area``."""
+    with Image.open(io.BytesIO(png)) as source:
+        picture = source.convert("RGBA")
+    if opacity < 1:
+        picture.putalpha(picture.getchannel("A").point(lambda alpha: round(alpha * opacity)))
+    bounds = picture.getchannel("A").getbbox()
+    if bounds is None:  # fully transparent: nothing to put there
+        return
+    picture = picture.crop(bounds)
+    ratio = min(max_width / picture.width, max_height / picture.height)
+    picture = picture.resize((max(1, round(picture.width * ratio)), max(1, round(picture.height * ratio))), Image.LANCZOS)
+    left, top, right, bottom = area
+    canvas.alpha_composite(picture, (round((left + right - picture.width) / 2), round((top + bottom - picture.height) / 2)))
