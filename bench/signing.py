@@ -1,7 +1,7 @@
 """How long PAdES signing takes: certify, one visible signature, document timestamp, verify a finished package.
 
 On the real seed-003-like technical service contract PDF (bench/documents.py builds it), with the deployment
-PKI in a temporary folder and the in-process TSA. Baseline in the same run: an invisible signature without
+PKI in a temporary SQLite database and the in-process TSA. Baseline in the same run: an invisible signature without
 timestamp and validation data (pyHanko's floor). Goal: median under 200 ms for each.
 
     .venv/bin/python bench/signing.py [N]
@@ -16,6 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from workflows import migrate  # noqa: E402
+from workflows.db import Database  # noqa: E402
 from workflows.documents import render_contract_pdf  # noqa: E402
 from workflows.signing import pdf as pades  # noqa: E402
 from workflows.signing import seals  # noqa: E402
@@ -49,7 +51,9 @@ def main(runs):
     import logging
     logging.getLogger("pyhanko").setLevel(logging.ERROR)
     contract_pdf = render_contract_pdf(technical_service_contract())
-    pki = DeploymentPKI.load_or_create(Path(tempfile.mkdtemp()) / "signing", b"bench")
+    db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}")
+    migrate.upgrade(db)
+    pki = DeploymentPKI.open(db, b"bench")
     service = SigningService(None, pki)
     ts = service.timestamper
     certified = service.prepare(contract_pdf, ["网络及信息安全承诺书"])

@@ -3,11 +3,15 @@ import os
 import secrets
 from pathlib import Path
 
+from workflows.signing.pki import LicensedCA
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 MAIL_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD",
                  "MAIL_DEFAULT_SENDER")
+# a licensed CA to issue the deployment's certificates (README, "Plugging in a licensed CA")
+SIGNING_CA_SETTINGS = ("SIGNING_CA_FILE", "SIGNING_CA_KEY_FILE", "SIGNING_CA_PASSWORD", "SIGNING_CA_CHAIN_FILE")
 
 
 def instance_path():
@@ -24,6 +28,16 @@ def _secret_key(app_env, folder):
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _licensed_ca(settings):
+    """The CA of ``SIGNING_CA_*``, loaded at startup: files that do not load, or a key that is not the certificate's,
+    stop the app (``PKIError`` names the setting) rather than the first signature."""
+    if not settings["SIGNING_CA_FILE"]:
+        return None
+    return LicensedCA.from_files(settings["SIGNING_CA_FILE"], settings["SIGNING_CA_KEY_FILE"] or None,
+                                 settings["SIGNING_CA_PASSWORD"].encode() or None,
+                                 settings["SIGNING_CA_CHAIN_FILE"] or None)
 
 
 def load(overrides=None):
@@ -56,6 +70,9 @@ def load(overrides=None):
     settings.setdefault("OIDC_SCOPES", os.environ.get("OIDC_SCOPES") or "openid email profile")
     if "SIGNING_PADES" not in settings and os.environ.get("SIGNING_PADES"):  # PAdES in the signing flow (default on)
         settings["SIGNING_PADES"] = os.environ["SIGNING_PADES"] != "0"
+    for name in SIGNING_CA_SETTINGS:
+        settings.setdefault(name, os.environ.get(name, ""))
+    settings["SIGNING_CA"] = _licensed_ca(settings)
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
     return settings

@@ -1,7 +1,8 @@
 """Public verification page: upload a signed PDF, see each signature's verdict and whether it is on record.
 
 Also home of ``signing_service(app)``: the deployment's SigningService, created once per app (PKI from the
-instance folder, TSA_URL from the config or the environment, else the built-in TSA).
+database, under the licensed CA of ``SIGNING_CA_*`` if any; TSA_URL from the config or the environment, else
+the built-in TSA).
 """
 import os
 import threading
@@ -29,7 +30,8 @@ def signing_service(app=None) -> SigningService:
             if service is None:
                 service = SigningService.from_settings(
                     app.extensions["qianyue"], app.config["INSTANCE_PATH"], app.config["APP_ENV"],
-                    tsa_url=app.config.get("TSA_URL") or os.environ.get("TSA_URL"))
+                    tsa_url=app.config.get("TSA_URL") or os.environ.get("TSA_URL"),
+                    licensed=app.config.get("SIGNING_CA"))
                 app.extensions["qianyue_signing"] = service
     return service
 

@@ -3,6 +3,8 @@ import io
 
 import pytest
 
+from workflows import migrate
+from workflows.db import Database
 from workflows.signing.pki import DeploymentPKI
 from workflows.signing.service import SigningService
 from workflows.signing.verify import PACKAGE_ATTACHMENT, _embedded_files
@@ -10,9 +12,26 @@ from workflows.signing.verify import PACKAGE_ATTACHMENT, _embedded_files
 AMOUNT_TEXT = "合同总金额：人民币 1,080,000.00 元"
 
 
+PASSPHRASE = b"test-passphrase"
+
+
+def migrated_sqlite(path) -> Database:
+    """A database of its own at ``path`` (the PKI lives in the database, as in a deployment)."""
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    return db
+
+
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory):
-    return DeploymentPKI.load_or_create(tmp_path_factory.mktemp("pki") / "signing", b"test-passphrase")
+def pki_database(tmp_path_factory):
+    db = migrated_sqlite(tmp_path_factory.mktemp("pki") / "pki.db")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def pki(pki_database):
+    return DeploymentPKI.open(pki_database, PASSPHRASE)
 
 
 @pytest.fixture(scope="session")

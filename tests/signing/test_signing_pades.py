@@ -7,7 +7,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from tests.signing.conftest import CUSTOMER, embedded_contract
+from tests.signing.conftest import CUSTOMER, embedded_contract, migrated_sqlite
 from workflows.signing import pdf as pades
 from workflows.signing.pki import DeploymentPKI
 
@@ -91,7 +91,9 @@ def test_an_incremental_update_painting_over_the_amount_is_detected(signing, sig
 
 def test_resigning_with_a_foreign_ca_is_detected(signing, signed_flow, tmp_path):
     certified, _signed, _records = signed_flow
-    foreign = DeploymentPKI.load_or_create(tmp_path / "foreign", b"x")
+    foreign_db = migrated_sqlite(tmp_path / "foreign.db")
+    foreign = DeploymentPKI.open(foreign_db, b"x")
+    foreign_db.dispose()
     key, cert = foreign.issue_signer(CUSTOMER["name"], CUSTOMER["subject_id"], CUSTOMER["organisation"],
                                      CUSTOMER["credit_code"])
     forged = pades.sign(certified, "customer", key, cert, foreign, None, CUSTOMER["name"])

@@ -19,10 +19,10 @@ from .customers import (CustomerIdentity, CustomerSession, IdpAuthorizationCode,
 from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
-from .signing import IntentCode, SignedDocument  # noqa: E402
+from .signing import IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
 __all__ = ["ApiToken", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
            "Invitation", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
-           "ProcessInstance", "Provider", "Signature", "SignedDocument", "User", "WebSession", "WebhookDelivery",
-           "WebhookEvent"]
+           "ProcessInstance", "Provider", "Signature", "SignedDocument", "SigningIdentity", "User", "WebSession",
+           "WebhookDelivery", "WebhookEvent"]

@@ -1,8 +1,8 @@
-"""Signing: one-time intent codes and every PDF of a contract's signing chain."""
+"""Signing: one-time intent codes, every PDF of a contract's signing chain, and the deployment's PKI."""
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from ..clock import utcnow
@@ -40,3 +40,20 @@ class SignedDocument(SQLModel, table=True):
     # the bytes of the signing chain (certified, signed:<field>, timestamped, package): the newest row of a contract
     # that is not the package is THE current signed PDF of the contract (workflows.signing.flow)
     pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class SigningIdentity(SQLModel, table=True):
+    """One certificate and its key, shared by every process and node of the deployment (``workflows.signing.pki``).
+
+    Named ``root``, ``issuing``, ``tsa``, ``platform`` or ``seal-<SHA-256 of the credit code, 16 digits>``; the name is
+    the key, so two processes creating the same identity at once cannot both succeed. A renewal replaces the row only
+    ``WHERE fingerprint`` is still the one its writer read. The key is PEM, encrypted with ``SIGNING_KEY_PASSPHRASE``.
+    """
+
+    __tablename__ = "signing_identity"
+
+    name: str = Field(primary_key=True, max_length=80)
+    fingerprint: str = Field(max_length=64)  # SHA-256 of the certificate (DER)
+    certificate_pem: str = Field(sa_column=Column(Text, nullable=False))
+    private_key_pem: str = Field(sa_column=Column(Text, nullable=False))
+    stored_at: datetime = Field(default_factory=utcnow)

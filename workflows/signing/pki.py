@@ -1,9 +1,12 @@
 """Deployment PKI: a root CA, an issuing CA, a TSA certificate, the platform's own signing identity,
 one seal certificate per provider organisation, and a short-lived certificate per signer and signing event.
 
-Everything lives in ``<instance>/signing/`` (never committed, never served): private keys PEM-encrypted
-with ``SIGNING_KEY_PASSPHRASE`` (``BestAvailableEncryption``), files mode 0600. A licensed CA replaces the
-generated issuing CA through :meth:`DeploymentPKI.from_files` (PKCS#12 or PEM certificate + key).
+Every stored identity lives in the database the deployment already shares (table ``signing_identity``), so every
+process and every node signs under one root: certificate PEM plus private key PEM encrypted with
+``SIGNING_KEY_PASSPHRASE`` (``BestAvailableEncryption``). Each is created at most once: a process inserts its own
+under the identity's name and, when another process got there first, discards it and loads the winner's; renewals
+near expiry replace a row only if it is still the one read. A licensed CA (:class:`LicensedCA`, from PKCS#12 or
+PEM files) replaces the generated root and issuing CA; the derived identities are then issued under it.
 
 Keys are EC P-256: generating one takes ~0.1 ms (RSA 2048 takes 50-100 ms), which matters because every
 signing event gets a fresh key that signs once and is then dropped by the caller.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,20 +25,39 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from ..clock import utcnow
+from ..models import SigningIdentity
 
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 SIGNER_VALIDITY = timedelta(minutes=15)
+TSA_VALIDITY = timedelta(days=365 * 5)
+PLATFORM_VALIDITY = timedelta(days=365 * 3)
+SEAL_VALIDITY = timedelta(days=365 * 2)
+RENEW_BEFORE = timedelta(days=30)  # TSA and platform: replaced when less than this is left
+SEAL_RENEW_BEFORE = timedelta(days=1)
 CLOCK_SKEW = timedelta(minutes=5)
 CRL_VALIDITY = timedelta(days=7)
 PASSPHRASE_ENV = "SIGNING_KEY_PASSPHRASE"
 
 
+class PKIError(RuntimeError):
+    """The PKI cannot be used as configured; the message says which setting or file to fix."""
+
+
 def passphrase_from_environment(instance: Path, app_env: str) -> bytes:
-    """``SIGNING_KEY_PASSPHRASE``; in development a passphrase generated once into ``instance/signing_passphrase``."""
+    """``SIGNING_KEY_PASSPHRASE``; in development a passphrase generated once into ``instance/signing_passphrase``.
+
+    The instance folder is what every process of the deployment on this machine shares; nodes that share a
+    database must share the passphrase too, hence production requires it from the environment.
+    """
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value.encode()
@@ -42,11 +65,29 @@ def passphrase_from_environment(instance: Path, app_env: str) -> bytes:
         raise RuntimeError(f"{PASSPHRASE_ENV} must be set when APP_ENV=production")
     path = Path(instance) / "signing_passphrase"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_once(path, secrets.token_urlsafe(32))
+    value = path.read_text().strip()
+    if not value:
+        raise PKIError(f"{path} is empty: set {PASSPHRASE_ENV}, or delete the file to have one generated")
+    return value.encode()
+
+
+def _create_once(path: Path, text: str):
+    """Write a whole file under a temporary name, then link it into place: nobody ever reads it half written,
+    and of two processes creating it at once the first link wins (the other's FileExistsError is harmless)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
-    return path.read_text().strip().encode()
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(temporary)
 
 
 def new_key():
@@ -71,7 +112,7 @@ def _name(**parts) -> x509.Name:
 
 @dataclass
 class Identity:
-    """A certificate with its private key (CA, TSA, platform, seal)."""
+    """A certificate with its private key (CA, TSA, platform, seal); a licensed CA's root has no key here."""
 
     cert: x509.Certificate
     key: object
@@ -83,6 +124,22 @@ class Identity:
     @property
     def asn1_key(self):
         return to_asn1_key(self.key)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.cert.fingerprint(hashes.SHA256()).hex()
+
+    def issued_by(self, issuer: Identity) -> bool:
+        """Signed by ``issuer``: identities stored under another CA (before a licensed one was configured) are not."""
+        return _signed_by(self.cert, issuer.cert)
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _builder(subject, issuer: Identity | None, public_key, not_before, not_after):
@@ -112,7 +169,9 @@ def _ca(subject, issuer, years, path_length):
 
 
 def _end_entity(subject, issuer, not_before, not_after, eku, key=None, email=None, non_repudiation=True):
+    """A certificate under ``issuer``, never outliving it (a licensed CA may expire before our TSA would)."""
     key = key or new_key()
+    not_after = min(not_after, issuer.cert.not_valid_after_utc)
     builder = (_builder(subject, issuer, key.public_key(), not_before, not_after)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=non_repudiation,
@@ -125,35 +184,174 @@ def _end_entity(subject, issuer, not_before, not_after, eku, key=None, email=Non
     return Identity(_sign(builder, issuer, key), key)
 
 
-class _Store:
-    """PEM files in one folder; keys encrypted with the passphrase, every file 0600."""
+def _current_under(issuer: Identity, renew_before: timedelta):
+    """Whether a stored identity can stay: issued by ``issuer`` and not about to expire (unless it already lasts
+    as long as ``issuer``, so that a renewal would not last longer)."""
+    def is_current(identity: Identity) -> bool:
+        horizon = min(datetime.now(timezone.utc) + renew_before, issuer.cert.not_valid_after_utc)
+        return identity.cert.not_valid_after_utc >= horizon and identity.issued_by(issuer)
+    return is_current
 
-    def __init__(self, folder: Path, passphrase: bytes):
-        self.folder, self.passphrase = Path(folder), passphrase
-        self.folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
 
-    def exists(self, name):
-        return (self.folder / f"{name}.crt.pem").exists() and (self.folder / f"{name}.key.pem").exists()
+def seal_identity_name(credit_code: str) -> str:
+    return "seal-" + hashlib.sha256(credit_code.encode()).hexdigest()[:16]
 
-    def load(self, name) -> Identity:
-        cert = x509.load_pem_x509_certificate((self.folder / f"{name}.crt.pem").read_bytes())
-        key = serialization.load_pem_private_key((self.folder / f"{name}.key.pem").read_bytes(), self.passphrase)
-        return Identity(cert, key)
 
-    def save(self, name, identity: Identity):
-        key_pem = identity.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                             serialization.BestAvailableEncryption(self.passphrase))
-        self._write(f"{name}.key.pem", key_pem)
-        self._write(f"{name}.crt.pem", identity.cert.public_bytes(serialization.Encoding.PEM))
+class IdentityStore:
+    """The deployment's identities in the ``signing_identity`` table, keys encrypted with its passphrase.
 
-    def _write(self, filename, data):
-        path = self.folder / filename
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+    Written only by compare-and-swap, so that processes and nodes racing to create or renew an identity all end
+    up with the first writer's: an insert under the identity's name (the primary key: a second insert fails on
+    SQLite and PostgreSQL alike), or an update of the row only while its fingerprint is the one read.
+    """
+
+    def __init__(self, db, passphrase: bytes):
+        self.db, self.passphrase = db, passphrase
+
+    def load(self, name: str) -> Identity | None:
+        with self.db.read() as session:
+            row = session.get(SigningIdentity, name)
+        if row is None:
+            return None
+        try:
+            key = serialization.load_pem_private_key(row.private_key_pem.encode(), self.passphrase)
+        except (ValueError, TypeError) as exc:
+            raise PKIError(f"the key of '{name}' in the database does not open with this {PASSPHRASE_ENV}: every "
+                           "process and node sharing the database needs the passphrase it was stored with") from exc
+        return Identity(x509.load_pem_x509_certificate(row.certificate_pem.encode()), key)
+
+    def obtain(self, name: str, issue, is_current=lambda identity: True) -> Identity:
+        """The stored identity ``name``; when it is missing or no longer current, ``issue()`` makes a candidate and
+        whichever process stores first wins (the others discard theirs and load the winner's)."""
+        stored = self.load(name)
+        if stored is not None and is_current(stored):
+            return stored
+        candidate = issue()
+        if self._store(name, candidate, replacing=stored):
+            return candidate
+        winner = self.load(name)
+        if winner is None or not is_current(winner):
+            raise PKIError(f"'{name}' was just stored by another process under a CA this one does not use: every "
+                           "node sharing the database must be configured with the same SIGNING_CA_* files")
+        return winner
+
+    def _store(self, name: str, identity: Identity, replacing: Identity | None) -> bool:
+        """Insert (``replacing`` None) or replace ``replacing``; False when another writer came first."""
+        values = {
+            "fingerprint": identity.fingerprint,
+            "certificate_pem": identity.cert.public_bytes(serialization.Encoding.PEM).decode(),
+            "private_key_pem": identity.key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(self.passphrase)).decode(),
+            "stored_at": utcnow(),
+        }
+        try:
+            with self.db.write() as session:
+                if replacing is None:
+                    session.add(SigningIdentity(name=name, **values))
+                    session.flush()
+                    return True
+                replaced = session.execute(
+                    update(SigningIdentity)
+                    .where(SigningIdentity.name == name, SigningIdentity.fingerprint == replacing.fingerprint)
+                    .values(**values))
+                return replaced.rowcount == 1
+        except IntegrityError:
+            return False
+
+
+@dataclass(frozen=True)
+class LicensedCA:
+    """A CA certificate and key from a licensed certification service (电子认证服务机构), used as the issuing CA,
+    with the certificates up to its root: the root is what verifiers are told to trust."""
+
+    issuing: Identity
+    intermediates: tuple[x509.Certificate, ...]  # between the issuing CA and the root, nearest first
+    root: x509.Certificate
+
+    @classmethod
+    def from_files(cls, ca_file: Path, key_file: Path | None = None, password: bytes | None = None,
+                   chain_file: Path | None = None) -> LicensedCA:
+        """``ca_file``: PKCS#12 (key, certificate and perhaps the chain), or a PEM/DER certificate whose PEM key is
+        ``key_file``; ``password`` opens the PKCS#12 file or the key; ``chain_file``: PEM certificates up to the root.
+
+        Raises :class:`PKIError` naming the setting at fault, so that a deployment refuses to start rather than
+        sign under a CA it cannot use.
+        """
+        data = _read(ca_file, "SIGNING_CA_FILE")
+        bundled = []
+        if key_file:
+            cert = _certificate(data, ca_file)
+            try:
+                key = serialization.load_pem_private_key(_read(key_file, "SIGNING_CA_KEY_FILE"), password)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+                raise PKIError(f"SIGNING_CA_KEY_FILE {key_file}: not a PEM private key that opens with "
+                               f"SIGNING_CA_PASSWORD ({exc})") from exc
+            key_setting = "SIGNING_CA_KEY_FILE"
+        else:
+            try:
+                key, cert, bundled = pkcs12.load_key_and_certificates(data, password)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+                raise PKIError(f"SIGNING_CA_FILE {ca_file}: does not open as PKCS#12 with SIGNING_CA_PASSWORD (wrong "
+                               "password; a PEM or DER certificate needs SIGNING_CA_KEY_FILE)") from exc
+            if key is None or cert is None:
+                raise PKIError(f"SIGNING_CA_FILE {ca_file}: the PKCS#12 file must hold the CA's key and certificate")
+            key_setting = "SIGNING_CA_FILE"
+        if _public_der(key.public_key()) != _public_der(cert.public_key()):
+            raise PKIError(f"{key_setting}: the private key does not match the certificate "
+                           f"{cert.subject.rfc4514_string()} in SIGNING_CA_FILE")
+        _check_can_issue(cert)
+        chain = list(bundled or [])
+        if chain_file:
+            try:
+                chain += x509.load_pem_x509_certificates(_read(chain_file, "SIGNING_CA_CHAIN_FILE"))
+            except ValueError as exc:
+                raise PKIError(f"SIGNING_CA_CHAIN_FILE {chain_file}: not PEM certificates ({exc})") from exc
+        path = _path_to_root(cert, chain)
+        return cls(Identity(cert, key), tuple(path[1:-1]), path[-1])
+
+
+def _read(path, setting) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise PKIError(f"{setting} {path}: cannot be read ({exc.strerror})") from exc
+
+
+def _certificate(data: bytes, path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise PKIError(f"SIGNING_CA_FILE {path}: not a PEM or DER certificate ({exc})") from exc
+
+
+def _public_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _check_can_issue(cert: x509.Certificate):
+    subject = cert.subject.rfc4514_string()
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise PKIError(f"SIGNING_CA_FILE: {subject} is not a CA certificate (basicConstraints CA:TRUE is missing)")
+    if cert.not_valid_after_utc <= datetime.now(timezone.utc):
+        raise PKIError(f"SIGNING_CA_FILE: {subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+
+
+def _path_to_root(cert: x509.Certificate, chain: list[x509.Certificate]) -> list[x509.Certificate]:
+    """``cert``, each issuer found in ``chain`` (checked by signature), and last the self-signed root."""
+    path = [cert]
+    while path[-1].issuer != path[-1].subject:
+        child = path[-1]
+        parent = next((c for c in chain if c.subject == child.issuer and _signed_by(child, c)), None)
+        if parent is None or len(path) > len(chain):
+            raise PKIError(f"SIGNING_CA_CHAIN_FILE: no certificate there (or in the PKCS#12 file) issued "
+                           f"{child.subject.rfc4514_string()}; give every certificate up to the root")
+        path.append(parent)
+    return path
 
 
 @dataclass
@@ -162,80 +360,58 @@ class DeploymentPKI:
     issuing: Identity
     tsa: Identity
     platform: Identity
-    store: _Store | None = None
+    identities: IdentityStore
+    intermediates: tuple[x509.Certificate, ...] = ()
     _seals: dict = field(default_factory=dict)
     _crls: dict = field(default_factory=dict)
 
-    # -- construction -------------------------------------------------------------------------------------------
     @classmethod
-    def load_or_create(cls, folder: Path, passphrase: bytes, deployment_name: str = "Qianyue") -> DeploymentPKI:
-        store = _Store(folder, passphrase)
-        if store.exists("root"):
-            root = store.load("root")
-        else:
-            root = _ca(_name(c="CN", o=deployment_name, cn=f"{deployment_name} Root CA"), None, 20, 1)
-            store.save("root", root)
-        if store.exists("issuing"):
-            issuing = store.load("issuing")
-        else:
-            issuing = _ca(_name(c="CN", o=deployment_name, cn=f"{deployment_name} Signing CA"), root, 10, 0)
-            store.save("issuing", issuing)
-        return cls._finish(store, root, issuing, deployment_name)
+    def open(cls, db, passphrase: bytes, licensed: LicensedCA | None = None,
+             deployment_name: str = "Qianyue") -> DeploymentPKI:
+        """The deployment's PKI from ``db`` (a ``workflows.db.Database``), creating what is missing or due for renewal.
 
-    @classmethod
-    def from_files(cls, cert_path: Path, key_path: Path | None, passphrase: bytes | None, folder: Path,
-                   store_passphrase: bytes, chain_paths=(), deployment_name: str = "Qianyue") -> DeploymentPKI:
-        """Use a licensed CA as the issuing CA: a PKCS#12 file (``key_path`` None) or PEM certificate + key.
-
-        The root is the top of the chain found in the PKCS#12 file or ``chain_paths`` (else the issuing CA itself).
-        Derived identities (TSA, platform, seals) are kept in ``folder`` as with :meth:`load_or_create`.
+        Safe to run in any number of processes and nodes at once: they all end up with the same identities. Open it
+        once per process and keep it (``webapp.verify.signing_service`` does): seals and CRLs are cached on it.
+        With ``licensed``, that CA is the issuing CA and its chain's root the root; nothing of it is stored.
         """
-        data = Path(cert_path).read_bytes()
-        chain = []
-        if key_path is None:
-            key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
-            chain = list(extra or [])
+        identities = IdentityStore(db, passphrase)
+        if licensed:
+            root, issuing, intermediates = Identity(licensed.root, None), licensed.issuing, licensed.intermediates
         else:
-            cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data))
-            key = serialization.load_pem_private_key(Path(key_path).read_bytes(), passphrase)
-        for path in chain_paths:
-            chain.extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
-        issuing = Identity(cert, key)
-        roots = [c for c in chain if c.subject == c.issuer]
-        root = Identity(roots[0], None) if roots else issuing
-        return cls._finish(_Store(folder, store_passphrase), root, issuing, deployment_name)
-
-    @classmethod
-    def _finish(cls, store, root, issuing, deployment_name):
+            root = identities.obtain("root", lambda: _ca(
+                _name(c="CN", o=deployment_name, cn=f"{deployment_name} Root CA"), None, 20, 1))
+            issuing = identities.obtain("issuing", lambda: _ca(
+                _name(c="CN", o=deployment_name, cn=f"{deployment_name} Signing CA"), root, 10, 0),
+                lambda identity: identity.issued_by(root))
+            intermediates = ()
         now = datetime.now(timezone.utc)
-        tsa = store.load("tsa") if store.exists("tsa") else None
-        if tsa is None or tsa.cert.not_valid_after_utc < now + timedelta(days=30):
-            tsa = _end_entity(_name(c="CN", o=deployment_name, cn=f"{deployment_name} Time Stamping Authority"),
-                              issuing, now - CLOCK_SKEW, now + timedelta(days=365 * 5),
-                              [ExtendedKeyUsageOID.TIME_STAMPING], non_repudiation=False)
-            store.save("tsa", tsa)
-        platform = store.load("platform") if store.exists("platform") else None
-        if platform is None or platform.cert.not_valid_after_utc < now + timedelta(days=30):
-            platform = _end_entity(_name(c="CN", o=deployment_name, cn=f"{deployment_name} 签约平台"),
-                                   issuing, now - CLOCK_SKEW, now + timedelta(days=365 * 3),
-                                   [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING])
-            store.save("platform", platform)
-        return cls(root=root, issuing=issuing, tsa=tsa, platform=platform, store=store)
+        tsa = identities.obtain("tsa", lambda: _end_entity(
+            _name(c="CN", o=deployment_name, cn=f"{deployment_name} Time Stamping Authority"), issuing,
+            now - CLOCK_SKEW, now + TSA_VALIDITY, [ExtendedKeyUsageOID.TIME_STAMPING], non_repudiation=False),
+            _current_under(issuing, RENEW_BEFORE))
+        platform = identities.obtain("platform", lambda: _end_entity(
+            _name(c="CN", o=deployment_name, cn=f"{deployment_name} 签约平台"), issuing, now - CLOCK_SKEW,
+            now + PLATFORM_VALIDITY, [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING]),
+            _current_under(issuing, RENEW_BEFORE))
+        return cls(root=root, issuing=issuing, tsa=tsa, platform=platform, identities=identities,
+                   intermediates=tuple(intermediates))
 
     # -- identities -----------------------------------------------------------------------------------------------
     def seal_certificate(self, org_name: str, credit_code: str) -> Identity:
-        """The provider organisation's seal (合同专用章) identity: created once per credit code, then reused."""
-        if credit_code in self._seals:
-            return self._seals[credit_code]
-        name = "seal-" + hashlib.sha256(credit_code.encode()).hexdigest()[:16]
-        identity = self.store.load(name) if self.store and self.store.exists(name) else None
-        now = datetime.now(timezone.utc)
-        if identity is None or identity.cert.not_valid_after_utc < now + timedelta(days=1):
-            identity = _end_entity(_name(c="CN", o=org_name, org_id=f"NTRCN-{credit_code}", ou="合同专用章",
-                                         cn=f"{org_name} 合同专用章"), self.issuing, now - CLOCK_SKEW,
-                                   now + timedelta(days=365 * 2), [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING])
-            if self.store:
-                self.store.save(name, identity)
+        """The provider organisation's seal (合同专用章) identity: one per credit code for the whole deployment,
+        renewed the day before it expires."""
+        is_current = _current_under(self.issuing, SEAL_RENEW_BEFORE)
+        cached = self._seals.get(credit_code)
+        if cached is not None and is_current(cached):
+            return cached
+
+        def issue():
+            now = datetime.now(timezone.utc)
+            return _end_entity(_name(c="CN", o=org_name, org_id=f"NTRCN-{credit_code}", ou="合同专用章",
+                                     cn=f"{org_name} 合同专用章"), self.issuing, now - CLOCK_SKEW, now + SEAL_VALIDITY,
+                               [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING])
+
+        identity = self.identities.obtain(seal_identity_name(credit_code), issue, is_current)
         self._seals[credit_code] = identity
         return identity
 
@@ -256,8 +432,9 @@ class DeploymentPKI:
     # -- trust material -----------------------------------------------------------------------------------------
     @property
     def chain(self) -> list[x509.Certificate]:
-        """Intermediate certificates to embed with a signature (issuing CA, and the root if distinct)."""
-        return [self.issuing.cert] + ([self.root.cert] if self.root.cert != self.issuing.cert else [])
+        """Certificates to embed with a signature: the issuing CA, any intermediates, and the root if distinct."""
+        return ([self.issuing.cert, *self.intermediates]
+                + ([self.root.cert] if self.root.cert != self.issuing.cert else []))
 
     def crl(self, issuer: Identity) -> bytes | None:
         """An empty CRL (nothing revoked) for ``issuer``, regenerated when half its validity has passed."""

@@ -42,10 +42,11 @@ class SigningService:
         self.timestamper = timestamper or timestamper_for(None, self.authority)
 
     @classmethod
-    def from_settings(cls, platform, instance_path, app_env, tsa_url=None, passphrase=None):
-        folder = Path(instance_path)
-        pki = DeploymentPKI.load_or_create(folder / "signing", passphrase or passphrase_from_environment(folder, app_env))
-        service = cls(platform, pki)
+    def from_settings(cls, platform, instance_path, app_env, tsa_url=None, passphrase=None, licensed=None):
+        """The deployment's service: its PKI from the platform's database (one for every process and node), under
+        the licensed CA when one is configured (``LicensedCA``), else under the root generated on first use."""
+        passphrase = passphrase or passphrase_from_environment(Path(instance_path), app_env)
+        service = cls(platform, DeploymentPKI.open(platform.db, passphrase, licensed))
         service.timestamper = timestamper_for(tsa_url, service.authority)
         return service
 
