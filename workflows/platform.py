@@ -7,6 +7,7 @@ from .services.customers import CustomerService
 from .services.definitions import RepositoryService
 from .services.history import HistoryService
 from .services.inbox import InboxService
+from .services.jobs import JobService
 from .services.letters import LetterService
 from .services.notifications import NotificationService
 from .services.runtime import RuntimeService
@@ -21,6 +22,7 @@ class Platform:
     def __init__(self, database_url, echo=False, mail_settings=None, base_url="http://127.0.0.1:5000", webhook_url="",
                  webhook_secret=""):
         self.db = Database(database_url, echo=echo)
+        self.jobs = JobService(self.db)  # background work after commit; kinds are registered where the platform is wired
         self.history = HistoryService()
         self.accounts = AccountService()
         self.repository = RepositoryService()
