@@ -56,6 +56,9 @@ def load(overrides=None):
     settings.setdefault("OIDC_SCOPES", os.environ.get("OIDC_SCOPES") or "openid email profile")
     if "SIGNING_PADES" not in settings and os.environ.get("SIGNING_PADES"):  # PAdES in the signing flow (default on)
         settings["SIGNING_PADES"] = os.environ["SIGNING_PADES"] != "0"
+    # a job worker thread inside the web process (workflows/worker.py): `make run` sets RUN_WORKER=1 on its server
+    # only; production runs `flask --app wsgi jobs run` beside the web nodes
+    settings.setdefault("RUN_WORKER", os.environ.get("RUN_WORKER") == "1")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
     return settings
