@@ -69,29 +69,28 @@ def count_jobs(jobs, **where):
         return session.exec(select(func.count()).select_from(Job).filter_by(kind="test.render", **where)).one()
 
 
+def unfinished(jobs, contract_id):
+    with jobs.db.read() as session:
+        return jobs.unfinished(session, contract_id)
+
+
 def test_a_job_enqueued_in_a_rolled_back_transaction_never_runs(jobs, recorder):
-    with pytest.raises(RuntimeError, match="the step failed"):
-        with jobs.db.write() as session:
-            jobs.enqueue(session, "test.render", {"n": 1})
-            raise RuntimeError("the step failed")
+    with pytest.raises(RuntimeError, match="the step failed"), jobs.db.write() as session:
+        jobs.enqueue(session, "test.render", {"n": 1})
+        raise RuntimeError("the step failed")
     assert jobs.run_pending("worker") == 0
     assert recorder.runs == [] and count_jobs(jobs) == 0
 
 
 def test_a_job_enqueued_in_a_committed_transaction_runs_once(jobs, recorder):
     job_id = enqueue(jobs, 7, contract_id=42)
-    assert [j.id for j in _unfinished(jobs, contract_id=42)] == [job_id]
+    assert [j.id for j in unfinished(jobs, contract_id=42)] == [job_id]
     assert jobs.run_pending("worker") == 1
     assert jobs.run_pending("worker") == 0
     assert recorder.runs == [(job_id, {"n": 7})]
     done = load(jobs, job_id)
     assert (done.status, done.attempts, done.locked_by, done.last_error) == ("done", 1, None, "")
-    assert done.finished_at is not None and _unfinished(jobs, contract_id=42) == []
-
-
-def _unfinished(jobs, contract_id):
-    with jobs.db.read() as session:
-        return jobs.unfinished(session, contract_id)
+    assert done.finished_at is not None and unfinished(jobs, contract_id=42) == []
 
 
 def test_two_workers_draining_200_jobs_run_each_exactly_once(platform, database_url):

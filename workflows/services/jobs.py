@@ -5,17 +5,17 @@ runs. Workers (``workflows.worker``, ``flask --app wsgi jobs run``) claim one du
 oldest due row is selected (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second worker passes on to the next row),
 then taken by ``UPDATE ... WHERE id = :id AND <still claimable>`` (on SQLite, ``BEGIN IMMEDIATE`` serializes the
 workers and the condition is the guard). The handler runs after the claim has committed, outside any transaction;
-its outcome is written in a third one. A worker that dies mid-job leaves its lease to expire, and the job is claimed again (the recovery sweep is part
-of every claim). Designs followed: Camunda's job executor (jobs in the engine's tables, acquired with a lease) and
-Rails' Solid Queue (one table, ``FOR UPDATE SKIP LOCKED``).
+its outcome is written in a third one. A worker that dies mid-job leaves its lease to expire, and the job is claimed
+again (the recovery sweep is part of every claim). Designs followed: Camunda's job executor (jobs in the engine's
+tables, acquired with a lease) and Rails' Solid Queue (one table, ``FOR UPDATE SKIP LOCKED``).
 """
 import json
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import and_, case, literal, or_, select, update
 from sqlmodel import col
@@ -194,7 +194,7 @@ class JobService:
         """Jobs whose last try's worker vanished (lease expired) with no tries left are dead, not run again."""
         session.execute(update(Job).where(
             Job.status == RUNNING, Job.locked_until < now, Job.attempts >= Job.max_attempts).values(
-            status=DEAD, pending_key=None, finished_at=now, locked_by=None, locked_until=None,
+            status=DEAD, pending_key=None, finished_at=now, rerun=False, locked_by=None, locked_until=None,
             last_error=literal("the lease of ") + Job.locked_by + " expired on the last try")
             .execution_options(synchronize_session=False))
 
