@@ -4,6 +4,7 @@ PY      := $(VENV)/bin/python
 FLASK   := $(VENV)/bin/flask --app wsgi
 STAMP   := $(VENV)/.installed
 PORT    ?= 5000
+RUN_WORKER ?= 1
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: setup system-deps vendor run serve migrate test test-sqlite test-postgres bench clean translations
@@ -42,9 +43,10 @@ migrate: setup
 	$(FLASK) db upgrade
 
 run: export APP_ENV ?= development
+# the server runs background jobs in a thread (RUN_WORKER, README "Background jobs"); the commands before it do not
 run: migrate
 	$(FLASK) demo seed
-	$(FLASK) run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload --with-threads
+	RUN_WORKER=$(RUN_WORKER) $(FLASK) run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload --with-threads
 
 test: setup test-sqlite test-postgres
 

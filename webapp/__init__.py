@@ -5,6 +5,7 @@ from workflows.errors import DomainError
 from workflows.mail import MailSettings
 from workflows.clock import utcnow
 from workflows.platform import Platform
+from workflows.worker import start_in_process
 
 from . import config as app_config
 from . import i18n, labels, security
@@ -64,6 +65,8 @@ def create_app(config=None):
     for status in (403, 404):
         app.register_error_handler(status, lambda exc, status=status: _error_page(exc, status))
     app.register_error_handler(DomainError, _domain_error_page)
+    if app.config["RUN_WORKER"]:  # last: every job kind is registered by now
+        start_in_process(app.extensions["qianyue"].jobs)
     return app
 
 

@@ -1,5 +1,6 @@
-"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers."""
+"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers, mail, webhooks, jobs."""
 import functools
+import signal
 from datetime import datetime, timezone
 
 import click
@@ -9,6 +10,7 @@ from flask.cli import AppGroup
 from workflows import demo, migrate
 from workflows.errors import DomainError
 from workflows.services.accounts import ROLES
+from workflows.worker import Worker
 
 def platform():
     return current_app.extensions["qianyue"]
@@ -221,8 +223,49 @@ def webhooks_send():
     click.echo(f"delivered {platform().webhooks.deliver_pending()} event(s)")
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs (PDF preparation, final packages).")
+
+
+@jobs_cli.command("run")
+@click.option("--once", is_flag=True, help="Run what is due now, then exit.")
+def jobs_run(once):
+    """Run background jobs until stopped (SIGTERM or Ctrl-C: after the job in hand). Run one or more per machine."""
+    worker = Worker(platform().jobs)
+    if once:
+        click.echo(f"ran {platform().jobs.run_pending(worker.id)} job(s)")
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: worker.stop())
+    click.echo(f"worker {worker.id} runs {', '.join(sorted(platform().jobs.policies)) or 'no kind of job'}")
+    worker.run()
+
+
+@jobs_cli.command("list")
+@click.option("--dead", is_flag=True, help="Jobs that used up their tries, with their last error.")
+@click.option("--contract", "contract_id", type=int, help="Only this contract's jobs.")
+def jobs_list(dead, contract_id):
+    """List queued and running jobs, next due first (or the dead ones)."""
+    with platform().db.read() as session:
+        found = (platform().jobs.dead if dead else platform().jobs.unfinished)(session, contract_id)
+    for job in found:
+        last_error = job.last_error.strip().splitlines()[-1:]  # a traceback ends with the exception
+        click.echo("\t".join([str(job.id), job.kind, job.status, f"{job.attempts}/{job.max_attempts}",
+                              f"{job.run_at:%Y-%m-%d %H:%M:%S}", f"contract {job.contract_id or '-'}",
+                              job.locked_by or "-", *last_error]))
+
+
+@jobs_cli.command("retry")
+@click.argument("job_id", type=int)
+@fail_on_domain_error
+def jobs_retry(job_id):
+    """Give a dead job a fresh set of tries, due now."""
+    with platform().db.write() as session:
+        job = platform().jobs.retry(session, job_id)
+    click.echo(f"job {job.id} ({job.kind}) queued again")
+
+
 def register_cli(app):
-    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli):
+    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli, jobs_cli):
         app.cli.add_command(group)
     from .signing_cli import register_signing_cli  # flask verify FILE.pdf
     register_signing_cli(app)

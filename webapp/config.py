@@ -73,6 +73,9 @@ def load(overrides=None):
     for name in SIGNING_CA_SETTINGS:
         settings.setdefault(name, os.environ.get(name, ""))
     settings["SIGNING_CA"] = _licensed_ca(settings)
+    # a job worker thread inside the web process (workflows/worker.py): `make run` sets RUN_WORKER=1 on its server
+    # only; production runs `flask --app wsgi jobs run` beside the web nodes
+    settings.setdefault("RUN_WORKER", os.environ.get("RUN_WORKER") == "1")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
     return settings

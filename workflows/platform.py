@@ -12,6 +12,7 @@ from .services.customers import CustomerService
 from .services.definitions import RepositoryService
 from .services.history import HistoryService
 from .services.inbox import InboxService
+from .services.jobs import JobService
 from .services.letters import LetterService
 from .services.notifications import NotificationService
 from .services.runtime import RuntimeService
@@ -27,6 +28,7 @@ class Platform:
                  webhook_secret=""):
         self.db = Database(database_url, echo=echo)
         # the engine: definitions, instances, the inbox, history, timers
+        self.jobs = JobService(self.db)
         self.history = HistoryService()
         self.repository = RepositoryService()
         self.runtime = RuntimeService(self.db, self.repository, self.history)

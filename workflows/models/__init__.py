@@ -17,12 +17,13 @@ from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequen
 from .customers import (CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
                         Invitation, Signature)
 from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
+from .jobs import Job  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
 from .signing import IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
 __all__ = ["ApiToken", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
-           "Invitation", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
+           "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
            "ProcessInstance", "Provider", "Signature", "SignedDocument", "SigningIdentity", "User", "WebSession",
            "WebhookDelivery", "WebhookEvent"]

@@ -1,0 +1,226 @@
+"""Background jobs: follow-up work written in the transaction of the change that needs it, run by workers afterwards.
+
+A job row commits or rolls back with its state change, so committed work is never lost and rolled-back work never
+runs. Workers (``workflows.worker``, ``flask --app wsgi jobs run``) claim one due job at a time with a lease: the
+oldest due row is selected (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a second worker passes on to the next row),
+then taken by ``UPDATE ... WHERE id = :id AND <still claimable>`` (on SQLite, ``BEGIN IMMEDIATE`` serializes the
+workers and the condition is the guard). The handler runs after the claim has committed, outside any transaction;
+its outcome is written in a third one. A worker that dies mid-job leaves its lease to expire, and the job is claimed
+again (the recovery sweep is part of every claim). Designs followed: Camunda's job executor (jobs in the engine's
+tables, acquired with a lease) and Rails' Solid Queue (one table, ``FOR UPDATE SKIP LOCKED``).
+"""
+import json
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, case, literal, or_, select, update
+from sqlmodel import col
+
+from ..clock import utcnow
+from ..db import Statement, after_commit
+from ..errors import Conflict, NotFound
+from ..models import Job
+from ..models.jobs import DEAD, DONE, QUEUED, RUNNING
+
+log = logging.getLogger(__name__)
+ERROR_TAIL = 4000  # characters of the traceback kept in last_error (its end names the exception)
+
+# One statement for both cases: without a key (NULL never conflicts) it inserts; with the key of an unfinished job it
+# returns that job instead, and flags it to run again if it is running (its run may predate the caller's change).
+# Same syntax on SQLite and PostgreSQL; on PostgreSQL the conflicting row stays locked until the caller commits, so
+# the worker's finishing UPDATE sees the flag.
+ENQUEUE = Statement(
+    "INSERT INTO job (kind, payload_json, contract_id, dedupe_key, pending_key, status, attempts, max_attempts, run_at,"
+    " rerun, last_error, created_at) VALUES (:kind, :payload_json, :contract_id, :dedupe_key, :dedupe_key, 'queued', 0,"
+    " :max_attempts, :run_at, FALSE, '', :created_at)"
+    " ON CONFLICT (pending_key) DO UPDATE SET rerun = job.rerun OR job.status = 'running' RETURNING id",
+    run_at=Job.__table__.c.run_at, created_at=Job.__table__.c.created_at)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a kind of job runs: its handler, how often it is tried, how long a try may hold the job."""
+
+    handler: Callable
+    max_attempts: int
+    backoff: timedelta  # the wait after the first failure; it doubles with each further one
+    lease: timedelta  # a try still running after this is taken for dead, and another worker takes the job
+
+    def delay_after(self, attempt):
+        return self.backoff * 2 ** (attempt - 1)
+
+
+class JobService:
+    def __init__(self, db):
+        self.db = db
+        self.policies = {}
+        self._wakeup = threading.Event()
+
+    # --- wiring -------------------------------------------------------------------
+    def register(self, kind, handler, *, max_attempts=5, backoff=timedelta(seconds=30), lease=timedelta(minutes=5)):
+        """Say how jobs of ``kind`` run; whoever wires the platform registers every kind, once.
+
+        ``handler(job)`` gets the ``Job`` (``job.payload``, ``job.contract_id``, ``job.attempts``) and runs outside any
+        transaction. It MUST be idempotent: a job runs at least once, not exactly once (a worker may die after the work
+        and before recording it, and a try that outlives its lease is run again elsewhere). It should read the current
+        state when it runs rather than trust the payload's snapshot. Raising any exception is a failed try: retried
+        after ``backoff``, doubling each time, and dead after ``max_attempts`` tries.
+        """
+        if kind in self.policies:
+            raise ValueError(f"job kind {kind!r} is already registered")
+        self.policies[kind] = Policy(handler, max_attempts, backoff, lease)
+
+    # --- enqueue (inside the caller's transaction) ---------------------------------------
+    def enqueue(self, session, kind, payload, *, contract_id=None, dedupe_key=None, run_at=None):
+        """Write a job in the caller's transaction, due at ``run_at`` (default now); returns its id.
+
+        With a ``dedupe_key`` that an unfinished job already holds, no second job is made and that one's id is returned
+        (its schedule stands); if it is running, it runs once more when it finishes.
+        """
+        policy = self.policies.get(kind)
+        if policy is None:
+            raise ValueError(f"no handler registered for job kind {kind!r}")
+        now = utcnow()
+        job_id = ENQUEUE.scalar(session, {
+            "kind": kind, "payload_json": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+            "contract_id": contract_id, "dedupe_key": dedupe_key, "max_attempts": policy.max_attempts,
+            "run_at": run_at or now, "created_at": now})
+        after_commit(session, self.wake)
+        return job_id
+
+    # --- admin ---------------------------------------------------------------------
+    def get(self, session, job_id):
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def unfinished(self, session, contract_id=None, limit=100):
+        """Queued and running jobs, next due first (a contract's pending work when ``contract_id`` is given)."""
+        query = select(Job).where(col(Job.status).in_((QUEUED, RUNNING))).order_by(Job.run_at, Job.id).limit(limit)
+        if contract_id is not None:
+            query = query.where(Job.contract_id == contract_id)
+        return list(session.scalars(query))
+
+    def dead(self, session, contract_id=None, limit=100):
+        """Jobs that used up their tries, newest first, each with its last error."""
+        query = select(Job).where(Job.status == DEAD).order_by(col(Job.finished_at).desc(), col(Job.id).desc()).limit(limit)
+        if contract_id is not None:
+            query = query.where(Job.contract_id == contract_id)
+        return list(session.scalars(query))
+
+    def retry(self, session, job_id):
+        """Give a dead job a fresh set of tries, due now."""
+        job = self.get(session, job_id)
+        if job.status != DEAD:
+            raise Conflict(f"job {job_id} is {job.status}, not dead")
+        if job.dedupe_key is not None:
+            holder = session.scalar(select(Job.id).where(Job.pending_key == job.dedupe_key))
+            if holder is not None:
+                raise Conflict(f"job {holder} is already pending with the same key {job.dedupe_key!r}")
+        job.status, job.attempts, job.run_at, job.pending_key = QUEUED, 0, utcnow(), job.dedupe_key
+        job.finished_at = job.locked_by = job.locked_until = None
+        session.add(job)
+        session.flush()
+        after_commit(session, self.wake)
+        return job
+
+    # --- running ---------------------------------------------------------------------
+    def run_pending(self, worker_id, limit=None, at=None):
+        """Run what is due (at ``at``, default now) until nothing is, or ``limit`` tries; returns the tries made."""
+        tried = 0
+        while (limit is None or tried < limit) and self.run_one(worker_id, at=at) is not None:
+            tried += 1
+        return tried
+
+    def run_one(self, worker_id, at=None):
+        """Claim the oldest due job, run its handler, record the outcome; returns the job as recorded, or None when
+        nothing is due. Only registered kinds are claimed (a node running older code leaves newer kinds alone)."""
+        job = self._claim(worker_id, at or utcnow())
+        if job is None:
+            return None
+        policy = self.policies[job.kind]
+        try:
+            policy.handler(job)
+        except Exception as exc:  # any failure of the handler is a failed try; the worker goes on
+            log.warning("job %s (%s) failed on try %s of %s", job.id, job.kind, job.attempts, job.max_attempts,
+                        exc_info=True)
+            outcome = self._failed(job, policy, "".join(traceback.format_exception(exc))[-ERROR_TAIL:], at)
+        else:
+            outcome = self._succeeded(job, at)
+        if outcome is None:
+            log.warning("job %s: the lease of %s ran out before the try ended; another worker has taken it",
+                        job.id, worker_id)
+            return job
+        return outcome
+
+    def wake(self):
+        """Wake this process's waiting worker (after a commit that enqueued jobs)."""
+        self._wakeup.set()
+
+    def wait_for_work(self, timeout):
+        """Block until ``wake`` is called or ``timeout`` seconds pass."""
+        self._wakeup.wait(timeout)
+        self._wakeup.clear()  # after the wait: a commit always precedes its wake, so the next drain sees its jobs
+
+    def _claimable(self, now):
+        """Due and queued, or running on a lease that expired with tries left (the worker died: run it again)."""
+        return and_(col(Job.kind).in_(list(self.policies)), or_(
+            and_(Job.status == QUEUED, Job.run_at <= now),
+            and_(Job.status == RUNNING, Job.locked_until < now, Job.attempts < Job.max_attempts)))
+
+    def _claim(self, worker_id, now):
+        if not self.policies:
+            return None
+        with self.db.write() as session:
+            self._bury_lost(session, now)
+            candidate = session.execute(select(Job.id, Job.kind).where(self._claimable(now)).order_by(Job.run_at, Job.id)
+                                        .limit(1).with_for_update(skip_locked=True)).first()  # SQLite ignores FOR UPDATE
+            if candidate is None:
+                return None
+            return session.scalars(
+                update(Job).where(Job.id == candidate.id, self._claimable(now)).values(
+                    status=RUNNING, attempts=Job.attempts + 1, locked_by=worker_id, started_at=now, rerun=False,
+                    locked_until=now + self.policies[candidate.kind].lease, last_error=case(
+                        (Job.status == RUNNING, literal("the lease of ") + Job.locked_by + " expired"),
+                        else_=Job.last_error))
+                .returning(Job).execution_options(synchronize_session=False)).first()
+
+    def _bury_lost(self, session, now):
+        """Jobs whose last try's worker vanished (lease expired) with no tries left are dead, not run again."""
+        session.execute(update(Job).where(
+            Job.status == RUNNING, Job.locked_until < now, Job.attempts >= Job.max_attempts).values(
+            status=DEAD, pending_key=None, finished_at=now, rerun=False, locked_by=None, locked_until=None,
+            last_error=literal("the lease of ") + Job.locked_by + " expired on the last try")
+            .execution_options(synchronize_session=False))
+
+    def _ours(self, job):
+        """Still our try: a worker whose lease ran out must not overwrite the outcome of the one that took over."""
+        return and_(Job.id == job.id, Job.status == RUNNING, Job.locked_by == job.locked_by,
+                    Job.attempts == job.attempts)
+
+    def _succeeded(self, job, at):
+        now = at or utcnow()
+        again = Job.rerun  # read by the UPDATE itself: an enqueue committed until the very end still counts
+        with self.db.write() as session:
+            return session.scalars(update(Job).where(self._ours(job)).values(
+                status=case((again, QUEUED), else_=DONE), attempts=case((again, 0), else_=Job.attempts),
+                run_at=case((again, now), else_=Job.run_at), pending_key=case((again, Job.pending_key), else_=None),
+                finished_at=case((again, None), else_=now), rerun=False, locked_by=None, locked_until=None)
+                .returning(Job).execution_options(synchronize_session=False)).first()
+
+    def _failed(self, job, policy, error, at):
+        now = at or utcnow()
+        values = {"status": QUEUED, "run_at": now + policy.delay_after(job.attempts)}
+        if job.attempts >= job.max_attempts:
+            values = {"status": DEAD, "pending_key": None, "finished_at": now}
+            log.error("job %s (%s) is dead after %s tries; `flask --app wsgi jobs retry %s` runs it again",
+                      job.id, job.kind, job.attempts, job.id)
+        with self.db.write() as session:
+            return session.scalars(update(Job).where(self._ours(job)).values(
+                last_error=error, rerun=False, locked_by=None, locked_until=None, **values)
+                .returning(Job).execution_options(synchronize_session=False)).first()
