@@ -8,13 +8,16 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 from flask.testing import FlaskClient
+from playwright.sync_api import sync_playwright
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from webapp import create_app
 from workflows import demo, migrate
@@ -88,8 +91,7 @@ def database_url(template_database, tmp_path):
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
-                      "INSTANCE_PATH": str(tmp_path), "TESTING": True,
-                      "SIGNING_PADES": False})  # PAdES in the flow: tests/signing/test_signing_flow.py turns it on
+                      "INSTANCE_PATH": str(tmp_path), "TESTING": True})
     yield app
     app.extensions["qianyue"].db.dispose()
 
@@ -137,25 +139,64 @@ class Api:
         assert response.status_code == 200, response.json
         return response.json
 
+    def run_jobs(self):
+        """What the worker does after the commit (tests run it themselves): prepare documents, build packages."""
+        return self.platform.jobs.run_pending("tests")
+
+    def last_code(self, contract_id):
+        with self.platform.db.read() as session:
+            return self.platform.signing.last_code(session, contract_id)
+
     def intent_code(self, user, task_id, contract_id):
         """Request a confirmation code for the task and read it back (as `flask intent last-code` does)."""
-        from webapp.signing_flow import last_code
         response = self.call("POST", f"/tasks/{task_id}/intent", user)
         assert response.status_code == 201, response.json
-        with self.platform.db.read() as session:
-            return last_code(session, contract_id)
+        return self.last_code(contract_id)
 
-    def complete_sign(self, user, task_id, contract_id, comment=""):
-        """POST a sign decision with a fresh confirmation code; returns the response."""
-        code = self.intent_code(user, task_id, contract_id)
-        return self.call("POST", f"/tasks/{task_id}/complete", user,
-                         {"decision": "sign", "comment": comment, "intent_code": code})
+    def fill_letters(self, user, contract_id, values=None):
+        """Fill every letter's applicable fields (``values`` by letter code, else plausible ones), then prepare."""
+        letters = self.call("GET", f"/contracts/{contract_id}/letters", user).json["items"]
+        for letter in letters:
+            wanted = [f for f in letter.get("fields", []) if f["name"] in letter.get("applicable", [])]
+            if not wanted or letter["status"] == "signed":
+                continue
+            given = (values or {}).get(letter["code"]) or {f["name"]: PLAUSIBLE[f.get("type", "text")] for f in wanted}
+            response = self.call("PUT", f"/contracts/{contract_id}/letters/{letter['code']}", user, {"values": given})
+            assert response.status_code == 200, response.json
+        self.run_jobs()
+
+    def signing_body(self, user, task, contract_id, **signature):
+        """What a signer sends: the SHA-256 of the document as it stands, a fresh code, and for the customer their
+        consent and how they sign."""
+        if task["role"] == "customer":
+            state = self.call("GET", f"/contracts/{contract_id}/signing", user).json
+            if state["status"] != "ready":
+                self.fill_letters(user, contract_id)
+                state = self.call("GET", f"/contracts/{contract_id}/signing", user).json
+            assert state["status"] == "ready", state
+            digest = state["document_sha256"]
+            signature = {"method": "typed", "typed_name": "徐永立", "consent": True, **signature}
+        else:
+            digest = self.call("GET", f"/contracts/{contract_id}", user).json["document"]["document_sha256"]
+        return {"decision": "sign", "document_sha256": digest, "intent_code": self.intent_code(user, task["id"], contract_id),
+                **signature}
+
+    def complete_sign(self, user, task_id, contract_id, comment="", **signature):
+        """POST a sign decision (the signing act) with a fresh confirmation code; returns the response."""
+        task = self.call("GET", f"/tasks/{task_id}", user).json
+        body = self.signing_body(user, task, contract_id, **signature)
+        response = self.call("POST", f"/tasks/{task_id}/complete", user, {**body, "comment": comment})
+        self.run_jobs()
+        return response
 
     def sign(self, user, contract_id, comment=""):
         (task,) = self.tasks(user, contract_id)
         response = self.complete_sign(user, task["id"], contract_id, comment)
         assert response.status_code == 200, response.json
         return response.json
+
+
+PLAUSIBLE = {"text": "张伟", "phone": "0373-8887112", "email": "zhang.wei@school.example"}
 
 
 @pytest.fixture
@@ -225,9 +266,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture
 def live_url(app):
     """The app behind a real threaded HTTP server on a free loopback port."""
-    import threading
-
-    from werkzeug.serving import make_server
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -235,9 +273,10 @@ def live_url(app):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium():
-    from playwright.sync_api import sync_playwright
+    """A chromium per browser test: Playwright's sync API keeps an event loop running in this thread while it is
+    open, and pyHanko (PDF signing in the tests that follow) refuses to start its own inside one."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser

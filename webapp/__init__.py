@@ -1,15 +1,28 @@
-"""The Flask app: it translates HTTP to calls on the services in ``workflows``."""
+"""The Flask app: it translates HTTP to calls on the use cases in ``workflows`` and renders their answers.
+
+Where the code for a URL lives (one blueprint module per area, each calling ``workflows`` services):
+``/api/v1/...`` → ``api/`` (``contracts.py``, ``tasks.py``, ``signing.py``); ``/inbox`` → ``views/inbox.py``;
+``/tasks/...`` → ``views/tasks.py``; ``/contracts/...`` → ``views/contracts.py`` (``.../invitation`` →
+``views/customer.py``); ``/admin/...`` → ``views/admin.py``, ``templates_admin.py``, ``letters_admin.py``,
+``processes.py``; ``/portal``, ``/invitations/...``, ``/sign/...`` → ``views/customer.py``; ``/auth/oidc/...`` →
+``oidc.py``; ``/idp/...`` → ``idp/``; ``/verify`` → ``verify.py``; ``/tsa`` → ``tsa.py``; ``/login`` →
+``views/auth.py``.
+"""
 from flask import Flask, abort, render_template, request
 
+from workflows.clock import utcnow
 from workflows.errors import DomainError
 from workflows.mail import MailSettings
-from workflows.clock import utcnow
 from workflows.platform import Platform
 from workflows.worker import start_in_process
 
 from . import config as app_config
-from . import i18n, labels, security
+from . import i18n, idp, labels, oidc, security, tsa, verify
+from .api import bp as api_bp
+from .api import on_http_error
+from .cli import register_cli
 from .errors import status_of
+from .views import admin, auth, contracts, customer, inbox, letters_admin, processes, tasks, templates_admin
 
 
 def create_app(config=None):
@@ -17,40 +30,28 @@ def create_app(config=None):
     app.config.update(app_config.load(config))
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.extensions["qianyue"] = Platform(app.config["DATABASE_URL"], mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
-                                         base_url=app.config["BASE_URL"], webhook_url=app.config["WEBHOOK_URL"],
-                                         webhook_secret=app.config["WEBHOOK_SECRET"])
+    app.extensions["qianyue"] = Platform(
+        app.config["DATABASE_URL"],
+        mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
+        base_url=app.config["BASE_URL"], webhook_url=app.config["WEBHOOK_URL"],
+        webhook_secret=app.config["WEBHOOK_SECRET"], signing_settings=app_config.signing_settings(app.config),
+        log_codes=app.config["APP_ENV"] != "production" and not app.config["MAIL_SERVER"])
 
     security.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
-
-    from .api import bp as api_bp
-    from .cli import register_cli
-    from .views import admin, auth, contracts, inbox, letters_admin, tasks, templates_admin
-
     security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp, letters_admin.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp, letters_admin.bp,
+                      processes.bp, processes.diagram_bp):
         app.register_blueprint(blueprint)
-    register_cli(app)
-    from .views import processes  # admins edit, deploy, diff and migrate process versions; the contract diagram
-    for blueprint in (processes.bp, processes.diagram_bp):
+    for blueprint in (verify.bp, tsa.bp):  # public upload / machine protocol: no session, no CSRF token
+        security.csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
-    from . import tsa as tsa_view, verify as verify_view  # signatures: public /verify page and the RFC 3161 TSA
-    for blueprint in (verify_view.bp, tsa_view.bp):
-        security.csrf.exempt(blueprint)  # public read-only upload / machine protocol: no session, no CSRF token
-        app.register_blueprint(blueprint)
-
-    from . import idp, oidc  # customers: the embedded OIDC provider (when enabled), the relying party, /sign and /portal
-    from .views import customer
-    idp.init_app(app)
+    idp.init_app(app)  # customers: the embedded OIDC provider (when enabled), the relying party, /sign and /portal
     oidc.init_app(app)
     customer.init_app(app)
-
-    from .signing_flow import pades_enabled, verify_current
-    if pades_enabled(app.config):
-        app.extensions["qianyue"].letters.verifier = verify_current  # the gate verifies the signed PDF itself
+    register_cli(app)
 
     @app.before_request
     def refuse_nul_characters():
@@ -78,9 +79,6 @@ def _domain_error_page(exc):
 
 def _error_page(exc, status):
     """HTML for pages; the API answers JSON for the same statuses."""
-    from flask import request
-
-    from .api import on_http_error
     if request.path.startswith("/api/"):
         return on_http_error(exc)
     return render_template("error.html", status=status, message=exc.description), status

@@ -10,7 +10,10 @@ from flask.cli import AppGroup
 from workflows import demo, migrate
 from workflows.errors import DomainError
 from workflows.services.accounts import ROLES
+from workflows.services.migration import plan_or_migrate
 from workflows.worker import Worker
+
+from .signing_cli import intent_cli, verify_command
 
 def platform():
     return current_app.extensions["qianyue"]
@@ -92,7 +95,6 @@ def process_list():
 def process_migrate(key, from_version, to_version, dry_run, actor):
     """Move running or erroring instances of KEY to another version where their pending tasks are unchanged (an
     erroring one runs again there); list the others."""
-    from workflows.services.migration import plan_or_migrate
     services = platform()
     with services.db.write() as session:
         plan = plan_or_migrate(session, services.repository, services.runtime, services.history, key, from_version,
@@ -128,11 +130,13 @@ users_cli = AppGroup("users", help="Staff and integration users.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", "display_name", default="")
 @click.option("--email", default="")
+@click.option("--customer-org", default=None,
+              help="For an integration account with the customer role: the 统一社会信用代码 of the organisation it acts for.")
 @fail_on_domain_error
-def users_create(username, roles, password, display_name, email):
+def users_create(username, roles, password, display_name, email, customer_org):
     """Create a user with one or more roles."""
     with platform().db.write() as session:
-        user = platform().accounts.create_user(session, username, roles, password, display_name, email)
+        user = platform().accounts.create_user(session, username, roles, password, display_name, email, customer_org)
         click.echo(f"created {user.username} ({user.roles})")
 
 
@@ -265,7 +269,6 @@ def jobs_retry(job_id):
 
 
 def register_cli(app):
-    for group in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli, jobs_cli):
-        app.cli.add_command(group)
-    from .signing_cli import register_signing_cli  # flask verify FILE.pdf
-    register_signing_cli(app)
+    for command in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli, jobs_cli,
+                    verify_command, intent_cli):
+        app.cli.add_command(command)

@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 from workflows.signing.pki import LicensedCA
+from workflows.signing.toolkit import SigningSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,8 +69,6 @@ def load(overrides=None):
     for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_PROVIDERS"):
         settings.setdefault(name, os.environ.get(name, ""))
     settings.setdefault("OIDC_SCOPES", os.environ.get("OIDC_SCOPES") or "openid email profile")
-    if "SIGNING_PADES" not in settings and os.environ.get("SIGNING_PADES"):  # PAdES in the signing flow (default on)
-        settings["SIGNING_PADES"] = os.environ["SIGNING_PADES"] != "0"
     for name in SIGNING_CA_SETTINGS:
         settings.setdefault(name, os.environ.get(name, ""))
     settings["SIGNING_CA"] = _licensed_ca(settings)
@@ -79,3 +78,10 @@ def load(overrides=None):
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
     return settings
+
+
+def signing_settings(config):
+    """The deployment's PKI settings (``SIGNING_KEY_PASSPHRASE`` is read when the PKI is first opened), a licensed CA,
+    and ``TSA_URL``."""
+    return SigningSettings(config["INSTANCE_PATH"], config["APP_ENV"], config.get("SIGNING_CA"),
+                           config.get("TSA_URL") or os.environ.get("TSA_URL") or None)

@@ -1,4 +1,5 @@
 """Chinese first: zh_CN unless the user picks English (?lang=en, remembered in the session)."""
+from datetime import date, datetime
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
@@ -37,7 +38,6 @@ def number(value):
 def day(value):
     if not value:
         return ""
-    from datetime import date
     value = date.fromisoformat(value) if isinstance(value, str) else value
     return format_date(value, format="long", locale=str(get_locale()))
 
@@ -45,7 +45,6 @@ def day(value):
 def moment(value):
     if not value:
         return ""
-    from datetime import datetime
     value = datetime.fromisoformat(value) if isinstance(value, str) else value
     return format_datetime(value, format="yyyy-MM-dd HH:mm", tzinfo=TIMEZONE, locale=str(get_locale()))
 

@@ -21,7 +21,8 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
 LETTER_STATUSES = {"required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
-SIGNATURE_METHODS = {"drawn": _l("drawn by hand"), "typed": _l("typed name"), "seal": _l("seal image")}
+SIGNATURE_METHODS = {"drawn": _l("drawn by hand"), "typed": _l("typed name"), "seal": _l("seal image"),
+                     "account_name": _l("name of the signed-in account"), "organisation_seal": _l("contract seal")}
 TEMPLATE_KINDS = {"network_line": _l("Network line service contract"), "technical_service": _l("Technical service contract")}
 SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l("VPN line"),
                  "egov_network": _l("E-government network"), "idc": _l("Data centre / IDC"),

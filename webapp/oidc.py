@@ -29,7 +29,7 @@ from joserfc.errors import JoseError
 from workflows.errors import DomainError
 
 from . import idp
-from .security import client_ip, platform
+from .security import client_ip, platform, start_session
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc")
@@ -201,7 +201,6 @@ def logout():
 
 def _staff_sign_in(claims):
     """Staff single sign-on: the same verified claims, mapped to a local staff account (see SessionService)."""
-    from .security import start_session
     target = safe_target(session.pop(AFTER_LOGIN, None))
     try:
         with platform().db.write() as db_session:

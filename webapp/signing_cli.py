@@ -5,15 +5,13 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from .verify import records_for, signing_service
-
 
 @click.command("verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def verify_command(file):
     """Verify every signature of FILE (a signed contract or a final package) against this deployment's root."""
     data = file.read_bytes()
-    report = signing_service(current_app._get_current_object()).verify(data)
+    report, records = current_app.extensions["qianyue"].signing.verify(data)
     click.echo(f"文件 File: {file}  SHA-256 {report.document_sha256}")
     if report.embedded_sha256:
         click.echo(f"所附已签署合同 Embedded signed contract: SHA-256 {report.embedded_sha256}")
@@ -24,7 +22,6 @@ def verify_command(file):
                    f"链至根证书 chain={'yes' if s.chain_to_our_root else 'no'}  修改 {s.modification_level}")
         click.echo(f"    {s.verdict_text_zh}")
         click.echo(f"    {s.verdict_text_en}")
-    records = records_for(report)
     for record in records:
         click.echo(f"与平台记录一致 On record: {record['number']} {record['title']} ({record['kind']})")
     if not records:
@@ -48,15 +45,11 @@ def intent_last_code(contract_id):
     if current_app.config.get("APP_ENV") == "production":
         click.echo("refused: reading confirmation codes is for development only (APP_ENV=production)", err=True)
         sys.exit(2)
-    from .signing_flow import last_code
-    with current_app.extensions["qianyue"].db.read() as session:
-        code = last_code(session, contract_id)
+    platform = current_app.extensions["qianyue"]
+    with platform.db.read() as session:
+        code = platform.signing.last_code(session, contract_id)
     if code is None:
         click.echo(f"no confirmation code was sent for contract {contract_id}", err=True)
         sys.exit(1)
     click.echo(code)
 
-
-def register_signing_cli(app):
-    app.cli.add_command(verify_command)
-    app.cli.add_command(intent_cli)

@@ -1,7 +1,5 @@
 """POST /tsa: the deployment's RFC 3161 time-stamping authority over HTTP (application/timestamp-query)."""
-from flask import Blueprint, Response, request
-
-from .verify import signing_service
+from flask import Blueprint, Response, current_app, request
 
 bp = Blueprint("tsa", __name__)
 MAX_REQUEST = 16 * 1024
@@ -16,5 +14,5 @@ def timestamp():
     body = request.get_data(cache=False)[:MAX_REQUEST + 1]
     if len(body) > MAX_REQUEST:
         return Response("request too large", status=413, mimetype="text/plain")
-    reply = signing_service().authority.respond(body)
+    reply = current_app.extensions["qianyue"].toolkit().authority.respond(body)
     return Response(reply, mimetype="application/timestamp-reply")

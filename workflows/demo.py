@@ -6,9 +6,11 @@ from sqlmodel import select
 
 from .contracts.catalog import DEMO_PROVIDERS
 from .models import Provider
+from .services.idp import IdpStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 DEMO_PASSWORD = "qianyue-demo"
+SEED_003_CREDIT_CODE = "12410728417309214T"  # 长垣市第一中学: the demo integration account acts for it
 DEMO_USERS = [  # username, role, display name, email
     ("sales", "sales", "客户经理 王敏", "sales@provider.example"),
     ("legal", "legal", "法务 李律", "legal@provider.example"),
@@ -30,7 +32,8 @@ def seed(platform):
         platform.letters.ensure_shipped(session, "demo-seed")
         for username, role, display_name, email in DEMO_USERS:
             if platform.accounts.find(session, username) is None:
-                platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, display_name, email)
+                platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, display_name, email,
+                                              SEED_003_CREDIT_CODE if role == "customer" else None)
     seed_identity_provider(platform)
     return deploy_shipped(platform, "demo-seed")
 
@@ -44,8 +47,6 @@ DEMO_IDP_USERS = [  # username, name, email
 
 def seed_identity_provider(platform):
     """Create the demo customers' accounts in the embedded identity provider (idempotent)."""
-    from .services.idp import IdpStore
-
     store = IdpStore()
     with platform.db.write() as session:
         for username, name, email in DEMO_IDP_USERS:

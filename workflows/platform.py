@@ -1,64 +1,110 @@
 """The services over one database, wired in one place: what the web app, the CLI, the worker and tests use.
 
-Services are constructed in the order of their dependencies; what runs inside a process step is declared at the
-end, in the order it runs: the step listeners, the functions the diagram's scripts may call, and the guards that
-may refuse a decision before anything changes. No service registers itself.
+Three layers, constructed in the order of their dependencies:
+
+- the engine (Camunda's names): ``repository`` (process definitions), ``runtime`` (instances and steps), ``tasks``
+  (the inbox), ``history``, ``timers``, ``jobs`` (durable background work);
+- the domain: contracts and their versions, templates, letters, customers, documents, accounts, notifications...;
+- the use cases, which own their transactions and enforce who may act on which contract: ``drafting``,
+  ``approval``, ``invitations``, ``signing`` (and ``access``, the one policy they share).
+
+What runs inside a process step is declared at the end, in the order it runs: the step listeners, the functions the
+diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers. No
+service registers itself.
 """
+from threading import Lock
+
 from .db import Database
 from .mail import Mailer
+from .services.access import AccessService
 from .services.accounts import AccountService
+from .services.activation import ActivationService
+from .services.approval import ApprovalService
 from .services.contracts import ContractService
 from .services.customers import CustomerService
 from .services.definitions import RepositoryService
+from .services.documents import DocumentService
+from .services.drafting import DraftingService
 from .services.history import HistoryService
 from .services.inbox import InboxService
+from .services.invitations import InvitationService
 from .services.jobs import JobService
 from .services.letters import LetterService
 from .services.notifications import NotificationService
 from .services.runtime import RuntimeService
 from .services.sessions import SessionService
+from .services.signing import FINALIZE, PREPARE, SigningService
 from .services.tasks import TaskService
 from .services.templates import TemplateService
 from .services.timers import TimerService
 from .services.webhooks import WebhookService
+from .signing.toolkit import SigningToolkit
 
 
 class Platform:
     def __init__(self, database_url, echo=False, mail_settings=None, base_url="http://127.0.0.1:5000", webhook_url="",
-                 webhook_secret=""):
+                 webhook_secret="", signing_settings=None, log_codes=False):
         self.db = Database(database_url, echo=echo)
-        # the engine: definitions, instances, the inbox, history, timers
-        self.jobs = JobService(self.db)
+        # the engine
         self.history = HistoryService()
         self.repository = RepositoryService()
         self.runtime = RuntimeService(self.db, self.repository, self.history)
         self.tasks = TaskService(self.runtime, self.history)
         self.runtime.tasks = self.tasks
         self.timers = TimerService(self.db, self.runtime)
+        self.jobs = JobService(self.db)
         # the domain
         self.accounts = AccountService()
         self.sessions = SessionService()
         self.inbox = InboxService()
         self.templates = TemplateService()
-        self.contracts = ContractService(self)
-        self.notifications = NotificationService(self, Mailer(mail_settings) if mail_settings else None, base_url)
-        self.customers = CustomerService(self, base_url)
-        self.webhooks = WebhookService(self, webhook_url, webhook_secret)
-        self.letters = LetterService(self)
+        self.notifications = NotificationService(self.db, Mailer(mail_settings) if mail_settings else None, base_url)
+        self.webhooks = WebhookService(self.db, webhook_url, webhook_secret)
+        self.contracts = ContractService(self.runtime, self.templates, self.history)
+        self.letters = LetterService(self.contracts, self.repository, self.history)
+        self.customers = CustomerService(self.contracts, self.history, self.notifications, base_url)
+        self.documents = DocumentService(self.contracts, self.letters, self.templates)
+        self.signing_settings = signing_settings
+        self._toolkit, self._toolkit_lock = None, Lock()
+        # the use cases
+        self.access = AccessService(self.contracts, self.tasks)
+        self.signing = SigningService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
+                                      self.history, self.jobs, self.notifications, self.toolkit, base_url, log_codes)
+        self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters)
+        self.approval = ApprovalService(self.db, self.access, self.contracts, self.documents, self.tasks, self.signing)
+        self.invitations = InvitationService(self.db, self.access, self.customers)
+        self.activation = ActivationService(self.contracts, self.letters, self.documents, self.signing, self.webhooks,
+                                            self.notifications, self.accounts)
         self._declare_process_hooks()
+
+    def toolkit(self):
+        """The deployment's signing toolkit (its PKI, one for every process and node, is opened on first use)."""
+        if self._toolkit is None:
+            with self._toolkit_lock:
+                if self._toolkit is None:
+                    self._toolkit = SigningToolkit.open(self.db, self.signing_settings)
+        return self._toolkit
+
+    def use_toolkit(self, toolkit):
+        """Sign with a toolkit opened elsewhere (tests that share one PKI across databases)."""
+        self._toolkit = toolkit
 
     def _declare_process_hooks(self):
         self.runtime.step_listeners = [
-            self.contracts.follow_process,                    # the contract's status names the open step
-            self.notifications.mail_task_holders,             # mail to whoever must act next
-            self.customers.invite_and_remind,                 # the customer's signer is invited, or reminded
-            self.letters.attach_when_customer_task_opens,     # the mandated letters are attached
+            self.contracts.follow_process,                     # the contract's status names the open step
+            self.notifications.mail_task_holders,              # mail to whoever must act next
+            self.customers.invite_and_remind,                  # the customer's signer is invited, or reminded
+            self.letters.attach_when_customer_task_opens,      # the pinned letters are attached
+            self.signing.prepare_when_customer_task_opens,     # the document to sign is rendered and certified (job)
+            self.signing.finalize_when_active,                 # the signed package is built (job)
         ]
         self.runtime.functions = {
-            "activation_check": self.letters.activation_check,
-            "activate_contract": self.letters.activate_contract,
-            "notify_renewal": self.letters.notify_renewal,
+            "activation_check": self.activation.activation_check,
+            "activate_contract": self.activation.activate_contract,
+            "notify_renewal": self.activation.notify_renewal,
         }
         self.tasks.guards = [
-            self.letters.refuse_countersign_while_incomplete,
+            self.activation.refuse_countersign_while_incomplete,
         ]
+        self.jobs.register(PREPARE, self.signing.prepare)
+        self.jobs.register(FINALIZE, self.signing.finalize)

@@ -1,7 +1,7 @@
 """background jobs: the job table
 
 Revision ID: 4f58b41f2650
-Revises: 53880f52c461
+Revises: 4b0888ccf646
 Create Date: 2026-12-02 03:04:38.405824
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = '4f58b41f2650'
-down_revision = '53880f52c461'
+down_revision = '4b0888ccf646'
 branch_labels = None
 depends_on = None
 

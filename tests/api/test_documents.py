@@ -28,6 +28,7 @@ def test_contract_html_preview(api):
     assert "常州市城市管理局" in html and "肆拾伍万元整" in html and "用户入网责任书" in html
 
 
-def test_documents_need_a_role_that_may_read_the_contract(api):
+def test_a_customer_account_sees_no_document_of_a_contract_not_bound_to_it(api):
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-network-line.json")).json
-    assert api.call("GET", f"/contracts/{contract['id']}/document.pdf", "customer").status_code == 403
+    for path in ("", "/document.pdf", "/document.html", "/letters", "/package.pdf"):
+        assert api.call("GET", f"/contracts/{contract['id']}{path}", "customer").status_code == 404, path

@@ -41,8 +41,8 @@ class Receiver:
 
 def activate(api, draft):
     contract_id = at_customer(api, draft)
-    api.decide("customer", contract_id, "sign")
     complete_letters(api, contract_id)
+    api.decide("customer", contract_id, "sign")
     assert api.decide("signatory", contract_id, "sign")["contract"]["status"] == "active"
     return contract_id
 
@@ -90,7 +90,7 @@ def test_the_renewal_notice_fires_before_the_end_and_the_contract_stays_active(a
     assert detail["status"] == "active" and (detail["effective_from"], detail["effective_to"]) == ("2030-01-01", "2031-12-31")
     history = api.call("GET", f"/contracts/{contract_id}/history", "sales").json["items"]
     activated = next(e for e in history if e["event"] == "contract_activated")
-    assert activated["details"]["renewal_notice_at"] == "2031-10-02T01:00:00+00:00"
+    assert activated["details"]["renewal_notice_at"] == "2031-10-02T09:00:00+08:00"  # 09:00 in China, 90 days ahead
     from datetime import datetime, timezone
     assert platform.timers.run_due(at=datetime(2031, 10, 1, tzinfo=timezone.utc)) == 0
     assert platform.timers.run_due(at=datetime(2031, 10, 2, 2, tzinfo=timezone.utc)) == 1

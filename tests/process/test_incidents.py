@@ -3,10 +3,15 @@
 Repairing is deploying a corrected diagram and migrating the instance to it; resuming alone is for failures
 outside the diagram (a service a script calls was down). Both are recorded in the contract's history.
 """
+from datetime import timedelta
+
 import pytest
 
 from tests.conftest import csrf_token
+from tests.letters.helpers import at_customer, complete_letters, customer_signs, technical_service
 from tests.process.test_lifecycle import create, small_contract, submit
+from workflows.clock import utcnow
+from workflows.models import Contract
 from workflows.demo import BPMN_DIR
 from workflows.errors import Conflict
 from workflows.services import migration
@@ -17,6 +22,8 @@ PROCESS = (BPMN_DIR / "contract_approval.bpmn").read_bytes()
 DMN = {n: (BPMN_DIR / n).read_bytes() for n in ("finance_routing.dmn", "mandated_letters.dmn")}
 BROKEN = PROCESS.replace(b'decision == "approve"</bpmn:conditionExpression>',
                          b'decision == approved_word</bpmn:conditionExpression>', 1)  # a NameError when legal decides
+BROKEN_AT_CUSTOMER = PROCESS.replace(b'decision == "sign"</bpmn:conditionExpression>',
+                                     b'decision == signed_word</bpmn:conditionExpression>', 1)  # when the customer signs
 
 
 @pytest.fixture
@@ -85,9 +92,26 @@ def test_a_corrected_version_and_a_migration_repair_the_instance(api, platform, 
     assert "process_migrated" in events(platform, contract["id"])
 
 
-def test_timers_of_an_erroring_instance_wait(platform, stopped):
-    _, _, instance_id = stopped
-    assert platform.timers.run_due() == 0
+def test_a_failed_signing_act_is_an_incident_and_its_timers_wait(api, platform):
+    """The customer's path records the incident like any other (the runtime does it, not the door the step came
+    through); the instance waiting at the customer's step has timers, and they wait while it is erroring."""
+    with platform.db.write() as session:
+        platform.repository.deploy(session, BROKEN_AT_CUSTOMER, DMN, "admin")
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    failed = customer_signs(api, contract_id)
+    assert failed.status_code == 409 and failed.json["error"] == "process_error" and "signed_word" in failed.json["message"]
+    with platform.db.read() as session:
+        instance = platform.contracts.instance(session, contract_id)
+        contract = session.get(Contract, contract_id)
+        assert platform.documents.current(session, contract).kind == "certified"  # the act left nothing behind
+    assert instance.status == "error" and events(platform, contract_id)[-1] == "process_failed"
+    later = utcnow() + timedelta(days=15)  # past the invitation's expiry
+    assert platform.timers.run_due(at=later) == 0
+    with platform.db.write() as session:
+        platform.runtime.resume(session, instance.id, "admin")
+    assert platform.timers.run_due(at=later) == 1  # the expiry timer was there all along
+    assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "expired"
 
 
 def test_admins_resume_from_the_instances_page_and_the_contract_page_says_why(as_user, api, platform, stopped):

@@ -57,7 +57,7 @@ def test_happy_path_to_active(api):
     assert [(l["title"], l["status"]) for l in detail["letters"]] == [("网络及信息安全承诺书", "signed")]
     decisions = [(e["task_name"], e["decision"], e["actor"]) for e in events(api, contract["id"]) if e["event"] == "task_completed"]
     assert decisions == [("prepare_draft", "submit", "sales"), ("legal_review", "approve", "legal"),
-                         ("finance_review", "approve", "finance"), ("customer_sign", "sign", "customer"),
+                         ("finance_review", "approve", "finance"), ("customer_sign", "sign", "customer:1"),
                          ("provider_countersign", "sign", "signatory")]
 
 

@@ -1,12 +1,15 @@
 """Signing fixtures: one deployment PKI and one finished package per test session (PDF work is the slow part)."""
+import hashlib
 import io
+from datetime import datetime, timezone
 
 import pytest
 
 from workflows import migrate
 from workflows.db import Database
+from workflows.documents import SignaturePlace
 from workflows.signing.pki import DeploymentPKI
-from workflows.signing.service import SigningService
+from workflows.signing.toolkit import SigningToolkit
 from workflows.signing.verify import PACKAGE_ATTACHMENT, _embedded_files
 
 AMOUNT_TEXT = "合同总金额：人民币 1,080,000.00 元"
@@ -36,7 +39,7 @@ def pki(pki_database):
 
 @pytest.fixture(scope="session")
 def signing(pki):
-    return SigningService(None, pki)
+    return SigningToolkit(pki)
 
 
 @pytest.fixture(scope="session")
@@ -53,26 +56,39 @@ PROVIDER = {"name": "陆洋", "organisation": "中国电信股份有限公司福
             "seal": True, "role": "provider", "method": "seal", "subject_id": "staff:signatory"}
 
 
+PLACES = [SignaturePlace("customer", 0, (60, 80, 280, 190), ()), SignaturePlace("letter-1", 0, (60, 200, 175, 270), ()),
+          SignaturePlace("provider", 0, (315, 80, 535, 190), ())]
+
+
+def sign_as(toolkit, pdf, field, who):
+    """One signature into ``field`` by ``who`` (a person's certificate for this act, or the organisation's seal)."""
+    signer = (toolkit.seal(who["organisation"], who["credit_code"]) if who.get("seal") else
+              toolkit.person(who["name"], who["subject_id"], who["organisation"], who["credit_code"], who.get("email", "")))
+    signed = toolkit.sign(pdf, field, signer, None, who["name"], f"{who['role']} signs")
+    return signed, {"field": field, "role_label": who["role"], "name": who["name"], "identity": who["subject_id"],
+                    "organisation": who["organisation"], "credit_code": who["credit_code"], "method": who["method"],
+                    "intent": None, "signed_at": datetime.now(timezone.utc), "ip": "", "user_agent": "",
+                    "certificate_serial": signer.serial, "document_sha256": hashlib.sha256(pdf).hexdigest()}
+
+
 @pytest.fixture(scope="session")
 def signed_flow(signing, contract_pdf):
     """(certified, signed contract with customer + letter + provider, records)."""
-    certified = signing.prepare(contract_pdf, ["信息安全承诺书"])
-    evidence = {"intent": {"channel": "email", "destination": "z***g@example.com", "issued_at": "2026-01-01T00:00:00+00:00",
-                           "verified_at": "2026-01-01T00:01:00+00:00"}, "ip": "203.0.113.7", "user_agent": "pytest"}
-    pdf, customer = signing.sign_as(certified, "customer", CUSTOMER, None, evidence)
-    pdf, letter = signing.sign_as(pdf, "letter-1", {**CUSTOMER, "role": "letter"}, None, evidence)
-    pdf, provider = signing.sign_as(pdf, "provider", PROVIDER, None, {"ip": "10.0.0.5"})
+    certified = signing.certify(contract_pdf, PLACES)
+    pdf, customer = sign_as(signing, certified, "customer", CUSTOMER)
+    pdf, letter = sign_as(signing, pdf, "letter-1", {**CUSTOMER, "role": "letter"})
+    pdf, provider = sign_as(signing, pdf, "provider", PROVIDER)
     return certified, pdf, [customer, letter, provider]
 
 
 @pytest.fixture(scope="session")
 def package(signing, signed_flow, contract_pdf):
-    _certified, pdf, records = signed_flow
+    certified, pdf, records = signed_flow
     data = {"contract": {"number": "闽榕技2611001", "title": "技术服务合同", "customer": CUSTOMER["organisation"],
                          "provider": PROVIDER["organisation"]},
-            "sha256_before": records[0]["sha256_before"], "audit_head": "0" * 64, "audit_events": 9,
-            "signers": [{**r, "role_label": r["role"]} for r in records]}
-    return signing.finalize(pdf, data)
+            "sha256_before": hashlib.sha256(certified).hexdigest(), "audit_head": "0" * 64, "audit_events": 9,
+            "verify_url": "http://127.0.0.1:5000/verify", "signers": records}
+    return signing.finalize(pdf, data)[1]
 
 
 def embedded_contract(package_pdf):

@@ -2,6 +2,8 @@
 import re
 from datetime import timedelta
 
+from unittest.mock import ANY
+
 import pytest
 from sqlalchemy import text
 
@@ -95,11 +97,17 @@ def test_intent_code_is_single_use_and_gives_evidence(platform, contract_id):
     with platform.db.write() as session:
         row = intents.issue(session, contract_id, SIGNER, "email", mail, "zhang.san@example.com")
         assert row.code_sha256 != mail.last_code and mail.last_code not in row.code_sha256
-    evidence = intents.confirm(platform.db, contract_id, SIGNER, mail.last_code)
+    evidence = intents.check(platform.db, contract_id, SIGNER, mail.last_code)
     assert evidence["channel"] == "email" and evidence["destination"] == "z***n@example.com"
     assert evidence["verified_at"] >= evidence["issued_at"]
+    assert intents.check(platform.db, contract_id, SIGNER, mail.last_code) == {**evidence, "verified_at": ANY}
+    with platform.db.write() as session:  # the signing act spends it in its own transaction
+        intents.consume(session, evidence)
     with pytest.raises(ValidationFailed):
-        intents.confirm(platform.db, contract_id, SIGNER, mail.last_code)
+        intents.check(platform.db, contract_id, SIGNER, mail.last_code)
+    with pytest.raises(Conflict):
+        with platform.db.write() as session:
+            intents.consume(session, evidence)
 
 
 def test_intent_code_expires(platform, contract_id):
@@ -109,7 +117,7 @@ def test_intent_code_expires(platform, contract_id):
         row.expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
     with pytest.raises(ValidationFailed, match="expired"):
-        intents.confirm(platform.db, contract_id, SIGNER, mail.last_code)
+        intents.check(platform.db, contract_id, SIGNER, mail.last_code)
 
 
 def test_wrong_attempts_are_counted_and_limited(platform, contract_id):
@@ -120,9 +128,9 @@ def test_wrong_attempts_are_counted_and_limited(platform, contract_id):
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
         with pytest.raises(ValidationFailed, match="wrong"):
-            intents.confirm(platform.db, contract_id, SIGNER, wrong)
+            intents.check(platform.db, contract_id, SIGNER, wrong)
     with pytest.raises(Conflict, match="too many wrong attempts"):
-        intents.confirm(platform.db, contract_id, SIGNER, code)  # even the right code: the code is burnt
+        intents.check(platform.db, contract_id, SIGNER, code)  # even the right code: the code is burnt
     with platform.db.read() as session:
         row = session.exec(__import__("sqlmodel").select(IntentCode)).first()
         assert row.attempts == 5 and row.destination == "138****8000"

@@ -1,24 +1,19 @@
-"""The whole signing chain through the real flow: one certified PDF, intent codes, the provider's seal and signatory,
-the document timestamp at activation and the final package from SigningService.finalize; verify and pdfsig agree."""
+"""The whole signing chain through the real flow: the document certified once the letters are filled, one code for the
+customer's act, the provider's signatory and seal, the document timestamp and the final package built by the worker;
+verify and pdfsig agree; the completion certificate states what happened."""
+import io
 import re
 import subprocess
-import time
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
 
-from tests.letters.helpers import at_customer, complete_letters, technical_service
-from webapp import create_app
+from tests.letters.helpers import at_customer, complete_letters, customer_signs, signing_state, technical_service
+from workflows.models import Contract
+from workflows.signing.pdf import signature_fields
 from workflows.signing.verify import PACKAGE_ATTACHMENT, _embedded_files
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def app(database_url, tmp_path):
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
-                      "INSTANCE_PATH": str(tmp_path), "TESTING": True, "SIGNING_PADES": True})
-    yield app
-    app.extensions["qianyue"].db.dispose()
 
 
 def _pdfsig_blocks(pdf_path, nss):
@@ -28,53 +23,59 @@ def _pdfsig_blocks(pdf_path, nss):
 
 
 def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
-    started = time.perf_counter()
     contract_id = at_customer(api, technical_service())
-
-    # the customer: a sign decision without a code, or with a wrong one, is a 422 on intent_code
-    (task,) = api.tasks("customer", contract_id)
-    missing = api.call("POST", f"/tasks/{task['id']}/complete", "customer", {"decision": "sign"})
-    assert missing.status_code == 422 and "intent_code" in missing.json["fields"], missing.json
-    code = api.intent_code("customer", task["id"], contract_id)
-    wrong = api.call("POST", f"/tasks/{task['id']}/complete", "customer",
-                     {"decision": "sign", "intent_code": "000000" if code != "000000" else "111111"})
-    assert wrong.status_code == 422 and wrong.json["fields"]["intent_code"] == "wrong code"
-    answer = api.call("POST", f"/tasks/{task['id']}/complete", "customer", {"decision": "sign", "intent_code": code})
-    assert answer.status_code == 200, answer.json
-    assert answer.json["contract"]["status"] == "countersigning"
     complete_letters(api, contract_id)
+    shown = signing_state(api, contract_id)["document_sha256"]
+
+    # the customer: without a code, or with a wrong one, a 422 on intent_code that spends nothing
+    missing = customer_signs(api, contract_id, intent_code=None)
+    assert missing.status_code == 422 and "intent_code" in missing.json["fields"], missing.json
+    assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 201
+    code = api.last_code(contract_id)
+    wrong = customer_signs(api, contract_id, intent_code="000000" if code != "000000" else "111111")
+    assert wrong.status_code == 422 and wrong.json["fields"]["intent_code"] == "wrong code"
+    answer = customer_signs(api, contract_id, intent_code=code)
+    assert answer.status_code == 200, answer.json
+    again = api.call("POST", f"/contracts/{contract_id}/sign", "customer", {
+        "document_sha256": shown, "method": "typed", "typed_name": "徐永立", "consent": True, "intent_code": code})
+    assert again.status_code == 409  # signed already: nothing signs twice
 
     # the provider's signatory countersigns with a code: signatory certificate + the organisation's seal
     assert api.sign("signatory", contract_id)["contract"]["status"] == "active"
     package = api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales")
     assert package.status_code == 200
-    elapsed = time.perf_counter() - started
-    print(f"\nfull signing lifecycle (create → active → package): {elapsed:.2f} s")
     pdf = package.data
 
-    from webapp.signing_flow import certificate_data, current, package_row
-    from workflows.models import Contract
     with platform.db.read() as session:
-        assert package_row(session, contract_id).pdf == pdf
-        stored = current(session, contract_id)
+        contract = session.get(Contract, contract_id)
+        assert platform.documents.package(session, contract_id).pdf == pdf
+        stored = platform.documents.current(session, contract)
         assert stored.kind == "timestamped"
-        data = certificate_data(session, session.get(Contract, contract_id))
-    roles = [s["role_label"] for s in data["signers"]]
-    assert roles[0] == "甲方" and roles[-1].startswith("乙方") and len(roles) == 4  # customer, its letter, signatory, seal
+        chain = [row.kind for row in platform.documents.chain(session, contract_id)]
+        data = platform.signing.certificate_data(session, contract)
+    assert chain == ["certified", "signed:customer", "signed:provider", "timestamped"]
+    assert data["sha256_before"] == shown and data["approved_sha256"] == contract.approved_sha256
+    assert [(s["role_label"], s["field"]) for s in data["signers"]] == [
+        ("甲方（附件一《网络及信息安全承诺书》）", "letter-information_security"), ("甲方", "customer"),
+        ("乙方授权代表", "provider-signatory"), ("乙方（合同专用章）", "provider")]
+    assert [s["method"] for s in data["signers"]] == ["键入姓名", "键入姓名", "平台账户姓名签章", "合同专用章（机构印章证书签署）"]
     for signer in data["signers"]:
         assert signer["intent"]["channel"] == "email" and "***" in signer["intent"]["destination"]
-        assert signer["certificate_serial"] != "-"
+        assert signer["certificate_serial"] != "-" and signer["signed_at"].utcoffset().total_seconds() == 8 * 3600
+    assert [s["document_sha256"] for s in data["signers"][:2]] == [shown, shown]
+    assert data["verify_url"].endswith("/verify")
 
-    embedded = _embedded_files(__import__("pyhanko.pdf_utils.reader", fromlist=["x"]).PdfFileReader(
-        __import__("io").BytesIO(pdf), strict=False))[PACKAGE_ATTACHMENT][0]
+    embedded = _embedded_files(PdfFileReader(io.BytesIO(pdf), strict=False))[PACKAGE_ATTACHMENT][0]
     assert embedded == stored.pdf
-    from workflows.signing.pdf import signature_fields
     fields = dict(signature_fields(embedded))
-    assert fields["customer"] and fields["provider"] and fields["provider-signatory"]
+    assert fields["customer"] and fields["provider"] and fields["provider-signatory"] and fields["letter-information_security"]
+    (tmp_path / "package.pdf").write_bytes(pdf)
+    certificate = subprocess.run(["pdftotext", str(tmp_path / "package.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "北京时间" in certificate and "UTC" not in certificate and "flask" not in certificate
+    assert shown in certificate.replace("\n", "").replace(" ", "")
 
     # flask verify: exit 0, on record; one flipped byte: not valid
     good, bad = tmp_path / "package.pdf", tmp_path / "bad.pdf"
-    good.write_bytes(pdf)
     flipped = bytearray(pdf)
     flipped[len(flipped) // 2] ^= 0x01
     bad.write_bytes(bytes(flipped))
@@ -85,15 +86,14 @@ def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
     assert runner.invoke(args=["verify", str(bad)]).exit_code != 0
 
     # pdfsig with our root in an NSS database: every CMS signature valid and trusted, in the package and the contract
-    from webapp.verify import signing_service
     nss = tmp_path / "nssdb"
     nss.mkdir()
-    (tmp_path / "root.pem").write_bytes(signing_service(app).pki.root_pem())
+    (tmp_path / "root.pem").write_bytes(platform.toolkit().pki.root_pem())
     subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
     subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "qianyue-root", "-t", "C,C,C", "-i",
                     str(tmp_path / "root.pem")], check=True, capture_output=True)
     (tmp_path / "contract.pdf").write_bytes(embedded)
-    for path, at_least in ((good, 1), (tmp_path / "contract.pdf", 4)):  # certification, customer, signatory, seal
+    for path, at_least in ((good, 1), (tmp_path / "contract.pdf", 5)):  # certification, letter, customer, signatory, seal
         blocks, output = _pdfsig_blocks(path, nss)
         assert len(blocks) >= at_least, output
         for block in blocks:
@@ -101,25 +101,39 @@ def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
             assert "Certificate Validation: Certificate is Trusted." in block, block
 
 
+def test_the_package_is_built_by_the_worker_never_on_a_get(api, platform):
+    contract_id = at_customer(api, technical_service())
+    api.sign("customer", contract_id)
+    (task,) = api.tasks("signatory", contract_id)
+    body = api.signing_body("signatory", task, contract_id)
+    assert api.call("POST", f"/tasks/{task['id']}/complete", "signatory", body).status_code == 200
+    waiting = api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales")
+    assert waiting.status_code == 202 and waiting.headers["Retry-After"]
+    assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 202  # a GET builds nothing
+    with platform.db.read() as session:
+        (job,) = platform.jobs.unfinished(session, contract_id)
+    assert job.kind == "package.finalize"
+    api.run_jobs()
+    assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 200
+
+
 def test_intent_cli_reads_the_last_code_in_development_only(app, api, monkeypatch):
     contract_id = at_customer(api, technical_service())
-    (task,) = api.tasks("customer", contract_id)
-    code = api.intent_code("customer", task["id"], contract_id)
+    complete_letters(api, contract_id)
+    assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 201
     runner = app.test_cli_runner()
     result = runner.invoke(args=["intent", "last-code", str(contract_id)])
-    assert result.exit_code == 0 and result.output.strip() == code
+    assert result.exit_code == 0 and result.output.strip() == api.last_code(contract_id)
     monkeypatch.setitem(app.config, "APP_ENV", "production")
     assert runner.invoke(args=["intent", "last-code", str(contract_id)]).exit_code == 2
 
 
 def test_the_activation_gate_refuses_a_signed_pdf_that_no_longer_verifies(app, api, platform):
-    """A tampered current signed PDF blocks the countersignature (409 'document'), like a missing letter does."""
-    from webapp.signing_flow import current
+    """A tampered current signed PDF blocks the countersignature (409 'document'), before any code is spent."""
     contract_id = at_customer(api, technical_service())
     api.sign("customer", contract_id)
-    complete_letters(api, contract_id)
     with platform.db.write() as session:
-        row = current(session, contract_id)
+        row = platform.documents.current(session, session.get(Contract, contract_id))
         tampered = bytearray(row.pdf)
         tampered[len(tampered) // 2] ^= 0x01
         row.pdf = bytes(tampered)

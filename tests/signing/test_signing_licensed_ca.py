@@ -12,9 +12,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from sqlmodel import select
 
-from tests.signing.conftest import CUSTOMER, PROVIDER
+from tests.signing.conftest import CUSTOMER, PLACES, PROVIDER, sign_as
 from webapp import config, create_app
-from webapp.verify import signing_service
 from workflows.db import Database
 from workflows.models import SigningIdentity
 from workflows.signing.pki import DeploymentPKI, PKIError, seal_identity_name
@@ -92,14 +91,14 @@ def app_with(database_url, instance, settings):
 def test_the_licensed_ca_issues_every_certificate_and_its_root_verifies_them(
         licensed, form, database_url, tmp_path, contract_pdf):
     app = app_with(database_url, tmp_path, settings_for(licensed, form))
-    service = signing_service(app)
+    service = app.extensions["qianyue"].toolkit()
     pki = service.pki
     assert pki.issuing.cert == licensed.intermediate and pki.root.cert == licensed.root
     assert pki.chain == [licensed.intermediate, licensed.root]
 
-    pdf = service.prepare(contract_pdf)
-    pdf, customer = service.sign_as(pdf, "customer", CUSTOMER, None)
-    pdf, provider = service.sign_as(pdf, "provider", PROVIDER, None)
+    pdf = service.certify(contract_pdf, [place for place in PLACES if place.field_name != "letter-1"])
+    pdf, customer = sign_as(service, pdf, "customer", CUSTOMER)
+    pdf, provider = sign_as(service, pdf, "provider", PROVIDER)
     report = verify_pdf(pdf, [licensed.root], [licensed.intermediate], pki.asn1_crls())
     assert report.valid, (report.problems, [(s.field, s.verdict_text_en) for s in report.signatures])
     assert {s.field for s in report.signatures} == {"platform-certification", "customer", "provider"}

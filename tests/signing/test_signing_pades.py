@@ -7,7 +7,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from tests.signing.conftest import CUSTOMER, embedded_contract, migrated_sqlite
+from tests.signing.conftest import CUSTOMER, PROVIDER, embedded_contract, migrated_sqlite
 from workflows.signing import pdf as pades
 from workflows.signing.pki import DeploymentPKI
 
@@ -36,13 +36,14 @@ def test_every_field_exists_in_the_certified_revision(signed_flow):
     assert names["platform-certification"] and not names["customer"] and not names["provider"]
 
 
-def test_signature_records_carry_what_the_certificate_needs(signed_flow):
-    _certified, _signed, (customer, letter, provider) = signed_flow
-    assert customer["sha256_before"] != customer["sha256_after"] == letter["sha256_before"]
-    assert customer["intent"]["channel"] == "email" and customer["ip"] == "203.0.113.7"
-    assert customer["certificate_serial"] != letter["certificate_serial"]  # a fresh certificate per signing event
-    assert "UID=https://id.example.com|u-123" in customer["certificate_subject"].replace("\\", "")
-    assert "NTRCN-91350100MA2XN0001K" in provider["certificate_subject"]
+def test_certificates_name_the_signer_and_the_organisation(signing):
+    person = signing.person(CUSTOMER["name"], CUSTOMER["subject_id"], CUSTOMER["organisation"], CUSTOMER["credit_code"])
+    again = signing.person(CUSTOMER["name"], CUSTOMER["subject_id"], CUSTOMER["organisation"], CUSTOMER["credit_code"])
+    assert person.serial != again.serial  # a fresh key and certificate for each signing act
+    assert "UID=https://id.example.com|u-123" in person.cert.subject.rfc4514_string().replace("\\", "")
+    seal = signing.seal(PROVIDER["organisation"], PROVIDER["credit_code"])
+    assert "NTRCN-91350100MA2XN0001K" in seal.cert.subject.rfc4514_string()
+    assert seal.serial == signing.seal(PROVIDER["organisation"], PROVIDER["credit_code"]).serial  # one seal certificate
 
 
 @pytest.mark.parametrize("fraction", [0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.999])

@@ -1,15 +1,18 @@
 """RFC 3161 responder (accepted by openssl ts -verify, and over HTTP) and seal images."""
 import io
 import subprocess
+import threading
 
 import pytest
 from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
+from werkzeug.serving import make_server
 
 from workflows.errors import ValidationFailed
 from workflows.signing import seals
-from workflows.signing.tsa import TimestampAuthority
+from workflows.signing import pdf as pades
+from workflows.signing.tsa import TimestampAuthority, timestamper_for
 
 
 def _query(tmp_path, data=b"hello"):
@@ -80,20 +83,9 @@ def test_typed_signature_image():
 
 
 @pytest.mark.slow
-def test_pyhanko_http_timestamper_against_our_tsa_endpoint(pki, signing, contract_pdf):
-    """TSA_URL configured: pyHanko's HTTP client talks to POST /tsa (served here by werkzeug in a thread)."""
-    import threading
-
-    from flask import Flask
-    from werkzeug.serving import make_server
-
-    from webapp import tsa as tsa_view
-    from workflows.signing import pdf as pades
-    from workflows.signing.tsa import timestamper_for
-
-    app = Flask("tsa-test")
-    app.extensions["qianyue_signing"] = signing
-    app.register_blueprint(tsa_view.bp)
+def test_pyhanko_http_timestamper_against_our_tsa_endpoint(app, platform, pki, signing, contract_pdf):
+    """TSA_URL configured: pyHanko's HTTP client talks to POST /tsa (the app served by werkzeug in a thread)."""
+    platform.use_toolkit(signing)
     server = make_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

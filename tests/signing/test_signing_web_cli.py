@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import load_fixture
 from tests.process.test_lifecycle import create
 from tests.signing.conftest import embedded_contract
-from workflows.signing.service import SigningService
+from workflows.signing.toolkit import SigningToolkit
 
 pytestmark = pytest.mark.slow
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def deployed(app, platform, pki):
     """The app uses the session's PKI (the package fixture was signed under it)."""
-    app.extensions["qianyue_signing"] = SigningService(platform, pki)
+    platform.use_toolkit(SigningToolkit(pki))
     return app
 
 
@@ -34,10 +34,9 @@ def test_cli_verify_exit_status(deployed, package, tmp_path):
 
 
 def test_verify_page_reports_and_matches_the_record(deployed, platform, package, client, api):
-    service = deployed.extensions["qianyue_signing"]
     contract_id = create(api, load_fixture("contract-technical-service.json"))["id"]
     with platform.db.write() as session:
-        service.record_document(session, contract_id, "package", package)
+        platform.documents.add_package(session, platform.contracts.get(session, contract_id), package)
     assert client.get("/verify").status_code == 200
     response = client.post("/verify", data={"file": (io.BytesIO(package), "package.pdf")},
                            content_type="multipart/form-data")

@@ -31,7 +31,7 @@ class LiveApp:
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
-                               "INSTANCE_PATH": str(instance), "BASE_URL": self.base, "CUSTOMER_PADES": False, **config})
+                               "INSTANCE_PATH": str(instance), "BASE_URL": self.base, **config})
         self.platform = self.app.extensions["qianyue"]
         self.server = make_server("127.0.0.1", port, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -84,19 +84,33 @@ def provider_login(http, base, username, password=DEMO_PASSWORD, start=None, all
                                                             "decision": "allow" if allow else "deny"})
 
 
+SECURITY_VALUES = {"security_officer_name": "徐永立", "security_officer_title": "校长",
+                   "security_officer_contact": "0373-8887111"}
+
+
 def signing_form(html):
-    return {"csrf_token": csrf(html), "decision": "sign",
-            "version": re.search(r'name="version" value="(\d+)"', html).group(1),
+    return {"csrf_token": csrf(html),
             "document_sha256": re.search(r'name="document_sha256" value="([0-9a-f]{64})"', html).group(1)}
+
+
+def fill_letters(live, http, contract_id, html, values=SECURITY_VALUES):
+    """Fill each letter form on the signing page, let the worker prepare the document, and return the page."""
+    for code in re.findall(rf'action="/sign/{contract_id}/letters/(\w+)"', html):
+        filled = http.post(f"{live.base}/sign/{contract_id}/letters/{code}",
+                           data={"csrf_token": csrf(html), **{f"value.{k}": v for k, v in values.items()}})
+        assert filled.status_code == 200, filled.text[:300]
+    live.platform.jobs.run_pending("tests")
+    page = http.get(f"{live.base}/sign/{contract_id}")
+    assert 'id="sign-form"' in page.text, page.text[:500]
+    return page.text
 
 
 def intent_code(live, http, contract_id, html):
     """Press "send me a code" on the signing page and read the code back from the outbox (development)."""
-    from webapp.signing_flow import last_code
     sent = http.post(f"{live.base}/sign/{contract_id}/intent", data={"csrf_token": csrf(html)})
     assert sent.status_code == 200, sent.text[:300]
     with live.platform.db.read() as session:
-        return last_code(session, contract_id)
+        return live.platform.signing.last_code(session, contract_id)
 
 
 def new_http():

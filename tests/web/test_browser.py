@@ -31,7 +31,8 @@ def test_legal_returns_and_sales_resubmits(api, live_url, page):
     screenshot(page, "task-legal-review")
     page.check("input[value=return]")
     page.click("text=提交决定")
-    assert "必须填写意见" in page.locator(".error-text").inner_text() or page.locator(".error-text").count() == 1
+    refusal = page.locator("#comment ~ .error-text[role=alert]")  # the comment's own error, beside the field
+    assert refusal.count() == 1 and refusal.inner_text().strip() and page.locator("#comment").is_visible()
     page.check("input[value=return]")
     page.fill("#comment", "第十一条联系人与首页不一致")
     page.click("text=提交决定")

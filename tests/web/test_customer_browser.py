@@ -1,12 +1,13 @@
-"""In a real browser: the invited customer signs in through the embedded provider's pages, draws a signature with
-the mouse, ticks consent, signs, and sees the contract move on to countersigning."""
+"""In a real browser: the invited customer signs in through the embedded provider's pages, fills in the letter, draws
+a signature with the mouse, ticks consent, mistypes the code (what was drawn and ticked stays), signs the contract and
+its letter with one code, and sees the contract move on to countersigning."""
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Api, screenshot
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
-from webapp.signing_flow import last_code
 from workflows.demo import DEMO_PASSWORD
 from workflows.models import Signature
 
@@ -47,11 +48,20 @@ def test_customer_draws_and_signs(live, chromium):
         screenshot(page, "customer-4-accept")
         page.click("#accept")
         page.wait_for_url(f"{live.base}/sign/{contract['id']}")
-        page.click("#intent-button")  # the intent check: a one-time code to the verified email
+        page.fill("#information_security-security_officer_name", "徐永立")
+        page.fill("#information_security-security_officer_title", "校长")
+        page.fill("#information_security-security_officer_contact", "0373-8887111")
+        page.click("#letter-information_security button[type=submit]")
+        page.wait_for_selector("p[role=status]")  # the document with these entries is being prepared
+        worker = threading.Thread(target=live.platform.jobs.run_pending, args=("tests",))  # as beside `make run`: a
+        worker.start()  # thread of its own (pyHanko runs asyncio, which Playwright's loop in this thread would refuse)
+        worker.join()
+        page.reload()
+        page.click("#intent-button")  # the intent check: one one-time code to the verified email for everything
         page.wait_for_selector("#signature-pad", state="visible")
         with live.platform.db.read() as session:
-            code = last_code(session, contract["id"])
-        page.fill("#intent_code", code)
+            code = live.platform.signing.last_code(session, contract["id"])
+        page.fill("#intent_code", "000000" if code != "000000" else "111111")
         pad = page.locator("#signature-pad")
         pad.scroll_into_view_if_needed()
         box = pad.bounding_box()
@@ -69,6 +79,15 @@ def test_customer_draws_and_signs(live, chromium):
         page.check("#consent")
         screenshot(page, "customer-5-signing-page")
         page.click("#sign-button")
+        page.wait_for_selector(".error-text[role=alert]")  # the wrong code: refused, nothing lost
+        assert page.is_checked("input[name=method][value=drawn]") and page.is_checked("#consent")
+        assert page.evaluate("document.getElementById('signature_image').value").startswith("data:image/png")
+        inked = page.evaluate("""() => { const c = document.getElementById('signature-pad');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+        assert inked > 200  # the drawing is back on the pad
+        page.fill("#intent_code", code)
+        page.click("#sign-button")
         page.wait_for_url(f"{live.base}/portal")
         page.wait_for_selector(f"tr:has-text('{contract['number']}') .badge.countersigning")
         screenshot(page, "customer-6-portal-signed")
@@ -77,5 +96,7 @@ def test_customer_draws_and_signs(live, chromium):
         context.close()
     assert api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "countersigning"
     with live.platform.db.read() as session:
-        (row,) = session.exec(Signature.__table__.select()).all()
-    assert row.method == "drawn" and row.image_png.startswith(b"\x89PNG") and len(row.image_png) > 1000
+        rows = session.exec(Signature.__table__.select()).all()
+    assert [row.field for row in rows] == ["letter-information_security", "customer"]
+    assert all(row.method == "drawn" and row.image_png.startswith(b"\x89PNG") and len(row.image_png) > 1000
+               for row in rows)

@@ -2,8 +2,9 @@
 import pytest
 
 from tests.conftest import Api
-from tests.web.customer_flow import (LiveApp, contract_at_customer, csrf, invitation_links, new_http, provider_login,
-                                     intent_code, signing_form)
+from tests.web.customer_flow import SECURITY_VALUES
+from tests.web.customer_flow import (LiveApp, contract_at_customer, csrf, fill_letters, intent_code, invitation_links,
+                                     new_http, provider_login, signing_form)
 from workflows.models import CustomerIdentity, Invitation, Signature
 
 pytestmark = pytest.mark.slow
@@ -37,8 +38,9 @@ def test_invitation_login_and_signature(live, live_api):
     contract, http, accepted, to = accept_invitation(live, live_api)
     assert to == "xu.yongli@school.example"
     assert accepted.status_code == 200 and accepted.url == f"{live.base}/sign/{contract['id']}"
-    page = accepted.text
-    assert contract["number"] in page and "网络及信息安全承诺书" in page
+    assert contract["number"] in accepted.text and "网络及信息安全承诺书" in accepted.text
+    assert 'id="sign-form"' not in accepted.text  # the letter's fields first
+    page = fill_letters(live, http, contract["id"], accepted.text)
     assert http.get(f"{live.base}/sign/{contract['id']}/document.pdf").content.startswith(b"%PDF")
     assert "staff" not in http.cookies.get_dict()  # one session cookie, the customer's
     # staff pages are not for customers
@@ -59,11 +61,14 @@ def test_invitation_login_and_signature(live, live_api):
     assert contract["number"] in signed.text
     assert live_api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "countersigning"
     with live.platform.db.read() as session:
-        (row,) = session.exec(Signature.__table__.select()).all()
-        identity = session.get(CustomerIdentity, row.identity_id)
-    assert (row.issuer, row.subject, row.email, row.method, row.role) == (f"{live.base}/idp", identity.subject,
-                                                                         "xu.yongli@school.example", "typed", "customer")
-    assert row.document_sha256 == signing_form(page)["document_sha256"] and row.consent_text and row.user_agent
+        rows = session.exec(Signature.__table__.select().order_by(Signature.id)).all()
+        identity = session.get(CustomerIdentity, rows[0].identity_id)
+    # one act, one row per field: the letter's and the contract's, on the document the signer was shown
+    assert [(r.role, r.field) for r in rows] == [("letter", "letter-information_security"), ("customer", "customer")]
+    for row in rows:
+        assert (row.issuer, row.subject, row.email, row.method) == (f"{live.base}/idp", identity.subject,
+                                                                    "xu.yongli@school.example", "typed")
+        assert row.document_sha256 == signing_form(page)["document_sha256"] and row.consent_text and row.user_agent
     history = live_api.call("GET", f"/contracts/{contract['id']}/history", "sales").json["items"]
     assert any(e["event"] == "task_completed" and e["decision"] == "sign" and e["actor"] == f"customer:{identity.id}"
                for e in history)
@@ -77,26 +82,29 @@ def test_invitation_login_and_signature(live, live_api):
 
 def test_document_hash_mismatch_is_refused(live, live_api):
     contract, http, accepted, _to = accept_invitation(live, live_api)
-    form = {**signing_form(accepted.text), "method": "typed", "typed_name": "徐永立", "consent": "1"}
+    page = fill_letters(live, http, contract["id"], accepted.text)
+    form = {**signing_form(page), "method": "typed", "typed_name": "徐永立", "consent": "1"}
     stale = http.post(f"{live.base}/sign/{contract['id']}", data={**form, "document_sha256": "0" * 64})
     assert stale.status_code == 409
-    old_version = http.post(f"{live.base}/sign/{contract['id']}", data={**form, "version": "0"})
-    assert old_version.status_code == 409
+    # the customer changes a letter's values: the document shown before is not the one to sign any more
+    fill_letters(live, http, contract["id"], page, {**SECURITY_VALUES, "security_officer_title": "副校长"})
+    assert http.post(f"{live.base}/sign/{contract['id']}", data=form).status_code == 409
     assert live_api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "awaiting_customer"
 
 
-def test_another_customer_gets_403(live, live_api):
+def test_another_customer_learns_nothing_of_the_contract(live, live_api):
     contract, _http, _accepted, _to = accept_invitation(live, live_api)
     intruder = new_http()
     provider_login(intruder, live.base, "wu.jianrong")
-    assert intruder.get(f"{live.base}/sign/{contract['id']}").status_code == 403
-    assert intruder.get(f"{live.base}/sign/{contract['id']}/document.pdf").status_code == 403
-    assert intruder.get(f"{live.base}/sign/{contract['id']}/preview").status_code == 403
+    for path in ("", "/document.pdf", "/preview", "/package.pdf"):
+        assert intruder.get(f"{live.base}/sign/{contract['id']}{path}").status_code == 404
     portal = intruder.get(f"{live.base}/portal")
     assert contract["number"] not in portal.text
-    posted = intruder.post(f"{live.base}/sign/{contract['id']}", data={"csrf_token": csrf(portal.text), "decision": "decline",
-                                                                       "reason": "no"})
-    assert posted.status_code == 403
+    for path, data in (("/decline", {"reason": "no"}), ("/intent", {}), ("/letters/information_security", {}),
+                       ("", {"document_sha256": "0" * 64, "method": "typed", "typed_name": "x", "consent": "1"})):
+        posted = intruder.post(f"{live.base}/sign/{contract['id']}{path}", data={"csrf_token": csrf(portal.text), **data})
+        assert posted.status_code == 404, path
+    assert live_api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "awaiting_customer"
 
 
 def test_invitation_needs_the_contacts_verified_email(live, live_api):
@@ -124,10 +132,10 @@ def test_resend_kills_the_old_link_and_decline(live, live_api):
     assert http.post(old_link, data={"csrf_token": csrf(back.text)}).status_code == 409
     accepted = http.post(links[1][2], data={"csrf_token": csrf(back.text)})
     assert accepted.status_code == 200
-    no_reason = http.post(f"{live.base}/sign/{contract['id']}", data={"csrf_token": csrf(accepted.text), "decision": "decline"})
+    no_reason = http.post(f"{live.base}/sign/{contract['id']}/decline", data={"csrf_token": csrf(accepted.text)})
     assert no_reason.status_code == 422
-    declined = http.post(f"{live.base}/sign/{contract['id']}", data={"csrf_token": csrf(accepted.text),
-                                                                     "decision": "decline", "reason": "价格需再议"})
+    declined = http.post(f"{live.base}/sign/{contract['id']}/decline", data={"csrf_token": csrf(accepted.text),
+                                                                             "reason": "价格需再议"})
     assert declined.status_code == 200
     assert live_api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "declined"
 
@@ -180,8 +188,8 @@ def test_bad_id_tokens_are_rejected(live, monkeypatch, case):
     back = provider_login(http, live.base, "xu.yongli")
     assert back.status_code == 400 and "/auth/oidc/callback" in back.url
     assert http.get(f"{live.base}/portal").text.count("/auth/oidc/login") >= 1  # still signed out
-    with live.platform.db.read() as session:
-        assert session.exec(CustomerIdentity.__table__.select()).first() is None
+    with live.platform.db.read() as session:  # no identity came from the provider (only the API account's own)
+        assert session.exec(CustomerIdentity.__table__.select().where(CustomerIdentity.issuer != "qianyue:api")).first() is None
 
 
 def test_wrong_or_replayed_state_is_rejected(live):
@@ -237,3 +245,21 @@ def test_code_is_single_use_and_bound_to_the_client(live):
 def requests_post(url, data, auth):
     import requests
     return requests.post(url, data=data, auth=auth, timeout=10)
+
+
+def test_a_failing_step_on_the_signing_page_becomes_an_incident(live, live_api):
+    """The signing page records nothing itself: the runtime marks the instance erroring, as on every other path."""
+    from tests.process.test_incidents import BROKEN_AT_CUSTOMER, DMN
+    with live.platform.db.write() as session:
+        live.platform.repository.deploy(session, BROKEN_AT_CUSTOMER, DMN, "admin")
+    contract, http, accepted, _to = accept_invitation(live, live_api)
+    page = fill_letters(live, http, contract["id"], accepted.text)
+    code = intent_code(live, http, contract["id"], page)
+    refused = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
+                                                                    "typed_name": "徐永立", "consent": "1",
+                                                                    "intent_code": code})
+    assert refused.status_code == 409 and "signed_word" in refused.text
+    with live.platform.db.read() as session:
+        instance = live.platform.contracts.instance(session, contract["id"])
+        events = [e.event for e in live.platform.history.for_contract(session, contract["id"])]
+    assert instance.status == "error" and events[-1] == "process_failed"

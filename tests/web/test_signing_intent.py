@@ -1,46 +1,48 @@
 """The intent check on the staff task page and the API: a code is asked for, sent, required and single use."""
 from tests.letters.helpers import at_customer, complete_letters, technical_service
-from webapp.signing_flow import last_code
 from workflows.models import Signature
 
 
 def test_provider_countersigns_on_the_task_page_with_a_code(api, as_user, platform):
     contract_id = at_customer(api, technical_service())
     api.sign("customer", contract_id)
-    complete_letters(api, contract_id)
     (task,) = api.tasks("signatory", contract_id)
     web = as_user("signatory")
     page = web.get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert 'name="intent_code"' in page and f"/tasks/{task['id']}/intent" in page
-    refused = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign"}, page=f"/tasks/{task['id']}")
+    digest = api.call("GET", f"/contracts/{contract_id}", "sales").json["document"]["document_sha256"]
+    assert f'name="document_sha256" value="{digest}"' in page  # the page posts the hash of the PDF it offers
+    refused = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign", "document_sha256": digest},
+                       page=f"/tasks/{task['id']}")
     assert refused.status_code == 422 and 'name="intent_code"' in refused.get_data(as_text=True)
     sent = web.post(f"/tasks/{task['id']}/intent", page=f"/tasks/{task['id']}")
     assert sent.status_code == 302
-    with platform.db.read() as session:
-        code = last_code(session, contract_id)
-    done = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign", "intent_code": code},
-                    page=f"/tasks/{task['id']}")
+    done = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign", "document_sha256": digest,
+                                                    "intent_code": api.last_code(contract_id)}, page=f"/tasks/{task['id']}")
     assert done.status_code == 302, done.get_data(as_text=True)[:500]
     assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "active"
     with platform.db.read() as session:
         rows = session.exec(Signature.__table__.select().where(Signature.role == "provider")).all()
-    assert [r.method for r in rows] == ["typed", "seal"]  # the signatory, then the organisation's seal
+    assert [(r.field, r.method) for r in rows] == [("provider-signatory", "account_name"),
+                                                   ("provider", "organisation_seal")]  # the signatory, then the seal
     assert all('"channel": "email"' in r.intent_json for r in rows) and rows[0].subject == "signatory"
 
 
 def test_intent_codes_are_single_use_and_rate_limited(api, platform):
     contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
     (task,) = api.tasks("customer", contract_id)
     code = api.intent_code("customer", task["id"], contract_id)
     for _ in range(4):
         assert api.call("POST", f"/tasks/{task['id']}/intent", "customer").status_code == 201
     limited = api.call("POST", f"/tasks/{task['id']}/intent", "customer")
     assert limited.status_code == 409 and limited.json["error"]
-    stale = api.call("POST", f"/tasks/{task['id']}/complete", "customer", {"decision": "sign", "intent_code": code})
+    digest = api.call("GET", f"/contracts/{contract_id}/signing", "customer").json["document_sha256"]
+    signing = {"decision": "sign", "document_sha256": digest, "method": "typed", "typed_name": "徐永立", "consent": True}
+    stale = api.call("POST", f"/tasks/{task['id']}/complete", "customer", {**signing, "intent_code": code})
     assert stale.status_code == 422 and "intent_code" in stale.json["fields"]  # only the newest code counts
-    for body in ({"decision": "sign", "intent_code": 123456}, {"decision": "sign", "intent_code": ["x"]},
-                 {"decision": "sign", "intent_code": "１２３４５６"}):
-        assert api.call("POST", f"/tasks/{task['id']}/complete", "customer", body).status_code == 422
+    for bad in (123456, ["x"], "１２３４５６"):
+        assert api.call("POST", f"/tasks/{task['id']}/complete", "customer", {**signing, "intent_code": bad}).status_code == 422
     assert api.call("POST", f"/tasks/{task['id']}/intent", "sales").status_code == 403
     (legal_done,) = [t for t in api.call("GET", f"/contracts/{contract_id}/history", "sales").json["items"]
                      if t.get("task_name") == "legal_review"][:1]

@@ -1,4 +1,9 @@
-"""REST API under /api/v1: bearer tokens, JSON errors ``{"error", "message", "fields"}``."""
+"""REST API under /api/v1: bearer tokens (or the staff browser session), JSON errors ``{"error", "message", "fields"}``.
+
+Each route reads the request, calls one use case of ``workflows`` (which enforces who may do what on which contract and
+owns its transaction) and shapes JSON. The routes by area: ``contracts.py`` (drafts, documents, history),
+``tasks.py`` (the inbox and decisions), ``signing.py`` (letters, the signing act, signers), ``openapi.py``.
+"""
 import logging
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
@@ -6,14 +11,14 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
-from workflows.errors import DomainError, Forbidden
+from workflows.actors import STAFF_ROLES
+from workflows.errors import DomainError, Forbidden, ValidationFailed
 
 from ..errors import status_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
-
-STAFF_ROLES = {"sales", "legal", "finance", "provider", "admin"}
+MAX_PAGE = 200
 
 
 def platform():
@@ -49,7 +54,8 @@ def on_unexpected(exc):
 
 @bp.before_request
 def authenticate():
-    """A bearer token, or a signed-in browser session (whose unsafe requests must carry the CSRF token)."""
+    """A bearer token, or a signed-in browser session (whose unsafe requests must carry the CSRF token). The caller
+    acts as staff, or, for an integration account with only the customer role, as its customer identity."""
     if request.endpoint == "api.openapi":
         return None
     header = request.headers.get("Authorization", "")
@@ -57,20 +63,25 @@ def authenticate():
     if scheme.lower() == "bearer" and token:
         with platform().db.read() as session:
             g.user = platform().accounts.user_for_token(session, token.strip())
-        return None if g.user else error(401, "unauthorized", "the token is unknown or revoked")
-    if g.get("user") is None:
+        if g.user is None:
+            return error(401, "unauthorized", "the token is unknown or revoked")
+    elif g.get("user") is None:
         return error(401, "unauthorized", "send an API token (Authorization: Bearer <token>) or sign in")
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    elif request.method not in ("GET", "HEAD", "OPTIONS"):
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except ValidationError:
             return error(400, "csrf_failed", "send the page's CSRF token in the X-CSRFToken header")
+    g.actor = g.user
+    if not g.user.role_set & STAFF_ROLES and "customer" in g.user.role_set:
+        with platform().db.read() as session:
+            g.actor = platform().customers.actor_for_api_user(session, g.user)
     return None
 
 
-def require_role(*roles):
-    if not g.user.role_set & set(roles):
-        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+def require_staff():
+    if not g.user.role_set & STAFF_ROLES:
+        raise Forbidden("this is for the provider's staff")
 
 
 def json_body():
@@ -85,6 +96,14 @@ def json_body():
     return body
 
 
+def json_object():
+    """The request's JSON object; 422 naming the body when it is another JSON value."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("send a JSON object", {"": "expected an object"})
+    return body
+
+
 def _has_nul(value):
     if isinstance(value, str):
         return "\x00" in value
@@ -95,5 +114,13 @@ def _has_nul(value):
     return False
 
 
-from . import routes  # noqa: E402,F401  (registers the routes on bp)
-from . import letters  # noqa: E402,F401  (commitment letters and the final package)
+def page_args():
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), MAX_PAGE)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        raise ValidationFailed("limit and offset are whole numbers", {"limit": "a whole number", "offset": "a whole number"})
+    return limit, offset
+
+
+from . import contracts, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)

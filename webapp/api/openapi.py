@@ -65,54 +65,85 @@ def build_document():
                        403, 404, tag="contracts", params=[CONTRACT_ID]),
         },
         "/contracts/{contract_id}/document.html": {
-            "get": _op("The current version rendered as an HTML preview", 200, {"type": "string"}, 403, 404,
+            "get": _op("The contract with its letters (its 附件 pages) as one HTML page: what reviewers read, with the "
+                       "customer's entries once filled", 200, {"type": "string"}, 403, 404,
                        tag="contracts", params=[CONTRACT_ID], media="text/html"),
         },
         "/contracts/{contract_id}/document.pdf": {
-            "get": _op("The current version as PDF (CJK font embedded, contract number on every page)", 200,
-                       {"type": "string", "format": "binary"}, 403, 404, tag="contracts", params=[CONTRACT_ID],
-                       media="application/pdf"),
-        },
-        "/contracts/{contract_id}/letters": {
-            "get": _op("The mandated letters with their status (required, attached, filled, signed), template version "
-                       "and SHA-256, and `activation_missing`: what still keeps the contract from becoming active", 200,
-                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Letter")},
-                                                         "activation_missing": {"type": "object"}}},
-                       403, 404, tag="letters", params=[CONTRACT_ID]),
-        },
-        "/contracts/{contract_id}/letters/{code}": {
-            "put": _op("Fill in an attached letter (role customer); values are checked field by field (422) and the "
-                       "filled letter is rendered to the PDF that is then signed", 200, REF("Letter"), 403, 404, 409, 422,
-                       body={"type": "object", "properties": {"values": {"type": "object"}}}, tag="letters",
-                       params=[CONTRACT_ID, LETTER_CODE]),
-        },
-        "/contracts/{contract_id}/letters/{code}/sign": {
-            "post": _op("Sign a filled letter (role customer): the SHA-256 of its PDF as read, the method and consent",
-                        200, REF("Letter"), 403, 404, 409, 422, tag="letters", params=[CONTRACT_ID, LETTER_CODE],
-                        body={"type": "object", "required": ["document_sha256", "method", "consent"], "properties": {
-                            "document_sha256": {"type": "string"}, "method": {"enum": ["typed", "drawn", "seal"]},
-                            "typed_name": {"type": "string"}, "image": {"type": "string", "description": "data:image/png;base64,..."},
-                            "consent": {"type": "boolean"},
-                            "intent_code": {"type": "string", "description": "from POST /contracts/{contract_id}/intent"}}}),
-        },
-        "/contracts/{contract_id}/intent": {
-            "post": _op("Send the customer a one-time confirmation code (email) for signing a letter; 5 codes an hour",
-                        201, {"type": "object"}, 403, 404, 409, 422, tag="letters", params=[CONTRACT_ID]),
-        },
-        "/contracts/{contract_id}/letters/{code}/document.html": {
-            "get": _op("The letter as HTML (filled values once filled)", 200, {"type": "string"}, 403, 404,
-                       tag="letters", params=[CONTRACT_ID, LETTER_CODE], media="text/html"),
-        },
-        "/contracts/{contract_id}/letters/{code}/document.pdf": {
-            "get": _op("The filled letter's PDF: the exact bytes that are signed (a blank preview before filling)", 200,
-                       {"type": "string", "format": "binary"}, 403, 404, tag="letters", params=[CONTRACT_ID, LETTER_CODE],
-                       media="application/pdf"),
+            "get": _op("The document as PDF: once the customer is asked to sign, the current PDF of the signing chain "
+                       "(certified, then with every signature; `X-Document-SHA256`), before that a rendering of the "
+                       "current version", 200, {"type": "string", "format": "binary"}, 403, 404, tag="contracts",
+                       params=[CONTRACT_ID], media="application/pdf"),
         },
         "/contracts/{contract_id}/package.pdf": {
             "get": _op("The final package of an active contract: the completion certificate with the signed, "
-                       "document-timestamped contract embedded byte for byte, certified and timestamped", 200,
-                       {"type": "string", "format": "binary"}, 403, 404, 409, tag="letters", params=[CONTRACT_ID],
+                       "document-timestamped contract (and its letters) embedded byte for byte, certified and "
+                       "timestamped. Built once by a background job after activation: 202 with Retry-After until then",
+                       200, {"type": "string", "format": "binary"}, 403, 404, 409, tag="signing", params=[CONTRACT_ID],
                        media="application/pdf"),
+        },
+        "/contracts/{contract_id}/letters": {
+            "get": _op("The mandated letters with their status (required, attached, filled, signed), pinned template "
+                       "version and SHA-256, fields and values, and `activation_missing`: what still keeps the contract "
+                       "from becoming active", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Letter")},
+                                                         "activation_missing": {"type": "object"}}},
+                       403, 404, tag="signing", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/letters/{code}": {
+            "put": _op("The customer fills an attached letter's fields (checked field by field: 422); the document to "
+                       "sign is then prepared again with them", 200, REF("Letter"), 403, 404, 409, 422,
+                       body={"type": "object", "properties": {"values": {"type": "object"}}}, tag="signing",
+                       params=[CONTRACT_ID, LETTER_CODE]),
+        },
+        "/contracts/{contract_id}/signing": {
+            "get": _op("For the customer's signer: `status` (letters: fill them first; preparing; ready), the SHA-256 "
+                       "of the document to sign (send it back with the signature), and the letters", 200,
+                       {"type": "object", "properties": {"status": {"enum": ["letters", "preparing", "ready"]},
+                                                         "document_sha256": {"type": ["string", "null"]},
+                                                         "letters": {"type": "array", "items": REF("Letter")}}},
+                       404, 409, tag="signing", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/intent": {
+            "post": _op("A one-time confirmation code (email) for the caller's signing act on this contract: one code "
+                        "covers the contract and every letter; 5 codes an hour", 201,
+                        {"type": "object", "properties": {"channel": {"type": "string"}, "destination": {"type": "string"},
+                                                          "expires_at": {"type": "string"}}},
+                        403, 404, 409, 422, tag="signing", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/sign": {
+            "post": _op("The customer's signing act: the contract and every letter, one PAdES signature in each field, "
+                        "with one code. 409 when the document changed since it was read or another signature came "
+                        "first; 422 on each missing or wrong field", 200,
+                        {"type": "object", "properties": {"document_sha256": {"type": "string"},
+                                                          "fields": {"type": "array", "items": {"type": "string"}}}},
+                        403, 404, 409, 422, body=REF("Signature"), tag="signing", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/decline": {
+            "post": _op("The customer declines, with a reason", 200, {"type": "object"}, 403, 404, 409, 422,
+                        body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+                        tag="signing", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/invitation": {
+            "post": _op("Sales or an administrator: `resend` the invitation, or `change_contact` (once the signer "
+                        "accepted, 202: the change waits for an administrator's approval)", 200, {"type": "object"},
+                        403, 404, 409, 422, tag="signing", params=[CONTRACT_ID],
+                        body={"type": "object", "required": ["action"], "properties": {
+                            "action": {"enum": ["resend", "change_contact"]}, "email": {"type": "string"},
+                            "reason": {"type": "string"}}}),
+        },
+        "/contracts/{contract_id}/signer": {
+            "post": _op("An administrator binds the customer's signer: an integration's API account (`username`) or "
+                        "an identity that signed in once (`identity_id`)", 200, {"type": "object"}, 403, 404, 409, 422,
+                        tag="signing", params=[CONTRACT_ID],
+                        body={"type": "object", "properties": {"username": {"type": "string"},
+                                                               "identity_id": {"type": "integer"}}}),
+        },
+        "/contact-changes/{change_id}/decision": {
+            "post": _op("An administrator approves or rejects a change of signer", 200, {"type": "object"},
+                        403, 404, 409, 422, tag="signing", params=[_path_param("change_id", {"type": "integer"})],
+                        body={"type": "object", "required": ["approve"], "properties": {
+                            "approve": {"type": "boolean"}, "comment": {"type": "string"}}}),
         },
         "/contracts/{contract_id}/audit": {
             "get": _op("Recompute the hash-chained audit trail: ok, the head, and the first broken link if any", 200,
@@ -136,9 +167,10 @@ def build_document():
         },
         "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID])},
         "/tasks/{task_id}/complete": {
-            "post": _op("Decide a task. `return` and `decline` need a comment; `sign` on a task that needs a signature needs "
-                        "`intent_code` (from POST /tasks/{task_id}/intent)", 200, {"type": "object"}, 403, 404, 409, 422,
-                        body=REF("Decision"), tag="tasks", params=[TASK_ID]),
+            "post": _op("Decide a task. `return` and `decline` need a comment; `sign` on a task whose diagram declares "
+                        "a signature is the signing act: `document_sha256` of the document read and `intent_code` (from "
+                        "POST /tasks/{task_id}/intent), and for the customer consent and the method", 200,
+                        {"type": "object"}, 403, 404, 409, 422, body=REF("Decision"), tag="tasks", params=[TASK_ID]),
         },
         "/tasks/{task_id}/intent": {
             "post": _op("Send the caller a one-time confirmation code (email) for a task that needs a signature; "
@@ -198,7 +230,14 @@ SCHEMAS = {
         "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]}}},
     "Decision": {"type": "object", "required": ["decision"], "properties": {
         "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000},
-        "intent_code": {"type": "string", "pattern": "^[0-9]{6}$"}}},
+        "document_sha256": {"type": "string"}, "intent_code": {"type": "string", "pattern": "^[0-9]{6}$"},
+        "method": {"enum": ["typed", "drawn", "seal"]}, "typed_name": {"type": "string"}, "image": {"type": "string"},
+        "consent": {"type": "boolean"}}},
+    "Signature": {"type": "object", "required": ["document_sha256", "method", "consent", "intent_code"], "properties": {
+        "document_sha256": {"type": "string", "description": "of the document read (GET .../signing)"},
+        "method": {"enum": ["typed", "drawn", "seal"]}, "typed_name": {"type": "string"},
+        "image": {"type": "string", "description": "data:image/png;base64,...: the drawn signature, or the seal"},
+        "consent": {"type": "boolean"}, "intent_code": {"type": "string", "pattern": "^[0-9]{6}$"}}},
     "Event": {"type": "object", "properties": {
         "id": {"type": "integer"}, "event": {"type": "string"}, "actor": {"type": "string"}, "decision": {"type": ["string", "null"]},
         "comment": {"type": "string"}, "at": {"type": "string"}}},
@@ -209,8 +248,7 @@ SCHEMAS = {
         "code": {"type": "string"}, "title": {"type": "string"},
         "status": {"enum": ["required", "attached", "filled", "signed"]}, "position": {"type": "integer"},
         "template_version": {"type": "integer"}, "template_sha256": {"type": "string"},
-        "fields": {"type": "array", "items": {"type": "object"}}, "values": {"type": "object"},
-        "document_sha256": {"type": ["string", "null"]}}},
+        "fields": {"type": "array", "items": {"type": "object"}}, "values": {"type": "object"}}},
     "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
                                                       "total": {"type": "integer"}}},
     "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {
@@ -219,7 +257,8 @@ SCHEMAS = {
         "letters": {"type": "array", "items": REF("Letter")},
         "versions": {"type": "array"}, "history": {"type": "array", "items": REF("Event")}, "data": {"type": "object"},
         "signatures": {"type": "array", "items": {"type": "object", "properties": {
-            "role": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
-            "issuer": {"type": "string"}, "subject": {"type": "string"}, "method": {"enum": ["drawn", "typed", "seal"]},
+            "role": {"type": "string"}, "field": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
+            "issuer": {"type": "string"}, "subject": {"type": "string"},
+            "method": {"enum": ["drawn", "typed", "seal", "account_name", "organisation_seal"]},
             "document_sha256": {"type": "string"}, "ip": {"type": "string"}, "signed_at": {"type": "string"}}}}}}]},
 }

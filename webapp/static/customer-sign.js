@@ -31,6 +31,8 @@
       form.querySelector("input[value=drawn]").checked = true;
     }
     show();
+    var kept = document.getElementById("signature_image").value;  // a refused attempt keeps what was drawn
+    if (kept) pad.fromDataURL(kept, { ratio: 1, width: canvas.offsetWidth, height: canvas.offsetHeight });
     document.getElementById("clear-signature").addEventListener("click", function () { pad.clear(); });
     form.addEventListener("submit", function () {
       var method = (form.querySelector("input[name=method]:checked") || {}).value;

@@ -12,12 +12,18 @@ from ..security import platform, roles_required
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _page(errors=None, form=None):
+    with platform().db.read() as session:
+        everyone = session.exec(select(User).order_by(User.username)).all()
+        orgs = {u.username: platform().accounts.customer_org(session, u) for u in everyone if "customer" in u.role_set}
+    return render_template("admin/users.html", users=everyone, roles=ROLES, customer_orgs=orgs, errors=errors or {},
+                           form=form or {})
+
+
 @bp.get("/users")
 @roles_required("admin")
 def users():
-    with platform().db.read() as session:
-        everyone = session.exec(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=everyone, roles=ROLES, errors={}, form={})
+    return _page()
 
 
 @bp.post("/users")
@@ -28,11 +34,9 @@ def create_user():
         with platform().db.write() as session:
             platform().accounts.create_user(session, form.get("username", "").strip(), form.getlist("roles"),
                                             form.get("password", ""), form.get("display_name", "").strip(),
-                                            form.get("email", "").strip())
+                                            form.get("email", "").strip(), form.get("customer_org", "").strip() or None)
     except DomainError as exc:
-        with platform().db.read() as session:
-            everyone = session.exec(select(User).order_by(User.username)).all()
-        return render_template("admin/users.html", users=everyone, roles=ROLES, errors=exc.fields, form=form), 422
+        return _page(exc.fields, form), 422
     flash(_("User %(name)s created.", name=form.get("username")), "success")
     return redirect(url_for("admin.users"))
 
@@ -43,7 +47,7 @@ def update_user(username):
     try:
         with platform().db.write() as session:
             platform().accounts.set_roles(session, username, request.form.getlist("roles"), request.form.get("active") == "1",
-                                          acting=g.user.username)
+                                          acting=g.user.username, customer_org=request.form.get("customer_org"))
         flash(_("User %(name)s updated.", name=username), "success")
     except (DomainError, ValidationFailed) as exc:
         flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")

@@ -5,8 +5,7 @@ import io
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from workflows.contracts.validation import normalize_draft
-from workflows.documents import render_contract_html, render_contract_pdf
+from workflows.actors import STAFF_ROLES
 from workflows.errors import DomainError, ValidationFailed
 from workflows.signing.audit import verify_chain
 
@@ -14,7 +13,7 @@ from ..forms import ContractForm
 from ..security import platform, roles_required
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
-STAFF = ("sales", "legal", "finance", "provider", "admin")
+STAFF = tuple(sorted(STAFF_ROLES))
 PAGE_SIZE = 25
 CSV_LIMIT = 10_000
 
@@ -57,20 +56,23 @@ def export_csv():
 @bp.get("/<int:contract_id>")
 @roles_required(*STAFF)
 def show(contract_id):
-    with platform().db.read() as session:
-        services = platform()
+    services = platform()
+    with services.db.read() as session:
         contract = services.contracts.get(session, contract_id)
         data = services.contracts.version_data(session, contract.id, contract.current_version)
+        letters = services.letters.listing(session, contract)
         return render_template(
             "contracts/show.html", contract=contract, data=data, figures=data["figures"],
             tasks=services.tasks.query(session, contract_id=contract.id),
             incident=services.runtime.incident(session, contract.id),
-            versions=services.contracts.versions(session, contract.id),
-            letters=services.contracts.letters(session, contract, data),
-            activation_missing=services.letters.missing(session, contract.id)
+            versions=services.contracts.versions(session, contract.id), letters=letters,
+            activation_missing=services.activation.missing(session, contract.id)
             if contract.status in ("awaiting_customer", "countersigning") else {},
-            lint=services.contracts.lint(session, contract, data),
-            signatures=services.customers.signatures(session, contract.id),
+            lint=services.contracts.lint(data, [letter["title"] for letter in letters]),
+            signatures=services.signing.signatures(session, contract.id),
+            signing_document=services.documents.current(session, contract),
+            package=services.documents.package(session, contract.id) if contract.status == "active" else None,
+            pending_change=services.customers.pending_contact_change(session, contract.id),
             audit=verify_chain(session, contract.id),
             history=services.history.for_contract(session, contract.id))
 
@@ -81,17 +83,38 @@ def preview(contract_id):
     with platform().db.read() as session:
         contract = platform().contracts.get(session, contract_id)
         version = request.args.get("version", type=int)
-        return Response(render_contract_html(platform().contracts.document(session, contract, version)), mimetype="text/html")
+        if version is not None and not 1 <= version <= contract.current_version:
+            abort(404)
+        return Response(platform().documents.html(session, contract, version), mimetype="text/html")
 
 
 @bp.get("/<int:contract_id>/document.pdf")
 @roles_required(*STAFF)
 def document_pdf(contract_id):
+    """A version as read in review; the current one of a contract in signing or signed: the signed PDF itself."""
+    version = request.args.get("version", type=int)
     with platform().db.read() as session:
         contract = platform().contracts.get(session, contract_id)
-        document = platform().contracts.document(session, contract, request.args.get("version", type=int))
-    return Response(render_contract_pdf(document), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{contract.number}-v{document["version"]}.pdf"'})
+        if version is not None and not 1 <= version <= contract.current_version:
+            abort(404)
+        current = platform().documents.current(session, contract) if version in (None, contract.current_version) else None
+        pdf = current.pdf if current is not None else platform().documents.render_pdf(session, contract, version)
+    name = f"{contract.number}-signed.pdf" if current is not None and current.kind != "certified" \
+        else f"{contract.number}-v{version or contract.current_version}.pdf"
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+@bp.get("/<int:contract_id>/package.pdf")
+@roles_required(*STAFF)
+def package_pdf(contract_id):
+    with platform().db.read() as session:
+        contract = platform().contracts.get(session, contract_id)
+        row = platform().documents.package(session, contract.id)
+    if row is None:
+        flash(_("The signed package is being prepared; it will be here in a moment."), "success")
+        return redirect(url_for("contracts.show", contract_id=contract_id))
+    return Response(row.pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
 
 
 @bp.get("/<int:contract_id>/diff")
@@ -103,14 +126,8 @@ def diff(contract_id):
         after = request.args.get("to", type=int) or contract.current_version
         if not (1 <= before <= contract.current_version and 1 <= after <= contract.current_version):
             abort(404)
-        changes = platform().contracts.diff(session, contract, before, after)
+        changes = platform().documents.diff(session, contract, before, after)
     return render_template("contracts/diff.html", contract=contract, changes=changes, before=before, after=after)
-
-
-def _provider(session):
-    import json
-    provider = platform().contracts.provider_profile(session)
-    return json.loads(provider.profile_json)
 
 
 def _form_response(form, contract=None, preview_html=None, unplaced=None, status=200):
@@ -119,37 +136,34 @@ def _form_response(form, contract=None, preview_html=None, unplaced=None, status
 
 
 def _handle_form(form, save, contract=None):
-    """Shared by new and edit: add a row, preview, or save (create/patch + optionally submit)."""
+    """Shared by new and edit: add a row, preview, or save (create/revise, then optionally submit)."""
     action = request.form.get("action", "save")
     if action.startswith("add:"):
         form.add_row(action[4:])
         return _form_response(form, contract)
-    if not form.validate():  # CSRF and field types; the contract rules come from the validator below
+    if not form.validate():  # CSRF and field types; the contract rules come from the services below
         return _form_response(form, contract, status=400)
     draft = form.to_draft()
     if action == "preview":
         try:
             with platform().db.read() as session:
-                data = normalize_draft(draft, _provider(session))
-                templates = platform().templates
-                kind = data["template"]
-                source = templates.source(session, kind, contract.template_version if contract and contract.template == kind
-                                          else templates.latest_version(session, kind) or 1)
-            html = render_contract_html({"number": contract.number if contract else _("(number on saving)"), "version": 0,
-                                         "status": "draft", "data": data, "letters": [], "template_source": source})
+                html = platform().documents.draft_preview(session, draft, contract, number=_("(number on saving)"))
             return _form_response(form, contract, preview_html=html)
         except ValidationFailed as exc:
             return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
     try:
-        with platform().db.write() as session:
-            saved = save(session, draft)
-            if action == "submit":
-                platform().contracts.submit(session, saved.id, g.user)
+        saved = save(draft)
     except ValidationFailed as exc:
         return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
     except DomainError as exc:
         flash(exc.message, "error")
         return _form_response(form, contract, status=409)
+    if action == "submit":
+        try:
+            platform().approval.submit(g.user, saved.id)
+        except DomainError as exc:
+            flash(_("Saved as version %(v)s, but not submitted: %(why)s", v=saved.current_version, why=exc.message), "error")
+            return redirect(url_for("contracts.show", contract_id=saved.id))
     flash(_("Submitted for review.") if action == "submit" else _("Saved as version %(v)s.", v=saved.current_version), "success")
     return redirect(url_for("contracts.show", contract_id=saved.id))
 
@@ -160,7 +174,7 @@ def new():
     form = ContractForm()
     if request.method == "GET":
         return _form_response(form)
-    return _handle_form(form, lambda session, draft: platform().contracts.create(session, draft, g.user))
+    return _handle_form(form, lambda draft: platform().drafting.create(g.user, draft))
 
 
 @bp.route("/<int:contract_id>/edit", methods=["GET", "POST"])
@@ -174,10 +188,10 @@ def edit(contract_id):
         return redirect(url_for("contracts.show", contract_id=contract.id))
     if request.method == "GET":
         return _form_response(ContractForm.from_draft(current), contract)
-    # the form carries every field, so the patch replaces the whole draft (null removes what was cleared)
-    def save(session, draft):
+
+    def save(draft):  # the form carries every field, so the patch replaces the whole draft (null removes what was cleared)
         cleared = {key: None for key in current if key not in draft and key not in ("figures", "provider")}
-        return platform().contracts.update(session, contract.id, {**cleared, **draft}, g.user)
+        return platform().drafting.revise(g.user, contract.id, {**cleared, **draft})
     return _handle_form(ContractForm(), save, contract)
 
 
@@ -185,8 +199,7 @@ def edit(contract_id):
 @roles_required("sales")
 def submit(contract_id):
     try:
-        with platform().db.write() as session:
-            platform().contracts.submit(session, contract_id, g.user, request.form.get("comment", ""))
+        platform().approval.submit(g.user, contract_id, request.form.get("comment", ""))
         flash(_("Submitted for review."), "success")
     except DomainError as exc:
         flash(exc.message, "error")

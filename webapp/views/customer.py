@@ -1,87 +1,38 @@
-"""Customer pages: invitations, the signing page (/sign/<id>) and the portal (/portal); and the staff page that
-resends an invitation, changes the contact, or (admin) binds a signer."""
-import hashlib
-import json
-import logging
-import threading
-from collections import OrderedDict
+"""Customer pages: invitations, the signing page (/sign/<id>: the letters to fill, the one document, the signing act,
+declining), the portal (/portal); and the staff page about who signs (resend, change the contact, approve a change,
+bind a signer). Every action is one call to a use case of ``workflows``."""
 from functools import wraps
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from workflows.documents import render_contract_html, render_contract_pdf
-from workflows.errors import Conflict, DomainError, ValidationFailed
-from workflows.models import Signature
-from workflows.services.customers import CONSENT_TEXT, png_from_data_url
-from workflows.services.letters import FILL_STATUSES
+from workflows.actors import CustomerActor
+from workflows.errors import DomainError, ValidationFailed
+from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png_from_data_url
 
 from ..errors import status_of
 from ..oidc import AFTER_LOGIN, providers
 from ..security import client_ip, platform, roles_required
-from ..signing_flow import (confirm_code, current, customer_signer, issue_code, sign_letter_pdf, signature_evidence,
-                            store)
 
-log = logging.getLogger(__name__)
 bp = Blueprint("customer", __name__)
-PORTAL_STATUSES = ("awaiting_customer", "countersigning", "active", "declined", "expired")
 
 
 def customer_required(view):
     @wraps(view)
     def wrapped(*args, **kwargs):
         if g.get("customer") is None:
-            from flask import session
             session[AFTER_LOGIN] = request.path
             return render_template("customer/sign_in.html", providers=providers()), 401
         return view(*args, **kwargs)
     return wrapped
 
 
-# --- documents: the PDF of a version, rendered once per process and hashed --------------------------------------------
-_pdf_cache, _pdf_lock = OrderedDict(), threading.Lock()
+def actor():
+    return CustomerActor.of(g.customer)
 
 
-def document_for(session, contract):
-    data = platform().contracts.version_data(session, contract.id, contract.current_version)
-    return {"number": contract.number, "version": contract.current_version, "status": contract.status, "data": data,
-            "letters": platform().contracts.letters(session, contract, data)}
-
-
-def document_pdf(document):
-    """(pdf bytes, sha256) of the exact bytes shown; the same document renders once per process (LRU of 8)."""
-    key = hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-    with _pdf_lock:
-        if key in _pdf_cache:
-            _pdf_cache.move_to_end(key)
-            return _pdf_cache[key]
-    pdf = render_contract_pdf(document)
-    value = (pdf, hashlib.sha256(pdf).hexdigest())
-    with _pdf_lock:
-        _pdf_cache[key] = value
-        while len(_pdf_cache) > 8:
-            _pdf_cache.popitem(last=False)
-    return value
-
-
-def apply_pades(contract, pdf, signature):
-    """The customer's PAdES signature into the ``customer`` field of the contract's one certified PDF.
-
-    Returns (base SHA-256, signed PDF, signature record) or None when PAdES is off. Runs outside the write
-    transaction (it can take seconds); ``sign_post`` stores the result with the evidence (409 if another
-    signature was stored in between). ``pdf`` is the rendered PDF the signer saw (certified on first use).
-    """
-    from ..signing_flow import ensure_certified, pades_enabled, sign_into
-    if not pades_enabled():
-        return None
-    certified, base = ensure_certified(contract.id)
-    signed, record = sign_into(certified, "customer", {
-        "name": signature["name"], "subject_id": f"{signature['issuer']}|{signature['subject']}",
-        "organisation": contract.customer_name, "email": signature["email"], "role": "customer",
-        "method": signature["method"]}, signature.get("image"), {
-        "intent": signature.get("intent"), "ip": signature["ip"], "user_agent": signature["user_agent"],
-        "consent_text": CONSENT_TEXT})
-    return base, signed, record
+def origin():
+    return Origin(client_ip(), request.user_agent.string)
 
 
 def _refused(exc):
@@ -93,111 +44,100 @@ def _refused(exc):
 def portal():
     if g.get("customer") is None:
         return render_template("customer/sign_in.html", providers=providers())
-    with platform().db.read() as session:
-        contracts = platform().customers.contracts_for(session, g.customer)
-        open_tasks = {c.id for c in contracts if platform().customers.open_customer_task(session, c.id) is not None}
+    with platform().db.read() as db:
+        contracts = platform().access.customer_contracts(db, actor())
+        open_tasks = {c.id for c in contracts if platform().contracts.open_task(db, c.id, "customer") is not None}
     return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def invitation(token):
     if g.get("customer") is None:
-        from flask import session
         session[AFTER_LOGIN] = request.path
         return render_template("customer/sign_in.html", providers=providers(), invited=True)
     if request.method == "GET":
         return render_template("customer/accept.html", token=token)
     try:
-        with platform().db.write() as session:
-            contract_id = platform().customers.accept(session, token, g.customer)
+        contract_id = platform().invitations.accept(actor(), token)
     except DomainError as exc:
         return _refused(exc)
     return redirect(url_for("customer.sign", contract_id=contract_id))
 
 
 # --- signing -------------------------------------------------------------------------------------------------------------
-def _load(session, contract_id):
-    return platform().customers.check_signer(session, contract_id, g.customer)
-
-
 @bp.get("/sign/<int:contract_id>")
 @customer_required
 def sign(contract_id, errors=None, status=200, form=None):
+    services = platform()
     try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-            document = document_for(session, contract)
-            task = platform().customers.open_customer_task(session, contract.id)
-            signatures = platform().customers.signatures(session, contract.id)
+        with services.db.read() as db:
+            contract = services.access.contract(db, actor(), contract_id)
+            task = services.contracts.open_task(db, contract.id, "customer")
+            state = services.signing.signing_state(db, contract) if contract.status == "awaiting_customer" else None
+            letters = services.letters.listing(db, contract)
+            signatures = services.signing.signatures(db, contract.id)
+            current = services.documents.current(db, contract)
+            package = services.documents.package(db, contract.id) if contract.status == "active" else None
     except DomainError as exc:
         return _refused(exc)
-    _pdf, digest = document_pdf(document)
-    return render_template("customer/sign.html", contract=contract, document=document, digest=digest, task=task,
-                           letters=document["letters"], consent_text=CONSENT_TEXT, signatures=signatures,
+    return render_template("customer/sign.html", contract=contract, task=task, state=state, letters=letters,
+                           signatures=signatures, current=current, package=package, consent_text=CONSENT_TEXT,
                            errors=errors or {}, form=form or {}), status
 
 
 @bp.post("/sign/<int:contract_id>")
 @customer_required
 def sign_post(contract_id):
+    """The signing act: the contract and every letter, with one code. A refused act keeps what the signer drew,
+    typed and ticked."""
     form = request.form
-    decision = form.get("decision")
-    try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-            document = document_for(session, contract)
-        if decision == "decline":
-            with platform().db.write() as session:
-                platform().customers.decline(session, contract_id, g.customer, form.get("reason", "")[:2000])
-            flash(_("You declined to sign. The provider has been told."), "success")
-            return redirect(url_for("customer.portal"))
-        pdf, expected = document_pdf(document)
-        method = form.get("method")
+    method = form.get("method")
+    if method == "drawn":
+        image = png_from_data_url(form.get("signature_image"))
+    elif method == "seal":
+        upload = request.files.get("seal")
+        image = upload.read(1024 * 1024 + 1) if upload else None
+    else:
         image = None
-        if method == "drawn":
-            image = png_from_data_url(form.get("signature_image"))
-        elif method == "seal":
-            upload = request.files.get("seal")
-            image = upload.read(1024 * 1024 + 1) if upload else None
-        try:
-            version = int(form.get("version", ""))
-        except ValueError:
-            version = -1
-        evidence = {"name": g.customer.name or form.get("typed_name", ""), "issuer": g.customer.issuer,
-                    "subject": g.customer.subject, "email": g.customer.email, "method": method, "image": image,
-                    "ip": client_ip(), "user_agent": request.user_agent.string, "letters": document["letters"]}
-        pades = None
-        if form.get("document_sha256") == expected and version == contract.current_version and form.get("consent"):
-            # the intent check at the moment of signing, before any key is made (a wrong code counts an attempt)
-            evidence["intent"] = confirm_code(contract.id, customer_signer(g.customer), form.get("intent_code"))
-            pades = apply_pades(contract, pdf, evidence)
-        with platform().db.write() as session:
-            if pades is not None:
-                store(session, contract_id, "signed:customer", pades[0], pades[1])
-            row = platform().customers.sign(
-                session, contract_id, g.customer, version=version, document_sha256=form.get("document_sha256"),
-                expected_sha256=expected, method=method, consent=bool(form.get("consent")),
-                typed_name=form.get("typed_name", ""), image_png=image, ip=client_ip(), user_agent=request.user_agent.string)
-            signature_evidence(row, pades[2] if pades else None, evidence.get("intent"), pades[1] if pades else None)
-            session.add(row)
+    given = SignatureInput(document_sha256=form.get("document_sha256"), consent=bool(form.get("consent")), method=method,
+                           typed_name=form.get("typed_name", ""), image_png=image, intent_code=form.get("intent_code"))
+    try:
+        platform().signing.sign_as_customer(actor(), contract_id, given, origin())
     except ValidationFailed as exc:
         return sign(contract_id, errors=exc.fields, status=422, form=form)
     except DomainError as exc:
         return _refused(exc)
-    flash(_("Thank you: the contract is signed. The provider will countersign it."), "success")
+    flash(_("Thank you: the contract and its letters are signed. The provider will countersign it."), "success")
+    return redirect(url_for("customer.portal"))
+
+
+@bp.post("/sign/<int:contract_id>/decline")
+@customer_required
+def decline(contract_id):
+    try:
+        with platform().db.read() as db:
+            contract = platform().access.contract(db, actor(), contract_id)
+            task = platform().contracts.open_task(db, contract.id, "customer")
+        if task is None:
+            return redirect(url_for("customer.sign", contract_id=contract_id))
+        platform().approval.decide(actor(), task.id, "decline", request.form.get("reason", "")[:2000])
+    except ValidationFailed as exc:
+        return sign(contract_id, errors={"reason": exc.fields.get("comment") or exc.message}, status=422,
+                    form=request.form)
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("You declined to sign. The provider has been told."), "success")
     return redirect(url_for("customer.portal"))
 
 
 @bp.post("/sign/<int:contract_id>/intent")
 @customer_required
 def intent(contract_id):
-    """Send me a code: a one-time confirmation code to the signer's verified email (10 minutes, single use)."""
+    """Send me a code: one one-time code (10 minutes) for signing the contract and all its letters."""
     try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-            if contract.status not in FILL_STATUSES:  # the contract, or a letter until activation
-                raise Conflict(f"nothing is waiting for your signature (the contract is {contract.status})")
-        sent = issue_code(contract.id, customer_signer(g.customer))
+        sent = platform().signing.request_intent(actor(), contract_id)
+    except ValidationFailed as exc:
+        return sign(contract_id, errors=exc.fields, status=422, form=request.form)
     except DomainError as exc:
         return _refused(exc)
     flash(_("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
@@ -205,97 +145,29 @@ def intent(contract_id):
     return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="sign"))
 
 
-# --- letters: fill in, preview, sign (the same evidence as the contract) ------------------------------------------------
 @bp.post("/sign/<int:contract_id>/letters/<code>")
 @customer_required
 def letter_fill(contract_id, code):
     values = {key[len("value."):]: value for key, value in request.form.items() if key.startswith("value.")}
     try:
-        with platform().db.read() as session:
-            _load(session, contract_id)
-        platform().letters.fill(platform().db, contract_id, code, values, f"customer:{g.customer.id}")
+        platform().signing.fill_letter(actor(), contract_id, code, values)
     except ValidationFailed as exc:
         return sign(contract_id, errors={f"{code}.{k}": v for k, v in exc.fields.items()}, status=422, form=request.form)
     except DomainError as exc:
         return _refused(exc)
-    flash(_("The letter is filled in. Read it, then sign it."), "success")
+    flash(_("Saved. The document with your entries is being prepared for signing."), "success")
     return redirect(url_for("customer.sign", contract_id=contract_id, _anchor=f"letter-{code}"))
-
-
-@bp.post("/sign/<int:contract_id>/letters/<code>/sign")
-@customer_required
-def letter_sign(contract_id, code):
-    form = request.form
-    method = form.get("method")
-    upload = request.files.get("seal") if method == "seal" else None
-    image = upload.read(1024 * 1024 + 1) if upload else None
-    signer = {"actor": f"customer:{g.customer.id}", "identity_id": g.customer.id, "issuer": g.customer.issuer,
-              "subject": g.customer.subject, "name": g.customer.name or form.get("typed_name", ""), "email": g.customer.email}
-    try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-        pades = sign_letter_pdf(contract, code, customer_signer(g.customer), form.get("document_sha256"),
-                                bool(form.get("consent")), form.get("intent_code"), method, form.get("typed_name", ""),
-                                image, client_ip(), request.user_agent.string)
-        with platform().db.write() as session:
-            _load(session, contract_id)
-            if pades["pdf"] is not None:
-                store(session, contract_id, f"signed:letter:{code}"[:40], pades["base"], pades["pdf"])
-            letter = platform().letters.sign(
-                session, contract_id, code, signer, document_sha256=form.get("document_sha256"), method=method,
-                consent=bool(form.get("consent")), typed_name=form.get("typed_name", ""), image_png=image, ip=client_ip(),
-                user_agent=request.user_agent.string)
-            signature_evidence(session.get(Signature, letter.signature_id), pades["record"], pades["intent"], pades["pdf"])
-    except ValidationFailed as exc:
-        return sign(contract_id, errors={f"{code}.{k}": v for k, v in exc.fields.items()}, status=422, form=form)
-    except DomainError as exc:
-        return _refused(exc)
-    flash(_("The letter is signed."), "success")
-    return redirect(url_for("customer.sign", contract_id=contract_id))
-
-
-@bp.get("/sign/<int:contract_id>/letters/<code>.pdf")
-@customer_required
-def letter_pdf(contract_id, code):
-    try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-            letter = platform().letters.get(session, contract.id, code)
-            pdf = letter.document_pdf
-            html = None if pdf else platform().letters.html(session, contract, code)
-    except DomainError as exc:
-        return _refused(exc)
-    pdf = pdf or platform().letters.render_pdf(html)
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{contract.number}-{code}.pdf"'})
-
-
-@bp.get("/sign/<int:contract_id>/package.pdf")
-@customer_required
-def package(contract_id):
-    try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-            if contract.status != "active":
-                raise Conflict(f"the package exists once the contract is active (it is {contract.status})")
-        from ..signing_flow import package_pdf, pades_enabled
-        pdf = package_pdf(platform().db.read, contract) if pades_enabled() else None
-        if pdf is None:
-            with platform().db.read() as session:
-                pdf = platform().letters.package(session, _load(session, contract_id))
-    except DomainError as exc:
-        return _refused(exc)
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
 
 
 @bp.get("/sign/<int:contract_id>/preview")
 @customer_required
 def preview(contract_id):
     try:
-        with platform().db.read() as session:
-            document = document_for(session, _load(session, contract_id))
+        with platform().db.read() as db:
+            html = platform().documents.html(db, platform().access.contract(db, actor(), contract_id))
     except DomainError as exc:
         return _refused(exc)
-    response = Response(render_contract_html(document), mimetype="text/html")
+    response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:"
     return response
 
@@ -303,62 +175,78 @@ def preview(contract_id):
 @bp.get("/sign/<int:contract_id>/document.pdf")
 @customer_required
 def document(contract_id):
-    """The current version as shown for signing; once signed, the PDF carrying the customer's PAdES signature."""
+    """The document as it stands: the one to sign once prepared, later the signed one with every signature."""
     try:
-        with platform().db.read() as session:
-            contract = _load(session, contract_id)
-            doc = document_for(session, contract)
-            signed = current(session, contract.id)
-            signed = signed.pdf if signed is not None and signed.kind != f"certified:v{contract.current_version}" else None
+        with platform().db.read() as db:
+            contract = platform().access.contract(db, actor(), contract_id)
+            current = platform().documents.current(db, contract)
+            pdf = current.pdf if current is not None else platform().documents.render_pdf(db, contract)
     except DomainError as exc:
         return _refused(exc)
-    if signed and request.args.get("signed") == "1":
-        pdf, name = signed, f"{contract.number}-signed.pdf"
-    else:
-        pdf, name = document_pdf(doc)[0], f"{contract.number}-v{doc['version']}.pdf"
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    name = f"{contract.number}-{'signed' if current is not None and current.kind != 'certified' else 'to-sign'}.pdf"
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
-# --- staff: invitation, contact, binding --------------------------------------------------------------------------------
+@bp.get("/sign/<int:contract_id>/package.pdf")
+@customer_required
+def package(contract_id):
+    try:
+        with platform().db.read() as db:
+            contract = platform().access.contract(db, actor(), contract_id)
+            row = platform().documents.package(db, contract.id)
+    except DomainError as exc:
+        return _refused(exc)
+    if row is None:
+        flash(_("The signed package is being prepared; it will be here in a moment."), "success")
+        return redirect(url_for("customer.sign", contract_id=contract_id))
+    return Response(row.pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
+
+
+# --- staff: who signs ----------------------------------------------------------------------------------------------------
 @bp.route("/contracts/<int:contract_id>/invitation", methods=["GET", "POST"])
 @roles_required("sales", "admin")
 def manage_invitation(contract_id):
-    customers = platform().customers
+    services = platform()
     errors = {}
     if request.method == "POST":
         action = request.form.get("action")
         try:
-            with platform().db.write() as session:
-                if action == "resend":
-                    customers.invite(session, contract_id, g.user.username, keep_binding=True, reason="resent")
-                    flash(_("A new invitation was sent; the earlier link no longer works."), "success")
-                elif action == "change_contact":
-                    customers.invite(session, contract_id, g.user.username, email=request.form.get("email", "").strip(),
-                                     reason="contact changed")
-                    flash(_("The invitation was sent to the new contact; the earlier link no longer works."), "success")
-                elif action == "bind":
-                    raw = request.form.get("identity_id", "")
-                    customers.bind(session, contract_id, int(raw) if raw.isdigit() else None, g.user)
-                    flash(_("The signer is bound."), "success")
-                else:
-                    raise ValidationFailed("unknown action", {"action": "resend, change_contact or bind"})
+            if action == "resend":
+                services.invitations.resend(g.user, contract_id)
+                flash(_("A new invitation was sent; the earlier link no longer works."), "success")
+            elif action == "change_contact":
+                change = services.invitations.change_contact(g.user, contract_id, request.form.get("email", ""),
+                                                             request.form.get("reason", ""))
+                flash(_("The signer had accepted: the change waits for an administrator's approval.") if change else
+                      _("The invitation was sent to the new contact; the earlier link no longer works."), "success")
+            elif action in ("approve_change", "reject_change"):
+                raw = request.form.get("change_id", "")
+                services.invitations.decide_contact_change(g.user, int(raw) if raw.isdigit() else None,
+                                                           action == "approve_change", request.form.get("comment", ""))
+                flash(_("The change of signer was approved.") if action == "approve_change"
+                      else _("The change of signer was rejected."), "success")
+            elif action == "bind":
+                raw = request.form.get("identity_id", "")
+                services.invitations.bind(g.user, contract_id, int(raw) if raw.isdigit() else None)
+                flash(_("The signer is bound."), "success")
+            else:
+                raise ValidationFailed("unknown action", {"action": "resend, change_contact or bind"})
             return redirect(url_for("customer.manage_invitation", contract_id=contract_id))
         except ValidationFailed as exc:
             errors = exc.fields
         except DomainError as exc:
             return _refused(exc)
-    try:
-        with platform().db.read() as session:
-            contract = platform().contracts.get(session, contract_id)
-            invitations = customers.invitations(session, contract.id)
-            current = customers.current_invitation(session, contract.id)
-            alive = customers.is_alive(session, current)
-            signer = customers.signer(session, contract.id)
-            signatures = customers.signatures(session, contract.id)
-    except DomainError as exc:
-        return _refused(exc)
-    return render_template("customer/manage.html", contract=contract, invitations=invitations, current=current,
-                           alive=alive, signer=signer, signatures=signatures, errors=errors), 422 if errors else 200
+    customers = services.customers
+    with services.db.read() as db:
+        contract = services.contracts.get(db, contract_id)
+        current = customers.current_invitation(db, contract.id)
+        page = {"contract": contract, "invitations": customers.invitations(db, contract.id), "current": current,
+                "alive": customers.is_alive(db, current), "signer": customers.signer(db, contract.id),
+                "signatures": services.signing.signatures(db, contract.id),
+                "pending_change": customers.pending_contact_change(db, contract.id),
+                "changes": customers.contact_changes(db, contract.id)}
+    return render_template("customer/manage.html", errors=errors, **page), 422 if errors else 200
 
 
 def init_app(app):

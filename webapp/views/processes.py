@@ -14,7 +14,7 @@ from workflows.services import migration, monitoring
 from workflows.services.accounts import ROLES
 
 from ..security import platform, roles_required
-from .contracts import STAFF
+from workflows.actors import STAFF_ROLES
 
 log = logging.getLogger(__name__)
 bp = Blueprint("processes", __name__, url_prefix="/admin/processes")
@@ -275,7 +275,7 @@ def deploy(key):
 
 # --- the contract page's diagram ----------------------------------------------------------
 @diagram_bp.get("/<int:contract_id>/process.json")
-@roles_required(*STAFF)
+@roles_required(*sorted(STAFF_ROLES))
 def contract_process(contract_id):
     with platform().db.read() as session:
         try:

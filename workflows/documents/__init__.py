@@ -1,8 +1,8 @@
 """Contract documents rendered from templates to HTML and PDF, with the places where each party signs."""
 
-from workflows.documents.attachments import render_letter_body
-from workflows.documents.places import SignaturePlace, document_places, letter_place, missing_places
+from workflows.documents.attachments import field_applies, letter_problems, render_letter_body
+from workflows.documents.places import CONTRACT_PLACES, SignaturePlace, document_places, letter_place, missing_places
 from workflows.documents.render import render_contract_html, render_contract_pdf, render_document_pdf
 
-__all__ = ["SignaturePlace", "document_places", "letter_place", "missing_places", "render_contract_html",
-           "render_contract_pdf", "render_document_pdf", "render_letter_body"]
+__all__ = ["CONTRACT_PLACES", "SignaturePlace", "document_places", "field_applies", "letter_place", "letter_problems",
+           "missing_places", "render_contract_html", "render_contract_pdf", "render_document_pdf", "render_letter_body"]

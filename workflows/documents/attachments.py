@@ -12,9 +12,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from workflows.documents.formatting import chinese_numeral
+from workflows.documents.places import LETTER_AREAS, letter_place, missing_places
 
 LETTER_ENVIRONMENT = SandboxedEnvironment(autoescape=select_autoescape(default=True, default_for_string=True),
                                           undefined=StrictUndefined)
+SAMPLE = {"number": "SAMPLE0000000000", "customer": {"name": "示例客户"}, "provider": {"name": "示例分公司"},
+          "service_types": []}
 
 
 def field_applies(field: dict, service_types) -> bool:
@@ -66,3 +69,15 @@ def attachment_sections(contract: dict) -> list[dict]:
         sections.append({"code": letter["code"], "title": letter["title"], "numeral": chinese_numeral(index),
                          "body": body, "has_title": "<h1" in body})
     return sections
+
+
+def letter_problems(code: str, title: str, source: str, fields: list) -> str | None:
+    """Why an administrator's letter version cannot be used, or None: it must render in the sandbox on a sample and
+    mark where the customer signs (``place-letter-<code>`` with its seal, sign and date areas). Template errors
+    propagate, with their line."""
+    body = render_letter_body(source, fields, {}, {**SAMPLE, "title": title})
+    missing = missing_places(str(body), {letter_place(code): LETTER_AREAS})
+    if missing:
+        return ("mark where the customer signs: an element id=\"place-letter-" + code + "\" holding elements of class "
+                "place-seal, place-sign and place-date (missing: " + ", ".join(missing) + ")")
+    return None

@@ -383,14 +383,14 @@ _BUILTINS = _build_builtins()
 
 def _compiled(source, mode):
     """Compiled code and whether it needs a loop budget; raises SyntaxError (UnsafeScript) if refused."""
-    outcome = _compile_cached(source, mode)
+    outcome = compile_cached(source, mode)
     if isinstance(outcome, SyntaxError):
         raise type(outcome)(*outcome.args)
     return outcome
 
 
 @lru_cache(maxsize=4096)
-def _compile_cached(source, mode):
+def compile_cached(source, mode):
     """Failures are cached too: Spiff's DMN engine probes `> 500000` with validate() on every rule."""
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:

@@ -14,7 +14,7 @@ SQLModel.metadata.naming_convention = {  # set before any table is declared: con
 
 from .accounts import ApiToken, LoginAttempt, User, WebSession  # noqa: E402
 from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequence, Provider  # noqa: E402
-from .customers import (CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
+from .customers import (ContactChange, CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
                         Invitation, Signature)
 from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
 from .jobs import Job  # noqa: E402
@@ -22,7 +22,7 @@ from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
 from .signing import IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
-__all__ = ["ApiToken", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
+__all__ = ["ApiToken", "ContactChange", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
            "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
            "ProcessInstance", "Provider", "Signature", "SignedDocument", "SigningIdentity", "User", "WebSession",

@@ -34,6 +34,8 @@ class Contract(SQLModel, table=True):
     status: str = Field(default="draft", max_length=30)
     provider_code: str = Field(max_length=50)
     customer_name: str = Field(max_length=200, index=True)
+    customer_credit_code: str = Field(default="", max_length=18, index=True,
+                                      sa_column_kwargs={"server_default": ""})  # whose integration may act on it
     total: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
     service_types: str = Field(default="", max_length=200)
     current_version: int = Field(default=1)
@@ -44,6 +46,8 @@ class Contract(SQLModel, table=True):
     effective_from: Optional[date] = None
     effective_to: Optional[date] = None
     audit_head: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    approved_sha256: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    document_id: Optional[int] = None  # the current PDF of the signing chain (SignedDocument)
 
 
 class ContractVersion(SQLModel, table=True):
@@ -55,6 +59,9 @@ class ContractVersion(SQLModel, table=True):
     version: int
     data_json: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64)
+    # the letters this version's services mandate, pinned to the template versions of the moment it was written:
+    # [{code, title, template_id, template_version, template_sha256}]; what reviewers approve and the customer signs
+    letters_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
 

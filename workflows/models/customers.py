@@ -22,6 +22,9 @@ class CustomerIdentity(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     email: str = Field(default="", max_length=200, index=True)
     email_verified: bool = Field(default=False)
+    # the customer organisation (统一社会信用代码) this identity acts for on every contract of it, as an administrator
+    # bound it (an integration's API account); None: only the contracts it accepted an invitation for
+    credit_code: Optional[str] = Field(default=None, max_length=18, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: Optional[datetime] = None
 
@@ -64,8 +67,34 @@ class Invitation(SQLModel, table=True):
     reminders: int = Field(default=0)
 
 
+class ContactChange(SQLModel, table=True):
+    """A request to send the contract to another signer after the signer had accepted: an administrator decides.
+
+    Until approved the accepted signer stays the only one who may sign; the decision is in the history and in the
+    completion certificate.
+    """
+
+    __tablename__ = "contact_change"
+    __table_args__ = (Index("ix_contact_change_contract", "contract_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id")
+    from_email: str = Field(max_length=200)
+    to_email: str = Field(max_length=200)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    requested_by: str = Field(max_length=100)
+    requested_at: datetime = Field(default_factory=utcnow)
+    status: str = Field(default="pending", max_length=20)  # pending | approved | rejected
+    decided_by: Optional[str] = Field(default=None, max_length=100)
+    decided_at: Optional[datetime] = None
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+
+
 class Signature(SQLModel, table=True):
-    """Evidence of one signature: who, in which role, on which exact bytes, when, from where, how, consent shown."""
+    """Evidence of one signature: who, in which role, on which exact bytes, when, from where, how, consent shown.
+
+    One row per signed field of the PDF (``field``): a customer's act writes one for the contract and one per letter.
+    """
 
     __tablename__ = "signature"
 
@@ -74,6 +103,8 @@ class Signature(SQLModel, table=True):
     contract_version: int
     task_id: Optional[str] = Field(default=None, max_length=36)
     role: str = Field(max_length=30)  # customer | provider | letter
+    field: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})  # the PDF field it fills
+    letter_code: Optional[str] = Field(default=None, max_length=50)  # the letter, for role letter
     identity_id: Optional[int] = Field(default=None, foreign_key="customer_identity.id")
     issuer: str = Field(default="", max_length=300)
     subject: str = Field(default="", max_length=255)
@@ -88,8 +119,7 @@ class Signature(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
     signed_at: datetime = Field(default_factory=utcnow)
-    pades_sha256: str = Field(default="", max_length=64)  # the PDF carrying the PAdES signature, once applied
-    signed_pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    pades_sha256: str = Field(default="", max_length=64)  # the PDF the act produced, carrying the PAdES signature
     intent_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # IntentService evidence
     certificate_serial: str = Field(default="", max_length=64)  # the per-event (or seal) certificate that signed
 

@@ -2,7 +2,7 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ..clock import utcnow
@@ -31,7 +31,11 @@ class LetterTemplate(SQLModel, table=True):
 
 
 class ContractLetter(SQLModel, table=True):
-    """A letter attached to a contract (附件): the exact template version, the filled values, the signed bytes."""
+    """A letter attached to a contract (附件): the exact template version and the values the customer filled in.
+
+    The letter has no PDF of its own: it is rendered as pages of the contract's one signable document, and the
+    customer's signing act signs its field there (``signature_id``).
+    """
 
     __tablename__ = "contract_letter"
     __table_args__ = (UniqueConstraint("contract_id", "code"),)
@@ -46,8 +50,6 @@ class ContractLetter(SQLModel, table=True):
     template_sha256: str = Field(max_length=64)
     status: str = Field(default="attached", max_length=20)  # attached | filled | signed
     values_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
-    document_sha256: str = Field(default="", max_length=64)  # the filled letter's PDF, the bytes that are signed
-    document_pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     signature_id: Optional[int] = Field(default=None, foreign_key="signature.id")
     attached_at: datetime = Field(default_factory=utcnow)
     filled_at: Optional[datetime] = None

@@ -28,18 +28,25 @@ class IntentCode(SQLModel, table=True):
 
 
 class SignedDocument(SQLModel, table=True):
-    """The SHA-256 of every PDF the platform produced while signing (certified, each signature, package)."""
+    """Every PDF of a contract's signing chain, with its bytes: certified, each signing act, timestamped, package.
+
+    ``contract.document_id`` names the current one (what the next signer signs into); it moves only by a
+    compare-and-set from the row a new one was made from (``parent_id``), so two signers racing on one PDF can never
+    both win and no signature is lost. The package is never the current document.
+    """
 
     __tablename__ = "signed_document"
 
     id: Optional[int] = Field(default=None, primary_key=True)
     contract_id: int = Field(index=True)
-    kind: str = Field(max_length=40)  # certified | signed:<field> | timestamped | package
+    kind: str = Field(max_length=40)  # certified | signed:customer | signed:provider | timestamped | package
     sha256: str = Field(max_length=64, index=True)
     created_at: datetime = Field(default_factory=utcnow)
-    # the bytes of the signing chain (certified, signed:<field>, timestamped, package): the newest row of a contract
-    # that is not the package is THE current signed PDF of the contract (workflows.signing.flow)
     pdf: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    parent_id: Optional[int] = Field(default=None)  # the document this one was made from (None: certified)
+    approved_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # what reviewers approved
+    source_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # the HTML it renders
+    places_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # where each field sits
 
 
 class SigningIdentity(SQLModel, table=True):

@@ -2,6 +2,10 @@
 
 Role names are the lane names of the process (a lane's user tasks belong to that role),
 plus ``admin``. Passwords are hashed with Argon2id; tokens are stored as SHA-256 only.
+
+An account with the ``customer`` role is an integration of a customer organisation: it acts as a customer identity of
+its own (issuer ``qianyue:api``, subject the username), kept here with the account, which an administrator binds to
+the organisation's 统一社会信用代码 (then it acts on every contract of that organisation) or to single contracts.
 """
 import hashlib
 import re
@@ -11,10 +15,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import select
 
+from ..actors import API_ISSUER
+from ..clock import utcnow
+from ..contracts.credit_code import credit_code_error
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import ApiToken, User
-from ..clock import utcnow
+from ..models import ApiToken, CustomerIdentity, User
 
 ROLES = ("sales", "legal", "finance", "customer", "provider", "admin")
 ROLE_TITLES = {
@@ -47,7 +53,7 @@ def _token_digest(token):
 
 
 class AccountService:
-    def create_user(self, session, username, roles, password, display_name="", email=""):
+    def create_user(self, session, username, roles, password, display_name="", email="", customer_org=None):
         errors = {}
         if not _USERNAME.match(username or ""):
             errors["username"] = "letters, digits and _ . @ - only, at most 100 characters"
@@ -64,6 +70,7 @@ class AccountService:
                     display_name=display_name or username, email=email)
         session.add(user)
         session.flush()
+        self._keep_customer_identity(session, user, customer_org)
         return user
 
     def find(self, session, username):
@@ -75,8 +82,9 @@ class AccountService:
             raise NotFound(f"no user {username!r}")
         return user
 
-    def set_roles(self, session, username, roles, active, acting):
-        """An admin changes a user's roles or disables the account (not their own admin role)."""
+    def set_roles(self, session, username, roles, active, acting, customer_org=None):
+        """An admin changes a user's roles, the customer organisation an integration account acts for, or disables
+        the account (not their own admin role)."""
         user = self.get(session, username)
         unknown = sorted(set(roles) - set(ROLES))
         if not roles or unknown:
@@ -84,7 +92,36 @@ class AccountService:
         if username == acting and ("admin" not in roles or not active):
             raise ValidationFailed("you cannot remove your own admin role", {"roles": "keep your own admin role"})
         user.roles, user.active = ",".join(sorted(set(roles))), active
+        self._keep_customer_identity(session, user, customer_org)
         return user
+
+    def customer_org(self, session, user):
+        """The credit code an integration account is bound to (None: it acts only on contracts bound to it)."""
+        identity = self._customer_identity(session, user)
+        return identity.credit_code if identity else None
+
+    def _customer_identity(self, session, user):
+        return session.exec(select(CustomerIdentity).where(CustomerIdentity.issuer == API_ISSUER,
+                                                           CustomerIdentity.subject == user.username)).first()
+
+    def _keep_customer_identity(self, session, user, customer_org):
+        """An account with the customer role has its identity, named and addressed like the account (its email was
+        set by an administrator, so codes may go there); ``customer_org`` ("" unbinds) binds it to an organisation."""
+        if "customer" not in user.role_set:
+            return
+        if customer_org:
+            customer_org = customer_org.strip().upper()
+            problem = credit_code_error(customer_org)
+            if problem:
+                raise ValidationFailed("invalid credit code", {"customer_org": problem})
+        identity = self._customer_identity(session, user) or CustomerIdentity(issuer=API_ISSUER, subject=user.username,
+                                                                              provider="api")
+        identity.name, identity.email = user.display_name or user.username, user.email or ""
+        identity.email_verified = bool(user.email)
+        if customer_org is not None:
+            identity.credit_code = customer_org or None
+        session.add(identity)
+        session.flush()
 
     def create_token(self, session, username, name=""):
         """Returns the token text; it is shown once and only its digest is kept."""

@@ -4,12 +4,15 @@ A contract's status follows its process: while a user task is open the status na
 that step (by the task's lane); when the process ends, or waits on a timer after the
 diagram set it (the renewal notice after activation), the ``outcome`` variable
 (``active``, ``declined``, ``expired``) becomes the status.
+
+This is the contract domain: rows, versions, numbers, the figures the process routes on. Who may do what with a
+contract, and the orchestration of a use case, are the application services' (``drafting``, ``approval``,
+``signing``).
 """
 import hashlib
 import json
 from datetime import date
 from decimal import Decimal
-from types import SimpleNamespace
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,16 +20,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from ..clock import utcnow
 from ..contracts.catalog import TEMPLATES
-from ..contracts.diff import field_changes, text_changes
 from ..contracts.lint import LintContext, lint
 from ..contracts.validation import merge_patch, normalize_draft
-from ..engine.spiff import decision_table, script_engine
 from ..db import Statement
-from ..documents import render_contract_html
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider
-from ..clock import utcnow
 
 PROCESS_KEY = "contract_approval"
 STATUS_BY_ROLE = {
@@ -38,7 +38,6 @@ STATUS_TITLES = {
     "awaiting_customer": "待客户签署", "countersigning": "待乙方会签盖章", "active": "已生效",
     "declined": "客户已拒签", "expired": "签署邀请已过期", "error": "流程出错",
 }
-LETTERS_DECISION = "mandated_letters"
 FINANCE_THRESHOLD = Decimal("500000")
 CONTRACT_BRIEF = Statement("SELECT id, number, status, current_version FROM contract WHERE id = :id")
 FOLLOW_STATUS = Statement("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
@@ -50,8 +49,10 @@ def canonical_json(data):
 
 
 class ContractService:
-    def __init__(self, platform):
-        self.platform = platform
+    def __init__(self, runtime, templates, history):
+        self.runtime = runtime
+        self.templates = templates
+        self.history = history
 
     # --- providers -----------------------------------------------------------
     def provider_profile(self, session, code=None):
@@ -65,27 +66,30 @@ class ContractService:
 
     # --- drafting --------------------------------------------------------------
     def create(self, session, payload, user):
+        """A new contract and its version 1 (the process is started by the caller, once the version is complete)."""
         if not isinstance(payload, dict):
             raise ValidationFailed("the contract must be a JSON object", {"": "expected an object"})
         provider = self.provider_profile(session, payload.get("provider") if isinstance(payload.get("provider"), str) else None)
         data = normalize_draft(payload, json.loads(provider.profile_json))
         contract = Contract(
             number=self._next_number(session, provider, data), template=data["template"], title=data["title"],
-            provider_code=provider.code, customer_name=data["customer"]["name"], total=Decimal(data["figures"]["total"]),
+            provider_code=provider.code, customer_name=data["customer"]["name"],
+            customer_credit_code=data["customer"].get("credit_code") or "", total=Decimal(data["figures"]["total"]),
             service_types=",".join(data["service_types"]), created_by=user.username,
-            template_version=self.platform.templates.latest_version(session, data["template"]) or 1,
+            template_version=self.templates.latest_version(session, data["template"]) or 1,
         )
         session.add(contract)
         session.flush()
-        self._add_version(session, contract, 1, data, user)
-        history = self.platform.history
-        history.record(session, "contract_created", user.username, contract_id=contract.id,
-                       details={"number": contract.number, "version": 1})
-        self.platform.runtime.start(session, PROCESS_KEY, contract.id, contract.id, {"contract_id": contract.id}, user.username)
-        return contract
+        version = self._add_version(session, contract, 1, data, user)
+        self.history.record(session, "contract_created", user.username, contract_id=contract.id,
+                            details={"number": contract.number, "version": 1})
+        return contract, version
+
+    def start_process(self, session, contract, user):
+        self.runtime.start(session, PROCESS_KEY, contract.id, contract.id, {"contract_id": contract.id}, user.username)
 
     def update(self, session, contract_id, patch, user):
-        """A new immutable version of a draft that is with sales."""
+        """A new immutable version of a draft that is with sales. Returns (contract, the version row)."""
         contract = self.get(session, contract_id)
         if contract.status != "draft":
             raise Conflict(f"the contract can be edited only while it is a draft with sales (it is {contract.status})")
@@ -98,33 +102,32 @@ class ContractService:
         if data["template"] != contract.template:
             raise ValidationFailed("the template of a contract cannot change", {"template": "cannot change"})
         version = contract.current_version + 1
-        self._add_version(session, contract, version, data, user)
+        row = self._add_version(session, contract, version, data, user)
         contract.title, contract.customer_name = data["title"], data["customer"]["name"]
+        contract.customer_credit_code = data["customer"].get("credit_code") or ""
         contract.total, contract.service_types = Decimal(data["figures"]["total"]), ",".join(data["service_types"])
         contract.current_version, contract.updated_at = version, utcnow()
-        self.platform.history.record(session, "contract_revised", user.username, contract_id=contract.id,
-                                     details={"version": version, "fields": sorted(patch)})
+        self.history.record(session, "contract_revised", user.username, contract_id=contract.id,
+                            details={"version": version, "fields": sorted(patch)})
         try:
             session.flush()
         except IntegrityError as exc:
             raise Conflict("the draft was revised by someone else at the same moment; reload and try again") from exc
-        return contract
+        return contract, row
 
-    def submit(self, session, contract_id, user, comment=""):
-        """Complete the sales task, handing routing the figures it decides on."""
-        contract = self.get(session, contract_id)
-        task = session.exec(select(HumanTask).where(HumanTask.contract_id == contract.id, HumanTask.state == "open",
-                                                    HumanTask.role == "sales")).first()
-        if task is None:
-            raise Conflict(f"the contract is not a draft with sales (it is {contract.status})")
+    def process_variables(self, session, contract):
+        """What the diagram routes on, from the contract's current version: handed to the process with every decision,
+        so no path (the submit endpoint, the task API, a page) can route on stale or missing figures."""
         data = self.version_data(session, contract.id, contract.current_version)
         figures = data["figures"]
-        process_data = {
-            "total": Decimal(figures["total"]), "has_discount": figures["has_discount"],
-            "installments_after_term": figures["installments_after_term"], "service_types": data["service_types"],
-            "contract_version": contract.current_version,
-        }
-        return self.platform.tasks.complete(session, task.id, user, "submit", comment, data=process_data)
+        return {"total": Decimal(figures["total"]), "has_discount": figures["has_discount"],
+                "installments_after_term": figures["installments_after_term"], "service_types": data["service_types"],
+                "contract_version": contract.current_version}
+
+    def open_task(self, session, contract_id, role):
+        """The contract's open task of a role (the draft with sales, the customer's signature...), or None."""
+        return session.exec(select(HumanTask).where(HumanTask.contract_id == contract_id, HumanTask.role == role,
+                                                    HumanTask.state.in_(("open", "suspended")))).first()
 
     # --- reading ---------------------------------------------------------------
     def get(self, session, contract_id):
@@ -154,12 +157,21 @@ class ContractService:
         return {"id": row.id, "number": row.number, "status": row.status,
                 "status_title": STATUS_TITLES.get(row.status, row.status), "version": row.current_version}
 
-    def version_data(self, session, contract_id, version):
-        row = session.exec(select(ContractVersion).where(ContractVersion.contract_id == contract_id,
-                                                         ContractVersion.version == version)).first()
+    def version(self, session, contract_id, version):
+        """A version row; read once per transaction (versions never change, and a step asks for its data, its pinned
+        letters and its figures)."""
+        known = session.info.setdefault("contract_versions", {})
+        row = known.get((contract_id, version))
         if row is None:
-            raise NotFound(f"contract {contract_id} has no version {version}")
-        return json.loads(row.data_json)
+            row = session.exec(select(ContractVersion).where(ContractVersion.contract_id == contract_id,
+                                                             ContractVersion.version == version)).first()
+            if row is None:
+                raise NotFound(f"contract {contract_id} has no version {version}")
+            known[(contract_id, version)] = row
+        return row
+
+    def version_data(self, session, contract_id, version):
+        return json.loads(self.version(session, contract_id, version).data_json)
 
     def versions(self, session, contract_id):
         query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
@@ -175,48 +187,21 @@ class ContractService:
         return session.exec(select(func.max(ContractVersion.version)).where(
             ContractVersion.contract_id == contract_id, ContractVersion.created_at <= decided)).one()
 
-    def document(self, session, contract, version=None):
-        """What a contract renders from: a version's data, its letters, and the template version it was drafted on."""
-        version = version or contract.current_version
-        data = self.version_data(session, contract.id, version)
-        return {"number": contract.number, "version": version, "status": contract.status, "data": data,
-                "letters": self.letters(session, contract, data),
-                "template_source": self.platform.templates.source(session, contract.template, contract.template_version)}
-
-    def diff(self, session, contract, before, after):
-        """Changed fields and changed rendered lines between two versions of a contract."""
-        old, new = (self.document(session, contract, version) for version in (before, after))
-        return {"fields": field_changes(old["data"], new["data"]),
-                "text": text_changes(render_contract_html(old), render_contract_html(new))}
-
     def instance(self, session, contract_id):
         query = select(ProcessInstance).where(ProcessInstance.business_key == str(contract_id)).order_by(ProcessInstance.id.desc())
         return session.exec(query.limit(1)).first()
 
-    def mandated(self, session, contract, data):
-        """The letters the contract's services require, by the decision table of its process version."""
-        instance = self.instance(session, contract.id)
-        definition = (self.platform.repository.get(session, instance.definition_id) if instance
-                      else self.platform.repository.latest(session, PROCESS_KEY))
-        table = decision_table(definition, LETTERS_DECISION)
-        context = SimpleNamespace(data={"service_types": data["service_types"]},
-                                  workflow=SimpleNamespace(script_engine=script_engine({})))
-        return [{"code": letter["code"], "title": letter["title"]} for letter in table.result(context).get("letters", [])]
-
-    def letters(self, session, contract, data):
-        """The mandated letters: ``required`` until attached, then attached / filled / signed with the template
-        version and SHA-256 the contract attached (``LetterService.listing``)."""
-        return self.platform.letters.listing(session, contract, self.mandated(session, contract, data))
-
-    def lint(self, session, contract, data):
-        return lint(data, LintContext(finance_threshold=FINANCE_THRESHOLD,
-                                      mandated_letters=[l["title"] for l in self.letters(session, contract, data)]))
+    def lint(self, data, letter_titles):
+        """The reviewers' hints on a version's data, knowing the letters its services mandate."""
+        return lint(data, LintContext(finance_threshold=FINANCE_THRESHOLD, mandated_letters=list(letter_titles)))
 
     # --- internals ---------------------------------------------------------------
     def _add_version(self, session, contract, version, data, user):
         text = canonical_json(data)
-        session.add(ContractVersion(contract_id=contract.id, version=version, data_json=text,
-                                    sha256=hashlib.sha256(text.encode()).hexdigest(), created_by=user.username))
+        row = ContractVersion(contract_id=contract.id, version=version, data_json=text,
+                              sha256=hashlib.sha256(text.encode()).hexdigest(), created_by=user.username)
+        session.add(row)
+        return row
 
     def _next_number(self, session, provider, data):
         """Numbers come from a per-prefix sequence incremented inside the write transaction, so they never repeat."""

@@ -1,65 +1,41 @@
-"""Customers (甲方): external identities, their sessions, invitations to sign, bindings, and signatures.
+"""Customers (甲方): external identities, their sessions, invitations to sign and bindings.
 
-A customer is not a staff ``User``. They act on the process through :class:`CustomerActor`, a small value that
-``TaskService.complete`` accepts like a user (``username`` for the history, ``role_set`` = {"customer"}); the
-history names them ``customer:<identity id>`` and the ``signature`` row keeps issuer, subject, name and email.
-No staff row is created for a customer, so a customer can never reach a staff page or hold a staff role.
+A customer is not a staff ``User``. A person who signs in through OpenID Connect acts as a ``CustomerActor`` of their
+``CustomerIdentity``; an integration's API account with the customer role acts as the identity mirrored for it
+(issuer ``qianyue:api``, subject its username), which an administrator may bind to the customer organisation's
+credit code. Which contracts an identity may act on is ``AccessService``'s.
 
 Invitations: when the process opens the customer task, the contract's contact (``customer.contact.email``)
 receives a link with a random token (only its SHA-256 is stored). The first identity that accepts it with a
 verified email equal to the contact's — or the identity an admin binds — becomes the contract's signer. An
 invitation is alive while it is not revoked and the customer task it was made for is open; the BPMN timers
-decide both the reminders (``customer_reminder`` history event) and the expiry (the task is cancelled).
+decide both the reminders (``customer_reminder`` history event) and the expiry (the task is cancelled). Once a signer
+accepted, sending the contract to someone else needs an administrator's approval (``ContactChange``).
 """
-import base64
 import hashlib
-import io
 import secrets
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import select
 
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..models import Contract, CustomerIdentity, CustomerSession, HumanTask, Invitation, Signature
+from ..actors import API_ISSUER, CustomerActor
 from ..clock import utcnow
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..models import ContactChange, Contract, CustomerIdentity, CustomerSession, HumanTask, Invitation
 
 SESSION_TTL = timedelta(hours=8)
-MAX_IMAGE_BYTES = 1024 * 1024  # drawn signature or seal PNG
-MAX_IMAGE_SIDE = 4000
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-METHODS = ("drawn", "typed", "seal")
-CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意以电子签名方式签署，电子签名与手写签名或盖章具有同等法律效力"
-                "（《中华人民共和国电子签名法》第十四条）。\n"
-                "I have read the whole contract and every attachment above, and I agree to sign it electronically; "
-                "my electronic signature has the same legal effect as a handwritten signature or seal.")
 
 
 def sha256_hex(data):
     return hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class CustomerActor:
-    """A signed-in customer acting on the process: what ``TaskService.complete`` needs of a user."""
-
-    identity_id: int
-    display_name: str = ""
-    role_set: frozenset = field(default=frozenset({"customer"}))
-
-    @property
-    def username(self):
-        return f"customer:{self.identity_id}"
-
-
-def actor_for(identity):
-    return CustomerActor(identity.id, identity.name or identity.email)
-
-
 class CustomerService:
-    def __init__(self, platform, base_url="http://127.0.0.1:5000"):
-        self.platform = platform
+    def __init__(self, contracts, history, notifications, base_url="http://127.0.0.1:5000"):
+        self.contracts = contracts
+        self.history = history
+        self.notifications = notifications
         self.base_url = base_url
 
     # --- identities and sessions ------------------------------------------------------------------------------
@@ -98,6 +74,20 @@ class CustomerService:
             session.execute(update(CustomerSession).where(CustomerSession.token_sha256 == sha256_hex(token),
                                                           CustomerSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
+    def find_by_subject(self, session, issuer, subject):
+        return session.exec(select(CustomerIdentity).where(CustomerIdentity.issuer == issuer,
+                                                           CustomerIdentity.subject == subject)).first()
+
+    def api_identity(self, session, user):
+        """The identity an API account with the customer role acts as (created with the account, see AccountService)."""
+        return self.find_by_subject(session, API_ISSUER, user.username)
+
+    def actor_for_api_user(self, session, user):
+        identity = self.api_identity(session, user)
+        if identity is None:
+            raise Forbidden("this API account is not set up as a customer (an administrator saves it once more)")
+        return CustomerActor.of(identity)
+
     def find_identity(self, session, identity_id=None, email=None):
         if identity_id is not None:
             return session.get(CustomerIdentity, identity_id)
@@ -131,13 +121,13 @@ class CustomerService:
         return session.get(CustomerIdentity, invitation.identity_id)
 
     def contact_email(self, session, contract):
-        data = self.platform.contracts.version_data(session, contract.id, contract.current_version)
+        data = self.contracts.version_data(session, contract.id, contract.current_version)
         contact = ((data.get("customer") or {}).get("contact") or {})
         return (contact.get("email") or "").strip() if isinstance(contact, dict) else ""
 
     def invite(self, session, contract_id, actor, email=None, keep_binding=False, reason="invitation"):
         """Make a new invitation for the open customer task (earlier links die) and mail it. Returns the token."""
-        contract = self.platform.contracts.get(session, contract_id)
+        contract = self.contracts.get(session, contract_id)
         task = self.open_customer_task(session, contract.id)
         if task is None:
             raise Conflict(f"the contract is not waiting for the customer (it is {contract.status})")
@@ -158,7 +148,7 @@ class CustomerService:
             invitation.identity_id, invitation.bound_at, invitation.bound_by = previous.identity_id, previous.bound_at, previous.bound_by
         session.add(invitation)
         session.flush()
-        self.platform.history.record(session, "customer_invited", actor, contract_id=contract.id, task_id=task.id,
+        self.history.record(session, "customer_invited", actor, contract_id=contract.id, task_id=task.id,
                                      task_name=task.name, details={"email": email, "invitation": invitation.id, "reason": reason})
         self._mail_invitation(session, contract, email, token, reminder=reason == "reminder")
         return token
@@ -171,7 +161,7 @@ class CustomerService:
                 + ("此链接替代之前邮件中的链接，之前的链接已失效。\n" if reminder else "")
                 + "链接仅供本人使用，请勿转发。签署期限届满后链接失效。\n\n"
                 f"The contract {contract.number} is waiting for your signature: {link}\n")
-        self.platform.notifications.enqueue(session, "customer_reminder" if reminder else "customer_invitation", email,
+        self.notifications.enqueue(session, "customer_reminder" if reminder else "customer_invitation", email,
                                              subject, body, contract.id)
 
     def accept(self, session, token, identity):
@@ -194,7 +184,7 @@ class CustomerService:
                                 .values(identity_id=identity.id, bound_at=now, bound_by="invitation")).rowcount
         if bound != 1:
             raise Forbidden("this invitation was already accepted by someone else")
-        self.platform.history.record(session, "customer_bound", actor_for(identity).username, contract_id=invitation.contract_id,
+        self.history.record(session, "customer_bound", CustomerActor.of(identity).username, contract_id=invitation.contract_id,
                                      details=_who(identity) | {"invitation": invitation.id, "by": "invitation"})
         return invitation.contract_id
 
@@ -210,71 +200,68 @@ class CustomerService:
             raise Conflict("the contract has no open invitation to bind a signer to")
         invitation.identity_id, invitation.bound_at, invitation.bound_by = identity.id, utcnow(), admin.username
         session.add(invitation)
-        self.platform.history.record(session, "customer_bound", admin.username, contract_id=contract_id,
+        self.history.record(session, "customer_bound", admin.username, contract_id=contract_id,
                                      details=_who(identity) | {"invitation": invitation.id, "by": "admin"})
         return invitation
 
-    def contracts_for(self, session, identity):
-        """The contracts bound to ``identity`` (through their current invitation), newest first."""
-        rows = session.exec(select(Contract).join(Invitation, Invitation.contract_id == Contract.id)
-                            .where(Invitation.identity_id == identity.id, Invitation.revoked_at.is_(None))
-                            .order_by(Contract.updated_at.desc())).all()
-        seen, result = set(), []
-        for contract in rows:
-            if contract.id not in seen:
-                seen.add(contract.id)
-                result.append(contract)
-        return result
-
-    def check_signer(self, session, contract_id, identity):
-        contract = self.platform.contracts.get(session, contract_id)
-        signer = self.signer(session, contract.id)
-        if signer is None or signer.id != identity.id:
-            raise Forbidden("this contract is not bound to you")
-        return contract
-
-    def signatures(self, session, contract_id):
-        return list(session.exec(select(Signature).where(Signature.contract_id == contract_id).order_by(Signature.id)))
-
-    # --- signing -------------------------------------------------------------------------------------------------
-    def sign(self, session, contract_id, identity, *, version, document_sha256, expected_sha256, method, consent,
-             typed_name="", image_png=None, ip="", user_agent="", consent_text=CONSENT_TEXT):
-        """Record the customer's signature and complete the customer task with ``sign``, in the caller's transaction.
-
-        ``expected_sha256`` is the SHA-256 of the PDF of ``version`` as the server renders it now; the form sends the
-        hash of the document it showed (``document_sha256``). A different hash or a newer version is a 409.
-        """
-        contract = self.check_signer(session, contract_id, identity)
-        task = self.open_customer_task(session, contract.id)
-        if task is None:
-            raise Conflict(f"the contract is no longer waiting for your signature (it is {contract.status})")
-        if contract.current_version != version or not isinstance(document_sha256, str) or document_sha256 != expected_sha256:
-            raise Conflict("the document changed since you opened it; reload the page and read the current version")
-        typed_name = check_signature_input(consent, method, typed_name, image_png)
-        row = Signature(contract_id=contract.id, contract_version=version, task_id=task.id, role="customer",
-                        identity_id=identity.id, issuer=identity.issuer, subject=identity.subject,
-                        name=identity.name or typed_name or identity.email, email=identity.email,
-                        document_sha256=document_sha256, method=method, typed_name=typed_name if method == "typed" else "",
-                        image_png=image_png if method != "typed" else None,
-                        image_sha256=sha256_hex(image_png) if method != "typed" and image_png else "",
-                        consent_text=consent_text, ip=ip[:64], user_agent=user_agent[:300])
-        session.add(row)
+    # --- changing the signer --------------------------------------------------------------------------------------
+    def change_contact(self, session, contract_id, actor, email, reason=""):
+        """Send the invitation to another contact. Before anyone accepted it this happens at once; once a signer
+        accepted, it becomes a request an administrator decides (the accepted signer stays until then).
+        Returns the ``ContactChange`` request, or None when the invitation went out at once."""
+        email = (email or "").strip() if isinstance(email, str) else ""
+        if not _looks_like_email(email):
+            raise ValidationFailed("the customer contact needs a valid email address", {"email": "a valid email address"})
+        contract = self.contracts.get(session, contract_id)
+        current = self.current_invitation(session, contract.id)
+        if current is None or current.identity_id is None:
+            self.invite(session, contract.id, actor.username, email=email, reason="contact changed")
+            return None
+        if current.email.lower() == email.lower():
+            raise ValidationFailed("this is already the signer's address", {"email": "the same address as now"})
+        if self.pending_contact_change(session, contract.id) is not None:
+            raise Conflict("a change of signer is already waiting for an administrator")
+        change = ContactChange(contract_id=contract.id, from_email=current.email, to_email=email,
+                               reason=(reason or "")[:2000], requested_by=actor.username)
+        session.add(change)
         session.flush()
-        self.platform.tasks.complete(session, task.id, actor_for(identity), "sign")
-        self.platform.history.record(session, "customer_signed", actor_for(identity).username, contract_id=contract.id,
-                                     task_id=task.id, task_name=task.name,
-                                     details=_who(identity) | {"signature": row.id, "method": method, "version": version,
-                                                               "document_sha256": document_sha256, "ip": row.ip})
-        return row
+        self.history.record(session, "signer_change_requested", actor.username, contract_id=contract.id,
+                            comment=change.reason, details={"from": current.email, "to": email, "request": change.id})
+        return change
 
-    def decline(self, session, contract_id, identity, reason):
-        contract = self.check_signer(session, contract_id, identity)
-        task = self.open_customer_task(session, contract.id)
-        if task is None:
-            raise Conflict(f"the contract is no longer waiting for your decision (it is {contract.status})")
-        if not isinstance(reason, str) or not reason.strip():
-            raise ValidationFailed("give a reason for declining", {"reason": "a reason is required to decline"})
-        return self.platform.tasks.complete(session, task.id, actor_for(identity), "decline", reason)
+    def pending_contact_change(self, session, contract_id):
+        return session.exec(select(ContactChange).where(ContactChange.contract_id == contract_id,
+                                                        ContactChange.status == "pending")).first()
+
+    def contact_changes(self, session, contract_id):
+        return list(session.exec(select(ContactChange).where(ContactChange.contract_id == contract_id)
+                                 .order_by(ContactChange.id)))
+
+    def decide_contact_change(self, session, change_id, admin, approve, comment=""):
+        """An administrator approves (the new contact is invited, the accepted signer loses the contract) or
+        rejects a change of signer; both names are kept in the history and the completion certificate."""
+        if "admin" not in admin.role_set:
+            raise Forbidden("only an administrator decides a change of signer")
+        change = session.get(ContactChange, change_id) if isinstance(change_id, int) else None
+        if change is None:
+            raise NotFound(f"no change of signer {change_id}")
+        moved = session.execute(update(ContactChange).where(ContactChange.id == change.id,
+                                                            ContactChange.status == "pending")
+                                .values(status="approved" if approve else "rejected", decided_by=admin.username,
+                                        decided_at=utcnow(), comment=(comment or "")[:2000])).rowcount
+        if moved != 1:
+            raise Conflict(f"this change of signer was already {change.status}")
+        details = {"from": change.from_email, "to": change.to_email, "requested_by": change.requested_by,
+                   "decided_by": admin.username, "reason": change.reason, "request": change.id}
+        if approve:
+            self.invite(session, change.contract_id, admin.username, email=change.to_email,
+                        reason="contact changed (approved)")
+            self.history.record(session, "signer_contact_changed", admin.username, contract_id=change.contract_id,
+                                on_behalf_of=change.requested_by, comment=comment or "", details=details)
+        else:
+            self.history.record(session, "signer_change_rejected", admin.username, contract_id=change.contract_id,
+                                on_behalf_of=change.requested_by, comment=comment or "", details=details)
+        return change
 
     # --- the process ----------------------------------------------------------------------------------------------
     def invite_and_remind(self, session, step):
@@ -294,7 +281,7 @@ class CustomerService:
                 if _looks_like_email(email):
                     self.invite(session, step.contract_id, step.actor, email=email)
                 else:
-                    self.platform.history.record(session, "customer_not_invited", "system", contract_id=step.contract_id,
+                    self.history.record(session, "customer_not_invited", "system", contract_id=step.contract_id,
                                                  details={"reason": "the contract has no customer contact email"})
         if reminded:
             self.remind(session, step.contract_id)
@@ -311,7 +298,7 @@ class CustomerService:
             self.invite(session, contract_id, "system", email=invitation.email, reason="reminder")
             return
         link = f"{self.base_url}/sign/{contract.id}"
-        self.platform.notifications.enqueue(
+        self.notifications.enqueue(
             session, "customer_reminder", invitation.email, f"[签约] 提醒：请签署合同 {contract.number}",
             f"您好：\n\n提醒您，合同《{contract.title}》（{contract.number}）仍在等待贵方签署。\n请登录后签署：{link}\n\n"
             f"Reminder: the contract {contract.number} is waiting for your signature: {link}\n", contract.id)
@@ -323,58 +310,3 @@ def _who(identity):
 
 def _looks_like_email(value):
     return isinstance(value, str) and 3 <= len(value) <= 200 and "@" in value and " " not in value and "\n" not in value
-
-
-def check_signature_input(consent, method, typed_name, image_png):
-    """The parts every signature needs (consent, a method, its name or image); all problems at once.
-    Returns the typed name, stripped."""
-    errors = {}
-    if not consent:
-        errors["consent"] = "tick the box to agree to sign electronically"
-    if method not in METHODS:
-        errors["method"] = "choose how to sign: draw, type your name, or upload a seal"
-    typed_name = typed_name.strip() if isinstance(typed_name, str) else ""
-    if method == "typed" and not typed_name:
-        errors["typed_name"] = "type your full name"
-    elif len(typed_name) > 200:
-        errors["typed_name"] = "at most 200 characters"
-    if method in ("drawn", "seal"):
-        problem = check_png(image_png)
-        if problem:
-            errors["signature_image" if method == "drawn" else "seal"] = problem
-    if errors:
-        raise ValidationFailed("the signature is not complete", errors)
-    return typed_name
-
-
-def check_png(data):
-    """None when ``data`` is a PNG of sane size; else the problem, in words for the form."""
-    if not data:
-        return "add a signature image"
-    if len(data) > MAX_IMAGE_BYTES:
-        return f"the image is larger than {MAX_IMAGE_BYTES // 1024} KB"
-    if not data.startswith(PNG_MAGIC):
-        return "the image must be a PNG file"
-    try:
-        from PIL import Image
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "PNG":
-                return "the image must be a PNG file"
-            width, height = image.size
-            image.verify()
-    except Exception:  # Pillow raises many kinds for a broken file
-        return "the image could not be read as a PNG file"
-    if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
-        return f"the image must be at most {MAX_IMAGE_SIDE} pixels on each side"
-    return None
-
-
-def png_from_data_url(value):
-    """The bytes of a ``data:image/png;base64,...`` URL as signature_pad produces it (None if it is not one)."""
-    prefix = "data:image/png;base64,"
-    if not isinstance(value, str) or not value.startswith(prefix) or len(value) > MAX_IMAGE_BYTES * 4 // 3 + 100:
-        return None
-    try:
-        return base64.b64decode(value[len(prefix):], validate=True)
-    except ValueError:
-        return None

@@ -27,8 +27,8 @@ MAX_ATTEMPTS = 8
 
 
 class NotificationService:
-    def __init__(self, platform, mailer=None, base_url="http://127.0.0.1:5000"):
-        self.platform = platform
+    def __init__(self, db, mailer=None, base_url="http://127.0.0.1:5000"):
+        self.db = db
         self.mailer = mailer
         self.base_url = base_url
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -55,6 +55,8 @@ class NotificationService:
         for task in step.new_tasks:
             if returned and task["role"] == "sales":
                 continue  # the return mail below tells sales, with the reviewer's comment
+            if task["role"] == "customer":
+                continue  # the contract's own signer is invited (CustomerService); no account hears of others' contracts
             for user in self._holders(session, task["role"]):
                 if user.username == step.actor:
                     continue  # nobody needs mail about the task they just made for themselves
@@ -108,7 +110,7 @@ class NotificationService:
         sent = 0
         if self.mailer is None:  # MAIL_SERVER unset: mail waits in the outbox
             return sent
-        db = self.platform.db
+        db = self.db
         for _ in range(limit):
             now = utcnow()
             with db.write() as session:

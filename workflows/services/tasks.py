@@ -78,7 +78,7 @@ class TaskService:
 
     # --- claiming ------------------------------------------------------------
     def claim(self, session, task_id, user):
-        task = self._open_task_for(session, task_id, user)
+        task = self.open_for(session, task_id, user)
         if task.assignee and task.assignee != user.username:
             raise Conflict(f"the task is already claimed by {task.assignee}")
         task = self._set_assignee(session, task, user.username)
@@ -87,7 +87,7 @@ class TaskService:
         return task
 
     def unclaim(self, session, task_id, user):
-        task = self._open_task_for(session, task_id, user)
+        task = self.open_for(session, task_id, user)
         if task.assignee != user.username and "admin" not in user.role_set:
             raise Forbidden("only the holder of a task or an admin can release it")
         task = self._set_assignee(session, task, None)
@@ -130,13 +130,14 @@ class TaskService:
                 "signature": (properties.get("signature") or "").strip()}  # customer | provider: needs a signature
 
     # --- completing ----------------------------------------------------------
-    def complete(self, session, task_id, user, decision, comment="", data=None):
+    def complete(self, session, task_id, user, decision, comment="", data=None, details=None):
         """Validate the decision against the task's declared form, then advance the process.
 
-        ``data`` is for domain services only (e.g. the figures routing needs at submit);
-        the web layer passes decision and comment alone, so callers cannot inject variables.
+        ``data`` are process variables the use case hands over (the figures routing needs, with every decision);
+        callers from outside pass decision and comment alone, so nobody can inject variables. ``details`` are kept
+        with the decision in the history (e.g. the SHA-256 of the document decided on).
         """
-        task = self._open_task_for(session, task_id, user, SELECT_TASK_AND_INSTANCE)
+        task = self.open_for(session, task_id, user, SELECT_TASK_AND_INSTANCE)
         if task.assignee and task.assignee != user.username:
             raise Forbidden(f"the task is claimed by {task.assignee}")
         for guard in self.guards:
@@ -151,7 +152,7 @@ class TaskService:
         task = task._replace(state="completed", completed_at=now, completed_by=user.username, decision=decision)
         step.events.append({"event": "task_completed", "actor": user.username, "task_id": task.id, "task_name": task.name,
                             "decision": decision, "comment": comment, "on_behalf_of": task.delegated_by,
-                            "details": {"title": task.title, "role": task.role}})
+                            "details": {"title": task.title, "role": task.role, **(details or {})}})
         self.runtime.run_task(session, step, spiff_task.id, {**(data or {}), "decision": decision, "comment": comment})
         return task
 
@@ -174,7 +175,8 @@ class TaskService:
             raise ValidationFailed("the decision is not valid for this task", errors)
         return decision, comment
 
-    def _open_task_for(self, session, task_id, user, statement=SELECT_TASK):
+    def open_for(self, session, task_id, user, statement=SELECT_TASK):
+        """The task, if it waits for a decision and ``user`` holds its role; Forbidden or Conflict otherwise."""
         task = self.get(session, task_id, statement)
         if task.role not in user.role_set:
             raise Forbidden(f"this task belongs to the {task.role} role")

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from ..contracts.catalog import DEMO_PROVIDERS, TEMPLATES
 from ..contracts.validation import normalize_draft
+from ..documents.places import CONTRACT_PLACES, missing_places
 from ..documents.render import compiled, render_contract_html, shipped_source
 from ..errors import NotFound, ValidationFailed
 from ..models import ContractTemplate
@@ -58,7 +59,8 @@ class TemplateService:
         return row if row is not None else shipped_source(kind)
 
     def add_version(self, session, kind, source, user, note=""):
-        """Check the template compiles in the sandbox and renders a sample contract, then store it.
+        """Check the template compiles in the sandbox, renders a sample contract and marks where each party signs
+        (the shipped ``signature_page`` macro does), then store it.
 
         Identical text to the latest version creates nothing. Returns (row, created).
         """
@@ -67,11 +69,16 @@ class TemplateService:
         if not isinstance(source, str) or not source.strip() or len(source) > MAX_SOURCE:
             raise ValidationFailed("the template text is empty or too long", {"source": f"1 to {MAX_SOURCE} characters"})
         try:
-            render_contract_html({**sample_contract(kind), "template_source": source})
+            html = render_contract_html({**sample_contract(kind), "template_source": source})
         except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
             detail = f"line {exc.lineno}: {exc}" if getattr(exc, "lineno", None) else str(exc)
             compiled.cache_clear()
             raise ValidationFailed("the template does not render", {"source": detail[:500]}) from exc
+        missing = missing_places(html, CONTRACT_PLACES)
+        if missing:
+            raise ValidationFailed("the template does not mark where the parties sign", {
+                "source": "call the signature page ({{ parts.signature_page(customer, provider) }}); missing: "
+                          + ", ".join(missing)})
         latest = self.latest_version(session, kind)
         if latest and self.get(session, kind, latest).sha256 == _digest(source):
             return self.get(session, kind, latest), False

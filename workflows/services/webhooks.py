@@ -34,8 +34,8 @@ def signature(secret, body):
 
 
 class WebhookService:
-    def __init__(self, platform, url="", secret=""):
-        self.platform = platform
+    def __init__(self, db, url="", secret=""):
+        self.db = db
         self.url = url or ""
         self.secret = secret or ""
 
@@ -68,7 +68,7 @@ class WebhookService:
         """POST what is due (at ``at``, default now); each event is claimed first (a lease). Returns the number delivered."""
         if not self.url:
             return 0
-        delivered, db = 0, self.platform.db
+        delivered, db = 0, self.db
         for _ in range(limit):
             now = at or utcnow()
             with db.write() as session:

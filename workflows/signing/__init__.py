@@ -1,6 +1,7 @@
 """Electronic signatures: deployment PKI, per-signer certificates, seals, RFC 3161 timestamps,
 PAdES signing with pyHanko, verification, the per-contract audit hash chain, intent codes and
-the completion certificate. No Flask here: the web layer calls ``SigningService``.
+the completion certificate. No Flask here and no contract logic: ``SigningToolkit`` is what the signing use cases
+(``workflows.services.signing``) call.
 """
 from .hexstrings import install as _install_fast_hex_strings
 

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import text
 
+from ..models import HistoryEvent
+
 
 def _iso(at) -> str:
     if isinstance(at, str):
@@ -63,8 +65,6 @@ def verify_chain(session, contract_id: int) -> ChainReport:
     connection = session.connection()
     stored_head = connection.execute(text("SELECT audit_head FROM contract WHERE id = :id"),
                                      {"id": contract_id}).scalar()
-    from workflows.models import HistoryEvent
-
     rows = connection.execute(text(
         "SELECT id, contract_id, event, actor, on_behalf_of, task_id, task_name, decision, comment, details, at, "
         "prev_hash, hash FROM history_event WHERE contract_id = :id ORDER BY id").columns(

@@ -2,7 +2,8 @@
 
 A 6-digit code is sent to the signer's verified email (or by SMS through an ``SmsSender`` adapter); only a
 salted SHA-256 of it is stored. A code expires after 10 minutes, works once, and allows 5 wrong attempts;
-a signer may ask for at most 5 codes per hour. ``verify`` returns the evidence to keep with the signature.
+a signer may ask for at most 5 codes per hour. One code covers one signing act (the contract and all its
+letters); ``check`` returns the evidence to keep with the signature and ``consume`` spends it.
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Callable, Protocol
 
+from sqlalchemy import update
 from sqlmodel import func, select
 
 from workflows.errors import Conflict, ValidationFailed
@@ -54,7 +56,6 @@ def _hash(salt: str, code: str) -> str:
 
 
 def _aware(value):
-    from datetime import timezone
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
@@ -90,40 +91,44 @@ class IntentService:
             self.sms.send(destination, text)
         return row
 
-    def verify(self, session, contract_id: int, signer_key: str, code: str) -> dict:
-        """Check the newest unused code of this signer for this contract; on success mark it used.
+    def check(self, db, contract_id: int, signer_key: str, code) -> dict:
+        """Check ``code`` against the signer's newest unused code for this contract, without using it up.
 
-        Returns the evidence to record with the signature. A wrong code counts an attempt in the caller's
-        transaction, which the raised error rolls back: web callers use :meth:`confirm`, which commits it.
+        A wrong code counts an attempt in a transaction of its own (committed although the check fails); the count
+        is one atomic increment, so parallel guesses cannot go past ``MAX_ATTEMPTS``. Returns the evidence to keep with
+        the signature; :meth:`consume` spends the code in the signing act's own transaction.
         """
+        if not isinstance(code, str) or not code.strip():
+            raise ValidationFailed("a confirmation code is required to sign; request one first",
+                                   {"intent_code": "required"})
+        code = code.strip()
         now = utcnow()
-        row = session.exec(select(IntentCode).where(
-            IntentCode.contract_id == contract_id, IntentCode.signer_key == signer_key,
-            IntentCode.used_at.is_(None)).order_by(IntentCode.id.desc()).limit(1)).first()
+        with db.read() as session:
+            row = session.exec(select(IntentCode).where(
+                IntentCode.contract_id == contract_id, IntentCode.signer_key == signer_key,
+                IntentCode.used_at.is_(None)).order_by(IntentCode.id.desc()).limit(1)).first()
         if row is None:
-            raise ValidationFailed("no confirmation code is pending; request a new one", {"code": "request a code"})
+            raise ValidationFailed("no confirmation code is pending (a code works once); request a new one",
+                                   {"intent_code": "request a new code"})
         if _aware(row.expires_at) <= now:
-            raise ValidationFailed("the confirmation code has expired; request a new one", {"code": "expired"})
+            raise ValidationFailed("the confirmation code has expired; request a new one", {"intent_code": "expired"})
         if row.attempts >= MAX_ATTEMPTS:
             raise Conflict("too many wrong attempts for this code; request a new one")
-        if not (code and code.isdigit() and len(code) == 6
-                and hmac.compare_digest(_hash(row.salt, code), row.code_sha256)):
-            row.attempts += 1
-            session.add(row)
-            session.flush()
-            raise ValidationFailed("the confirmation code is wrong", {"code": "wrong code"})
-        row.used_at = now
-        session.add(row)
-        session.flush()
+        if not (code.isdigit() and len(code) == 6 and hmac.compare_digest(_hash(row.salt, code), row.code_sha256)):
+            with db.write() as session:
+                counted = session.execute(update(IntentCode).where(
+                    IntentCode.id == row.id, IntentCode.attempts < MAX_ATTEMPTS)
+                    .values(attempts=IntentCode.attempts + 1)).rowcount
+            if counted != 1:
+                raise Conflict("too many wrong attempts for this code; request a new one")
+            raise ValidationFailed("the confirmation code is wrong", {"intent_code": "wrong code"})
         return {"channel": row.channel, "destination": row.destination, "issued_at": _aware(row.issued_at).isoformat(),
                 "verified_at": now.isoformat(), "code_id": row.id}
 
-    def confirm(self, db, contract_id: int, signer_key: str, code: str) -> dict:
-        """``verify`` in its own write transaction, so that a wrong attempt is counted even though it fails."""
-        error = None
-        with db.write() as session:
-            try:
-                return self.verify(session, contract_id, signer_key, code)
-            except ValidationFailed as exc:
-                error = exc  # leave the block normally: the attempt counter is committed
-        raise error
+    def consume(self, session, evidence: dict) -> None:
+        """Spend the checked code in the caller's transaction: it works once, and not after too many wrong tries."""
+        used = session.execute(update(IntentCode).where(
+            IntentCode.id == evidence["code_id"], IntentCode.used_at.is_(None), IntentCode.attempts < MAX_ATTEMPTS)
+            .values(used_at=utcnow())).rowcount
+        if used != 1:
+            raise Conflict("the confirmation code was used or blocked at the same moment; request a new one")

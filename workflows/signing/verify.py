@@ -28,6 +28,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509 as c_x509
+from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
@@ -237,10 +240,6 @@ def _verify_document(pdf_bytes, trust_roots, other_certs, crls, document, report
 
 def verify_pdf(pdf_bytes: bytes, trust_roots, other_certs=(), crls=()) -> VerificationReport:
     """Verify every signature of ``pdf_bytes`` (and of an embedded signed contract, for a final package)."""
-    from asn1crypto import x509 as asn1_x509
-    from cryptography import x509 as c_x509
-    from cryptography.hazmat.primitives import serialization
-
     def to_asn1(c):
         if isinstance(c, c_x509.Certificate):
             return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))

@@ -1,0 +1,217 @@
+"""What makes a signed contract hold up, each as it was found broken: the text signed is the text approved, only the
+bound customer acts, routing follows the current figures on every path, the signer changes only with an
+administrator's approval, concurrent signers lose nothing, and a failing step on the customer's path is an incident."""
+import subprocess
+import threading
+
+import pytest
+from sqlmodel import select
+
+from tests.letters.helpers import (SECURITY_VALUES, at_customer, complete_letters, customer_signs, fill, network_line,
+                                   signing_state, technical_service)
+from tests.process.test_lifecycle import small_contract
+from workflows.contracts.credit_code import check_character
+from workflows.errors import Conflict
+from workflows.models import Contract, ContractTemplate, OutboxMail, Signature, SignedDocument
+
+MARKER = "技术服务内容（第二版措辞）"
+
+
+def history(api, contract_id):
+    return api.call("GET", f"/contracts/{contract_id}/history", "sales").json["items"]
+
+
+def pdf_text(tmp_path, pdf):
+    path = tmp_path / "document.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout.replace(" ", "")
+
+
+# --- 1. the text signed is the text reviewers approved -----------------------------------------------------------------
+@pytest.mark.slow
+def test_a_contract_template_added_during_review_changes_nothing_the_customer_signs(api, platform, users, tmp_path):
+    contract_id = api.call("POST", "/contracts", "sales", technical_service()).json["id"]
+    assert api.call("POST", f"/contracts/{contract_id}/submit", "sales").status_code == 200
+    api.decide("legal", contract_id, "approve")
+    with platform.db.write() as session:
+        shipped = platform.templates.get(session, "technical_service", 1).source
+        platform.templates.add_version(session, "technical_service", shipped.replace("技术服务内容", MARKER, 1),
+                                       users["admin"], "new wording")
+    api.decide("finance", contract_id, "approve")
+    complete_letters(api, contract_id)
+    with platform.db.read() as session:
+        contract = session.get(Contract, contract_id)
+        certified = platform.documents.current(session, contract)
+    approvals = [e["details"]["document_sha256"] for e in history(api, contract_id)
+                 if e["event"] == "task_completed" and e["decision"] == "approve"]
+    assert approvals == [contract.approved_sha256] * 2 == [certified.approved_sha256] * 2  # legal, finance, certified
+    assert MARKER not in pdf_text(tmp_path, certified.pdf) and "技术服务内容" in pdf_text(tmp_path, certified.pdf)
+    assert MARKER not in api.call("GET", f"/contracts/{contract_id}/document.html", "customer").get_data(as_text=True)
+    assert customer_signs(api, contract_id).status_code == 200
+    fresh = api.call("POST", "/contracts", "sales", technical_service()).json["id"]  # new contracts take the new text
+    assert MARKER in api.call("GET", f"/contracts/{fresh}/document.html", "sales").get_data(as_text=True)
+
+
+def test_nothing_is_certified_that_no_longer_renders_as_approved(api, platform):
+    contract_id = at_customer(api, technical_service())
+    with platform.db.write() as session:  # the approved text drifts under the contract (an edited template row)
+        row = session.exec(select(ContractTemplate).where(ContractTemplate.kind == "technical_service",
+                                                          ContractTemplate.version == 1)).one()
+        row.source = row.source.replace("技术服务内容", MARKER, 1)
+    assert fill(api, contract_id, "information_security", SECURITY_VALUES).status_code == 200
+    api.run_jobs()
+    with platform.db.read() as session:
+        (job,) = platform.jobs.unfinished(session, contract_id)
+        assert platform.documents.current(session, session.get(Contract, contract_id)) is None
+    assert "does not render as the reviewers approved" in job.last_error
+    assert signing_state(api, contract_id)["status"] == "preparing"
+    assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 409
+
+
+def test_an_approval_of_a_different_text_than_the_earlier_reviewer_approved_is_refused(api, platform, users):
+    contract_id = api.call("POST", "/contracts", "sales", technical_service()).json["id"]
+    assert api.call("POST", f"/contracts/{contract_id}/submit", "sales").status_code == 200
+    api.decide("legal", contract_id, "approve")
+    with platform.db.write() as session:
+        row = session.exec(select(ContractTemplate).where(ContractTemplate.kind == "technical_service")).one()
+        row.source = row.source.replace("技术服务内容", MARKER, 1)
+    (task,) = api.tasks("finance", contract_id)
+    refused = api.call("POST", f"/tasks/{task['id']}/complete", "finance", {"decision": "approve"})
+    assert refused.status_code == 409 and "document_sha256" in refused.json["fields"]
+
+
+# --- 3. only the customer bound to a contract acts on it ---------------------------------------------------------------
+def valid_credit_code(body="91110000MA01ABCD0"):
+    return body + check_character(body)
+
+
+def test_a_customer_account_acts_only_on_the_contracts_bound_to_it(api, platform):
+    school = at_customer(api, technical_service())  # the demo account acts for this school (its credit code)
+    city = api.call("POST", "/contracts", "sales", network_line()).json["id"]  # another customer
+    assert api.call("POST", f"/contracts/{city}/submit", "sales").status_code == 200
+    api.decide("legal", city, "approve")
+    api.decide("finance", city, "approve")
+    assert api.call("GET", f"/contracts/{city}", "sales").json["status"] == "awaiting_customer"
+    with platform.db.write() as session:
+        platform.accounts.create_user(session, "acme-api", ["customer"], "acme-secret-1", "Acme 接口", "it@acme.example",
+                                      valid_credit_code())
+    body = {"document_sha256": "0" * 64, "method": "typed", "typed_name": "x", "consent": True, "intent_code": "123456"}
+    for user, contract_id in (("customer", city), ("acme-api", school), ("acme-api", city)):
+        for method, path, payload in (("GET", "", None), ("GET", "/letters", None), ("GET", "/signing", None),
+                                      ("GET", "/document.pdf", None), ("GET", "/package.pdf", None),
+                                      ("PUT", "/letters/information_security", {"values": SECURITY_VALUES}),
+                                      ("POST", "/intent", None), ("POST", "/sign", body),
+                                      ("POST", "/decline", {"reason": "x"})):
+            answer = api.call(method, f"/contracts/{contract_id}{path}", user, payload)
+            assert answer.status_code == 404, (user, contract_id, method, path, answer.status_code)
+    assert [t["contract_id"] for t in api.call("GET", "/tasks", "customer").json["items"]] == [school]  # its own only
+    assert api.call("GET", "/tasks", "acme-api").json["items"] == []
+    assert [c["id"] for c in api.call("GET", "/contracts", "customer").json["items"]] == [school]
+    with platform.db.read() as session:  # and no account with the customer role hears of the city's contract
+        mails = session.exec(select(OutboxMail.to_addr).where(OutboxMail.contract_id == city)).all()
+    assert "xu.yongli@school.example" not in mails and "it@acme.example" not in mails
+    assert api.call("POST", f"/contracts/{city}/signer", "sales", {"username": "customer"}).status_code == 403
+    assert api.call("POST", f"/contracts/{city}/signer", "admin", {"username": "customer"}).status_code == 200
+    assert api.call("GET", f"/contracts/{city}/signing", "customer").status_code == 200  # bound to this one now
+    assert api.call("GET", f"/contracts/{city}", "acme-api").status_code == 404
+
+
+# --- 4. routing follows the current figures, whichever way sales submit ------------------------------------------------
+def test_routing_takes_the_figures_of_the_version_submitted_on_every_path(api):
+    draft = small_contract()  # 100,000: no finance review
+    contract_id = api.call("POST", "/contracts", "sales", draft).json["id"]
+    (task,) = api.tasks("sales", contract_id)
+    first = api.call("POST", f"/tasks/{task['id']}/complete", "sales", {"decision": "submit"})  # not /submit
+    assert first.status_code == 200 and first.json["contract"]["status"] == "legal_review", first.json
+    api.decide("legal", contract_id, "return", "金额有误")
+    bigger = {"total": "3000000.00", "items": [{"name": "运维服务", "content": "系统运维", "amount": "3000000.00"}],
+              "payment_plan": {"installments": [{"due_date": "2025-06-30", "amount": "3000000.00"}]}}
+    assert api.call("PATCH", f"/contracts/{contract_id}", "sales", bigger).status_code == 200
+    (task,) = api.tasks("sales", contract_id)
+    assert api.call("POST", f"/tasks/{task['id']}/complete", "sales", {"decision": "submit"}).status_code == 200
+    answer = api.decide("legal", contract_id, "approve")
+    assert answer["contract"]["status"] == "finance_review"  # 3,000,000: finance must review
+
+
+def test_the_web_task_page_submits_with_the_current_figures(api, as_user):
+    contract_id = api.call("POST", "/contracts", "sales", small_contract()).json["id"]
+    (task,) = api.tasks("sales", contract_id)
+    web = as_user("sales")
+    done = web.post(f"/tasks/{task['id']}/decide", {"decision": "submit"}, page=f"/tasks/{task['id']}")
+    assert done.status_code == 302
+    assert api.decide("legal", contract_id, "approve")["contract"]["status"] == "awaiting_customer"
+
+
+# --- 5. the signer changes only with an administrator's approval ---------------------------------------------------------
+def test_changing_the_signer_after_acceptance_needs_an_administrator(api, platform):
+    contract_id = at_customer(api, technical_service())
+    asked = api.call("POST", f"/contracts/{contract_id}/invitation", "sales",
+                     {"action": "change_contact", "email": "someone.else@school.example", "reason": "校长出差"})
+    assert asked.status_code == 200 and asked.json["status"] == "sent"  # nobody accepted yet: it goes out at once
+    bound = api.call("POST", f"/contracts/{contract_id}/signer", "admin", {"username": "customer"})  # a signer accepted
+    assert bound.status_code == 200
+    pending = api.call("POST", f"/contracts/{contract_id}/invitation", "sales",
+                       {"action": "change_contact", "email": "intruder@evil.example", "reason": "换人"})
+    assert pending.status_code == 202 and pending.json["status"] == "pending_approval"
+    with platform.db.read() as session:  # the accepted signer keeps the contract until an administrator decides
+        assert platform.customers.current_invitation(session, contract_id).email == "someone.else@school.example"
+    denied = api.call("POST", f"/contact-changes/{pending.json['request']}/decision", "sales", {"approve": True})
+    assert denied.status_code == 403
+    approved = api.call("POST", f"/contact-changes/{pending.json['request']}/decision", "admin",
+                        {"approve": True, "comment": "已电话确认"})
+    assert approved.status_code == 200
+    with platform.db.read() as session:
+        current = platform.customers.current_invitation(session, contract_id)
+    assert current.email == "intruder@evil.example" and current.identity_id is None
+    assert api.call("POST", f"/contact-changes/{pending.json['request']}/decision", "admin",
+                    {"approve": False}).status_code == 409  # decided once
+    (changed,) = [e for e in history(api, contract_id) if e["event"] == "signer_contact_changed"]
+    assert (changed["actor"], changed["on_behalf_of"], changed["details"]["to"]) == ("admin", "sales",
+                                                                                    "intruder@evil.example")
+
+
+# --- concurrency: the current PDF moves by compare-and-set ----------------------------------------------------------------
+def test_two_signing_acts_racing_on_one_document_one_wins_and_nothing_is_lost(api, platform):
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    shown = signing_state(api, contract_id)["document_sha256"]
+    assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 201
+    body = {"document_sha256": shown, "method": "typed", "typed_name": "徐永立", "consent": True,
+            "intent_code": api.last_code(contract_id)}
+    barrier, answers = threading.Barrier(2), []
+
+    def sign():
+        client = api.client.application.test_client()
+        barrier.wait()
+        answers.append(client.post(f"/api/v1/contracts/{contract_id}/sign", json=body,
+                                   headers={"Authorization": f"Bearer {api.token('customer')}"}).status_code)
+    threads = [threading.Thread(target=sign) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200, 409]
+    with platform.db.read() as session:
+        contract = session.get(Contract, contract_id)
+        chain = platform.documents.chain(session, contract_id)
+        rows = session.exec(select(Signature).where(Signature.contract_id == contract_id)).all()
+        documents = session.exec(select(SignedDocument).where(SignedDocument.contract_id == contract_id)).all()
+    assert [d.kind for d in chain] == ["certified", "signed:customer"] and contract.status == "countersigning"
+    assert len(rows) == 2 and {r.pades_sha256 for r in rows} == {chain[-1].sha256}  # the winner's evidence only
+    assert len(documents) == 2  # the loser's PDF was never stored
+
+
+def test_the_current_document_moves_only_from_the_one_it_was_made_from(api, platform):
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    with platform.db.read() as session:
+        certified = platform.documents.current(session, session.get(Contract, contract_id))
+    with platform.db.write() as session:
+        platform.documents.advance(session, session.get(Contract, contract_id), "signed:customer", b"%PDF-first",
+                                   replaces=certified.id, parent_id=certified.id)
+    with pytest.raises(Conflict):  # a second writer that read the same document
+        with platform.db.write() as session:
+            platform.documents.advance(session, session.get(Contract, contract_id), "signed:customer", b"%PDF-second",
+                                       replaces=certified.id, parent_id=certified.id)
+    with platform.db.read() as session:
+        assert platform.documents.current(session, session.get(Contract, contract_id)).pdf == b"%PDF-first"

@@ -1,0 +1,200 @@
+"""Contracts in the API: drafts, their documents, history and package."""
+from dataclasses import asdict
+
+from flask import Response, g, jsonify, request, url_for
+
+from workflows.actors import is_customer
+from workflows.errors import Conflict
+from workflows.services.contracts import STATUS_TITLES
+from workflows.services.history import event_as_dict
+from workflows.services.tasks import task_as_dict
+from workflows.signing.audit import verify_chain
+
+from . import bp, json_body, page_args, platform, require_staff
+
+
+def contract_summary(contract):
+    return {
+        "id": contract.id, "number": contract.number, "title": contract.title, "template": contract.template,
+        "status": contract.status, "status_title": STATUS_TITLES.get(contract.status, contract.status),
+        "version": contract.current_version, "customer_name": contract.customer_name, "total": f"{contract.total:.2f}",
+        "service_types": [t for t in contract.service_types.split(",") if t], "provider": contract.provider_code,
+        "created_by": contract.created_by, "created_at": contract.created_at.isoformat(),
+        "updated_at": contract.updated_at.isoformat(),
+        "effective_from": contract.effective_from.isoformat() if contract.effective_from else None,
+        "effective_to": contract.effective_to.isoformat() if contract.effective_to else None,
+    }
+
+
+def signature_as_dict(signature):
+    """The evidence of a signature (the image and PDF bytes are served by the pages, not inlined here)."""
+    return {"id": signature.id, "role": signature.role, "field": signature.field, "letter": signature.letter_code,
+            "name": signature.name, "email": signature.email, "issuer": signature.issuer, "subject": signature.subject,
+            "method": signature.method, "contract_version": signature.contract_version,
+            "document_sha256": signature.document_sha256, "image_sha256": signature.image_sha256,
+            "pades_sha256": signature.pades_sha256, "certificate_serial": signature.certificate_serial,
+            "ip": signature.ip, "user_agent": signature.user_agent, "consent_text": signature.consent_text,
+            "signed_at": signature.signed_at.isoformat()}
+
+
+def document_state(session, contract):
+    """The signable document: while the customer is asked, whether it is ready and its SHA-256; later the current
+    PDF of the signing chain and, once active, the package."""
+    services = platform()
+    if contract.status == "awaiting_customer":
+        state = services.signing.signing_state(session, contract)
+    else:
+        current = services.documents.current(session, contract)
+        state = {"status": current.kind if current else "not_prepared", "document_sha256": current.sha256 if current else None}
+    if contract.status == "active":
+        package = services.documents.package(session, contract.id)
+        state["package"] = {"status": "ready" if package else "preparing", "sha256": package.sha256 if package else None}
+    return {**state, "document_url": url_for("api.contract_pdf", contract_id=contract.id),
+            "package_url": url_for("api.contract_package", contract_id=contract.id)}
+
+
+def contract_detail(session, contract):
+    services = platform()
+    data = services.contracts.version_data(session, contract.id, contract.current_version)
+    figures = data["figures"]
+    letters = services.letters.listing(session, contract)
+    detail = {
+        **contract_summary(contract),
+        "net_amount": figures["net_amount"], "tax_amount": figures["tax_amount"], "tax_rate": figures["tax_rate"],
+        "total_in_words": figures["total_in_words"], "net_in_words": figures["net_in_words"],
+        "tax_in_words": figures["tax_in_words"], "data": data, "letters": letters,
+        "document": document_state(session, contract),
+        "signatures": [signature_as_dict(s) for s in services.signing.signatures(session, contract.id)],
+        "links": {"self": url_for("api.get_contract", contract_id=contract.id),
+                  "history": url_for("api.contract_history", contract_id=contract.id)},
+    }
+    if is_customer(g.actor):  # the customer's view: no internal review notes, history or other roles' tasks
+        detail["tasks"] = [task_as_dict(t) for t in services.tasks.query(session, roles={"customer"},
+                                                                         contract_id=contract.id)]
+        return detail
+    return {**detail,
+            "tasks": [task_as_dict(t) for t in services.tasks.query(session, contract_id=contract.id)],
+            "lint": [asdict(f) for f in services.contracts.lint(data, [letter["title"] for letter in letters])],
+            "versions": [{"version": v.version, "sha256": v.sha256, "created_by": v.created_by,
+                          "created_at": v.created_at.isoformat()} for v in services.contracts.versions(session, contract.id)],
+            "approved_sha256": contract.approved_sha256 or None,
+            "history": [event_as_dict(e) for e in services.history.for_contract(session, contract.id)]}
+
+
+def readable(session, contract_id):
+    return platform().access.contract(session, g.actor, contract_id)
+
+
+@bp.post("/contracts")
+def create_contract():
+    contract = platform().drafting.create(g.actor, json_body())
+    with platform().db.read() as session:
+        payload = contract_detail(session, platform().contracts.get(session, contract.id))
+    response = jsonify(payload)
+    response.status_code = 201
+    response.headers["Location"] = payload["links"]["self"]
+    return response
+
+
+@bp.get("/contracts")
+def list_contracts():
+    limit, offset = page_args()
+    with platform().db.read() as session:
+        if is_customer(g.actor):
+            items = platform().access.customer_contracts(session, g.actor)
+            total, items = len(items), items[offset:offset + limit]
+        else:
+            items, total = platform().contracts.search(
+                session, status=request.args.get("status"), customer=request.args.get("customer"),
+                number=request.args.get("number"), limit=limit, offset=offset)
+        return jsonify({"items": [contract_summary(c) for c in items], "total": total, "limit": limit, "offset": offset})
+
+
+@bp.get("/contracts/<int:contract_id>")
+def get_contract(contract_id):
+    with platform().db.read() as session:
+        return jsonify(contract_detail(session, readable(session, contract_id)))
+
+
+@bp.patch("/contracts/<int:contract_id>")
+def update_contract(contract_id):
+    platform().drafting.revise(g.actor, contract_id, json_body())
+    with platform().db.read() as session:
+        return jsonify(contract_detail(session, platform().contracts.get(session, contract_id)))
+
+
+@bp.post("/contracts/<int:contract_id>/submit")
+def submit_contract(contract_id):
+    body = json_body()
+    comment = body.get("comment", "") if isinstance(body, dict) else ""
+    platform().approval.submit(g.actor, contract_id, comment)
+    with platform().db.read() as session:
+        return jsonify(contract_detail(session, platform().contracts.get(session, contract_id)))
+
+
+@bp.get("/contracts/<int:contract_id>/history")
+def contract_history(contract_id):
+    require_staff()
+    with platform().db.read() as session:
+        readable(session, contract_id)
+        return jsonify({"items": [event_as_dict(e) for e in platform().history.for_contract(session, contract_id)]})
+
+
+@bp.get("/contracts/<int:contract_id>/audit")
+def contract_audit(contract_id):
+    """Recompute the contract's hash-chained audit trail; names the first broken link."""
+    require_staff()
+    with platform().db.read() as session:
+        readable(session, contract_id)
+        return jsonify(asdict(verify_chain(session, contract_id)))
+
+
+@bp.get("/contracts/<int:contract_id>/versions/<int:version>")
+def contract_version(contract_id, version):
+    require_staff()
+    with platform().db.read() as session:
+        readable(session, contract_id)
+        return jsonify({"version": version, "data": platform().contracts.version_data(session, contract_id, version)})
+
+
+@bp.get("/contracts/<int:contract_id>/document.html")
+def contract_html(contract_id):
+    """The contract with its letters as one HTML page: what reviewers read, with the customer's values once filled."""
+    with platform().db.read() as session:
+        html = platform().documents.html(session, readable(session, contract_id))
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return response
+
+
+@bp.get("/contracts/<int:contract_id>/document.pdf")
+def contract_pdf(contract_id):
+    """The current PDF of the signing chain once there is one (signed, with every signature), else a rendering."""
+    with platform().db.read() as session:
+        contract = readable(session, contract_id)
+        current = platform().documents.current(session, contract)
+        pdf = current.pdf if current is not None else platform().documents.render_pdf(session, contract)
+    name = f"{contract.number}-{'signed' if current is not None and current.kind != 'certified' else f'v{contract.current_version}'}.pdf"
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"',
+                                                              "X-Document-SHA256": _sha(current)})
+
+
+@bp.get("/contracts/<int:contract_id>/package.pdf")
+def contract_package(contract_id):
+    """The final package of an active contract, built once after activation; 202 while it is being built."""
+    with platform().db.read() as session:
+        contract = readable(session, contract_id)
+        if contract.status != "active":
+            raise Conflict(f"the package exists once the contract is active (it is {contract.status})")
+        package = platform().documents.package(session, contract.id)
+    if package is None:
+        response = jsonify({"status": "preparing", "message": "the package is being built; try again shortly"})
+        response.status_code = 202
+        response.headers["Retry-After"] = "2"
+        return response
+    return Response(package.pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"', "X-Document-SHA256": package.sha256})
+
+
+def _sha(row):
+    return row.sha256 if row is not None else ""

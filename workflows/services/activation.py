@@ -1,0 +1,105 @@
+"""Activation: the gate the diagram checks after the countersignature, the activation itself, the renewal notice.
+
+- The provider's ``sign`` is refused (409, before anything changes or any code is spent) while the gate would fail:
+  a task guard. The diagram's own gate (``activation_check()`` after provider_countersign) is the safety net for any
+  other path and routes back to the customer with a reminder.
+- ``activate_contract()`` sets the effective dates from the term, the renewal notice date (09:00 China time), and
+  writes the ``contract.activated`` event for downstream systems, all in the step's transaction; the package is then
+  built by a job (``SigningService.finalize_when_active``).
+"""
+from datetime import date, datetime, time, timedelta
+
+from ..clock import CHINA, utcnow
+from ..errors import Conflict
+from ..models import Contract
+
+RENEWAL_HOUR = time(9, 0, tzinfo=CHINA)
+
+
+class ActivationService:
+    def __init__(self, contracts, letters, documents, signing, webhooks, notifications, accounts):
+        self.contracts = contracts
+        self.letters = letters
+        self.documents = documents
+        self.signing = signing
+        self.webhooks = webhooks
+        self.notifications = notifications
+        self.accounts = accounts
+
+    def missing(self, session, contract_id):
+        """Everything that keeps the contract from activating: the letters' problems, and the signed PDF itself when
+        it no longer verifies."""
+        problems = self.letters.missing(session, contract_id)
+        problem = self.signing.current_document_verifies(session, contract_id)
+        if problem:
+            problems["document"] = problem
+        return problems
+
+    def refuse_countersign_while_incomplete(self, session, task, decision):
+        """Task guard: the provider's countersign waits until the gate would open."""
+        if task.name != "provider_countersign" or decision != "sign":
+            return
+        problems = self.missing(session, task.contract_id)
+        if problems:
+            raise Conflict("the contract cannot become active yet: the customer has not completed every mandated "
+                           "letter (or a signature does not verify)", problems)
+
+    # --- functions the diagram calls ----------------------------------------------------------------------------------
+    def activation_check(self, step):
+        if step.contract_id is None:
+            return []
+        return [f"{key}: {value}" for key, value in self.missing(step.session, step.contract_id).items()]
+
+    def activate_contract(self, step):
+        """Effective dates from the term, the renewal notice date, and the contract.activated event (webhook)."""
+        session = step.session
+        contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
+        if contract is None:  # no contract row (engine benchmarks): no dates, the notice timer is due at once
+            return {"effective_from": None, "effective_to": None, "renewal_notice_at": utcnow().isoformat()}
+        data = self.contracts.version_data(session, contract.id, contract.current_version)
+        term = data["term"]
+        start, end = date.fromisoformat(term["start"]), date.fromisoformat(term["end"])
+        notice_days = int(term.get("notice_days") or 0)
+        notice_at = datetime.combine(end - timedelta(days=notice_days), RENEWAL_HOUR)
+        contract.effective_from, contract.effective_to = start, end
+        session.add(contract)
+        signed = self.documents.current(session, contract)
+        letters = [{"code": row.code, "title": row.title, "status": row.status, "template_version": row.template_version,
+                    "template_sha256": row.template_sha256}
+                   for row in self.letters.attached(session, contract.id)]
+        figures = data["figures"]
+        payload = {"event": "contract.activated", "contract": {
+            "id": contract.id, "number": contract.number, "title": contract.title, "version": contract.current_version,
+            "customer": {"name": data["customer"]["name"], "credit_code": data["customer"].get("credit_code", "")},
+            "provider": contract.provider_code, "service_types": data["service_types"],
+            "term": {"start": term["start"], "end": term["end"], "auto_renew_months": term.get("auto_renew_months", 0),
+                     "notice_days": notice_days},
+            "totals": {"net_amount": figures["net_amount"], "tax_amount": figures["tax_amount"],
+                       "total": figures["total"], "currency": "CNY"},
+            "document_sha256": signed.sha256 if signed is not None else None,
+            "letters": letters}, "activated_at": utcnow().isoformat()}
+        event_id = self.webhooks.enqueue(session, "contract.activated", contract.id, payload)
+        step.events.append({"event": "contract_activated", "actor": "system",
+                            "details": {"effective_from": term["start"], "effective_to": term["end"],
+                                        "renewal_notice_at": notice_at.isoformat(), "webhook_event": event_id}})
+        return {"effective_from": term["start"], "effective_to": term["end"], "renewal_notice_at": notice_at.isoformat()}
+
+    def notify_renewal(self, step):
+        """The renewal notice date came: mail the drafter and the customer's contact."""
+        session = step.session
+        contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
+        if contract is None:
+            return
+        data = self.contracts.version_data(session, contract.id, contract.current_version)
+        term = data["term"]
+        drafter = self.accounts.find(session, contract.created_by)
+        contact = (data["customer"].get("contact") or {}).get("email", "")
+        renew = int(term.get("auto_renew_months") or 0)
+        what = (f"如不再续展，请在服务期满前 {term.get('notice_days')} 日书面通知对方；否则将自动续展 {renew} 个月。"
+                if renew else "本合同不自动续展，如需继续服务请及时续签。")
+        body = (f"您好：\n\n合同《{contract.title}》（{contract.number}）的服务期将于 {term['end']} 届满。\n{what}\n\n"
+                f"The term of contract {contract.number} ends on {term['end']}.\n")
+        for to in {a for a in ((drafter.email if drafter else ""), contact) if a}:
+            self.notifications.enqueue(session, "renewal_notice", to,
+                                       f"[签约] 续展通知：{contract.number} 将于 {term['end']} 到期", body, contract.id)
+        step.events.append({"event": "renewal_notice", "actor": "system", "details": {"term_end": term["end"]}})

@@ -1,0 +1,145 @@
+"""The contract's one document: the contract and its mandated letters (as its 附件 pages), rendered from the template
+versions the contract version pinned, and the chain of PDFs the signing produces.
+
+- **What reviewers approve** is the *review rendering*: the document of the current version with the letters' fields
+  blank. Its SHA-256 goes with every decision (``ApprovalService``) and an approval stores it on the contract
+  (``approved_sha256``). Nothing is certified or signed unless the same rendering still gives the same hash.
+- **What the customer signs** is the same document with the values they filled into the letters, rendered to PDF and
+  certified once (``SigningService.prepare``); that PDF is the first of the contract's signing chain.
+- **The chain** is ``signed_document``: each signing act makes a new PDF from the current one. ``contract.document_id``
+  moves to it only by a compare-and-set from the PDF it was made from, so of two acts racing on one PDF one wins and
+  the other gets a 409; no signature is ever lost.
+"""
+import hashlib
+import json
+
+from sqlmodel import select
+
+from ..contracts.diff import field_changes, text_changes
+from ..contracts.validation import normalize_draft
+from ..documents import render_contract_html, render_contract_pdf
+from ..db import Statement
+from ..errors import Conflict, NotFound
+from ..models import SignedDocument
+
+MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
+                          "coalesce(document_id, 0) = :expected")
+PACKAGE = "package"
+
+
+def sha256(data):
+    return hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
+
+
+class DocumentService:
+    def __init__(self, contracts, letters, templates):
+        self.contracts = contracts
+        self.letters = letters
+        self.templates = templates
+
+    # --- rendering ----------------------------------------------------------------------------------------------------
+    def document(self, session, contract, version=None, with_values=True):
+        """What the contract's document renders from: a version's data, the contract template version it was drafted
+        on, and the letters that version pinned with their template text (and, once attached, the values filled in).
+        A draft with sales renders marked as a draft; from review on, as it will be signed."""
+        version = version or contract.current_version
+        data = self.contracts.version_data(session, contract.id, version)
+        pins = self.letters.pinned(session, contract, version)
+        templates = self.letters.templates_of(session, pins)
+        values = {row.code: json.loads(row.values_json) for row in self.letters.attached(session, contract.id)} \
+            if with_values else {}
+        letters = []
+        for position, pin in enumerate(pins, 1):
+            template = templates[pin["template_id"]]
+            letters.append({"code": pin["code"], "title": pin["title"], "position": position,
+                            "template_version": template.version, "source": template.source,
+                            "fields": json.loads(template.fields_json), "values": values.get(pin["code"], {})})
+        return {"number": contract.number, "version": version, "status": "draft" if contract.status == "draft" else "final",
+                "data": data,
+                "letters": letters,
+                "template_source": self.templates.source(session, contract.template, contract.template_version)}
+
+    def html(self, session, contract, version=None, with_values=True):
+        return render_contract_html(self.document(session, contract, version, with_values))
+
+    def draft_preview(self, session, draft, contract=None, number=""):
+        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest):
+        ValidationFailed with field-level messages when it is not a valid draft."""
+        provider = self.contracts.provider_profile(session, contract.provider_code if contract else None)
+        data = normalize_draft(draft, json.loads(provider.profile_json))
+        kind = data["template"]
+        version = (contract.template_version if contract and contract.template == kind
+                   else self.templates.latest_version(session, kind) or 1)
+        return render_contract_html({"number": contract.number if contract else number, "version": 0, "status": "draft",
+                                     "data": data, "letters": [],
+                                     "template_source": self.templates.source(session, kind, version)})
+
+    def review_digest(self, session, contract):
+        """The SHA-256 of what reviewers decide on: the current version's rendering with the letters' fields blank, as
+        it will be signed (the same whether sales submit a draft or legal approve it)."""
+        document = {**self.document(session, contract, with_values=False), "status": "final"}
+        return sha256(render_contract_html(document))
+
+    def render_pdf(self, session, contract, version=None):
+        """A rendering to read (a draft, a version under review): PDF bytes, not part of the signing chain."""
+        return render_contract_pdf(self.document(session, contract, version))
+
+    def diff(self, session, contract, before, after):
+        """Changed fields and changed rendered lines between two versions of a contract."""
+        old, new = (self.document(session, contract, version, with_values=False) for version in (before, after))
+        return {"fields": field_changes(old["data"], new["data"]),
+                "text": text_changes(render_contract_html(old), render_contract_html(new))}
+
+    # --- the signing chain --------------------------------------------------------------------------------------------
+    def current(self, session, contract):
+        """The current PDF of the contract's signing chain (certified, signed, timestamped), or None before it."""
+        return session.get(SignedDocument, contract.document_id) if contract.document_id else None
+
+    def chain(self, session, contract_id):
+        """The current document and every one it was signed from, oldest first (the certified one heads it)."""
+        contract = self.contracts.get(session, contract_id)
+        rows, row = [], self.current(session, contract)
+        while row is not None:
+            rows.append(row)
+            row = session.get(SignedDocument, row.parent_id) if row.parent_id else None
+        return rows[::-1]
+
+    def package(self, session, contract_id):
+        return session.exec(select(SignedDocument).where(
+            SignedDocument.contract_id == contract_id, SignedDocument.kind == PACKAGE)
+            .order_by(SignedDocument.id.desc()).limit(1)).first()
+
+    def advance(self, session, contract, kind, pdf, *, replaces, parent_id=None, **details):
+        """Make ``pdf`` the contract's current document if the current one is still ``replaces`` (the id read before
+        the slow work, or None when there was none); Conflict otherwise. ``parent_id``: the PDF it was signed into,
+        whose rendering, approval and field places it keeps."""
+        parent = session.get(SignedDocument, parent_id) if parent_id else None
+        if parent is not None:
+            details = {"approved_sha256": parent.approved_sha256, "source_sha256": parent.source_sha256,
+                       "places_json": parent.places_json, **details}
+        row = SignedDocument(contract_id=contract.id, kind=kind, sha256=sha256(pdf), pdf=pdf, parent_id=parent_id,
+                             **details)
+        session.add(row)
+        session.flush()
+        if MOVE_DOCUMENT.execute(session, {"id": contract.id, "new": row.id, "expected": replaces or 0}) != 1:
+            raise Conflict("the signed document changed at the same moment (another signature); reload and try again")
+        contract.document_id = row.id
+        return row
+
+    def add_package(self, session, contract, pdf):
+        """The final package: kept beside the chain, never the current document."""
+        row = SignedDocument(contract_id=contract.id, kind=PACKAGE, sha256=sha256(pdf), pdf=pdf,
+                             parent_id=contract.document_id)
+        session.add(row)
+        session.flush()
+        return row
+
+    def on_record(self, session, digest):
+        """The chain rows with this SHA-256 (the uploaded file, or the contract a package embeds)."""
+        return list(session.exec(select(SignedDocument).where(SignedDocument.sha256 == digest)))
+
+    def get_current(self, session, contract):
+        row = self.current(session, contract)
+        if row is None:
+            raise NotFound("the contract has no signing document yet")
+        return row

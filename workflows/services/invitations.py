@@ -1,0 +1,53 @@
+"""Who signs for the customer: accepting an invitation, resending it, changing the contact (after a signer accepted,
+only with an administrator's approval), and an administrator binding a signer."""
+from ..actors import API_ISSUER, is_customer
+from ..errors import Forbidden, ValidationFailed
+from ..models import CustomerIdentity
+
+
+class InvitationService:
+    def __init__(self, db, access, customers):
+        self.db = db
+        self.access = access
+        self.customers = customers
+
+    def accept(self, actor, token):
+        """A signed-in customer accepts an invitation; returns the contract id."""
+        if not is_customer(actor):
+            raise Forbidden("invitations are accepted by the customer's signer")
+        with self.db.write() as session:
+            identity = session.get(CustomerIdentity, actor.identity_id)
+            return self.customers.accept(session, token, identity)
+
+    def resend(self, actor, contract_id):
+        """A new link to the same contact (the old one dies); the accepted signer stays."""
+        self.access.require_role(actor, "sales", "admin")
+        with self.db.write() as session:
+            contract = self.access.contract(session, actor, contract_id)
+            return self.customers.invite(session, contract.id, actor.username, keep_binding=True, reason="resent")
+
+    def change_contact(self, actor, contract_id, email, reason=""):
+        """Returns the pending request when an administrator must approve it, None when the invitation went out."""
+        self.access.require_role(actor, "sales", "admin")
+        with self.db.write() as session:
+            contract = self.access.contract(session, actor, contract_id)
+            return self.customers.change_contact(session, contract.id, actor, email, reason)
+
+    def decide_contact_change(self, admin, change_id, approve, comment=""):
+        with self.db.write() as session:
+            return self.customers.decide_contact_change(session, change_id, admin, approve, comment)
+
+    def bind(self, admin, contract_id, identity_id=None, username=None):
+        """An administrator binds a signer: an identity that signed in once, or an integration's API account."""
+        self.access.require_role(admin, "admin")
+        with self.db.write() as session:
+            contract = self.access.contract(session, admin, contract_id)
+            if username is not None:
+                identity = self.customers.find_by_subject(session, API_ISSUER, username)
+                if identity is None:
+                    raise ValidationFailed("no API account with the customer role of that name",
+                                           {"username": "an API account with the customer role"})
+                identity_id = identity.id
+            if identity_id is None:
+                raise ValidationFailed("name the signer to bind", {"username": "an API account, or an identity_id"})
+            return self.customers.bind(session, contract.id, identity_id, admin)

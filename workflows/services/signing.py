@@ -1,0 +1,553 @@
+"""Signing, as use cases: every door (the API, the pages, the CLI, the worker) calls these the same way.
+
+- ``prepare`` (a job): once the reviewers approved and the customer filled the letters, the contract's one document
+  (contract + letters) is rendered and certified with a signature field where the paper has each signing line; it
+  must still be the rendering the reviewers approved.
+- ``request_intent``: a one-time code to the signer's verified address; one code covers one signing act.
+- ``sign_as_customer``: the customer's whole act: the contract and every letter, one PAdES signature in each field,
+  the evidence, and the customer's task, in one transaction.
+- ``countersign``: the provider's signatory signs, then the organisation's 合同专用章 is applied; the process activates
+  the contract and the package is built by a job (``finalize``).
+- ``verify``: a PDF's signatures against this deployment's root, and whether it is on record.
+
+Each act signs outside any transaction (tens of milliseconds a field) and then, in one write transaction, spends the
+code, moves the contract's current document from the one it signed into (``DocumentService.advance``: a concurrent
+signer gets a 409, nothing is lost), writes one ``signature`` row per field and completes the task.
+"""
+import base64
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from PIL import Image
+from sqlmodel import select
+
+from ..actors import is_customer
+from ..clock import china_time, utcnow
+from ..documents import render_contract_html, render_document_pdf
+from ..errors import Conflict, Forbidden, ValidationFailed
+from ..models import Contract, ContractLetter, OutboxMail, Signature
+from ..signing import seals
+from ..signing.certificate import METHOD_LABELS
+from ..signing.intent import IntentService
+from .documents import sha256
+
+log = logging.getLogger(__name__)
+INTENT_KIND = "intent_code"
+CODE = re.compile(r"\b(\d{6})\b")
+MAX_IMAGE_BYTES = 1024 * 1024  # a drawn signature or a seal PNG
+MAX_IMAGE_SIDE = 4000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+METHODS = ("drawn", "typed", "seal")
+CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意以电子签名方式签署，电子签名与手写签名或盖章具有同等法律效力"
+                "（《中华人民共和国电子签名法》第十四条）。\n"
+                "I have read the whole contract and every attachment above, and I agree to sign it electronically; "
+                "my electronic signature has the same legal effect as a handwritten signature or seal.")
+CUSTOMER_FIELD, PROVIDER_FIELD, SIGNATORY_FIELD = "customer", "provider", "provider-signatory"
+PREPARE, FINALIZE = "document.prepare", "package.finalize"
+MAX_PREPARE_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    """What a signer sends: the SHA-256 of the document they read, consent, how they sign, and the one-time code."""
+
+    document_sha256: object = None
+    consent: bool = False
+    method: object = None  # drawn | typed | seal
+    typed_name: object = ""
+    image_png: bytes | None = None  # the drawn signature, or the uploaded seal
+    intent_code: object = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for the evidence."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+def letter_field(code):
+    return f"letter-{code}"
+
+
+class SigningService:
+    def __init__(self, db, access, contracts, letters, documents, tasks, history, jobs, notifications, toolkit,
+                 base_url, log_codes=False):
+        self.db = db
+        self.access = access
+        self.contracts = contracts
+        self.letters = letters
+        self.documents = documents
+        self.tasks = tasks
+        self.history = history
+        self.jobs = jobs
+        self.notifications = notifications
+        self.toolkit = toolkit  # callable returning the SigningToolkit (the PKI is opened on first use)
+        self.base_url = base_url
+        self.log_codes = log_codes  # development without a mail server: the code is also logged
+        self.intent = IntentService()
+
+    # --- the document to sign -----------------------------------------------------------------------------------------
+    def request_prepare(self, session, contract_id):
+        """Queue the rendering and certification of the contract's document (after the letters changed)."""
+        self.jobs.enqueue(session, PREPARE, {"contract_id": contract_id}, contract_id=contract_id,
+                          dedupe_key=f"{PREPARE}:{contract_id}")
+
+    def prepare_when_customer_task_opens(self, session, step):
+        """Step listener: the customer is asked to sign: prepare the document (its letters may need no values)."""
+        if step.contract_id is not None and any(task["role"] == "customer" for task in step.new_tasks):
+            self.request_prepare(session, step.contract_id)
+
+    def prepare(self, job):
+        """Job: render the document with the customer's letter values and certify it with every signature field.
+
+        Idempotent: nothing happens when the current document already renders from the same values, when the
+        customer's letters are not complete yet, or once anyone signed. Values that change while the job runs are
+        taken up in another round."""
+        contract_id = job.payload["contract_id"]
+        for _round in range(MAX_PREPARE_ROUNDS):
+            with self.db.read() as session:
+                contract = session.get(Contract, contract_id)
+                if contract is None or contract.status != "awaiting_customer":
+                    return
+                current = self.documents.current(session, contract)
+                if current is not None and current.kind != "certified":
+                    return  # signing began: the document is fixed
+                if self._unfilled(session, contract):
+                    return
+                approved = self.documents.review_digest(session, contract)
+                if approved != contract.approved_sha256:
+                    raise DocumentNotApproved(
+                        f"contract {contract.number}: the document to sign does not render as the reviewers approved "
+                        f"it (approved {contract.approved_sha256[:12] or 'nothing'}, now {approved[:12]}); "
+                        "it is not certified")
+                document = self.documents.document(session, contract)
+                source = sha256(render_contract_html(document))
+                if current is not None and current.source_sha256 == source:
+                    return
+                replaces = contract.document_id
+            pdf, places = render_document_pdf(document)
+            certified = self.toolkit().certify(pdf, places)
+            with self.db.write() as session:
+                contract = session.get(Contract, contract_id, with_for_update=True)
+                if contract.document_id != replaces:
+                    continue  # someone else moved it meanwhile: look again
+                row = self.documents.advance(session, contract, "certified", certified, replaces=replaces,
+                                             approved_sha256=approved, source_sha256=source,
+                                             places_json=json.dumps([place_as_dict(p) for p in places]))
+                self.history.record(session, "document_prepared", "system", contract_id=contract.id,
+                                    details={"document_sha256": row.sha256, "approved_sha256": approved,
+                                             "fields": [p.field_name for p in places]})
+        raise Conflict(f"contract {contract_id}: the letters kept changing while the document was prepared")
+
+    def signing_state(self, session, contract):
+        """For the signing page and ``GET .../signing``: the document the signer reads and what is still to do."""
+        current = self.documents.current(session, contract)
+        unfilled = self._unfilled(session, contract)
+        pending = any(job.kind == PREPARE for job in self.jobs.unfinished(session, contract.id))
+        ready = (current is not None and not unfilled and not pending
+                 and current.source_sha256 == sha256(self.documents.html(session, contract)))
+        return {"status": "ready" if ready else ("letters" if unfilled else "preparing"),
+                "document_sha256": current.sha256 if current is not None and ready else None,
+                "kind": current.kind if current is not None else None, "unfilled_letters": unfilled}
+
+    def _unfilled(self, session, contract):
+        """The codes of the attached letters still waiting for values (and mandated ones not attached yet)."""
+        rows = {row.code: row for row in self.letters.attached(session, contract.id)}
+        pinned = [pin["code"] for pin in self.letters.pinned(session, contract)]
+        return [code for code in pinned if code not in rows or rows[code].status == "attached"]
+
+    def fill_letter(self, actor, contract_id, code, values):
+        """The customer fills a letter's fields; the document is prepared again with them."""
+        with self.db.write() as session:
+            contract = self._customer_contract(session, actor, contract_id)
+            if self.documents.current(session, contract) is not None and \
+                    self.documents.current(session, contract).kind != "certified":
+                raise Conflict("the contract is signed; its letters can no longer change")
+            letter = self.letters.store_values(session, contract, code, values, actor)
+            self.request_prepare(session, contract.id)
+            return letter
+
+    # --- intent -------------------------------------------------------------------------------------------------------
+    def request_intent(self, actor, contract_id):
+        """A one-time code for the signing act the actor has to do on this contract (theirs alone)."""
+        with self.db.write() as session:
+            if is_customer(actor):
+                contract = self._customer_contract(session, actor, contract_id)
+                if self.signing_state(session, contract)["status"] != "ready":
+                    raise Conflict("the document to sign is being prepared; request a code once it is ready")
+                destination = actor.email if actor.email_verified else ""
+            else:
+                contract = self.access.contract(session, actor, contract_id)
+                task = self.contracts.open_task(session, contract.id, "provider")
+                if task is None or task.role not in actor.role_set or \
+                        self.tasks.form(session, task)["signature"] != "provider":
+                    raise Conflict("nothing on this contract is waiting for your signature")
+                destination = actor.email
+            label = f"（合同 {contract.number}）"
+
+            def send(to, subject, body):
+                self.notifications.enqueue(session, INTENT_KIND, to, subject, body, contract.id)
+                if self.log_codes:
+                    log.info("development: signing confirmation code for contract %s (%s): %s", contract.id,
+                             self._signer_key(actor), CODE.search(body).group(1))
+
+            try:
+                row = self.intent.issue(session, contract.id, self._signer_key(actor), "email", send, destination, label)
+            except ValidationFailed as exc:
+                raise ValidationFailed(exc.message, {"intent_code": next(iter(exc.fields.values()), "")}) from None
+            return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()}
+
+    def last_code(self, session, contract_id):
+        """Development only (the CLI refuses under production): the newest code mailed for a contract."""
+        row = session.exec(select(OutboxMail).where(OutboxMail.contract_id == contract_id, OutboxMail.kind == INTENT_KIND)
+                           .order_by(OutboxMail.id.desc()).limit(1)).first()
+        match = CODE.search(row.body) if row else None
+        return match.group(1) if match else None
+
+    @staticmethod
+    def _signer_key(actor):
+        return actor.signer_key if is_customer(actor) else f"staff:{actor.username}"
+
+    # --- the customer's act -------------------------------------------------------------------------------------------
+    def sign_as_customer(self, actor, contract_id, given: SignatureInput, origin: Origin):
+        """The customer signs the contract and every letter with one code: one PAdES signature in each field."""
+        with self.db.read() as session:
+            contract = self._customer_contract(session, actor, contract_id)
+            task = self._open_task(session, contract, "customer")
+            current = self._document_to_sign(session, contract, given.document_sha256)
+            typed_name = check_signature_input(given.consent, given.method, given.typed_name, given.image_png)
+            letters = self.letters.attached(session, contract.id)
+            places = places_of(current)
+        intent = self.intent.check(self.db, contract.id, actor.signer_key, given.intent_code)
+        when = utcnow()
+        name = actor.name or typed_name or actor.email
+        mark, seal = _marks(given.method, given.image_png, typed_name or name)
+        toolkit = self.toolkit()
+        pdf, fields = current.pdf, []
+        for field, letter, reason in [*((letter_field(l.code), l, f"甲方签署《{l.title}》") for l in letters),
+                                      (CUSTOMER_FIELD, None, "甲方签署合同")]:
+            # a key and certificate of its own for each field: each key signs once
+            signer = toolkit.person(name, actor.signer_key, contract.customer_name, contract.customer_credit_code,
+                                    actor.email)
+            pdf = toolkit.sign(pdf, field, signer, stamp(places[field], when, seal, mark), name, reason)
+            fields.append((field, letter, signer))
+        with self.db.write() as session:
+            self.intent.consume(session, intent)
+            contract = session.get(Contract, contract.id)
+            row = self.documents.advance(session, contract, "signed:customer", pdf, replaces=current.id,
+                                         parent_id=current.id)
+            evidence = {"identity_id": actor.identity_id, "issuer": actor.issuer, "subject": actor.subject,
+                        "name": name, "email": actor.email, "method": given.method,
+                        "typed_name": typed_name if given.method == "typed" else "",
+                        "image_png": given.image_png if given.method != "typed" else None,
+                        "consent_text": CONSENT_TEXT, "intent": intent, "signed_at": when,
+                        "document_sha256": current.sha256, "pades_sha256": row.sha256}
+            for field, letter, signer in fields:
+                signature = self._record(session, contract, task.id, "letter" if letter else "customer", field,
+                                         {**evidence, "signer": signer}, origin, letter.code if letter else None)
+                if letter is not None:
+                    letter = session.get(ContractLetter, letter.id)
+                    letter.signature_id, letter.status, letter.signed_at = signature.id, "signed", when
+                    session.add(letter)
+            self.tasks.complete(session, task.id, actor, "sign", data=self.contracts.process_variables(session, contract))
+            self.history.record(session, "customer_signed", actor.username, contract_id=contract.id, task_id=task.id,
+                                task_name=task.name, details={
+                                    "name": name, "email": actor.email, "issuer": actor.issuer, "subject": actor.subject,
+                                    "method": given.method, "fields": [f for f, _, _ in fields],
+                                    "document_sha256": current.sha256, "signed_sha256": row.sha256, "ip": origin.ip})
+        return {"document_sha256": row.sha256, "fields": [f for f, _, _ in fields]}
+
+    # --- the provider's act -------------------------------------------------------------------------------------------
+    def countersign(self, actor, task_id, document_sha256, intent_code, origin: Origin):
+        """The provider's signatory signs and applies the organisation's seal; the process then activates the contract
+        (or refuses, with what is missing, before any code is spent)."""
+        with self.db.read() as session:
+            task = self.access.task(session, actor, task_id)
+            if self.tasks.form(session, task)["signature"] != "provider":
+                raise Conflict("this task is not the provider's countersignature")
+            task = self.tasks.open_for(session, task_id, actor)
+            for guard in self.tasks.guards:
+                guard(session, task, "sign")
+            contract = self.contracts.get(session, task.contract_id)
+            current = self.documents.current(session, contract)
+            if current is None or current.kind != "signed:customer":
+                raise Conflict("the customer has not signed the document yet")
+            if not isinstance(document_sha256, str) or document_sha256 != current.sha256:
+                raise Conflict("the document changed since you opened it; reload the page and read the current version",
+                               {"document_sha256": "not the current document"})
+            provider = self.contracts.version_data(session, contract.id, contract.current_version)["provider"]
+            places = places_of(current)
+        intent = self.intent.check(self.db, contract.id, self._signer_key(actor), intent_code)
+        when = utcnow()
+        name = actor.display_name or actor.username
+        toolkit = self.toolkit()
+        person = toolkit.person(name, f"staff:{actor.username}", provider["name"], provider.get("credit_code", ""),
+                                actor.email)
+        pdf = toolkit.sign(current.pdf, SIGNATORY_FIELD, person,
+                           stamp(places[SIGNATORY_FIELD], when, mark=seals.signature_image_from_text(name)),
+                           name, "乙方授权代表签署")
+        seal_signer = toolkit.seal(provider["name"], provider.get("credit_code", ""))
+        pdf = toolkit.sign(pdf, PROVIDER_FIELD, seal_signer,
+                           stamp(places[PROVIDER_FIELD], when, seal=seals.round_seal_png(provider["name"])),
+                           provider["name"], "乙方加盖合同专用章")
+        with self.db.write() as session:
+            self.intent.consume(session, intent)
+            contract = session.get(Contract, contract.id)
+            row = self.documents.advance(session, contract, "signed:provider", pdf, replaces=current.id,
+                                         parent_id=current.id)
+            evidence = {"identity_id": None, "issuer": "qianyue:staff", "subject": actor.username, "name": name,
+                        "email": actor.email, "method": "account_name", "typed_name": "", "image_png": None,
+                        "consent_text": "", "intent": intent, "signer": person, "signed_at": when,
+                        "document_sha256": current.sha256, "pades_sha256": row.sha256}
+            self._record(session, contract, task.id, "provider", SIGNATORY_FIELD, evidence, origin)
+            self._record(session, contract, task.id, "provider", PROVIDER_FIELD,
+                         {**evidence, "issuer": "seal", "subject": provider.get("credit_code", ""),
+                          "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer}, origin)
+            done = self.tasks.complete(session, task.id, actor, "sign",
+                                       data=self.contracts.process_variables(session, contract))
+        return done
+
+    def sign_task(self, actor, task_id, given: SignatureInput, origin: Origin):
+        """A ``sign`` decision on a task whose diagram declares a signature: the act the declaration names."""
+        with self.db.read() as session:
+            task = self.access.task(session, actor, task_id)
+            kind = self.tasks.form(session, task)["signature"]
+        if kind == "customer":
+            self.sign_as_customer(actor, task.contract_id, given, origin)
+        elif kind == "provider":
+            self.countersign(actor, task_id, given.document_sha256, given.intent_code, origin)
+        else:
+            raise Conflict("this task needs no signature")
+        with self.db.read() as session:
+            return self.tasks.get(session, task_id)
+
+    # --- activation: the package --------------------------------------------------------------------------------------
+    def finalize_when_active(self, session, step):
+        """Step listener: the process activated the contract: build its package (a job, after commit)."""
+        if step.contract_id is not None and any(e.get("event") == "contract_activated" for e in step.events):
+            self.jobs.enqueue(session, FINALIZE, {"contract_id": step.contract_id}, contract_id=step.contract_id,
+                              dedupe_key=f"{FINALIZE}:{step.contract_id}")
+
+    def finalize(self, job):
+        """Job: document-timestamp the signed contract (with its letters) and build the certified package, once."""
+        with self.db.read() as session:
+            contract = session.get(Contract, job.payload["contract_id"])
+            if contract is None or contract.status != "active" or self.documents.package(session, contract.id):
+                return
+            current = self.documents.get_current(session, contract)
+            data = self.certificate_data(session, contract)
+        timestamped, package = self.toolkit().finalize(current.pdf, data)
+        with self.db.write() as session:
+            contract = session.get(Contract, contract.id, with_for_update=True)
+            if self.documents.package(session, contract.id):
+                return
+            self.documents.advance(session, contract, "timestamped", timestamped, replaces=current.id,
+                                   parent_id=current.id)
+            row = self.documents.add_package(session, contract, package)
+            self.history.record(session, "package_created", "system", contract_id=contract.id,
+                                details={"package_sha256": row.sha256, "contract_sha256": sha256(timestamped)})
+
+    def certificate_data(self, session, contract):
+        """What the completion certificate states: each field's signer, role and method, the hash each was shown."""
+        data = self.contracts.version_data(session, contract.id, contract.current_version)
+        letters = {row.code: row for row in self.letters.attached(session, contract.id)}
+        signers = []
+        for s in session.exec(select(Signature).where(Signature.contract_id == contract.id).order_by(Signature.id)):
+            organisation = data["provider"] if s.role == "provider" else data["customer"]
+            letter = letters.get(s.letter_code) if s.letter_code else None
+            signers.append({
+                "role_label": _role_label(s, letter), "field": s.field, "name": s.name,
+                "identity": ("合同专用章" if s.method == "organisation_seal" else f"{s.issuer} {s.subject}".strip())
+                + (f" <{s.email}>" if s.email and s.method != "organisation_seal" else ""),
+                "organisation": organisation["name"], "credit_code": organisation.get("credit_code", ""),
+                "method": METHOD_LABELS.get(s.method, s.method),
+                "intent": json.loads(s.intent_json) if s.intent_json else None,
+                "signed_at": china_time(s.signed_at), "ip": s.ip, "user_agent": s.user_agent,
+                "certificate_serial": s.certificate_serial or "-", "document_sha256": s.document_sha256})
+        chain = self.documents.chain(session, contract.id)
+        events = self.history.for_contract(session, contract.id)
+        changes = [{"at": china_time(e.at), "actor": e.actor, **json.loads(e.details)}
+                   for e in events if e.event == "signer_contact_changed"]
+        return {"contract": {"number": contract.number, "title": contract.title, "customer": data["customer"]["name"],
+                             "provider": data["provider"]["name"]},
+                "sha256_before": chain[0].sha256 if chain else "", "approved_sha256": contract.approved_sha256,
+                "audit_head": contract.audit_head, "audit_events": len(events), "signers": signers,
+                "signer_changes": changes, "verify_url": f"{self.base_url}/verify"}
+
+    def signatures(self, session, contract_id):
+        return list(session.exec(select(Signature).where(Signature.contract_id == contract_id).order_by(Signature.id)))
+
+    # --- verification -------------------------------------------------------------------------------------------------
+    def verify(self, pdf):
+        """The report of every signature in ``pdf`` and the contracts on record with its (or its embedded) SHA-256."""
+        report = self.toolkit().verify(pdf)
+        with self.db.read() as session:
+            records = {}
+            for digest in (d for d in (report.document_sha256, report.embedded_sha256) if d):
+                for row in self.documents.on_record(session, digest):
+                    contract = session.get(Contract, row.contract_id)
+                    if contract is not None:
+                        records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind}
+        return report, list(records.values())
+
+    def current_document_verifies(self, session, contract_id):
+        """The activation gate's check of the signed PDF itself: None when it verifies (or nothing is signed yet)."""
+        contract = session.get(Contract, contract_id)
+        row = self.documents.current(session, contract) if contract is not None else None
+        if row is None:
+            return None
+        report = self.toolkit().verify(row.pdf)
+        if report.valid:
+            return None
+        return "the signed PDF does not verify: " + "; ".join(report.problems[:3] or ["a signature is not valid"])
+
+    # --- shared checks ------------------------------------------------------------------------------------------------
+    def _customer_contract(self, session, actor, contract_id):
+        if not is_customer(actor):
+            raise Forbidden("only the customer's signer signs as 甲方")
+        return self.access.contract(session, actor, contract_id)
+
+    def _open_task(self, session, contract, role):
+        task = self.contracts.open_task(session, contract.id, role)
+        if task is None:
+            raise Conflict(f"the contract is not waiting for this signature (it is {contract.status})")
+        if task.state == "suspended":
+            raise Conflict("the process stopped on an error and waits for an administrator")
+        return task
+
+    def _document_to_sign(self, session, contract, shown_sha256):
+        """The certified document, if it is the one the signer read, renders from the current values and is what the
+        reviewers approved."""
+        state = self.signing_state(session, contract)
+        if state["status"] == "letters":
+            raise Conflict("fill in every letter first", {f"letters.{c}": "not filled" for c in state["unfilled_letters"]})
+        if state["status"] != "ready":
+            raise Conflict("the document to sign is being prepared; try again in a moment")
+        current = self.documents.current(session, contract)
+        if current.kind != "certified":
+            raise Conflict("the contract is already signed")
+        if current.approved_sha256 != contract.approved_sha256 or not contract.approved_sha256:
+            raise Conflict("the document to sign is not the one the reviewers approved")
+        if not isinstance(shown_sha256, str) or shown_sha256 != current.sha256:
+            raise Conflict("the document changed since you opened it; reload the page and read the current version",
+                           {"document_sha256": "not the current document"})
+        return current
+
+    def _record(self, session, contract, task_id, role, field, evidence, origin, letter_code=None):
+        signer = evidence["signer"]
+        intent = {k: v for k, v in evidence["intent"].items() if k != "code_id"} if evidence.get("intent") else None
+        row = Signature(contract_id=contract.id, contract_version=contract.current_version, task_id=task_id, role=role,
+                        field=field, letter_code=letter_code, identity_id=evidence["identity_id"],
+                        issuer=evidence["issuer"], subject=evidence["subject"], name=evidence["name"][:200],
+                        email=(evidence["email"] or "")[:200], document_sha256=evidence["document_sha256"],
+                        method=evidence["method"], typed_name=(evidence["typed_name"] or "")[:200],
+                        image_png=evidence["image_png"],
+                        image_sha256=sha256(evidence["image_png"]) if evidence["image_png"] else "",
+                        consent_text=evidence["consent_text"], ip=(origin.ip or "")[:64],
+                        user_agent=(origin.user_agent or "")[:300], signed_at=evidence["signed_at"],
+                        pades_sha256=evidence["pades_sha256"], certificate_serial=signer.serial,
+                        intent_json=json.dumps(intent, ensure_ascii=False) if intent else None)
+        session.add(row)
+        session.flush()
+        return row
+
+
+class DocumentNotApproved(Conflict):
+    """The document no longer renders as the reviewers approved it: never certified, never signed."""
+
+
+def place_as_dict(place):
+    return {"field": place.field_name, "page": place.page_index, "box": list(place.box),
+            "areas": {name: list(box) for name, box in place.areas}}
+
+
+def places_of(document):
+    """The places a certified document's fields sit at, by field name (kept with the document when it was made)."""
+    return {place["field"]: place for place in json.loads(document.places_json)}
+
+
+def stamp(place, when, seal=None, mark=None):
+    """What a field shows: the seal over its seal area, the mark on its signature row, the date (China time)."""
+    x1, y1, x2, y2 = place["box"]
+    return seals.place_stamp_png((x2 - x1, y2 - y1), place["areas"], when, seal_png=seal, mark_png=mark)
+
+
+def _marks(method, image_png, name):
+    """(the signer's mark, the seal) a place shows: a drawn signature or a typed name's; an uploaded seal alone."""
+    if method == "seal":
+        return None, image_png
+    return (image_png if method == "drawn" else seals.signature_image_from_text(name)), None
+
+
+def _role_label(signature, letter):
+    if signature.role == "letter":
+        title = letter.title if letter else signature.letter_code
+        return f"甲方（附件{_numeral(letter.position) if letter else ''}《{title}》）"
+    if signature.role == "provider":
+        return "乙方（合同专用章）" if signature.method == "organisation_seal" else "乙方授权代表"
+    return "甲方"
+
+
+def _numeral(position):
+    return "一二三四五六七八九十"[position - 1] if 1 <= position <= 10 else str(position)
+
+
+def check_signature_input(consent, method, typed_name, image_png):
+    """The parts every signature needs (consent, a method, its name or image); all problems at once.
+    Returns the typed name, stripped."""
+    errors = {}
+    if not consent:
+        errors["consent"] = "tick the box to agree to sign electronically"
+    if method not in METHODS:
+        errors["method"] = "choose how to sign: draw, type your name, or upload a seal"
+    typed_name = typed_name.strip() if isinstance(typed_name, str) else ""
+    if method == "typed" and not typed_name:
+        errors["typed_name"] = "type your full name"
+    elif len(typed_name) > 200:
+        errors["typed_name"] = "at most 200 characters"
+    if method in ("drawn", "seal"):
+        problem = check_png(image_png)
+        if problem:
+            errors["signature_image" if method == "drawn" else "seal"] = problem
+    if errors:
+        raise ValidationFailed("the signature is not complete", errors)
+    return typed_name
+
+
+def check_png(data):
+    """None when ``data`` is a PNG of sane size; else the problem, in words for the form."""
+    if not data:
+        return "add a signature image"
+    if len(data) > MAX_IMAGE_BYTES:
+        return f"the image is larger than {MAX_IMAGE_BYTES // 1024} KB"
+    if not data.startswith(PNG_MAGIC):
+        return "the image must be a PNG file"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                return "the image must be a PNG file"
+            width, height = image.size
+            image.verify()
+    except Exception:  # Pillow raises many kinds for a broken file
+        return "the image could not be read as a PNG file"
+    if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
+        return f"the image must be at most {MAX_IMAGE_SIDE} pixels on each side"
+    return None
+
+
+def png_from_data_url(value):
+    """The bytes of a ``data:image/png;base64,...`` URL as signature_pad produces it (None if it is not one)."""
+    prefix = "data:image/png;base64,"
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) > MAX_IMAGE_BYTES * 4 // 3 + 100:
+        return None
+    try:
+        return base64.b64decode(value[len(prefix):], validate=True)
+    except ValueError:
+        return None
+
+
