@@ -173,9 +173,9 @@ def http_decisions(app, platform, rounds):
     connection = http.client.HTTPConnection("127.0.0.1", server.server_port)
     samples = []
     for _ in range(rounds):
-        with platform.db.write() as session:
-            contract = platform.contracts.create(session, draft, users["sales"])
-            platform.contracts.submit(session, contract.id, users["sales"])
+        contract = platform.drafting.create(users["sales"], draft)
+        platform.approval.submit(users["sales"], contract.id)
+        with platform.db.read() as session:
             task_id = platform.tasks.query(session, contract_id=contract.id)[0].id
         started = time.perf_counter()
         connection.request("POST", f"/api/v1/tasks/{task_id}/complete", body=json.dumps({"decision": "approve"}),

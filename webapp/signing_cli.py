@@ -1,9 +1,12 @@
 """``flask --app wsgi verify FILE.pdf``: verify a signed contract or final package; exit 0 only when valid."""
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask import current_app
+
+from workflows.clock import china_time
 
 
 @click.command("verify")
@@ -17,8 +20,9 @@ def verify_command(file):
         click.echo(f"所附已签署合同 Embedded signed contract: SHA-256 {report.embedded_sha256}")
     for s in report.signatures:
         mark = "✔" if s.ok else "✘"
+        when = china_time(datetime.fromisoformat(s.signing_time)).strftime("%Y-%m-%d %H:%M:%S") if s.signing_time else "-"
         click.echo(f"{mark} [{s.document}] {s.field}: {s.signer}{' / ' + s.organisation if s.organisation else ''}"
-                   f"  时间 {s.signing_time or '-'}  证书 {s.serial or '-'}  "
+                   f"  时间 {when}（北京时间）  证书 {s.serial or '-'}  "
                    f"链至根证书 chain={'yes' if s.chain_to_our_root else 'no'}  修改 {s.modification_level}")
         click.echo(f"    {s.verdict_text_zh}")
         click.echo(f"    {s.verdict_text_en}")

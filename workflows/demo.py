@@ -11,13 +11,13 @@ from .services.idp import IdpStore
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 DEMO_PASSWORD = "qianyue-demo"
 SEED_003_CREDIT_CODE = "12410728417309214T"  # 长垣市第一中学: the demo integration account acts for it
-DEMO_USERS = [  # username, role, display name, email
-    ("sales", "sales", "客户经理 王敏", "sales@provider.example"),
-    ("legal", "legal", "法务 李律", "legal@provider.example"),
-    ("finance", "finance", "财务 赵会计", "finance@provider.example"),
-    ("signatory", "provider", "授权代表 陈总", "signatory@provider.example"),
-    ("admin", "admin", "管理员", "admin@provider.example"),
-    ("customer", "customer", "客户 徐永立", "xu.yongli@school.example"),
+DEMO_USERS = [  # username, role, display name (a person's name: it is what signatures and the history show), email
+    ("sales", "sales", "王敏", "sales@provider.example"),
+    ("legal", "legal", "李娜", "legal@provider.example"),
+    ("finance", "finance", "赵静", "finance@provider.example"),
+    ("signatory", "provider", "陈志强", "signatory@provider.example"),
+    ("admin", "admin", "刘洋", "admin@provider.example"),
+    ("customer", "customer", "徐永立", "xu.yongli@school.example"),  # the school's integration account
 ]
 
 

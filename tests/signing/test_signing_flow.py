@@ -58,7 +58,8 @@ def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
     assert [(s["role_label"], s["field"]) for s in data["signers"]] == [
         ("甲方（附件一《网络及信息安全承诺书》）", "letter-information_security"), ("甲方", "customer"),
         ("乙方授权代表", "provider-signatory"), ("乙方（合同专用章）", "provider")]
-    assert [s["method"] for s in data["signers"]] == ["键入姓名", "键入姓名", "平台账户姓名签章", "合同专用章（机构印章证书签署）"]
+    assert [s["method"] for s in data["signers"]] == ["键入姓名：徐永立", "键入姓名：徐永立", "平台账户姓名签章",
+                                                      "合同专用章（机构印章证书签署）"]
     for signer in data["signers"]:
         assert signer["intent"]["channel"] == "email" and "***" in signer["intent"]["destination"]
         assert signer["certificate_serial"] != "-" and signer["signed_at"].utcoffset().total_seconds() == 8 * 3600

@@ -365,7 +365,7 @@ class SigningService:
                 "identity": ("合同专用章" if s.method == "organisation_seal" else f"{s.issuer} {s.subject}".strip())
                 + (f" <{s.email}>" if s.email and s.method != "organisation_seal" else ""),
                 "organisation": organisation["name"], "credit_code": organisation.get("credit_code", ""),
-                "method": METHOD_LABELS.get(s.method, s.method),
+                "method": METHOD_LABELS.get(s.method, s.method) + (f"：{s.typed_name}" if s.typed_name else ""),
                 "intent": json.loads(s.intent_json) if s.intent_json else None,
                 "signed_at": china_time(s.signed_at), "ip": s.ip, "user_agent": s.user_agent,
                 "certificate_serial": s.certificate_serial or "-", "document_sha256": s.document_sha256})
