@@ -1,10 +1,9 @@
 """Configuration from the environment (names in DESIGN.md section 4)."""
 import os
-import secrets
 from pathlib import Path
 
-from workflows.signing.pki import LicensedCA
-from workflows.signing.toolkit import SigningSettings
+from workflows.instance import generated_secret
+from workflows.signing import LicensedCA, SigningSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,13 +21,9 @@ def instance_path():
 def _secret_key(app_env, folder):
     """SECRET_KEY, else the key kept in the instance folder; development creates that file once."""
     path = folder / "secret_key"
-    if not path.exists():
-        if app_env == "production":
-            raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if not path.exists() and app_env == "production":
+        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
+    return generated_secret(path, 48)
 
 
 def _licensed_ca(settings):

@@ -5,7 +5,7 @@ from collections import defaultdict, deque
 
 from flask import Blueprint, current_app, render_template, request
 
-from workflows.signing.verify import PDF_MAGIC
+from workflows.signing import PDF_MAGIC
 
 bp = Blueprint("verify", __name__)
 MAX_UPLOAD = 20 * 1024 * 1024

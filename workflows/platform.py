@@ -38,7 +38,7 @@ from .services.tasks import TaskService
 from .services.templates import TemplateService
 from .services.timers import TimerService
 from .services.webhooks import WebhookService
-from .signing.toolkit import SigningToolkit
+from .signing import SigningToolkit
 
 
 class Platform:

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from workflows.signing import seals
+from workflows.signing.seals import STAMP_DPI
 
 # the customer place of the shipped signature page: points, sub-areas from the place's bottom-left corner
 SIZE = (221.1, 223.94)
@@ -41,7 +42,7 @@ def test_stamp_has_the_place_aspect_at_print_resolution():
     image = stamp(seal_png=seals.round_seal_png("长垣市第一中学"), mark_png=seals.signature_image_from_text("徐永立"))
     assert image.format == "PNG" and image.mode == "RGBA"
     assert image.width / image.height == pytest.approx(SIZE[0] / SIZE[1], rel=0.005)
-    assert image.width >= SIZE[0] / 72 * 300 - 1
+    assert image.width >= SIZE[0] / 72 * STAMP_DPI - 1
 
 
 def test_each_mark_goes_to_its_area_and_nothing_else_is_painted():

@@ -8,7 +8,6 @@ from workflows.errors import Conflict
 from workflows.services.contracts import STATUS_TITLES
 from workflows.services.history import event_as_dict
 from workflows.services.tasks import task_as_dict
-from workflows.signing.audit import verify_chain
 
 from . import bp, json_body, page_args, platform, require_staff
 
@@ -146,7 +145,7 @@ def contract_audit(contract_id):
     require_staff()
     with platform().db.read() as session:
         readable(session, contract_id)
-        return jsonify(asdict(verify_chain(session, contract_id)))
+        return jsonify(asdict(platform().history.audit(session, contract_id)))
 
 
 @bp.get("/contracts/<int:contract_id>/versions/<int:version>")

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 
 from workflows.actors import STAFF_ROLES
 from workflows.errors import DomainError, ValidationFailed
-from workflows.signing.audit import verify_chain
 
 from ..forms import ContractForm
 from ..security import platform, roles_required
@@ -73,7 +72,7 @@ def show(contract_id):
             signing_document=services.documents.current(session, contract),
             package=services.documents.package(session, contract.id) if contract.status == "active" else None,
             pending_change=services.customers.pending_contact_change(session, contract.id),
-            audit=verify_chain(session, contract.id),
+            audit=services.history.audit(session, contract.id),
             history=services.history.for_contract(session, contract.id))
 
 

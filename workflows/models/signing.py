@@ -47,6 +47,7 @@ class SignedDocument(SQLModel, table=True):
     approved_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # what reviewers approved
     source_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # the HTML it renders
     places_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # where each field sits
+    verified: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})  # these bytes verified when stored
 
 
 class SigningIdentity(SQLModel, table=True):

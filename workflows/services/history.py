@@ -6,7 +6,7 @@ from sqlmodel import select
 from ..db import Pipeline, Statement, insert_statement
 from ..models import HistoryEvent
 from ..clock import utcnow
-from ..signing.audit import chain_rows
+from ..signing.audit import chain_rows, verify_chain
 
 INSERT_EVENT = insert_statement(HistoryEvent.__table__, exclude=("id",))
 # the contract's audit chain head: locked on PostgreSQL; SQLite writers are already serialized (BEGIN IMMEDIATE)
@@ -45,6 +45,10 @@ class HistoryService:
                     pipeline.send(UPDATE_HEAD, {"head": new_head, "id": contract_id})
                 return
         INSERT_EVENT.execute_many(session, rows)
+
+    def audit(self, session, contract_id):
+        """Recompute the contract's hash chain: whether it is intact, and the first broken link if not."""
+        return verify_chain(session, contract_id)
 
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)

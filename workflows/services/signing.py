@@ -19,7 +19,9 @@ import io
 import json
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
+from threading import Lock
 
 from PIL import Image
 from sqlmodel import select
@@ -48,6 +50,7 @@ CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意
 CUSTOMER_FIELD, PROVIDER_FIELD, SIGNATORY_FIELD = "customer", "provider", "provider-signatory"
 PREPARE, FINALIZE = "document.prepare", "package.finalize"
 MAX_PREPARE_ROUNDS = 5
+VERDICTS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class SigningService:
         self.base_url = base_url
         self.log_codes = log_codes  # development without a mail server: the code is also logged
         self.intent = IntentService()
+        self._verdicts, self._verdicts_lock = OrderedDict(), Lock()  # a signed PDF's SHA-256 -> its problem, or None
 
     # --- the document to sign -----------------------------------------------------------------------------------------
     def request_prepare(self, session, contract_id):
@@ -131,13 +135,13 @@ class SigningService:
                     return
                 replaces = contract.document_id
             pdf, places = render_document_pdf(document)
-            certified = self.toolkit().certify(pdf, places)
+            certified = self.verified(self.toolkit().certify(pdf, places))
             with self.db.write() as session:
                 contract = session.get(Contract, contract_id, with_for_update=True)
                 if contract.document_id != replaces:
                     continue  # someone else moved it meanwhile: look again
                 row = self.documents.advance(session, contract, "certified", certified, replaces=replaces,
-                                             approved_sha256=approved, source_sha256=source,
+                                             approved_sha256=approved, source_sha256=source, verified=True,
                                              places_json=json.dumps([place_as_dict(p) for p in places]))
                 self.history.record(session, "document_prepared", "system", contract_id=contract.id,
                                     details={"document_sha256": row.sha256, "approved_sha256": approved,
@@ -236,11 +240,12 @@ class SigningService:
                                     actor.email)
             pdf = toolkit.sign(pdf, field, signer, stamp(places[field], when, seal, mark), name, reason)
             fields.append((field, letter, signer))
+        pdf = self.verified(pdf)
         with self.db.write() as session:
             self.intent.consume(session, intent)
             contract = session.get(Contract, contract.id)
             row = self.documents.advance(session, contract, "signed:customer", pdf, replaces=current.id,
-                                         parent_id=current.id)
+                                         parent_id=current.id, verified=True)
             evidence = {"identity_id": actor.identity_id, "issuer": actor.issuer, "subject": actor.subject,
                         "name": name, "email": actor.email, "method": given.method,
                         "typed_name": typed_name if given.method == "typed" else "",
@@ -295,11 +300,12 @@ class SigningService:
         pdf = toolkit.sign(pdf, PROVIDER_FIELD, seal_signer,
                            stamp(places[PROVIDER_FIELD], when, seal=seals.round_seal_png(provider["name"])),
                            provider["name"], "乙方加盖合同专用章")
+        pdf = self.verified(pdf)
         with self.db.write() as session:
             self.intent.consume(session, intent)
             contract = session.get(Contract, contract.id)
             row = self.documents.advance(session, contract, "signed:provider", pdf, replaces=current.id,
-                                         parent_id=current.id)
+                                         parent_id=current.id, verified=True)
             evidence = {"identity_id": None, "issuer": "qianyue:staff", "subject": actor.username, "name": name,
                         "email": actor.email, "method": "account_name", "typed_name": "", "image_png": None,
                         "consent_text": "", "intent": intent, "signer": person, "signed_at": when,
@@ -342,12 +348,13 @@ class SigningService:
             current = self.documents.get_current(session, contract)
             data = self.certificate_data(session, contract)
         timestamped, package = self.toolkit().finalize(current.pdf, data)
+        self.verified(package)  # the package and the contract it embeds
         with self.db.write() as session:
             contract = session.get(Contract, contract.id, with_for_update=True)
             if self.documents.package(session, contract.id):
                 return
             self.documents.advance(session, contract, "timestamped", timestamped, replaces=current.id,
-                                   parent_id=current.id)
+                                   parent_id=current.id, verified=True)
             row = self.documents.add_package(session, contract, package)
             self.history.record(session, "package_created", "system", contract_id=contract.id,
                                 details={"package_sha256": row.sha256, "contract_sha256": sha256(timestamped)})
@@ -395,16 +402,36 @@ class SigningService:
                         records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind}
         return report, list(records.values())
 
+    def verified(self, pdf):
+        """``pdf``, once it verifies: nothing that does not is ever stored (a signing act that produced one fails)."""
+        report = self.toolkit().verify(pdf)
+        if not report.valid:
+            raise Conflict("the signed document does not verify; nothing was stored: "
+                           + "; ".join(report.problems[:3] or ["a signature is not valid"]))
+        return pdf
+
     def current_document_verifies(self, session, contract_id):
-        """The activation gate's check of the signed PDF itself: None when it verifies (or nothing is signed yet)."""
+        """The activation gate's check of the signed PDF itself: None when it verifies (or nothing is signed yet).
+
+        A PDF is verified when it is stored (``verified``); the gate checks that the bytes are still those (their
+        SHA-256) and verifies anything else in full. The verdict on given bytes never changes (signatures are
+        validated at their timestamps' time), so it is kept by the PDF's SHA-256."""
         contract = session.get(Contract, contract_id)
         row = self.documents.current(session, contract) if contract is not None else None
         if row is None:
             return None
-        report = self.toolkit().verify(row.pdf)
-        if report.valid:
+        digest = sha256(row.pdf)
+        if row.verified and digest == row.sha256:
             return None
-        return "the signed PDF does not verify: " + "; ".join(report.problems[:3] or ["a signature is not valid"])
+        if digest not in self._verdicts:
+            report = self.toolkit().verify(row.pdf)
+            problem = None if report.valid else (
+                "the signed PDF does not verify: " + "; ".join(report.problems[:3] or ["a signature is not valid"]))
+            with self._verdicts_lock:
+                self._verdicts[digest] = problem
+                while len(self._verdicts) > VERDICTS_KEPT:
+                    self._verdicts.popitem(last=False)
+        return self._verdicts[digest]
 
     # --- shared checks ------------------------------------------------------------------------------------------------
     def _customer_contract(self, session, actor, contract_id):

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +32,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
+from ..instance import generated_secret
 from ..models import SigningIdentity
 
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -64,30 +63,10 @@ def passphrase_from_environment(instance: Path, app_env: str) -> bytes:
     if app_env == "production":
         raise RuntimeError(f"{PASSPHRASE_ENV} must be set when APP_ENV=production")
     path = Path(instance) / "signing_passphrase"
-    if not path.exists():
-        _create_once(path, secrets.token_urlsafe(32))
-    value = path.read_text().strip()
+    value = generated_secret(path)
     if not value:
         raise PKIError(f"{path} is empty: set {PASSPHRASE_ENV}, or delete the file to have one generated")
     return value.encode()
-
-
-def _create_once(path: Path, text: str):
-    """Write a whole file under a temporary name, then link it into place: nobody ever reads it half written,
-    and of two processes creating it at once the first link wins (the other's FileExistsError is harmless)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(temporary)
 
 
 def new_key():
