@@ -201,17 +201,30 @@ def test_two_signing_acts_racing_on_one_document_one_wins_and_nothing_is_lost(ap
     assert len(documents) == 2  # the loser's PDF was never stored
 
 
-def test_the_current_document_moves_only_from_the_one_it_was_made_from(api, platform):
+def test_two_writers_racing_from_one_document_one_wins_and_its_pdf_is_the_current_one(api, platform):
+    """Each act reads the current PDF, signs outside any transaction, then moves the current document in its write
+    transaction: the move is a compare-and-set, so of two writers that read the same PDF exactly one succeeds."""
     contract_id = at_customer(api, technical_service())
     complete_letters(api, contract_id)
     with platform.db.read() as session:
         certified = platform.documents.current(session, session.get(Contract, contract_id))
-    with platform.db.write() as session:
-        platform.documents.advance(session, session.get(Contract, contract_id), "signed:customer", b"%PDF-first",
-                                   replaces=certified.id, parent_id=certified.id)
-    with pytest.raises(Conflict):  # a second writer that read the same document
-        with platform.db.write() as session:
-            platform.documents.advance(session, session.get(Contract, contract_id), "signed:customer", b"%PDF-second",
-                                       replaces=certified.id, parent_id=certified.id)
+    barrier, outcomes = threading.Barrier(2), {}
+
+    def sign_into(pdf):
+        barrier.wait()  # both read the certified PDF and now store what they made of it
+        try:
+            with platform.db.write() as session:
+                platform.documents.advance(session, session.get(Contract, contract_id), "signed:customer", pdf,
+                                           replaces=certified.id, parent_id=certified.id)
+            outcomes[pdf] = "stored"
+        except Conflict:
+            outcomes[pdf] = "conflict"
+    threads = [threading.Thread(target=sign_into, args=(pdf,)) for pdf in (b"%PDF-first", b"%PDF-second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["conflict", "stored"]
+    (winner,) = [pdf for pdf, outcome in outcomes.items() if outcome == "stored"]
     with platform.db.read() as session:
-        assert platform.documents.current(session, session.get(Contract, contract_id)).pdf == b"%PDF-first"
+        assert platform.documents.current(session, session.get(Contract, contract_id)).pdf == winner
