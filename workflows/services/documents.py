@@ -12,6 +12,8 @@ versions the contract version pinned, and the chain of PDFs the signing produces
 """
 import hashlib
 import json
+from collections import OrderedDict
+from threading import Lock
 
 from sqlmodel import select
 
@@ -25,6 +27,7 @@ from ..models import SignedDocument
 MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
                           "coalesce(document_id, 0) = :expected")
 PACKAGE = "package"
+REVIEW_DIGESTS_KEPT = 4096
 
 
 def sha256(data):
@@ -36,6 +39,7 @@ class DocumentService:
         self.contracts = contracts
         self.letters = letters
         self.templates = templates
+        self._review_digests, self._lock = OrderedDict(), Lock()
 
     # --- rendering ----------------------------------------------------------------------------------------------------
     def document(self, session, contract, version=None, with_values=True):
@@ -76,7 +80,23 @@ class DocumentService:
 
     def review_digest(self, session, contract):
         """The SHA-256 of what reviewers decide on: the current version's rendering with the letters' fields blank, as
-        it will be signed (the same whether sales submit a draft or legal approve it)."""
+        it will be signed (the same whether sales submit a draft or legal approve it).
+
+        Every decision asks for it, so it is kept per process by what it is rendered from (the version's content
+        hash, its pinned letters, the template version, the number: all immutable); preparing the document to sign renders
+        it afresh (``fresh_review_digest``), so a template row changed under a contract is caught where it matters."""
+        version = self.contracts.version(session, contract.id, contract.current_version)
+        key = (version.sha256, version.letters_json, contract.template, contract.template_version, contract.number)
+        digest = self._review_digests.get(key)
+        if digest is None:
+            digest = self.fresh_review_digest(session, contract)
+            with self._lock:
+                self._review_digests[key] = digest
+                while len(self._review_digests) > REVIEW_DIGESTS_KEPT:
+                    self._review_digests.popitem(last=False)
+        return digest
+
+    def fresh_review_digest(self, session, contract):
         document = {**self.document(session, contract, with_values=False), "status": "final"}
         return sha256(render_contract_html(document))
 

@@ -123,7 +123,7 @@ class SigningService:
                     return  # signing began: the document is fixed
                 if self._unfilled(session, contract):
                     return
-                approved = self.documents.review_digest(session, contract)
+                approved = self.documents.fresh_review_digest(session, contract)
                 if approved != contract.approved_sha256:
                     raise DocumentNotApproved(
                         f"contract {contract.number}: the document to sign does not render as the reviewers approved "
