@@ -15,6 +15,7 @@ Prints the median and p95 of each, and the ratios b/a and c/a.
 import argparse
 import http.client
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -164,6 +165,7 @@ def lifecycles_per_second(platform, count):
 
 def http_decisions(app, platform, rounds):
     """Legal approvals of real contracts over HTTP/1.1 keep-alive against a one-thread server."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, app, threaded=False)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with platform.db.write() as session:
