@@ -6,11 +6,12 @@ from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlmodel import select
 
 from tests.conftest import Api, load_fixture
 from webapp import create_app
-from workflows.models import OutboxMail
 from workflows.clock import utcnow
+from workflows.models import OutboxMail
 
 
 class Inbox:
@@ -86,7 +87,7 @@ def test_a_mail_outage_never_blocks_a_decision_and_is_retried(database_url, tmp_
     assert api.call("POST", f"/contracts/{contract['id']}/submit", "sales").status_code == 200
     platform = app.extensions["qianyue"]
     with platform.db.read() as session:
-        [waiting] = session.query(OutboxMail).filter(OutboxMail.sent_at.is_(None)).all()
+        [waiting] = session.exec(select(OutboxMail).where(OutboxMail.sent_at.is_(None))).all()
     assert waiting.attempts == 1 and waiting.last_error
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=closed)
