@@ -14,10 +14,11 @@ from tests.conftest import PG_URL, load_fixture
 from tests.process.test_lifecycle import create, submit
 
 # auth (BEGIN, SELECT, ROLLBACK); BEGIN IMMEDIATE, the task (who may decide it), the contract, the version decided on
-# (its approved rendering's SHA-256 goes with the decision: rendered once per version and kept), task with its instance,
-# instance saved, task done, next task, contract status, notification facts + holders + outbox, audit head read + write,
-# history, the approved SHA-256 on the contract, COMMIT; the answer (BEGIN, contract, tasks, ROLLBACK): 24
-MAX_STATEMENTS_PER_DECISION = 24
+# and its contract template's digest (the approved rendering's SHA-256 goes with the decision: rendered once per
+# version and template and kept), task with its instance, instance saved, task done, next task, contract status,
+# notification facts + holders + outbox, audit head read + write, history, the approved SHA-256 on the contract, COMMIT;
+# the answer (BEGIN, contract, tasks, ROLLBACK): 25
+MAX_STATEMENTS_PER_DECISION = 25
 # BEGIN, task with its instance, task done, instance saved, next task, audit head read (no contract row: nothing to
 # chain), history, COMMIT: 8
 MAX_STATEMENTS_PER_ENGINE_STEP = 8

@@ -53,6 +53,28 @@ def test_a_contract_template_added_during_review_changes_nothing_the_customer_si
     assert MARKER in api.call("GET", f"/contracts/{fresh}/document.html", "sales").get_data(as_text=True)
 
 
+def test_a_revision_that_changes_only_the_version_number_is_certified_as_approved(api, platform):
+    """Sales revise without changing a figure: the new version renders differently only by its number, and what the
+    reviewers approve is that rendering, not the one of the version before with the same content."""
+    draft = technical_service()
+    contract_id = api.call("POST", "/contracts", "sales", draft).json["id"]
+    assert api.call("POST", f"/contracts/{contract_id}/submit", "sales").status_code == 200
+    api.decide("legal", contract_id, "return", "请再核对一遍")
+    revised = api.call("PATCH", f"/contracts/{contract_id}", "sales", {"title": draft["title"]})
+    assert revised.status_code == 200 and revised.json["version"] == 2
+    assert api.call("POST", f"/contracts/{contract_id}/submit", "sales").status_code == 200
+    api.decide("legal", contract_id, "approve")
+    if api.tasks("finance", contract_id):
+        api.decide("finance", contract_id, "approve")
+    complete_letters(api, contract_id)
+    with platform.db.read() as session:
+        contract = session.get(Contract, contract_id)
+        assert platform.jobs.unfinished(session, contract_id) == []
+        certified = platform.documents.current(session, contract)
+        assert certified is not None and certified.approved_sha256 == contract.approved_sha256 \
+            == platform.documents.fresh_review_digest(session, contract)
+
+
 def test_nothing_is_certified_that_no_longer_renders_as_approved(api, platform):
     contract_id = at_customer(api, technical_service())
     with platform.db.write() as session:  # the approved text drifts under the contract (an edited template row)

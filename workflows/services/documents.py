@@ -82,11 +82,12 @@ class DocumentService:
         """The SHA-256 of what reviewers decide on: the current version's rendering with the letters' fields blank, as
         it will be signed (the same whether sales submit a draft or legal approve it).
 
-        Every decision asks for it, so it is kept per process by what it is rendered from (the version's content
-        hash, its pinned letters, the template version, the number: all immutable); preparing the document to sign renders
-        it afresh (``fresh_review_digest``), so a template row changed under a contract is caught where it matters."""
+        Every decision asks for it, so it is kept per process by everything it is rendered from: the number, the
+        version's number and content hash, its pinned letters (with their templates' digests) and the contract
+        template's digest. Preparing the document to sign renders it afresh (``fresh_review_digest``)."""
         version = self.contracts.version(session, contract.id, contract.current_version)
-        key = (version.sha256, version.letters_json, contract.template, contract.template_version, contract.number)
+        key = (contract.number, version.version, version.sha256, version.letters_json,
+               self.templates.digest(session, contract.template, contract.template_version))
         digest = self._review_digests.get(key)
         if digest is None:
             digest = self.fresh_review_digest(session, contract)

@@ -58,6 +58,12 @@ class TemplateService:
                                                                  ContractTemplate.version == version)).first()
         return row if row is not None else shipped_source(kind)
 
+    def digest(self, session, kind, version):
+        """The SHA-256 of the text :meth:`source` gives."""
+        row = session.exec(select(ContractTemplate.sha256).where(ContractTemplate.kind == kind,
+                                                                 ContractTemplate.version == version)).first()
+        return row if row is not None else _digest(shipped_source(kind))
+
     def add_version(self, session, kind, source, user, note=""):
         """Check the template compiles in the sandbox, renders a sample contract and marks where each party signs
         (the shipped ``signature_page`` macro does), then store it.
