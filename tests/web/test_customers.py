@@ -1,10 +1,22 @@
 """Customers: the real OIDC redirect flow against the embedded provider, invitations, binding, signing, portal."""
+import base64
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
+import requests
+from joserfc.jwk import RSAKey
 
 from tests.conftest import Api
+from tests.process.test_incidents import BROKEN_AT_CUSTOMER, DMN
 from tests.web.customer_flow import SECURITY_VALUES
 from tests.web.customer_flow import (LiveApp, contract_at_customer, csrf, fill_letters, intent_code, invitation_links,
                                      new_http, provider_login, signing_form)
+from webapp import idp
+from workflows.clock import utcnow
 from workflows.models import CustomerIdentity, Invitation, Signature
 
 pytestmark = pytest.mark.slow
@@ -141,9 +153,6 @@ def test_resend_kills_the_old_link_and_decline(live, live_api):
 
 
 def test_timers_remind_and_expire_the_invitation(live, live_api):
-    from datetime import timedelta
-    from workflows.clock import utcnow
-
     contract = contract_at_customer(live_api)
     ((_to, _kind, link, _body),) = invitation_links(live.platform, contract["id"])
     live.platform.timers.run_due(at=utcnow() + timedelta(days=3, hours=1))
@@ -159,8 +168,6 @@ def test_timers_remind_and_expire_the_invitation(live, live_api):
 
 # --- the relying party refuses what it must refuse (the provider is made to misbehave; the RP is untouched) -------
 def _claims(overrides):
-    from webapp import idp
-
     def get_client_claims(self, client):
         return {"iss": idp.issuer(), "aud": [client.get_client_id()], **overrides}
     return get_client_claims
@@ -168,10 +175,6 @@ def _claims(overrides):
 
 @pytest.mark.parametrize("case", ["issuer", "audience", "expired", "nonce", "signature"])
 def test_bad_id_tokens_are_rejected(live, monkeypatch, case):
-    import time
-    from joserfc.jwk import RSAKey
-    from webapp import idp
-
     now = int(time.time())
     if case == "issuer":
         monkeypatch.setattr(idp.IdpOpenIDCode, "get_client_claims", _claims({"iss": "http://evil.example/idp"}))
@@ -193,8 +196,6 @@ def test_bad_id_tokens_are_rejected(live, monkeypatch, case):
 
 
 def test_wrong_or_replayed_state_is_rejected(live):
-    from urllib.parse import parse_qs, urlsplit
-
     http = new_http()
     first = http.get(f"{live.base}/auth/oidc/login?provider=embedded", allow_redirects=False)
     state = parse_qs(urlsplit(first.headers["Location"]).query)["state"][0]
@@ -211,12 +212,6 @@ def test_wrong_or_replayed_state_is_rejected(live):
 
 def test_code_is_single_use_and_bound_to_the_client(live):
     """The token endpoint itself: PKCE required, codes single use (authlib does not check this; we do)."""
-    import base64
-    import hashlib
-    import secrets
-    from urllib.parse import parse_qs, urlsplit
-    from webapp import idp
-
     http = new_http()
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -243,13 +238,11 @@ def test_code_is_single_use_and_bound_to_the_client(live):
 
 
 def requests_post(url, data, auth):
-    import requests
     return requests.post(url, data=data, auth=auth, timeout=10)
 
 
 def test_a_failing_step_on_the_signing_page_becomes_an_incident(live, live_api):
     """The signing page records nothing itself: the runtime marks the instance erroring, as on every other path."""
-    from tests.process.test_incidents import BROKEN_AT_CUSTOMER, DMN
     with live.platform.db.write() as session:
         live.platform.repository.deploy(session, BROKEN_AT_CUSTOMER, DMN, "admin")
     contract, http, accepted, _to = accept_invitation(live, live_api)
