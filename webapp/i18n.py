@@ -7,6 +7,8 @@ from babel.numbers import format_currency, format_decimal
 from flask import request, session
 from flask_babel import Babel, get_locale
 
+from workflows.documents.formatting import chinese_numeral
+
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_CN"
 TIMEZONE = "Asia/Shanghai"
@@ -49,10 +51,16 @@ def moment(value):
     return format_datetime(value, format="yyyy-MM-dd HH:mm", tzinfo=TIMEZONE, locale=str(get_locale()))
 
 
+def attachment_number(position):
+    """附件一 as the contract prints it in Chinese; Attachment 1 in English."""
+    return chinese_numeral(position) if language() == "zh_CN" else str(position)
+
+
 def init_app(app):
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(money=money, number=number, day=day, moment=moment)
+    app.jinja_env.filters.update(money=money, number=number, day=day, moment=moment,
+                               attachment_number=attachment_number)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=language)

@@ -22,30 +22,42 @@ def live(database_url, tmp_path):
     server.close()
 
 
-def test_customer_draws_and_signs(live, chromium):
+SCREENS = {"desk": {"viewport": {"width": 1280, "height": 900}},
+           "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+                     "has_touch": True}}
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_customer_draws_and_signs(live, chromium, screen):
     if not PAD.exists():
         pytest.fail("webapp/static/vendor/signature_pad.umd.min.js is missing: run `make vendor`")
     api = Api(live.app.test_client(), live.platform)
     contract = contract_at_customer(api)
     ((_to, _kind, link, _body),) = invitation_links(live.platform, contract["id"])
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = chromium.new_context(**SCREENS[screen], locale="zh-CN")
     page = context.new_page()
+
+    def shot(name):
+        """A screenshot of the whole page, which must fit the screen's width (a phone scrolls down, never sideways)."""
+        screenshot(page, f"{name}-{screen}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= SCREENS[screen]["viewport"]["width"], name
+
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(link)
-        screenshot(page, "customer-1-invitation")
+        shot("customer-1-invitation")
         page.click("a[href*='/auth/oidc/login']")
         page.wait_for_selector("#idp-username")
-        screenshot(page, "customer-2-idp-login")
+        shot("customer-2-idp-login")
         page.fill("#idp-username", "xu.yongli")
         page.fill("#idp-password", DEMO_PASSWORD)
         page.click("form button[type=submit]")
         page.wait_for_selector("#allow")
-        screenshot(page, "customer-3-idp-consent")
+        shot("customer-3-idp-consent")
         page.click("#allow")
         page.wait_for_url(link)
-        screenshot(page, "customer-4-accept")
+        shot("customer-4-accept")
         page.click("#accept")
         page.wait_for_url(f"{live.base}/sign/{contract['id']}")
         page.fill("#information_security-security_officer_name", "徐永立")
@@ -77,7 +89,7 @@ def test_customer_draws_and_signs(live, chromium):
         page.mouse.up()
         assert page.is_checked("input[name=method][value=drawn]")
         page.check("#consent")
-        screenshot(page, "customer-5-signing-page")
+        shot("customer-5-signing-page")
         page.click("#sign-button")
         page.wait_for_selector(".error-text[role=alert]")  # the wrong code: refused, nothing lost
         assert page.is_checked("input[name=method][value=drawn]") and page.is_checked("#consent")
@@ -90,7 +102,7 @@ def test_customer_draws_and_signs(live, chromium):
         page.click("#sign-button")
         page.wait_for_url(f"{live.base}/portal")
         page.wait_for_selector(f"tr:has-text('{contract['number']}') .badge.countersigning")
-        screenshot(page, "customer-6-portal-signed")
+        shot("customer-6-portal-signed")
         assert errors == []
     finally:
         context.close()

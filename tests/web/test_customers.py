@@ -50,7 +50,7 @@ def test_invitation_login_and_signature(live, live_api):
     contract, http, accepted, to = accept_invitation(live, live_api)
     assert to == "xu.yongli@school.example"
     assert accepted.status_code == 200 and accepted.url == f"{live.base}/sign/{contract['id']}"
-    assert contract["number"] in accepted.text and "网络及信息安全承诺书" in accepted.text
+    assert contract["number"] in accepted.text and "附件一《网络及信息安全承诺书》" in accepted.text  # as the contract prints it
     assert 'id="sign-form"' not in accepted.text  # the letter's fields first
     page = fill_letters(live, http, contract["id"], accepted.text)
     assert http.get(f"{live.base}/sign/{contract['id']}/document.pdf").content.startswith(b"%PDF")
