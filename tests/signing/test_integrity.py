@@ -164,12 +164,21 @@ def test_routing_takes_the_figures_of_the_version_submitted_on_every_path(api):
 
 
 def test_the_web_task_page_submits_with_the_current_figures(api, as_user):
+    """The same two submits through the web task page's button (the first once failed with NameError: total)."""
     contract_id = api.call("POST", "/contracts", "sales", small_contract()).json["id"]
-    (task,) = api.tasks("sales", contract_id)
     web = as_user("sales")
-    done = web.post(f"/tasks/{task['id']}/decide", {"decision": "submit"}, page=f"/tasks/{task['id']}")
-    assert done.status_code == 302
-    assert api.decide("legal", contract_id, "approve")["contract"]["status"] == "awaiting_customer"
+
+    def submit_on_the_task_page():
+        (task,) = api.tasks("sales", contract_id)
+        assert web.post(f"/tasks/{task['id']}/decide", {"decision": "submit"}, page=f"/tasks/{task['id']}").status_code == 302
+    submit_on_the_task_page()
+    assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "legal_review"
+    api.decide("legal", contract_id, "return", "金额有误")
+    bigger = {"total": "3000000.00", "items": [{"name": "运维服务", "content": "系统运维", "amount": "3000000.00"}],
+              "payment_plan": {"installments": [{"due_date": "2025-06-30", "amount": "3000000.00"}]}}
+    assert api.call("PATCH", f"/contracts/{contract_id}", "sales", bigger).status_code == 200
+    submit_on_the_task_page()
+    assert api.decide("legal", contract_id, "approve")["contract"]["status"] == "finance_review"
 
 
 # --- 5. the signer changes only with an administrator's approval ---------------------------------------------------------
@@ -229,6 +238,36 @@ def test_two_signing_acts_racing_on_one_document_one_wins_and_nothing_is_lost(ap
     assert [d.kind for d in chain] == ["certified", "signed:customer"] and contract.status == "countersigning"
     assert len(rows) == 2 and {r.pades_sha256 for r in rows} == {chain[-1].sha256}  # the winner's evidence only
     assert len(documents) == 2  # the loser's PDF was never stored
+
+
+def test_a_document_moved_while_the_customer_signed_refuses_the_act_and_keeps_the_code(api, platform, monkeypatch):
+    """The whole act, with another writer moving the current document between the signing and the storing: the act
+    answers 409, stores nothing, and its code is not spent (the rollback undoes that too), so signing again works."""
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    with platform.db.read() as session:
+        certified = platform.documents.current(session, session.get(Contract, contract_id))
+    shown = certified.sha256
+    assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 201
+    code = api.last_code(contract_id)
+    verified = platform.signing.verified
+
+    def another_writer_first(pdf):
+        monkeypatch.setattr(platform.signing, "verified", verified)  # once
+        with platform.db.write() as session:
+            platform.documents.advance(session, session.get(Contract, contract_id), "certified", certified.pdf,
+                                       replaces=certified.id, parent_id=certified.id, verified=True)
+        return verified(pdf)
+    monkeypatch.setattr(platform.signing, "verified", another_writer_first)
+    body = {"document_sha256": shown, "method": "typed", "typed_name": "徐永立", "consent": True, "intent_code": code}
+    refused = api.call("POST", f"/contracts/{contract_id}/sign", "customer", body)
+    assert refused.status_code == 409 and "changed at the same moment" in refused.json["message"], refused.json
+    with platform.db.read() as session:
+        assert session.exec(select(Signature).where(Signature.contract_id == contract_id)).all() == []
+        moved = platform.documents.current(session, session.get(Contract, contract_id))
+    assert moved.id != certified.id and moved.sha256 == shown  # same bytes, a new current row
+    signed = api.call("POST", f"/contracts/{contract_id}/sign", "customer", body)  # the same code still works
+    assert signed.status_code == 200, signed.json
 
 
 def test_two_writers_racing_from_one_document_one_wins_and_its_pdf_is_the_current_one(api, platform):
