@@ -11,7 +11,7 @@ from tests.letters.helpers import (SECURITY_VALUES, at_customer, complete_letter
                                    signing_state, technical_service)
 from tests.process.test_lifecycle import small_contract
 from workflows.contracts.credit_code import check_character
-from workflows.errors import Conflict
+from workflows.errors import Conflict, ValidationFailed
 from workflows.models import Contract, ContractTemplate, OutboxMail, Signature, SignedDocument
 from workflows.platform import Platform
 
@@ -144,6 +144,30 @@ def test_a_customer_account_acts_only_on_the_contracts_bound_to_it(api, platform
     assert api.call("POST", f"/contracts/{city}/signer", "admin", {"username": "customer"}).status_code == 200
     assert api.call("GET", f"/contracts/{city}/signing", "customer").status_code == 200  # bound to this one now
     assert api.call("GET", f"/contracts/{city}", "acme-api").status_code == 404
+
+
+def test_the_customer_task_is_the_bound_customers_alone(api, platform):
+    """Staff (an administrator too) see the customer's task but never decide, hold or hand it on; an account cannot be
+    customer and staff at once; and a customer's code is only sent while their task is open."""
+    contract_id = at_customer(api, technical_service())
+    (task,) = api.tasks("customer", contract_id)
+    assert api.call("GET", f"/tasks/{task['id']}", "admin").status_code == 200
+    for user, action, body in (("admin", "complete", {"decision": "decline", "comment": "x"}),
+                               ("admin", "claim", None), ("admin", "delegate", {"to": "customer"})):
+        assert api.call("POST", f"/tasks/{task['id']}/{action}", user, body).status_code == 403, (user, action)
+    for action, body in (("claim", None), ("delegate", {"to": "customer"})):  # the customer cannot hand it on either
+        assert api.call("POST", f"/tasks/{task['id']}/{action}", "customer", body).status_code == 409, action
+    with platform.db.write() as session:
+        with pytest.raises(ValidationFailed) as mixed:
+            platform.accounts.create_user(session, "sales-and-customer", ["sales", "customer"], "mixed-secret-1")
+        assert "roles" in mixed.value.fields
+        with pytest.raises(ValidationFailed):
+            platform.accounts.set_roles(session, "sales", ["sales", "customer"], True, "admin")
+    assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "awaiting_customer"
+    complete_letters(api, contract_id)
+    assert customer_signs(api, contract_id).status_code == 200
+    late = api.call("POST", f"/contracts/{contract_id}/intent", "customer")  # signed: no more codes
+    assert late.status_code == 409, late.json
 
 
 # --- 4. routing follows the current figures, whichever way sales submit ------------------------------------------------

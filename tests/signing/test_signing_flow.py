@@ -130,7 +130,7 @@ def test_intent_cli_reads_the_last_code_in_development_only(app, api, monkeypatc
 
 
 def test_the_activation_gate_refuses_a_signed_pdf_that_no_longer_verifies(app, api, platform):
-    """A tampered current signed PDF blocks the countersignature (409 'document'), before any code is spent."""
+    """A tampered current signed PDF blocks the countersignature (409 'document'), before any code is sent."""
     contract_id = at_customer(api, technical_service())
     api.sign("customer", contract_id)
     with platform.db.write() as session:
@@ -139,5 +139,5 @@ def test_the_activation_gate_refuses_a_signed_pdf_that_no_longer_verifies(app, a
         tampered[len(tampered) // 2] ^= 0x01
         row.pdf = bytes(tampered)
     (task,) = api.tasks("signatory", contract_id)
-    refused = api.complete_sign("signatory", task["id"], contract_id)
+    refused = api.call("POST", f"/tasks/{task['id']}/intent", "signatory")
     assert refused.status_code == 409 and "does not verify" in refused.json["fields"]["document"], refused.json

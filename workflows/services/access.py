@@ -6,6 +6,8 @@
   administrator bound it to), or, for an identity an administrator bound to an organisation (an integration's API
   account), every contract of that organisation's credit code, once it was sent for signature. Everything else
   answers 404, as if it did not exist: a customer learns nothing of other customers' contracts, nor of drafts.
+- A customer's task (the lane ``customer``) is acted on by the bound customer alone: staff, administrators included,
+  see it but never decide, sign, hold or hand it on for them; the signer changes only by a change of contact.
 """
 from sqlalchemy import or_
 from sqlmodel import select
@@ -16,6 +18,7 @@ from ..models import Contract, Invitation
 
 # a contract reaches its customer when it is sent for signature; before that it is the provider's internal draft
 CUSTOMER_VISIBLE = ("awaiting_customer", "countersigning", "active", "declined", "expired")
+CUSTOMER_LANE = "customer"
 
 
 class AccessService:
@@ -55,6 +58,13 @@ class AccessService:
             self.contract(session, actor, task.contract_id)
         if task.role not in actor.role_set and "admin" not in actor.role_set:
             raise Forbidden(f"this task belongs to the {task.role} role")
+        return task
+
+    def task_to_act_on(self, session, actor, task_id):
+        """A task ``actor`` may decide, sign, hold or hand on: as :meth:`task`, and a customer's only by that customer."""
+        task = self.task(session, actor, task_id)
+        if task.role == CUSTOMER_LANE and not is_customer(actor):
+            raise Forbidden("the customer's task is theirs alone: staff change the signer, they do not act for them")
         return task
 
     def require_role(self, actor, *roles):

@@ -37,6 +37,18 @@ USER_FOR_TOKEN = Statement(
     "WHERE api_token.token_sha256 = :digest AND api_token.revoked_at IS NULL AND app_user.active", columns=USER_COLUMNS)
 
 
+def check_roles(roles):
+    """What is wrong with a set of roles, or None. ``customer`` stands alone: such an account acts as the customer
+    identity of one organisation (an integration), never as staff too, or it could decide its own contracts' reviews
+    and act on other customers' tasks as staff."""
+    unknown = sorted(set(roles or ()) - set(ROLES))
+    if not roles or unknown:
+        return f"choose from {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+    if "customer" in roles and len(set(roles)) > 1:
+        return "the customer role cannot be combined with staff roles"
+    return None
+
+
 def hash_password(password):
     return _hasher.hash(password)
 
@@ -57,9 +69,9 @@ class AccountService:
         errors = {}
         if not _USERNAME.match(username or ""):
             errors["username"] = "letters, digits and _ . @ - only, at most 100 characters"
-        unknown = sorted(set(roles) - set(ROLES))
-        if not roles or unknown:
-            errors["roles"] = f"choose from {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        roles_error = check_roles(roles)
+        if roles_error:
+            errors["roles"] = roles_error
         if not password or len(password) < 8:
             errors["password"] = "at least 8 characters"
         if errors:
@@ -86,9 +98,9 @@ class AccountService:
         """An admin changes a user's roles, the customer organisation an integration account acts for, or disables
         the account (not their own admin role)."""
         user = self.get(session, username)
-        unknown = sorted(set(roles) - set(ROLES))
-        if not roles or unknown:
-            raise ValidationFailed("invalid roles", {"roles": f"choose from {', '.join(ROLES)}"})
+        roles_error = check_roles(roles)
+        if roles_error:
+            raise ValidationFailed("invalid roles", {"roles": roles_error})
         if username == acting and ("admin" not in roles or not active):
             raise ValidationFailed("you cannot remove your own admin role", {"roles": "keep your own admin role"})
         user.roles, user.active = ",".join(sorted(set(roles))), active

@@ -17,8 +17,9 @@ RENEWAL_HOUR = time(9, 0, tzinfo=CHINA)
 
 
 class ActivationService:
-    def __init__(self, contracts, letters, documents, signing, webhooks, notifications, accounts):
+    def __init__(self, contracts, tasks, letters, documents, signing, webhooks, notifications, accounts):
         self.contracts = contracts
+        self.tasks = tasks
         self.letters = letters
         self.documents = documents
         self.signing = signing
@@ -36,8 +37,9 @@ class ActivationService:
         return problems
 
     def refuse_countersign_while_incomplete(self, session, task, decision):
-        """Task guard: the provider's countersign waits until the gate would open."""
-        if task.name != "provider_countersign" or decision != "sign":
+        """Task guard: the provider's countersign (the task whose diagram declares the provider's signature) waits
+        until the gate would open."""
+        if decision != "sign" or self.tasks.form(session, task)["signature"] != "provider":
             return
         problems = self.missing(session, task.contract_id)
         if problems:

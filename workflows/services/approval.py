@@ -6,8 +6,8 @@ routing never runs on stale or missing ones), and before the customer's step the
 kept with the decision. An approval stores that hash on the contract: what is later certified and signed must render
 to the same hash (``SigningService``). A ``sign`` on a task whose diagram declares a signature is a signing act.
 """
-from ..actors import is_customer
 from ..errors import Conflict
+from .access import CUSTOMER_LANE
 from .signing import Origin, SignatureInput
 
 REVIEWED_STATUSES = ("draft", "legal_review", "finance_review")  # the document is read and decided on, not signed yet
@@ -26,7 +26,7 @@ class ApprovalService:
                origin: Origin = Origin()):
         """Complete a task with a decision the diagram allows on it; returns the completed task row."""
         with self.db.write() as session:
-            task = self.access.task(session, actor, task_id)
+            task = self.access.task_to_act_on(session, actor, task_id)
             signing = decision == "sign" and task.state == "open" and bool(self.tasks.form(session, task)["signature"])
             if not signing:
                 return self._complete(session, actor, task, decision, comment)
@@ -43,8 +43,6 @@ class ApprovalService:
 
     def _complete(self, session, actor, task, decision, comment):
         contract = self.contracts.get(session, task.contract_id)
-        if is_customer(actor):
-            self.access.contract(session, actor, contract.id)
         details = {}
         if contract.status in REVIEWED_STATUSES:
             digest = self.documents.review_digest(session, contract)
@@ -63,15 +61,23 @@ class ApprovalService:
     # --- holding a task -----------------------------------------------------------------------------------------------
     def claim(self, actor, task_id):
         with self.db.write() as session:
-            self.access.task(session, actor, task_id)
+            self._holdable(session, actor, task_id)
             return self.tasks.claim(session, task_id, actor)
 
     def release(self, actor, task_id):
         with self.db.write() as session:
-            self.access.task(session, actor, task_id)
+            self._holdable(session, actor, task_id)
             return self.tasks.unclaim(session, task_id, actor)
 
     def delegate(self, actor, task_id, to_username, comment=""):
         with self.db.write() as session:
-            self.access.task(session, actor, task_id)
+            self._holdable(session, actor, task_id)
             return self.tasks.delegate(session, task_id, actor, to_username, comment)
+
+    def _holdable(self, session, actor, task_id):
+        """Staff hold and hand on their lanes' tasks; a customer's task stays with the signer bound to the contract
+        (handed to anyone else, nobody could complete it)."""
+        task = self.access.task_to_act_on(session, actor, task_id)
+        if task.role == CUSTOMER_LANE:
+            raise Conflict("a customer's task is not held or handed on: to change the signer, change the contact")
+        return task

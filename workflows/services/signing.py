@@ -182,15 +182,13 @@ class SigningService:
         with self.db.write() as session:
             if is_customer(actor):
                 contract = self._customer_contract(session, actor, contract_id)
+                self._task_to_sign(session, actor, contract, "customer")
                 if self.signing_state(session, contract)["status"] != "ready":
                     raise Conflict("the document to sign is being prepared; request a code once it is ready")
                 destination = actor.email if actor.email_verified else ""
             else:
                 contract = self.access.contract(session, actor, contract_id)
-                task = self.contracts.open_task(session, contract.id, "provider")
-                if task is None or task.role not in actor.role_set or \
-                        self.tasks.form(session, task)["signature"] != "provider":
-                    raise Conflict("nothing on this contract is waiting for your signature")
+                self._task_to_sign(session, actor, contract, "provider")
                 destination = actor.email
             label = f"（合同 {contract.number}）"
 
@@ -222,7 +220,7 @@ class SigningService:
         """The customer signs the contract and every letter with one code: one PAdES signature in each field."""
         with self.db.read() as session:
             contract = self._customer_contract(session, actor, contract_id)
-            task = self._open_task(session, contract, "customer")
+            task = self._task_to_sign(session, actor, contract, "customer")
             current = self._document_to_sign(session, contract, given.document_sha256)
             typed_name = check_signature_input(given.consent, given.method, given.typed_name, given.image_png)
             letters = self.letters.attached(session, contract.id)
@@ -272,12 +270,10 @@ class SigningService:
         """The provider's signatory signs and applies the organisation's seal; the process then activates the contract
         (or refuses, with what is missing, before any code is spent)."""
         with self.db.read() as session:
-            task = self.access.task(session, actor, task_id)
+            task = self.access.task_to_act_on(session, actor, task_id)
             if self.tasks.form(session, task)["signature"] != "provider":
                 raise Conflict("this task is not the provider's countersignature")
-            task = self.tasks.open_for(session, task_id, actor)
-            for guard in self.tasks.guards:
-                guard(session, task, "sign")
+            task = self.tasks.check(session, task_id, actor, "sign")
             contract = self.contracts.get(session, task.contract_id)
             current = self.documents.current(session, contract)
             if current is None or current.kind != "signed:customer":
@@ -321,7 +317,7 @@ class SigningService:
     def sign_task(self, actor, task_id, given: SignatureInput, origin: Origin):
         """A ``sign`` decision on a task whose diagram declares a signature: the act the declaration names."""
         with self.db.read() as session:
-            task = self.access.task(session, actor, task_id)
+            task = self.access.task_to_act_on(session, actor, task_id)
             kind = self.tasks.form(session, task)["signature"]
         if kind == "customer":
             self.sign_as_customer(actor, task.contract_id, given, origin)
@@ -439,13 +435,13 @@ class SigningService:
             raise Forbidden("only the customer's signer signs as 甲方")
         return self.access.contract(session, actor, contract_id)
 
-    def _open_task(self, session, contract, role):
+    def _task_to_sign(self, session, actor, contract, role):
+        """The contract's open task asking for ``role``'s signature, if ``actor`` may sign it now (completing it checks
+        the same again): asked before a code is sent and before any PDF work."""
         task = self.contracts.open_task(session, contract.id, role)
-        if task is None:
+        if task is None or self.tasks.form(session, task)["signature"] != role:
             raise Conflict(f"the contract is not waiting for this signature (it is {contract.status})")
-        if task.state == "suspended":
-            raise Conflict("the process stopped on an error and waits for an administrator")
-        return task
+        return self.tasks.check(session, task.id, actor, "sign")
 
     def _document_to_sign(self, session, contract, shown_sha256):
         """The certified document, if it is the one the signer read, renders from the current values and is what the

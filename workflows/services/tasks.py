@@ -137,11 +137,7 @@ class TaskService:
         callers from outside pass decision and comment alone, so nobody can inject variables. ``details`` are kept
         with the decision in the history (e.g. the SHA-256 of the document decided on).
         """
-        task = self.open_for(session, task_id, user, SELECT_TASK_AND_INSTANCE)
-        if task.assignee and task.assignee != user.username:
-            raise Forbidden(f"the task is claimed by {task.assignee}")
-        for guard in self.guards:
-            guard(session, task, decision)
+        task = self.check(session, task_id, user, decision, SELECT_TASK_AND_INSTANCE)
         step = self.runtime.restore(session, task.instance_id, task, user.username)
         spiff_task = step.workflow.get_task_from_id(UUID(task.id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
@@ -174,6 +170,16 @@ class TaskService:
         if errors:
             raise ValidationFailed("the decision is not valid for this task", errors)
         return decision, comment
+
+    def check(self, session, task_id, user, decision, statement=SELECT_TASK):
+        """The task, if ``user`` may make ``decision`` on it now: open, in their role, not held by someone else, and
+        every guard agrees. A signing act asks before its slow work; :meth:`complete` asks again inside the step."""
+        task = self.open_for(session, task_id, user, statement)
+        if task.assignee and task.assignee != user.username:
+            raise Forbidden(f"the task is claimed by {task.assignee}")
+        for guard in self.guards:
+            guard(session, task, decision)
+        return task
 
     def open_for(self, session, task_id, user, statement=SELECT_TASK):
         """The task, if it waits for a decision and ``user`` holds its role; Forbidden or Conflict otherwise."""
