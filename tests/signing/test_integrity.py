@@ -168,6 +168,13 @@ def test_the_customer_task_is_the_bound_customers_alone(api, platform):
     assert customer_signs(api, contract_id).status_code == 200
     late = api.call("POST", f"/contracts/{contract_id}/intent", "customer")  # signed: no more codes
     assert late.status_code == 409, late.json
+    api.sign("signatory", contract_id)
+    seen = {s["field"]: s for s in api.call("GET", f"/contracts/{contract_id}", "customer").json["signatures"]}
+    assert seen["customer"]["ip"] and seen["customer"]["email"]  # its own evidence
+    assert seen["provider-signatory"]["name"] and seen["provider-signatory"]["signed_at"]
+    assert all(seen["provider-signatory"][key] is None for key in ("email", "subject", "ip", "user_agent"))
+    staff = {s["field"]: s for s in api.call("GET", f"/contracts/{contract_id}", "sales").json["signatures"]}
+    assert staff["provider-signatory"]["ip"] and staff["provider-signatory"]["subject"] == "signatory"
 
 
 # --- 4. routing follows the current figures, whichever way sales submit ------------------------------------------------
@@ -213,11 +220,17 @@ def test_changing_the_signer_after_acceptance_needs_an_administrator(api, platfo
     assert asked.status_code == 200 and asked.json["status"] == "sent"  # nobody accepted yet: it goes out at once
     bound = api.call("POST", f"/contracts/{contract_id}/signer", "admin", {"username": "customer"})  # a signer accepted
     assert bound.status_code == 200
+    odd = api.call("POST", f"/contracts/{contract_id}/invitation", "sales",
+                   {"action": "change_contact", "email": "intruder@evil.example", "reason": 5})
+    assert odd.status_code == 422 and "reason" in odd.json["fields"]  # and nothing was asked
     pending = api.call("POST", f"/contracts/{contract_id}/invitation", "sales",
                        {"action": "change_contact", "email": "intruder@evil.example", "reason": "换人"})
     assert pending.status_code == 202 and pending.json["status"] == "pending_approval"
     with platform.db.read() as session:  # the accepted signer keeps the contract until an administrator decides
         assert platform.customers.current_invitation(session, contract_id).email == "someone.else@school.example"
+    for body in ({"approve": True, "comment": 5}, {"approve": "yes"}):
+        odd = api.call("POST", f"/contact-changes/{pending.json['request']}/decision", "admin", body)
+        assert odd.status_code == 422, body
     denied = api.call("POST", f"/contact-changes/{pending.json['request']}/decision", "sales", {"approve": True})
     assert denied.status_code == 403
     approved = api.call("POST", f"/contact-changes/{pending.json['request']}/decision", "admin",

@@ -25,17 +25,6 @@ def contract_summary(contract):
     }
 
 
-def signature_as_dict(signature):
-    """The evidence of a signature (the image and PDF bytes are served by the pages, not inlined here)."""
-    return {"id": signature.id, "role": signature.role, "field": signature.field, "letter": signature.letter_code,
-            "name": signature.name, "email": signature.email, "issuer": signature.issuer, "subject": signature.subject,
-            "method": signature.method, "contract_version": signature.contract_version,
-            "document_sha256": signature.document_sha256, "image_sha256": signature.image_sha256,
-            "pades_sha256": signature.pades_sha256, "certificate_serial": signature.certificate_serial,
-            "ip": signature.ip, "user_agent": signature.user_agent, "consent_text": signature.consent_text,
-            "signed_at": signature.signed_at.isoformat()}
-
-
 def document_state(session, contract):
     """The signable document: while the customer is asked, whether it is ready and its SHA-256; later the current
     PDF of the signing chain and, once active, the package."""
@@ -63,7 +52,7 @@ def contract_detail(session, contract):
         "total_in_words": figures["total_in_words"], "net_in_words": figures["net_in_words"],
         "tax_in_words": figures["tax_in_words"], "data": data, "letters": letters,
         "document": document_state(session, contract),
-        "signatures": [signature_as_dict(s) for s in services.signing.signatures(session, contract.id)],
+        "signatures": services.signing.evidence(session, g.actor, contract.id),
         "links": {"self": url_for("api.get_contract", contract_id=contract.id),
                   "history": url_for("api.contract_history", contract_id=contract.id)},
     }

@@ -104,8 +104,6 @@ def manage_invitation(contract_id):
 @bp.post("/contact-changes/<int:change_id>/decision")
 def decide_contact_change(change_id):
     body = json_object()
-    if not isinstance(body.get("approve"), bool):
-        raise ValidationFailed("approve is true or false", {"approve": "true or false"})
     change = platform().invitations.decide_contact_change(g.actor, change_id, body["approve"], body.get("comment", ""))
     return jsonify({"id": change.id, "status": "approved" if body["approve"] else "rejected"})
 

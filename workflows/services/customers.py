@@ -222,7 +222,7 @@ class CustomerService:
         if self.pending_contact_change(session, contract.id) is not None:
             raise Conflict("a change of signer is already waiting for an administrator")
         change = ContactChange(contract_id=contract.id, from_email=current.email, to_email=email,
-                               reason=(reason or "")[:2000], requested_by=actor.username)
+                               reason=_free_text(reason, "reason"), requested_by=actor.username)
         session.add(change)
         session.flush()
         self.history.record(session, "signer_change_requested", actor.username, contract_id=contract.id,
@@ -242,13 +242,16 @@ class CustomerService:
         rejects a change of signer; both names are kept in the history and the completion certificate."""
         if "admin" not in admin.role_set:
             raise Forbidden("only an administrator decides a change of signer")
+        if not isinstance(approve, bool):
+            raise ValidationFailed("approve is true or false", {"approve": "true or false"})
+        comment = _free_text(comment, "comment")
         change = session.get(ContactChange, change_id) if isinstance(change_id, int) else None
         if change is None:
             raise NotFound(f"no change of signer {change_id}")
         moved = session.execute(update(ContactChange).where(ContactChange.id == change.id,
                                                             ContactChange.status == "pending")
                                 .values(status="approved" if approve else "rejected", decided_by=admin.username,
-                                        decided_at=utcnow(), comment=(comment or "")[:2000])).rowcount
+                                        decided_at=utcnow(), comment=comment)).rowcount
         if moved != 1:
             raise Conflict(f"this change of signer was already {change.status}")
         details = {"from": change.from_email, "to": change.to_email, "requested_by": change.requested_by,
@@ -257,10 +260,10 @@ class CustomerService:
             self.invite(session, change.contract_id, admin.username, email=change.to_email,
                         reason="contact changed (approved)")
             self.history.record(session, "signer_contact_changed", admin.username, contract_id=change.contract_id,
-                                on_behalf_of=change.requested_by, comment=comment or "", details=details)
+                                on_behalf_of=change.requested_by, comment=comment, details=details)
         else:
             self.history.record(session, "signer_change_rejected", admin.username, contract_id=change.contract_id,
-                                on_behalf_of=change.requested_by, comment=comment or "", details=details)
+                                on_behalf_of=change.requested_by, comment=comment, details=details)
         return change
 
     # --- the process ----------------------------------------------------------------------------------------------
@@ -310,3 +313,14 @@ def _who(identity):
 
 def _looks_like_email(value):
     return isinstance(value, str) and 3 <= len(value) <= 200 and "@" in value and " " not in value and "\n" not in value
+
+
+def _free_text(value, field, limit=2000):
+    """A reason or comment as given: text of at most ``limit`` characters (none is empty)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"the {field} must be text", {field: "must be text"})
+    if len(value) > limit:
+        raise ValidationFailed(f"the {field} is too long", {field: f"at most {limit} characters"})
+    return value.strip()

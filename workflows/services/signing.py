@@ -51,6 +51,7 @@ CUSTOMER_FIELD, PROVIDER_FIELD, SIGNATORY_FIELD = "customer", "provider", "provi
 PREPARE, FINALIZE = "document.prepare", "package.finalize"
 MAX_PREPARE_ROUNDS = 5
 VERDICTS_KEPT = 256
+PRIVATE_EVIDENCE = ("email", "issuer", "subject", "ip", "user_agent")  # of one party, not shown to the other
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,22 @@ class SigningService:
 
     def signatures(self, session, contract_id):
         return list(session.exec(select(Signature).where(Signature.contract_id == contract_id).order_by(Signature.id)))
+
+    def evidence(self, session, actor, contract_id):
+        """The signatures' evidence as ``actor`` may read it (the image and PDF bytes are served apart): staff all of it;
+        a customer its own, and of the other party who signed, when and how, not their address, account or network."""
+        items = []
+        for row in self.signatures(session, contract_id):
+            item = {"id": row.id, "role": row.role, "field": row.field, "letter": row.letter_code, "name": row.name,
+                    "email": row.email, "issuer": row.issuer, "subject": row.subject, "method": row.method,
+                    "contract_version": row.contract_version, "document_sha256": row.document_sha256,
+                    "image_sha256": row.image_sha256, "pades_sha256": row.pades_sha256,
+                    "certificate_serial": row.certificate_serial, "ip": row.ip, "user_agent": row.user_agent,
+                    "consent_text": row.consent_text, "signed_at": row.signed_at.isoformat()}
+            if is_customer(actor) and row.identity_id != actor.identity_id:
+                item.update({key: None for key in PRIVATE_EVIDENCE})
+            items.append(item)
+        return items
 
     # --- verification -------------------------------------------------------------------------------------------------
     def verify(self, pdf):
