@@ -17,7 +17,19 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
           "customer_reminder": _l("Reminder sent to the customer"),
           "process_failed": _l("Process stopped on an error"), "process_resumed": _l("Process resumed"),
-          "process_migrated": _l("Process moved to another version")}
+          "process_migrated": _l("Process moved to another version"),
+          "customer_invited": _l("Customer invited to sign"), "customer_not_invited": _l("Customer not invited (no contact)"),
+          "customer_bound": _l("Customer's signer bound"), "letters_attached": _l("Commitment letters attached"),
+          "letter_template_missing": _l("A mandated letter has no template"), "letter_filled": _l("Letter filled in"),
+          "document_prepared": _l("Document to sign prepared"),
+          "document_not_approved": _l("Document to sign differs from the approved text"),
+          "customer_signed": _l("Customer signed"), "contract_activated": _l("Contract activated"),
+          "package_created": _l("Signed package created"), "renewal_notice": _l("Renewal notice due"),
+          "signer_change_requested": _l("Change of signer requested"),
+          "signer_contact_changed": _l("Change of signer approved"),
+          "signer_change_rejected": _l("Change of signer rejected")}
+JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
+             "package.finalize": _l("Building the signed package")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
 LETTER_STATUSES = {"required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
@@ -46,4 +58,5 @@ def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
-                                 LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS, label=label)
+                                 LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,
+                                 JOB_KIND_LABELS=JOB_KINDS, label=label)

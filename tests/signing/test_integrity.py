@@ -75,19 +75,29 @@ def test_a_revision_that_changes_only_the_version_number_is_certified_as_approve
             == platform.documents.fresh_review_digest(session, contract)
 
 
-def test_nothing_is_certified_that_no_longer_renders_as_approved(api, platform):
+def test_nothing_is_certified_that_no_longer_renders_as_approved(api, platform, as_user):
     contract_id = at_customer(api, technical_service())
     with platform.db.write() as session:  # the approved text drifts under the contract (an edited template row)
         row = session.exec(select(ContractTemplate).where(ContractTemplate.kind == "technical_service",
                                                           ContractTemplate.version == 1)).one()
         row.source = row.source.replace("技术服务内容", MARKER, 1)
     assert fill(api, contract_id, "information_security", SECURITY_VALUES).status_code == 200
-    api.run_jobs()
+    assert api.run_jobs() == 1  # refused for good at once: rendering again gives the same document
     with platform.db.read() as session:
-        (job,) = platform.jobs.unfinished(session, contract_id)
+        (job,) = platform.jobs.dead(session, contract_id)
         assert platform.documents.current(session, session.get(Contract, contract_id)) is None
+        mails = session.exec(select(OutboxMail).where(OutboxMail.contract_id == contract_id,
+                                                      OutboxMail.kind == "document_not_approved")).all()
     assert "does not render as the reviewers approved" in job.last_error
-    assert signing_state(api, contract_id)["status"] == "preparing"
+    assert [m.to_addr for m in mails] == ["sales@provider.example"]  # whoever drafted it hears of it
+    assert "document_not_approved" in [e["event"] for e in history(api, contract_id)]
+    state = signing_state(api, contract_id)  # the customer is told, instead of "preparing" for ever
+    assert state["status"] == "failed" and "does not render as the reviewers approved" in state["problem"]
+    assert f'id="failed-job-{job.id}"' in as_user("sales").get(f"/contracts/{contract_id}").get_data(as_text=True)
+    admin = as_user("admin")
+    assert admin.post(f"/contracts/{contract_id}/jobs/{job.id}/retry", page=f"/contracts/{contract_id}").status_code == 302
+    with platform.db.read() as session:  # an administrator runs it again (once the cause is repaired)
+        assert [j.id for j in platform.jobs.unfinished(session, contract_id)] == [job.id]
     assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 409
 
 

@@ -22,6 +22,12 @@ def live(database_url, tmp_path):
     server.close()
 
 
+INKED = """() => { const c = document.getElementById('signature-pad');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""  # pixels drawn on the pad
+
+
+
 SCREENS = {"desk": {"viewport": {"width": 1280, "height": 900}},
            "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
                      "has_touch": True}}
@@ -94,10 +100,10 @@ def test_customer_draws_and_signs(live, chromium, screen):
         page.wait_for_selector(".error-text[role=alert]")  # the wrong code: refused, nothing lost
         assert page.is_checked("input[name=method][value=drawn]") and page.is_checked("#consent")
         assert page.evaluate("document.getElementById('signature_image').value").startswith("data:image/png")
-        inked = page.evaluate("""() => { const c = document.getElementById('signature-pad');
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
-        assert inked > 200  # the drawing is back on the pad
+        page.wait_for_function(f"() => ({INKED})() > 200")  # the drawing is back on the pad
+        viewport = SCREENS[screen]["viewport"]  # the address bar hides, the keyboard shows: the page resizes
+        page.set_viewport_size({"width": viewport["width"], "height": viewport["height"] - 120})
+        page.wait_for_function(f"() => ({INKED})() > 200")  # and is drawn there again
         page.fill("#intent_code", code)
         page.click("#sign-button")
         page.wait_for_url(f"{live.base}/portal")

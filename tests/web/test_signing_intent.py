@@ -47,3 +47,19 @@ def test_intent_codes_are_single_use_and_rate_limited(api, platform):
     (legal_done,) = [t for t in api.call("GET", f"/contracts/{contract_id}/history", "sales").json["items"]
                      if t.get("task_name") == "legal_review"][:1]
     assert api.call("POST", f"/tasks/{legal_done['task_id']}/intent", "legal").status_code == 409
+
+
+def test_a_refused_decision_keeps_what_was_typed(api, as_user):
+    """A 409 on the task page (here: the PDF changed since the page was opened) shows the page again, with the comment
+    as typed, not a redirect that loses it."""
+    contract_id = at_customer(api, technical_service())
+    api.sign("customer", contract_id)
+    (task,) = api.tasks("signatory", contract_id)
+    web = as_user("signatory")
+    web.get(f"/tasks/{task['id']}")
+    web.post(f"/tasks/{task['id']}/intent", page=f"/tasks/{task['id']}")
+    refused = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign", "document_sha256": "0" * 64,
+                                                       "comment": "已与客户电话确认。", "intent_code": api.last_code(contract_id)},
+                       page=f"/tasks/{task['id']}")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "已与客户电话确认。" in page and "the document changed" in page

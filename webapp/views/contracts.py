@@ -64,6 +64,7 @@ def show(contract_id):
             "contracts/show.html", contract=contract, data=data, figures=data["figures"],
             tasks=services.tasks.query(session, contract_id=contract.id),
             incident=services.runtime.incident(session, contract.id),
+            failed_jobs=services.jobs.failed(session, contract.id),
             versions=services.contracts.versions(session, contract.id), letters=letters,
             activation_missing=services.activation.missing(session, contract.id)
             if contract.status in ("awaiting_customer", "countersigning") else {},
@@ -74,6 +75,19 @@ def show(contract_id):
             pending_change=services.customers.pending_contact_change(session, contract.id),
             audit=services.history.audit(session, contract.id),
             history=services.history.for_contract(session, contract.id))
+
+
+@bp.post("/<int:contract_id>/jobs/<int:job_id>/retry")
+@roles_required("admin")
+def retry_job(contract_id, job_id):
+    """An administrator runs background work that gave up once more (after repairing its cause)."""
+    try:
+        with platform().db.write() as session:
+            platform().jobs.retry(session, job_id, contract_id=contract_id)
+        flash(_("The background work runs again."), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id))
 
 
 @bp.get("/<int:contract_id>/preview")

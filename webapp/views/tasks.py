@@ -3,10 +3,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from workflows.errors import DomainError, ValidationFailed
+from workflows.errors import Conflict, DomainError, ValidationFailed
 from workflows.models import User
 from workflows.services.signing import Origin, SignatureInput
 
+from ..errors import status_of
 from ..labels import DECISIONS, label
 from ..security import client_ip, login_required, platform
 
@@ -50,10 +51,12 @@ def decide(task_id):
     try:
         task = platform().approval.decide(g.user, task_id, decision, form.get("comment", ""), given,
                                           Origin(client_ip(), request.user_agent.string))
-    except ValidationFailed as exc:
+    except (ValidationFailed, Conflict) as exc:  # the page again, with what was typed
+        if isinstance(exc, Conflict):
+            flash(exc.message, "error")
         with platform().db.read() as session:
             task = platform().access.task(session, g.user, task_id)
-            return render_template("task.html", **page_context(session, task, exc.fields, form)), 422
+            return render_template("task.html", **page_context(session, task, exc.fields, form)), status_of(exc)
     except DomainError as exc:
         flash(exc.message + "".join(f"（{k}：{v}）" for k, v in exc.fields.items()), "error")
         return redirect(url_for("tasks.show", task_id=task_id))

@@ -68,7 +68,8 @@ class JobService:
         transaction. It MUST be idempotent: a job runs at least once, not exactly once (a worker may die after the work
         and before recording it, and a try that outlives its lease is run again elsewhere). It should read the current
         state when it runs rather than trust the payload's snapshot. Raising any exception is a failed try: retried
-        after ``backoff``, doubling each time, and dead after ``max_attempts`` tries.
+        after ``backoff``, doubling each time, and dead after ``max_attempts`` tries; an exception whose ``retryable``
+        is False (a refusal that another try cannot change) makes the job dead at once.
         """
         if kind in self.policies:
             raise ValueError(f"job kind {kind!r} is already registered")
@@ -113,9 +114,23 @@ class JobService:
             query = query.where(Job.contract_id == contract_id)
         return list(session.scalars(query))
 
-    def retry(self, session, job_id):
-        """Give a dead job a fresh set of tries, due now."""
+    def latest(self, session, kind, contract_id):
+        """The newest job of ``kind`` for a contract, whatever its status (None if there never was one)."""
+        return session.scalars(select(Job).where(Job.kind == kind, Job.contract_id == contract_id)
+                               .order_by(col(Job.id).desc()).limit(1)).first()
+
+    def failed(self, session, contract_id):
+        """A contract's work that gave up: of each kind, the newest job, when it is dead."""
+        newest = {}
+        for job in session.scalars(select(Job).where(Job.contract_id == contract_id).order_by(col(Job.id).desc())):
+            newest.setdefault(job.kind, job)
+        return [job for job in newest.values() if job.status == DEAD]
+
+    def retry(self, session, job_id, contract_id=None):
+        """Give a dead job a fresh set of tries, due now (``contract_id``: only a job of that contract)."""
         job = self.get(session, job_id)
+        if contract_id is not None and job.contract_id != contract_id:
+            raise NotFound(f"no job {job_id} for contract {contract_id}")
         if job.status != DEAD:
             raise Conflict(f"job {job_id} is {job.status}, not dead")
         if job.dedupe_key is not None:
@@ -149,7 +164,8 @@ class JobService:
         except Exception as exc:  # any failure of the handler is a failed try; the worker goes on
             log.warning("job %s (%s) failed on try %s of %s", job.id, job.kind, job.attempts, job.max_attempts,
                         exc_info=True)
-            outcome = self._failed(job, policy, "".join(traceback.format_exception(exc))[-ERROR_TAIL:], at)
+            outcome = self._failed(job, policy, "".join(traceback.format_exception(exc))[-ERROR_TAIL:], at,
+                                   final=not getattr(exc, "retryable", True))
         else:
             outcome = self._succeeded(job, at)
         if outcome is None:
@@ -213,10 +229,10 @@ class JobService:
                 finished_at=case((again, None), else_=now), rerun=False, locked_by=None, locked_until=None)
                 .returning(Job).execution_options(synchronize_session=False)).first()
 
-    def _failed(self, job, policy, error, at):
+    def _failed(self, job, policy, error, at, final=False):
         now = at or utcnow()
         values = {"status": QUEUED, "run_at": now + policy.delay_after(job.attempts)}
-        if job.attempts >= job.max_attempts:
+        if final or job.attempts >= job.max_attempts:
             values = {"status": DEAD, "pending_key": None, "finished_at": now}
             log.error("job %s (%s) is dead after %s tries; `flask --app wsgi jobs retry %s` runs it again",
                       job.id, job.kind, job.attempts, job.id)

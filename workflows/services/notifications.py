@@ -67,12 +67,17 @@ class NotificationService:
                              f"{self.base_url}/tasks/{task['id']}\n", contract.id)
         for event in step.events:
             if event.get("decision") == "return":
-                drafter = next((u for u in self._active_users(session) if u.username == contract.created_by), None)
-                if drafter is not None:
-                    self.enqueue(session, "contract_returned", drafter.email, f"[签约] 合同被退回：{contract.number}",
-                                 f"{drafter.display_name}，您好：\n\n{event['actor']} 退回了合同《{contract.title}》（{contract.number}）。\n"
-                                 f"意见：{event.get('comment') or ''}\n\n请修改后重新提交：{self.base_url}/contracts/{contract.id}\n",
-                                 contract.id)
+                self.tell_drafter(session, contract.id, "contract_returned", f"[签约] 合同被退回：{contract.number}",
+                                  f"{event['actor']} 退回了合同《{contract.title}》（{contract.number}）。\n"
+                                  f"意见：{event.get('comment') or ''}\n\n请修改后重新提交：", contract=contract)
+
+    def tell_drafter(self, session, contract_id, kind, subject, text, contract=None):
+        """Mail the staff member who drafted the contract (if still active): a greeting, ``text``, the contract's page."""
+        contract = contract or CONTRACT_FACTS.first(session, {"id": contract_id})
+        drafter = next((u for u in self._active_users(session) if u.username == contract.created_by), None)
+        if drafter is not None:
+            self.enqueue(session, kind, drafter.email, subject,
+                         f"{drafter.display_name}，您好：\n\n{text}{self.base_url}/contracts/{contract.id}\n", contract.id)
 
     def _holders(self, session, role):
         return [u for u in self._active_users(session) if role in u.roles.split(",") and u.email]

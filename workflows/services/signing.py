@@ -31,6 +31,7 @@ from ..clock import china_time, utcnow
 from ..documents import render_contract_html, render_document_pdf
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..models import Contract, ContractLetter, OutboxMail, Signature
+from ..models.jobs import DEAD, QUEUED, RUNNING
 from ..signing import seals
 from ..signing.certificate import METHOD_LABELS
 from ..signing.intent import IntentService
@@ -126,10 +127,7 @@ class SigningService:
                     return
                 approved = self.documents.fresh_review_digest(session, contract)
                 if approved != contract.approved_sha256:
-                    raise DocumentNotApproved(
-                        f"contract {contract.number}: the document to sign does not render as the reviewers approved "
-                        f"it (approved {contract.approved_sha256[:12] or 'nothing'}, now {approved[:12]}); "
-                        "it is not certified")
+                    self._refuse_to_certify(contract_id, approved)
                 document = self.documents.document(session, contract)
                 source = sha256(render_contract_html(document))
                 if current is not None and current.source_sha256 == source:
@@ -149,16 +147,36 @@ class SigningService:
                                              "fields": [p.field_name for p in places]})
         raise Conflict(f"contract {contract_id}: the letters kept changing while the document was prepared")
 
+    def _refuse_to_certify(self, contract_id, rendered):
+        """The document no longer renders as approved (a template or the rendering code changed under the contract):
+        say so in the history and to whoever drafted it, and fail the job for good (another try renders the same)."""
+        with self.db.write() as session:
+            contract = session.get(Contract, contract_id)
+            self.history.record(session, "document_not_approved", "system", contract_id=contract.id,
+                                details={"approved_sha256": contract.approved_sha256, "rendered_sha256": rendered})
+            self.notifications.tell_drafter(
+                session, contract.id, "document_not_approved", f"[签约] 待签文件与审核通过的文本不一致：{contract.number}",
+                f"合同《{contract.title}》（{contract.number}）现在生成的待签文件与法务、财务审核通过的文本不一致"
+                "（合同模板或系统的排版在审核后有变化），因此没有生成待签文件，客户暂时无法签署。\n"
+                "请联系管理员：恢复原模板后重试该任务，或让客户拒签后重新起草。\n")
+            number, approved = contract.number, contract.approved_sha256
+        raise DocumentNotApproved(
+            f"contract {number}: the document to sign does not render as the reviewers approved it "
+            f"(approved {approved[:12] or 'nothing'}, now {rendered[:12]}); it is not certified")
+
     def signing_state(self, session, contract):
         """For the signing page and ``GET .../signing``: the document the signer reads and what is still to do."""
         current = self.documents.current(session, contract)
         unfilled = self._unfilled(session, contract)
-        pending = any(job.kind == PREPARE for job in self.jobs.unfinished(session, contract.id))
+        job = self.jobs.latest(session, PREPARE, contract.id)
+        pending = job is not None and job.status in (QUEUED, RUNNING)
         ready = (current is not None and not unfilled and not pending
                  and current.source_sha256 == sha256(self.documents.html(session, contract)))
-        return {"status": "ready" if ready else ("letters" if unfilled else "preparing"),
-                "document_sha256": current.sha256 if current is not None and ready else None,
-                "kind": current.kind if current is not None else None, "unfilled_letters": unfilled}
+        failed = not ready and not unfilled and job is not None and job.status == DEAD
+        status = "ready" if ready else "letters" if unfilled else "failed" if failed else "preparing"
+        return {"status": status, "document_sha256": current.sha256 if current is not None and ready else None,
+                "kind": current.kind if current is not None else None, "unfilled_letters": unfilled,
+                "problem": job.last_error.strip().splitlines()[-1] if failed and job.last_error.strip() else None}
 
     def _unfilled(self, session, contract):
         """The codes of the attached letters still waiting for values (and mandated ones not attached yet)."""
@@ -499,6 +517,8 @@ class SigningService:
 
 class DocumentNotApproved(Conflict):
     """The document no longer renders as the reviewers approved it: never certified, never signed."""
+
+    retryable = False  # rendering again gives the same document
 
 
 def place_as_dict(place):
