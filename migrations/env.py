@@ -13,16 +13,16 @@ def run_migrations_online():
     engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        if sqlite:  # batch table rebuilds must not trip foreign keys; PRAGMA only works outside a transaction
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
+        if sqlite:  # batch table rebuilds must not trip foreign keys; the PRAGMA is ignored inside a transaction, so
+            # it goes to the driver before SQLAlchemy begins one (our engine's BEGIN hook would come first otherwise)
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=sqlite, compare_type=True, transactional_ddl=True)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
         if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 run_migrations_online()

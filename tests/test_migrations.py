@@ -2,9 +2,10 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
+from tests.letters.helpers import at_customer, complete_letters, customer_signs, technical_service
 from workflows import migrate
 from workflows.db import Database
 
@@ -30,3 +31,28 @@ def test_upgrade_twice_is_harmless(database_url):
         assert MigrationContext.configure(connection).get_current_revision() == head
     assert set(inspect(db.engine).get_table_names()) == tables and "signed_document" in tables
     db.dispose()
+
+
+BEFORE_ONE_DOCUMENT = "543e9c24ebce"  # the revision before letters became pages of the signed contract
+
+
+def test_a_database_in_use_goes_down_and_up_and_keeps_signed_evidence(api, platform):
+    """With contracts, letters bound to signatures and PDFs in it (foreign keys everywhere: SQLite's table rebuilds
+    must run with them off), and the PDFs an older version kept on letters and signatures survive the upgrade."""
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    assert customer_signs(api, contract_id).status_code == 200
+    migrate.downgrade(platform.db, BEFORE_ONE_DOCUMENT)
+    letter_pdf, signature_pdf = b"%PDF-1.7 a filled letter, signed by hash", b"%PDF-1.7 kept on a signature row"
+    with platform.db.engine.begin() as connection:  # what the older version stored
+        connection.execute(text("UPDATE contract_letter SET document_pdf = :pdf WHERE contract_id = :id"),
+                           {"pdf": letter_pdf, "id": contract_id})
+        connection.execute(text("UPDATE signature SET signed_pdf = :pdf WHERE id = (SELECT min(id) FROM signature)"),
+                           {"pdf": signature_pdf})
+    migrate.upgrade(platform.db)
+    with platform.db.engine.connect() as connection:
+        legacy = dict(connection.execute(text("SELECT kind, pdf FROM signed_document WHERE kind LIKE 'legacy:%'")).all())
+        bound = connection.execute(text("SELECT count(*) FROM contract_letter WHERE signature_id IS NOT NULL")).scalar()
+    assert {kind: bytes(pdf) for kind, pdf in legacy.items()} == {"legacy:letter": letter_pdf,
+                                                                   "legacy:signature": signature_pdf}
+    assert bound == 1 and api.call("GET", f"/contracts/{contract_id}", "sales").status_code == 200

@@ -6,6 +6,7 @@ Revision ID: 4b0888ccf646
 Revises: 543e9c24ebce
 Create Date: 2026-12-02 03:05:30.044894
 """
+import hashlib
 import json
 from datetime import datetime, timezone
 
@@ -45,6 +46,7 @@ def upgrade():
         batch_op.add_column(sa.Column('document_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_contract_customer_credit_code'), ['customer_credit_code'], unique=False)
 
+    _keep_legacy_pdfs()
     with op.batch_alter_table('contract_letter', schema=None) as batch_op:
         batch_op.drop_column('document_sha256')
         batch_op.drop_column('document_pdf')
@@ -70,6 +72,35 @@ def upgrade():
     _fill_credit_codes()
     _name_current_documents()
     _mirror_integration_accounts()
+
+
+def _keep_legacy_pdfs():
+    """Signed evidence is never dropped: the filled letter PDFs (signed by hash before letters were pages of the
+    contract) and the PDFs kept on signature rows move to ``signed_document`` as ``legacy:letter`` and
+    ``legacy:signature`` rows (unless the same bytes are there already), where /verify still finds them on record."""
+    bind = op.get_bind()
+    kept = {(contract_id, digest) for contract_id, digest in bind.execute(sa.text(
+        "SELECT contract_id, sha256 FROM signed_document")).all()}
+    documents = sa.table("signed_document", sa.column("contract_id"), sa.column("kind"), sa.column("sha256"),
+                         sa.column("pdf", sa.LargeBinary()), sa.column("created_at", sqlmodel.sql.sqltypes.UTCDateTime()))
+    legacy = [*(("legacy:letter", row) for row in bind.execute(sa.text(
+                  "SELECT contract_id, document_pdf, coalesce(signed_at, filled_at, attached_at) FROM contract_letter "
+                  "WHERE document_pdf IS NOT NULL")).all()),
+              *(("legacy:signature", row) for row in bind.execute(sa.text(
+                  "SELECT contract_id, signed_pdf, signed_at FROM signature WHERE signed_pdf IS NOT NULL")).all())]
+    rows = []
+    for kind, (contract_id, pdf, when) in legacy:
+        digest = hashlib.sha256(pdf).hexdigest()
+        if (contract_id, digest) not in kept:
+            kept.add((contract_id, digest))
+            if isinstance(when, str):  # SQLite hands a raw query's datetimes back as text (stored as UTC)
+                when = datetime.fromisoformat(when)
+            if when is not None and when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            rows.append({"contract_id": contract_id, "kind": kind, "sha256": digest, "pdf": pdf,
+                         "created_at": when or datetime.now(timezone.utc)})
+    if rows:
+        op.bulk_insert(documents, rows)
 
 
 def _fill_credit_codes():
