@@ -56,3 +56,6 @@ def test_a_database_in_use_goes_down_and_up_and_keeps_signed_evidence(api, platf
     assert {kind: bytes(pdf) for kind, pdf in legacy.items()} == {"legacy:letter": letter_pdf,
                                                                    "legacy:signature": signature_pdf}
     assert bound == 1 and api.call("GET", f"/contracts/{contract_id}", "sales").status_code == 200
+    (task,) = api.tasks("signatory", contract_id)  # signed by the customer before the upgrade: no places to sign at
+    refused = api.complete_sign("signatory", task["id"], contract_id)
+    assert refused.status_code == 409 and "before signature places" in refused.json["message"], refused.json

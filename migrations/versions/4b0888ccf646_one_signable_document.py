@@ -119,7 +119,7 @@ def _name_current_documents():
     """Before this revision the newest PDF of a contract that was not the package was its current one."""
     op.get_bind().execute(sa.text(
         "UPDATE contract SET document_id = (SELECT max(d.id) FROM signed_document d WHERE d.contract_id = contract.id "
-        "AND d.kind <> 'package' AND d.pdf IS NOT NULL)"))
+        "AND d.kind <> 'package' AND d.kind NOT LIKE 'legacy:%' AND d.pdf IS NOT NULL)"))
 
 
 def _mirror_integration_accounts():

@@ -528,6 +528,9 @@ def place_as_dict(place):
 
 def places_of(document):
     """The places a certified document's fields sit at, by field name (kept with the document when it was made)."""
+    if not document.places_json:
+        raise Conflict("this document was prepared by a release before signature places and cannot be signed on; "
+                       "the customer declines it and sales draft the contract again")
     return {place["field"]: place for place in json.loads(document.places_json)}
 
 
