@@ -117,7 +117,7 @@ def test_the_licensed_ca_issues_every_certificate_and_its_root_verifies_them(
     db = app.extensions["qianyue"].db
     with db.read() as session:  # derived identities are stored; the licensed CA's key stays in its files
         names = set(session.exec(select(SigningIdentity.name)))
-    assert names == {"tsa", "platform", seal_identity_name(PROVIDER["credit_code"])}
+    assert names == {"tsa", "platform", seal_identity_name(PROVIDER["organisation"], PROVIDER["credit_code"])}
     db.dispose()
 
 

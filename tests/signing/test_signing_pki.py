@@ -71,7 +71,7 @@ def test_processes_opening_at_the_same_moment_end_with_one_pki(db, database_url,
         monkeypatch.undo()
     first, second = run_together(open_pki, database_url, barriers=2)
     assert first == second
-    seal = seal_identity_name(SEAL[1])
+    seal = seal_identity_name(*SEAL)
     assert stored(db) == {**{name: first[name] for name in BASE_NAMES}, seal: first["seal"]}
     if before:
         assert (first["root"], first["issuing"]) == (before["root"], before["issuing"])
@@ -111,10 +111,19 @@ def test_signer_certificate_is_short_lived_names_the_signer_and_is_never_stored(
     assert stored(pki_database) == rows
 
 
+def test_each_organisation_seals_in_its_own_name(pki):
+    """Two providers without a credit code, or one renamed, never seal under another organisation's name."""
+    changzhou, xinxiang = pki.seal_certificate("常州分公司", ""), pki.seal_certificate("新乡分公司", "")
+    renamed = pki.seal_certificate("中国电信股份有限公司福州市分公司", "91350100MA2XN0001K")
+    for identity, name in ((changzhou, "常州分公司"), (xinxiang, "新乡分公司"), (renamed, "中国电信股份有限公司福州市分公司")):
+        (organisation,) = identity.cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        assert organisation.value == name
+
+
 def test_seal_certificate_is_kept_and_reused(pki, pki_database):
     first = pki.seal_certificate("中国电信股份有限公司福州分公司", "91350100MA2XN0001K")
     assert pki.seal_certificate("中国电信股份有限公司福州分公司", "91350100MA2XN0001K").cert == first.cert
-    assert stored(pki_database)[seal_identity_name("91350100MA2XN0001K")] == first.fingerprint
+    assert stored(pki_database)[seal_identity_name("中国电信股份有限公司福州分公司", "91350100MA2XN0001K")] == first.fingerprint
     reopened = DeploymentPKI.open(pki_database, PASSPHRASE)
     assert reopened.seal_certificate("中国电信股份有限公司福州分公司", "91350100MA2XN0001K").cert == first.cert
 

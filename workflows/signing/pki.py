@@ -172,8 +172,10 @@ def _current_under(issuer: Identity, renew_before: timedelta):
     return is_current
 
 
-def seal_identity_name(credit_code: str) -> str:
-    return "seal-" + hashlib.sha256(credit_code.encode()).hexdigest()[:16]
+def seal_identity_name(org_name: str, credit_code: str) -> str:
+    """The stored name of an organisation's seal: by its name and credit code together, so that two providers
+    without a credit code never share a seal, and a renamed organisation gets a seal in its new name."""
+    return "seal-" + hashlib.sha256(f"{credit_code}|{org_name}".encode()).hexdigest()[:16]
 
 
 class IdentityStore:
@@ -377,10 +379,11 @@ class DeploymentPKI:
 
     # -- identities -----------------------------------------------------------------------------------------------
     def seal_certificate(self, org_name: str, credit_code: str) -> Identity:
-        """The provider organisation's seal (合同专用章) identity: one per credit code for the whole deployment,
-        renewed the day before it expires."""
+        """The provider organisation's seal (合同专用章) identity: one per organisation (name and credit code) for
+        the whole deployment, renewed the day before it expires."""
         is_current = _current_under(self.issuing, SEAL_RENEW_BEFORE)
-        cached = self._seals.get(credit_code)
+        name = seal_identity_name(org_name, credit_code)
+        cached = self._seals.get(name)
         if cached is not None and is_current(cached):
             return cached
 
@@ -390,8 +393,8 @@ class DeploymentPKI:
                                      cn=f"{org_name} 合同专用章"), self.issuing, now - CLOCK_SKEW, now + SEAL_VALIDITY,
                                [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING])
 
-        identity = self.identities.obtain(seal_identity_name(credit_code), issue, is_current)
-        self._seals[credit_code] = identity
+        identity = self.identities.obtain(name, issue, is_current)
+        self._seals[name] = identity
         return identity
 
     def issue_signer(self, name: str, subject_id: str, organisation: str = "", credit_code: str = "",
