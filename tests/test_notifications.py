@@ -1,5 +1,4 @@
 """Mail over real SMTP (a local aiosmtpd server): task arrival, returns, the overdue digest, and outages."""
-import socket
 from datetime import timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -8,7 +7,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import select
 
-from tests.conftest import Api, load_fixture
+from tests.conftest import Api, free_port, load_fixture
 from webapp import create_app
 from workflows.clock import utcnow
 from workflows.models import OutboxMail
@@ -26,12 +25,6 @@ class Inbox:
 
     def to(self, address):
         return [m for m in self.messages if address in m["to"]]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

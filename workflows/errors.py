@@ -36,3 +36,9 @@ class InvalidDefinition(DomainError):
     """A BPMN/DMN file that cannot be deployed; the message names the offending element."""
 
     code = "invalid_definition"
+
+
+class Unavailable(DomainError):
+    """A service the step depends on (the time-stamping authority) did not answer: nothing changed; try again."""
+
+    code = "unavailable"

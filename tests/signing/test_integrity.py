@@ -5,8 +5,10 @@ import subprocess
 import threading
 
 import pytest
+from pyhanko.sign.timestamps import HTTPTimeStamper
 from sqlmodel import select
 
+from tests.conftest import free_port
 from tests.letters.helpers import (SECURITY_VALUES, at_customer, complete_letters, customer_signs, fill, network_line,
                                    signing_state, technical_service)
 from tests.process.test_lifecycle import small_contract
@@ -344,3 +346,21 @@ def test_two_writers_racing_from_one_document_one_wins_and_its_pdf_is_the_curren
     (winner,) = [pdf for pdf, outcome in outcomes.items() if outcome == "stored"]
     with platform.db.read() as session:
         assert platform.documents.current(session, session.get(Contract, contract_id)).pdf == winner
+
+
+# --- an outage of the time-stamping authority --------------------------------------------------------------------------
+def test_a_silent_time_stamping_authority_answers_503_and_changes_nothing(api, platform, monkeypatch):
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    silent = HTTPTimeStamper(f"http://127.0.0.1:{free_port()}/tsa", timeout=2)  # nothing listens there
+    monkeypatch.setattr(platform.toolkit(), "timestamper", silent)
+    shown = signing_state(api, contract_id)["document_sha256"]
+    assert api.call("POST", f"/contracts/{contract_id}/intent", "customer").status_code == 201
+    body = {"document_sha256": shown, "method": "typed", "typed_name": "徐永立", "consent": True,
+            "intent_code": api.last_code(contract_id)}
+    refused = api.call("POST", f"/contracts/{contract_id}/sign", "customer", body)
+    assert refused.status_code == 503 and "time-stamping" in refused.json["message"], refused.json
+    with platform.db.read() as session:
+        assert session.exec(select(Signature).where(Signature.contract_id == contract_id)).all() == []
+    monkeypatch.undo()  # it answers again: the same code still signs
+    assert api.call("POST", f"/contracts/{contract_id}/sign", "customer", body).status_code == 200

@@ -1,6 +1,5 @@
 """Helpers for the customer tests: a real HTTP server, the embedded provider's pages driven with requests."""
 import re
-import socket
 import threading
 from html import unescape
 from urllib.parse import urljoin
@@ -9,19 +8,13 @@ import requests
 from sqlmodel import select
 from werkzeug.serving import make_server
 
-from tests.conftest import load_fixture
+from tests.conftest import free_port, load_fixture
 from webapp import create_app
 from workflows.demo import DEMO_PASSWORD
 from workflows.models import OutboxMail
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LINK = re.compile(r"(http://\S+/invitations/\S+)")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveApp:

@@ -7,7 +7,8 @@ import pytest
 from flask import Flask, jsonify, redirect, request
 from werkzeug.serving import make_server
 
-from tests.web.customer_flow import LiveApp, free_port, new_http
+from tests.conftest import free_port
+from tests.web.customer_flow import LiveApp, new_http
 from workflows.models import CustomerIdentity
 
 pytestmark = pytest.mark.slow

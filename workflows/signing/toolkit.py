@@ -12,11 +12,14 @@ The use cases (``workflows.services.signing``) decide who signs what, when, and 
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.timestamps import TimestampRequestError
 
+from ..errors import Unavailable
 from . import pdf as pades
 from .certificate import build_package
 from .pki import DeploymentPKI, passphrase_from_environment
@@ -26,6 +29,16 @@ from .verify import VerificationReport, verify_pdf
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@contextmanager
+def timestamping():
+    """Every signature here is timestamped: a time-stamping authority that does not answer is Unavailable (503 to a
+    signer, a retried try to a job), not a fault of ours."""
+    try:
+        yield
+    except TimestampRequestError as exc:
+        raise Unavailable("the time-stamping service did not answer; nothing was signed, try again in a moment") from exc
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ class SigningToolkit:
         """The platform certifies the document (DocMDP: form filling and signing allowed), creating a signature field
         at each place in the same revision."""
         specs = [pades.FieldSpec(place.field_name, place.page_index, place.box) for place in places]
-        return pades.certify(pdf_bytes, specs, self.pki, timestamper=self.timestamper)
+        with timestamping():
+            return pades.certify(pdf_bytes, specs, self.pki, timestamper=self.timestamper)
 
     def person(self, name, subject_id, organisation="", credit_code="", email="") -> Signer:
         """A fresh key and a ~15-minute certificate naming the signer, for one signing act; never stored."""
@@ -84,18 +98,20 @@ class SigningToolkit:
     def sign(self, pdf_bytes: bytes, field: str, signer: Signer, stamp_png: bytes | None, name: str,
              reason: str = "") -> bytes:
         """One incremental PAdES signature (timestamp, validation data) into an existing field, showing the stamp."""
-        return pades.sign(pdf_bytes, field, signer.key, signer.cert, self.pki, stamp_png, name, reason,
-                          timestamper=self.timestamper)
+        with timestamping():
+            return pades.sign(pdf_bytes, field, signer.key, signer.cert, self.pki, stamp_png, name, reason,
+                              timestamper=self.timestamper)
 
     def finalize(self, signed_pdf: bytes, certificate_data: dict) -> tuple[bytes, bytes]:
         """Activation: the document timestamp over the signed contract (B-LTA), then the package (completion
         certificate with the timestamped contract embedded byte for byte), certified and timestamped.
         Returns (timestamped contract, package)."""
-        contract = pades.timestamp(signed_pdf, self.timestamper, self.pki)
-        package = build_package(contract, {**certificate_data, "sha256_after": sha256(contract)})
-        package = pades.certify(package, [], self.pki, timestamper=self.timestamper, permissions=MDPPerm.NO_CHANGES,
-                                reason="签署完成证明 Certificate of completion")
-        return contract, pades.timestamp(package, self.timestamper, self.pki)
+        with timestamping():
+            contract = pades.timestamp(signed_pdf, self.timestamper, self.pki)
+            package = build_package(contract, {**certificate_data, "sha256_after": sha256(contract)})
+            package = pades.certify(package, [], self.pki, timestamper=self.timestamper,
+                                    permissions=MDPPerm.NO_CHANGES, reason="签署完成证明 Certificate of completion")
+            return contract, pades.timestamp(package, self.timestamper, self.pki)
 
     def verify(self, pdf_bytes: bytes) -> VerificationReport:
         return verify_pdf(pdf_bytes, [self.pki.root.cert], self.pki.chain, self.pki.asn1_crls())
