@@ -364,3 +364,18 @@ def test_a_silent_time_stamping_authority_answers_503_and_changes_nothing(api, p
         assert session.exec(select(Signature).where(Signature.contract_id == contract_id)).all() == []
     monkeypatch.undo()  # it answers again: the same code still signs
     assert api.call("POST", f"/contracts/{contract_id}/sign", "customer", body).status_code == 200
+
+
+# --- downloads: one rule for every door ----------------------------------------------------------------------------------
+def test_no_door_promises_a_package_before_activation(api, as_user):
+    contract_id = at_customer(api, technical_service())
+    assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 409
+    staff = as_user("sales")
+    refused = staff.get(f"/contracts/{contract_id}/package.pdf")
+    assert refused.status_code == 302
+    page = staff.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "once the contract is active" in page and "being prepared" not in page
+    pdf = staff.get(f"/contracts/{contract_id}/document.pdf")  # the same file and name as the API's
+    same = api.call("GET", f"/contracts/{contract_id}/document.pdf", "sales")
+    assert pdf.data == same.data and pdf.headers["Content-Disposition"] == same.headers["Content-Disposition"]
+    assert staff.get(f"/contracts/{contract_id}/document.pdf?version=9").status_code == 404

@@ -4,11 +4,11 @@ from dataclasses import asdict
 from flask import Response, g, jsonify, request, url_for
 
 from workflows.actors import is_customer
-from workflows.errors import Conflict
 from workflows.services.contracts import STATUS_TITLES
 from workflows.services.history import event_as_dict
 from workflows.services.tasks import task_as_dict
 
+from ..downloads import pdf_response
 from . import bp, json_body, page_args, platform, require_staff
 
 
@@ -26,18 +26,8 @@ def contract_summary(contract):
 
 
 def document_state(session, contract):
-    """The signable document: while the customer is asked, whether it is ready and its SHA-256; later the current
-    PDF of the signing chain and, once active, the package."""
-    services = platform()
-    if contract.status == "awaiting_customer":
-        state = services.signing.signing_state(session, contract)
-    else:
-        current = services.documents.current(session, contract)
-        state = {"status": current.kind if current else "not_prepared", "document_sha256": current.sha256 if current else None}
-    if contract.status == "active":
-        package = services.documents.package(session, contract.id)
-        state["package"] = {"status": "ready" if package else "preparing", "sha256": package.sha256 if package else None}
-    return {**state, "document_url": url_for("api.contract_pdf", contract_id=contract.id),
+    return {**platform().signing.document_state(session, contract),
+            "document_url": url_for("api.contract_pdf", contract_id=contract.id),
             "package_url": url_for("api.contract_package", contract_id=contract.id)}
 
 
@@ -159,30 +149,18 @@ def contract_html(contract_id):
 def contract_pdf(contract_id):
     """The current PDF of the signing chain once there is one (signed, with every signature), else a rendering."""
     with platform().db.read() as session:
-        contract = readable(session, contract_id)
-        current = platform().documents.current(session, contract)
-        pdf = current.pdf if current is not None else platform().documents.render_pdf(session, contract)
-    name = f"{contract.number}-{'signed' if current is not None and current.kind != 'certified' else f'v{contract.current_version}'}.pdf"
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"',
-                                                              "X-Document-SHA256": _sha(current)})
+        download = platform().documents.readable_pdf(session, readable(session, contract_id))
+    return pdf_response(download, "inline")
 
 
 @bp.get("/contracts/<int:contract_id>/package.pdf")
 def contract_package(contract_id):
     """The final package of an active contract, built once after activation; 202 while it is being built."""
     with platform().db.read() as session:
-        contract = readable(session, contract_id)
-        if contract.status != "active":
-            raise Conflict(f"the package exists once the contract is active (it is {contract.status})")
-        package = platform().documents.package(session, contract.id)
-    if package is None:
+        download = platform().documents.package_download(session, readable(session, contract_id))
+    if download is None:
         response = jsonify({"status": "preparing", "message": "the package is being built; try again shortly"})
         response.status_code = 202
         response.headers["Retry-After"] = "2"
         return response
-    return Response(package.pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"', "X-Document-SHA256": package.sha256})
-
-
-def _sha(row):
-    return row.sha256 if row is not None else ""
+    return pdf_response(download, "attachment")

@@ -2,7 +2,7 @@
 and who signs (resend, change the contact, an administrator's approval of that change, binding a signer)."""
 from flask import g, jsonify, request
 
-from workflows.errors import Conflict, ValidationFailed
+from workflows.errors import ValidationFailed
 from workflows.services.signing import Origin, SignatureInput, png_from_data_url
 
 from ..security import client_ip
@@ -24,10 +24,8 @@ def origin():
 
 
 def _letters(session, contract):
-    services = platform()
-    missing = services.activation.missing(session, contract.id) \
-        if contract.status in ("awaiting_customer", "countersigning") else {}
-    return {"items": services.letters.listing(session, contract), "activation_missing": missing}
+    return {"items": platform().letters.listing(session, contract),
+            "activation_missing": platform().activation.blockers(session, contract)}
 
 
 @bp.get("/contracts/<int:contract_id>/letters")
@@ -53,8 +51,6 @@ def signing_state(contract_id):
     """What the signer needs: whether the document is ready, its SHA-256 (send it back when signing), the letters."""
     with platform().db.read() as session:
         contract = platform().access.contract(session, g.actor, contract_id)
-        if contract.status != "awaiting_customer":
-            raise Conflict(f"the contract is not waiting for the customer's signature (it is {contract.status})")
         return jsonify({**platform().signing.signing_state(session, contract),
                         "letters": platform().letters.listing(session, contract)})
 
@@ -75,12 +71,7 @@ def sign_contract(contract_id):
 @bp.post("/contracts/<int:contract_id>/decline")
 def decline_contract(contract_id):
     body = json_object()
-    with platform().db.read() as session:
-        contract = platform().access.contract(session, g.actor, contract_id)
-        task = platform().contracts.open_task(session, contract.id, "customer")
-    if task is None:
-        raise Conflict(f"the contract is not waiting for the customer (it is {contract.status})")
-    platform().approval.decide(g.actor, task.id, "decline", body.get("reason") or body.get("comment") or "")
+    platform().approval.decline(g.actor, contract_id, body.get("reason") or body.get("comment") or "")
     return jsonify({"status": "declined"})
 
 

@@ -6,8 +6,9 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 
 from workflows.actors import STAFF_ROLES
-from workflows.errors import DomainError, ValidationFailed
+from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 
+from ..downloads import pdf_response
 from ..forms import ContractForm
 from ..security import platform, roles_required
 
@@ -66,8 +67,7 @@ def show(contract_id):
             incident=services.runtime.incident(session, contract.id),
             failed_jobs=services.jobs.failed(session, contract.id),
             versions=services.contracts.versions(session, contract.id), letters=letters,
-            activation_missing=services.activation.missing(session, contract.id)
-            if contract.status in ("awaiting_customer", "countersigning") else {},
+            activation_missing=services.activation.blockers(session, contract),
             lint=services.contracts.lint(data, [letter["title"] for letter in letters]),
             signatures=services.signing.signatures(session, contract.id),
             signing_document=services.documents.current(session, contract),
@@ -105,29 +105,29 @@ def preview(contract_id):
 @roles_required(*STAFF)
 def document_pdf(contract_id):
     """A version as read in review; the current one of a contract in signing or signed: the signed PDF itself."""
-    version = request.args.get("version", type=int)
-    with platform().db.read() as session:
-        contract = platform().contracts.get(session, contract_id)
-        if version is not None and not 1 <= version <= contract.current_version:
-            abort(404)
-        current = platform().documents.current(session, contract) if version in (None, contract.current_version) else None
-        pdf = current.pdf if current is not None else platform().documents.render_pdf(session, contract, version)
-    name = f"{contract.number}-signed.pdf" if current is not None and current.kind != "certified" \
-        else f"{contract.number}-v{version or contract.current_version}.pdf"
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    try:
+        with platform().db.read() as session:
+            contract = platform().access.contract(session, g.user, contract_id)
+            download = platform().documents.readable_pdf(session, contract, request.args.get("version", type=int))
+    except NotFound:
+        abort(404)
+    return pdf_response(download)
 
 
 @bp.get("/<int:contract_id>/package.pdf")
 @roles_required(*STAFF)
 def package_pdf(contract_id):
-    with platform().db.read() as session:
-        contract = platform().contracts.get(session, contract_id)
-        row = platform().documents.package(session, contract.id)
-    if row is None:
+    try:
+        with platform().db.read() as session:
+            download = platform().documents.package_download(
+                session, platform().access.contract(session, g.user, contract_id))
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("contracts.show", contract_id=contract_id))
+    if download is None:
         flash(_("The signed package is being prepared; it will be here in a moment."), "success")
         return redirect(url_for("contracts.show", contract_id=contract_id))
-    return Response(row.pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
+    return pdf_response(download, "attachment")
 
 
 @bp.get("/<int:contract_id>/diff")

@@ -10,6 +10,7 @@ from workflows.actors import CustomerActor
 from workflows.errors import DomainError, ValidationFailed
 from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png_from_data_url
 
+from ..downloads import pdf_response
 from ..errors import status_of
 from ..oidc import AFTER_LOGIN, providers
 from ..security import client_ip, platform, roles_required
@@ -115,12 +116,7 @@ def sign_post(contract_id):
 @customer_required
 def decline(contract_id):
     try:
-        with platform().db.read() as db:
-            contract = platform().access.contract(db, actor(), contract_id)
-            task = platform().contracts.open_task(db, contract.id, "customer")
-        if task is None:
-            return redirect(url_for("customer.sign", contract_id=contract_id))
-        platform().approval.decide(actor(), task.id, "decline", request.form.get("reason", "")[:2000])
+        platform().approval.decline(actor(), contract_id, request.form.get("reason", ""))
     except ValidationFailed as exc:
         return sign(contract_id, errors={"reason": exc.fields.get("comment") or exc.message}, status=422,
                     form=request.form)
@@ -178,13 +174,10 @@ def document(contract_id):
     """The document as it stands: the one to sign once prepared, later the signed one with every signature."""
     try:
         with platform().db.read() as db:
-            contract = platform().access.contract(db, actor(), contract_id)
-            current = platform().documents.current(db, contract)
-            pdf = current.pdf if current is not None else platform().documents.render_pdf(db, contract)
+            download = platform().documents.readable_pdf(db, platform().access.contract(db, actor(), contract_id))
     except DomainError as exc:
         return _refused(exc)
-    name = f"{contract.number}-{'signed' if current is not None and current.kind != 'certified' else 'to-sign'}.pdf"
-    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return pdf_response(download)
 
 
 @bp.get("/sign/<int:contract_id>/package.pdf")
@@ -192,15 +185,13 @@ def document(contract_id):
 def package(contract_id):
     try:
         with platform().db.read() as db:
-            contract = platform().access.contract(db, actor(), contract_id)
-            row = platform().documents.package(db, contract.id)
+            download = platform().documents.package_download(db, platform().access.contract(db, actor(), contract_id))
     except DomainError as exc:
         return _refused(exc)
-    if row is None:
+    if download is None:
         flash(_("The signed package is being prepared; it will be here in a moment."), "success")
         return redirect(url_for("customer.sign", contract_id=contract_id))
-    return Response(row.pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{contract.number}-package.pdf"'})
+    return pdf_response(download, "attachment")
 
 
 # --- staff: who signs ----------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ..errors import Conflict
 from ..models import Contract
 
 RENEWAL_HOUR = time(9, 0, tzinfo=CHINA)
+SIGNING_STATUSES = ("awaiting_customer", "countersigning")
 
 
 class ActivationService:
@@ -35,6 +36,10 @@ class ActivationService:
         if problem:
             problems["document"] = problem
         return problems
+
+    def blockers(self, session, contract):
+        """What keeps a contract in signing from activating, for people to read (nothing before or after signing)."""
+        return self.missing(session, contract.id) if contract.status in SIGNING_STATUSES else {}
 
     def refuse_countersign_while_incomplete(self, session, task, decision):
         """Task guard: the provider's countersign (the task whose diagram declares the provider's signature) waits

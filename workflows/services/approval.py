@@ -32,6 +32,15 @@ class ApprovalService:
                 return self._complete(session, actor, task, decision, comment)
         return self.signing.sign_task(actor, task_id, signature or SignatureInput(), origin)
 
+    def decline(self, actor, contract_id, reason):
+        """The customer declines to sign: the decision ``decline`` on the contract's open customer task."""
+        with self.db.read() as session:
+            contract = self.access.contract(session, actor, contract_id)
+            task = self.contracts.open_task(session, contract.id, CUSTOMER_LANE)
+            if task is None:
+                raise Conflict(f"the contract is not waiting for the customer (it is {contract.status})")
+        return self.decide(actor, task.id, "decline", reason)
+
     def submit(self, actor, contract_id, comment=""):
         """Sales hand the draft to review: the decision ``submit`` on the contract's open sales task."""
         with self.db.write() as session:

@@ -13,6 +13,7 @@ versions the contract version pinned, and the chain of PDFs the signing produces
 import hashlib
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from threading import Lock
 
 from sqlmodel import select
@@ -32,6 +33,15 @@ REVIEW_DIGESTS_KEPT = 4096
 
 def sha256(data):
     return hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Download:
+    """A PDF as every door hands it out: its bytes, the file name people see, its SHA-256."""
+
+    pdf: bytes
+    filename: str
+    sha256: str
 
 
 class DocumentService:
@@ -124,6 +134,25 @@ class DocumentService:
             rows.append(row)
             row = session.get(SignedDocument, row.parent_id) if row.parent_id else None
         return rows[::-1]
+
+    def readable_pdf(self, session, contract, version=None):
+        """The contract's PDF to read: a version as reviewed; of the current version, the document of the signing
+        chain once there is one (to sign, or signed with every signature so far), else its rendering."""
+        if version is not None and not (isinstance(version, int) and 1 <= version <= contract.current_version):
+            raise NotFound(f"no version {version} of contract {contract.number}")
+        current = self.current(session, contract) if version in (None, contract.current_version) else None
+        if current is not None:
+            return Download(current.pdf, f"{contract.number}-{'to-sign' if current.kind == 'certified' else 'signed'}.pdf",
+                            current.sha256)
+        pdf = self.render_pdf(session, contract, version)
+        return Download(pdf, f"{contract.number}-v{version or contract.current_version}.pdf", sha256(pdf))
+
+    def package_download(self, session, contract):
+        """The final package of an active contract, or None while the worker builds it; Conflict before activation."""
+        if contract.status != "active":
+            raise Conflict(f"the signed package exists once the contract is active (it is {contract.status})")
+        row = self.package(session, contract.id)
+        return Download(row.pdf, f"{contract.number}-package.pdf", row.sha256) if row is not None else None
 
     def package(self, session, contract_id):
         return session.exec(select(SignedDocument).where(

@@ -164,8 +164,25 @@ class SigningService:
             f"contract {number}: the document to sign does not render as the reviewers approved it "
             f"(approved {approved[:12] or 'nothing'}, now {rendered[:12]}); it is not certified")
 
+    def document_state(self, session, contract):
+        """Where the contract's document stands, for every door: while the customer is asked, the signing state;
+        later the current PDF of the signing chain; once active, the package too."""
+        if contract.status == "awaiting_customer":
+            state = self.signing_state(session, contract)
+        else:
+            current = self.documents.current(session, contract)
+            state = {"status": current.kind if current else "not_prepared",
+                     "document_sha256": current.sha256 if current else None}
+        if contract.status == "active":
+            package = self.documents.package(session, contract.id)
+            state["package"] = {"status": "ready" if package else "preparing", "sha256": package.sha256 if package else None}
+        return state
+
     def signing_state(self, session, contract):
-        """For the signing page and ``GET .../signing``: the document the signer reads and what is still to do."""
+        """For the signing page and ``GET .../signing``: the document the signer reads and what is still to do; only
+        while the contract waits for the customer's signature."""
+        if contract.status != "awaiting_customer":
+            raise Conflict(f"the contract is not waiting for the customer's signature (it is {contract.status})")
         current = self.documents.current(session, contract)
         unfilled = self._unfilled(session, contract)
         job = self.jobs.latest(session, PREPARE, contract.id)
