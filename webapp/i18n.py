@@ -7,7 +7,7 @@ from babel.numbers import format_currency, format_decimal
 from flask import request, session
 from flask_babel import Babel, get_locale
 
-from workflows.documents.formatting import chinese_numeral
+from workflows.documents import chinese_numeral
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_CN"

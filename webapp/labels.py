@@ -21,6 +21,7 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "customer_invited": _l("Customer invited to sign"), "customer_not_invited": _l("Customer not invited (no contact)"),
           "customer_bound": _l("Customer's signer bound"), "letters_attached": _l("Commitment letters attached"),
           "letter_template_missing": _l("A mandated letter has no template"), "letter_filled": _l("Letter filled in"),
+          "letters_differ_from_review": _l("The process's letters differ from those reviewed (the reviewed ones apply)"),
           "document_prepared": _l("Document to sign prepared"),
           "document_not_approved": _l("Document to sign differs from the approved text"),
           "customer_signed": _l("Customer signed"), "contract_activated": _l("Contract activated"),
@@ -32,7 +33,7 @@ JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
              "package.finalize": _l("Building the signed package")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
-LETTER_STATUSES = {"required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
+LETTER_STATUSES = {"no_template": _l("no template yet"), "required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
 SIGNATURE_METHODS = {"drawn": _l("drawn by hand"), "typed": _l("typed name"), "seal": _l("seal image"),
                      "account_name": _l("name of the signed-in account"), "organisation_seal": _l("contract seal")}
 TEMPLATE_KINDS = {"network_line": _l("Network line service contract"), "technical_service": _l("Technical service contract")}

@@ -71,7 +71,8 @@ class Platform:
         self.signing = SigningService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                       self.history, self.jobs, self.notifications, self.toolkit, base_url, log_codes)
         self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters)
-        self.approval = ApprovalService(self.db, self.access, self.contracts, self.documents, self.tasks, self.signing)
+        self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
+                                        self.signing)
         self.invitations = InvitationService(self.db, self.access, self.customers)
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts)

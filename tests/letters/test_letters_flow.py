@@ -11,6 +11,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from tests.letters.helpers import (SECURITY_VALUES, VOICE_VALUES, at_customer, complete_letters, customer_signs,
                                    document_html, fill, letters, network_line, signing_state, technical_service)
+from workflows.demo import BPMN_DIR
 from workflows.models import Signature
 from workflows.signing.verify import PACKAGE_ATTACHMENT
 
@@ -183,3 +184,27 @@ def test_the_package_waits_for_activation(api):
 
 PNG_DATA_URL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACgAAAAQCAYAAABk1z2tAAAAYElEQVR4nGNgGAWjYBRgBVwaef8ZGBgYWAbaITAAcxA6"
                 "YKS3QxgYsDvm241JWN1CFweS4iB0QHUHUuIYbIBiB1LbQeiAJINo7RhsAK/hA+EgdAC3bDA4Bi/AVQ6NgqEOAK7UIOmWcox1AAAAAElFTkSuQmCC")
+
+
+def test_a_mandated_letter_without_a_template_stops_the_draft_at_submission(api, platform, users):
+    """The pins are the one list of letters: one the decision table mandates but nobody wrote a template for is
+    listed as such and refused at submission, rather than missing from what is reviewed and signed."""
+    dmn = (BPMN_DIR / "mandated_letters.dmn").read_bytes().replace(b'"information_security"', b'"data_protection"')
+    with platform.db.write() as session:
+        platform.repository.deploy(session, (BPMN_DIR / "contract_approval.bpmn").read_bytes(),
+                                   {"finance_routing.dmn": (BPMN_DIR / "finance_routing.dmn").read_bytes(),
+                                    "mandated_letters.dmn": dmn}, "admin")
+    contract_id = api.call("POST", "/contracts", "sales", technical_service()).json["id"]
+    assert [(i["code"], i["status"]) for i in letters(api, contract_id)["items"]] == [("data_protection", "no_template")]
+    refused = api.call("POST", f"/contracts/{contract_id}/submit", "sales")
+    assert refused.status_code == 422 and list(refused.json["fields"]) == ["letters.data_protection"], refused.json
+    with platform.db.write() as session:  # an administrator writes it
+        shipped = platform.letters.template(session, "information_security")
+        platform.letters.add_version(session, "data_protection", "数据保护承诺书",
+                                     shipped.source.replace("place-letter-information_security",
+                                                            "place-letter-data_protection"),
+                                     shipped.fields_json, users["admin"], "new letter")
+    assert api.call("POST", f"/contracts/{contract_id}/submit", "sales").status_code == 200
+    (item,) = letters(api, contract_id)["items"]
+    assert (item["code"], item["status"], item["template_version"]) == ("data_protection", "required", 1)
+    assert "place-letter-data_protection" in document_html(api, contract_id)  # a page of the document reviewed

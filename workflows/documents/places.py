@@ -17,7 +17,8 @@ from workflows.errors import ValidationFailed
 
 PLACE_ID_PREFIX = "place-"
 AREA_CLASS_PREFIX = "place-"
-CONTRACT_PLACES = {"customer": ("seal", "sign", "date"), "provider": ("seal",), "provider-signatory": ("sign", "date")}
+CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE = "customer", "provider", "provider-signatory"
+CONTRACT_PLACES = {CUSTOMER_PLACE: ("seal", "sign", "date"), PROVIDER_PLACE: ("seal",), SIGNATORY_PLACE: ("sign", "date")}
 LETTER_AREAS = ("seal", "sign", "date")
 PT_PER_CSS_PX = 0.75
 TOLERANCE_PT = 1.0  # rounding of layout positions; a sub-area further out than this would be cut off

@@ -169,8 +169,9 @@ _decision_tables = {}
 
 
 def decision_table(definition, decision_id):
-    """The DMN engine for one decision of a deployed definition (cached: definitions never change)."""
-    key = (definition.id, decision_id)
+    """The DMN engine for one decision of a deployed definition, cached by the definition's content (its SHA-256
+    covers the BPMN and every DMN file): a row id would name different tables in two databases of one process."""
+    key = (definition.sha256, decision_id)
     if key not in _decision_tables:
         parser = SpiffBpmnParser()
         for filename, dmn_xml in json.loads(definition.dmn_xml).items():

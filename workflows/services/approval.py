@@ -14,10 +14,11 @@ REVIEWED_STATUSES = ("draft", "legal_review", "finance_review")  # the document 
 
 
 class ApprovalService:
-    def __init__(self, db, access, contracts, documents, tasks, signing):
+    def __init__(self, db, access, contracts, letters, documents, tasks, signing):
         self.db = db
         self.access = access
         self.contracts = contracts
+        self.letters = letters
         self.documents = documents
         self.tasks = tasks
         self.signing = signing
@@ -53,6 +54,8 @@ class ApprovalService:
     def _complete(self, session, actor, task, decision, comment):
         contract = self.contracts.get(session, task.contract_id)
         details = {}
+        if decision == "submit" and contract.status == "draft":
+            self.letters.pin_for_review(session, contract)
         if contract.status in REVIEWED_STATUSES:
             digest = self.documents.review_digest(session, contract)
             details["document_sha256"] = digest

@@ -64,7 +64,9 @@ class DocumentService:
             if with_values else {}
         letters = []
         for position, pin in enumerate(pins, 1):
-            template = templates[pin["template_id"]]
+            template = templates.get(pin["template_id"])
+            if template is None:
+                continue  # a draft's letter without a template yet: it cannot be submitted so
             letters.append({"code": pin["code"], "title": pin["title"], "position": position,
                             "template_version": template.version, "source": template.source,
                             "fields": json.loads(template.fields_json), "values": values.get(pin["code"], {})})

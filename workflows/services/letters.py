@@ -8,11 +8,10 @@ version, attached when the customer is asked to sign, and the values the custome
   them to the template versions of the moment it was written (``contract_version.letters_json``): that is what the
   reviewers read (the letters are pages of the contract's one document) and what the customer later signs; a
   template version added afterwards never changes a contract in flight.
-- When the process reaches the customer, the business rule task ``attach_letters`` outputs ``letters``; the step
-  listener turns the pinned ones into ``contract_letter`` rows. The customer fills the fields (validated here, field
+- When the process reaches the customer, the step listener turns the pins into ``contract_letter`` rows (the
+  business rule task ``attach_letters`` lists ``letters`` too: a difference from the pins is recorded, the pins stay). The customer fills the fields (validated here, field
   by field); the signing act (``SigningService``) signs each letter's field of the one document.
-- Activation: ``missing()`` lists every mandated letter not attached, not filled, not signed, and a signed document
-  that does not verify.
+- Activation: ``missing()`` lists every pinned letter not attached, not filled, not signed.
 """
 import hashlib
 import json
@@ -213,26 +212,43 @@ class LetterService:
         return [{"code": letter["code"], "title": letter["title"]} for letter in table.result(context).get("letters", [])]
 
     def pin(self, session, contract, version_row):
-        """Pin the letters a new contract version mandates to the latest template versions now."""
+        """Pin the letters a contract version mandates to the latest template versions now (when the version is
+        written): what reviewers read and the customer signs. A mandated letter without any template yet is pinned
+        unresolved (``template_id`` None)."""
         pins = []
         for letter in self.mandated(session, contract, json.loads(version_row.data_json)):
             if self.latest_version(session, letter["code"]) == 0 and letter["code"] in SHIPPED:
                 self.ensure_shipped(session, "system")
             if self.latest_version(session, letter["code"]) == 0:
-                continue  # no template yet: listed as required, reported as missing when the customer is asked
+                pins.append({"code": letter["code"], "title": letter["title"] or letter["code"], "template_id": None,
+                             "template_version": None, "template_sha256": None})
+                continue
             template = self.template(session, letter["code"])
             pins.append({"code": letter["code"], "title": letter["title"] or template.title, "template_id": template.id,
                          "template_version": template.version, "template_sha256": template.sha256})
         version_row.letters_json = canonical(pins)
         session.add(version_row)
 
+    def pin_for_review(self, session, contract):
+        """Sales submit: a letter pinned unresolved is pinned again (its template may exist now); while a mandated
+        letter still has no template, submitting is refused (the contract would go to review and to the customer
+        without it)."""
+        if any(pin["template_id"] is None for pin in self.pinned(session, contract)):
+            self.pin(session, contract, self.contracts.version(session, contract.id, contract.current_version))
+        unresolved = {f"letters.{pin['code']}": f"《{pin['title']}》 has no template yet: an administrator adds one"
+                      for pin in self.pinned(session, contract) if pin["template_id"] is None}
+        if unresolved:
+            raise ValidationFailed("a mandated letter has no template", unresolved)
+
     def pinned(self, session, contract, version=None):
-        """The pins of a contract version (the current one by default), in attachment order."""
+        """The pins of a contract version (the current one by default), in attachment order: the one list of the
+        letters the contract needs, for its document, its listing, the customer's step and activation."""
         row = self.contracts.version(session, contract.id, version or contract.current_version)
         return json.loads(row.letters_json or "[]")
 
     def templates_of(self, session, pins):
-        rows = session.exec(select(LetterTemplate).where(LetterTemplate.id.in_([p["template_id"] for p in pins]))).all()
+        ids = [p["template_id"] for p in pins if p["template_id"] is not None]
+        rows = session.exec(select(LetterTemplate).where(LetterTemplate.id.in_(ids))).all() if ids else []
         return {row.id: row for row in rows}
 
     # --- a contract's letters ----------------------------------------------------------------------------------------
@@ -248,22 +264,19 @@ class LetterService:
         return row
 
     def listing(self, session, contract):
-        """The contract's ``letters``: each mandated letter of its current version with its status (``required``
-        until attached, then attached / filled / signed), its pinned template version and SHA-256, its fields and the
-        values filled in."""
+        """The contract's ``letters``: each letter its current version pinned, in attachment order, with its status
+        (``required`` until attached, then attached / filled / signed; ``no_template`` while none exists), its pinned
+        template version and SHA-256, its fields and the values filled in."""
         data = self.contracts.version_data(session, contract.id, contract.current_version)
-        pins = {p["code"]: p for p in self.pinned(session, contract)}
+        pins = self.pinned(session, contract)
         rows = {row.code: row for row in self.attached(session, contract.id)}
-        templates = self.templates_of(session, [*pins.values(), *({"template_id": r.template_id} for r in rows.values())])
+        templates = self.templates_of(session, [*pins, *({"template_id": r.template_id} for r in rows.values())])
         result = []
-        required = [letter for letter in self.mandated(session, contract, data)]
-        codes = [letter["code"] for letter in required] + [code for code in rows if code not in {l["code"] for l in required}]
-        titles = {letter["code"]: letter["title"] for letter in required}
-        for position, code in enumerate(codes, 1):
-            row, pin = rows.get(code), pins.get(code)
-            template = templates.get(row.template_id if row else pin["template_id"]) if (row or pin) else None
-            item = {"code": code, "title": row.title if row else (pin or {}).get("title") or titles.get(code, code),
-                    "status": row.status if row else "required", "position": row.position if row else position}
+        for position, pin in enumerate(pins, 1):
+            row = rows.get(pin["code"])
+            template = templates.get(row.template_id if row else pin["template_id"])
+            item = {"code": pin["code"], "title": row.title if row else pin["title"], "position": position,
+                    "status": row.status if row else ("required" if template else "no_template")}
             if template is not None:
                 fields = json.loads(template.fields_json)
                 item.update({"template_version": template.version, "template_sha256": template.sha256, "fields": fields,
@@ -275,44 +288,34 @@ class LetterService:
             result.append(item)
         return result
 
-    def titles(self, session, contract, data):
-        return [letter["title"] for letter in self.mandated(session, contract, data)]
-
-    def attach(self, session, contract_id, letters, actor="system"):
-        """Attach each letter of the decision's output not yet attached, at the template version the contract's
-        current version pinned. A letter without a filled-in field to ask for is ready (``filled``) at once."""
-        if not letters:
-            return []
+    def attach(self, session, contract_id, decided=(), actor="system"):
+        """Attach the letters the contract's current version pinned, in their order, at the pinned template versions;
+        a letter without a filled-in field to ask for is ready (``filled``) at once. ``decided``: what the diagram's
+        decision listed at this step; the pins stay the rule (they are what was reviewed), a difference is recorded."""
         contract = self.contracts.get(session, contract_id)
         data = self.contracts.version_data(session, contract.id, contract.current_version)
-        pins = {p["code"]: p for p in self.pinned(session, contract)}
-        existing = {row.code: row for row in self.attached(session, contract_id)}
-        position = max((row.position for row in existing.values()), default=0)
-        added, unknown = [], []
-        for letter in letters:
-            code = letter.get("code") if isinstance(letter, dict) else None
-            if not code or code in existing:
+        pins = self.pinned(session, contract)
+        existing = {row.code for row in self.attached(session, contract_id)}
+        templates = self.templates_of(session, pins)
+        added = []
+        for position, pin in enumerate(pins, 1):
+            template = templates.get(pin["template_id"])
+            if pin["code"] in existing or template is None:
                 continue
-            pin = pins.get(code)
-            if pin is None:
-                unknown.append(code)
-                continue
-            template = session.get(LetterTemplate, pin["template_id"])
             fields = json.loads(template.fields_json)
             needs_values = any(f.get("required") and applies(f, data["service_types"]) for f in fields)
-            position += 1
-            row = ContractLetter(contract_id=contract_id, code=code, title=pin["title"], position=position,
-                                 template_id=template.id, template_version=template.version,
-                                 template_sha256=template.sha256, status="attached" if needs_values else "filled")
-            session.add(row)
-            existing[code] = row
-            added.append({"code": code, "template_version": template.version, "template_sha256": template.sha256})
+            session.add(ContractLetter(contract_id=contract_id, code=pin["code"], title=pin["title"], position=position,
+                                       template_id=template.id, template_version=template.version,
+                                       template_sha256=template.sha256, status="attached" if needs_values else "filled"))
+            added.append({"code": pin["code"], "template_version": template.version, "template_sha256": template.sha256})
         session.flush()
         events = []
         if added:
             events.append({"event": "letters_attached", "actor": actor, "details": {"letters": added}})
-        if unknown:
-            events.append({"event": "letter_template_missing", "actor": "system", "details": {"codes": unknown}})
+        listed = [letter.get("code") for letter in decided or () if isinstance(letter, dict)]
+        if decided and sorted(listed) != sorted(pin["code"] for pin in pins):
+            events.append({"event": "letters_differ_from_review", "actor": "system",
+                           "details": {"decided": listed, "pinned": [pin["code"] for pin in pins]}})
         return events
 
     def store_values(self, session, contract, code, values, actor):
@@ -349,18 +352,19 @@ class LetterService:
 
     # --- the activation gate -------------------------------------------------------------------------------------------
     def missing(self, session, contract_id):
-        """{"letters.<code>": what is missing} for every mandated letter not attached, filled or signed, and
-        {"signatures.<id>": ...} for a signature whose image no longer matches its hash."""
+        """{"letters.<code>": what is missing} for every letter the contract's version pinned that is not attached,
+        filled or signed, and {"signatures.<id>": ...} for a signature whose image no longer matches its hash."""
         contract = session.get(Contract, contract_id)
         if contract is None:  # an instance whose business key names no contract (engine benchmarks): nothing to check
             return {}
-        data = self.contracts.version_data(session, contract.id, contract.current_version)
         rows = {row.code: row for row in self.attached(session, contract.id)}
         problems = {}
-        for letter in self.mandated(session, contract, data):
-            row = rows.get(letter["code"])
-            key = f"letters.{letter['code']}"
-            if row is None:
+        for pin in self.pinned(session, contract):
+            row = rows.get(pin["code"])
+            key = f"letters.{pin['code']}"
+            if pin["template_id"] is None:
+                problems[key] = "no template"
+            elif row is None:
                 problems[key] = "not attached"
             elif row.status == "attached":
                 problems[key] = "not filled"

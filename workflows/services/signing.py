@@ -28,7 +28,8 @@ from sqlmodel import select
 
 from ..actors import is_customer
 from ..clock import china_time, utcnow
-from ..documents import render_contract_html, render_document_pdf
+from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
+                         render_contract_html, render_document_pdf)
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..models import Contract, ContractLetter, OutboxMail, Signature
 from ..models.jobs import DEAD, QUEUED, RUNNING
@@ -48,7 +49,6 @@ CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意
                 "（《中华人民共和国电子签名法》第十四条）。\n"
                 "I have read the whole contract and every attachment above, and I agree to sign it electronically; "
                 "my electronic signature has the same legal effect as a handwritten signature or seal.")
-CUSTOMER_FIELD, PROVIDER_FIELD, SIGNATORY_FIELD = "customer", "provider", "provider-signatory"
 PREPARE, FINALIZE = "document.prepare", "package.finalize"
 MAX_PREPARE_ROUNDS = 5
 VERDICTS_KEPT = 256
@@ -73,10 +73,6 @@ class Origin:
 
     ip: str = ""
     user_agent: str = ""
-
-
-def letter_field(code):
-    return f"letter-{code}"
 
 
 class SigningService:
@@ -267,8 +263,8 @@ class SigningService:
         mark, seal = _marks(given.method, given.image_png, typed_name or name)
         toolkit = self.toolkit()
         pdf, fields = current.pdf, []
-        for field, letter, reason in [*((letter_field(l.code), l, f"甲方签署《{l.title}》") for l in letters),
-                                      (CUSTOMER_FIELD, None, "甲方签署合同")]:
+        for field, letter, reason in [*((letter_place(l.code), l, f"甲方签署《{l.title}》") for l in letters),
+                                      (CUSTOMER_PLACE, None, "甲方签署合同")]:
             # a key and certificate of its own for each field: each key signs once
             signer = toolkit.person(name, actor.signer_key, contract.customer_name, contract.customer_credit_code,
                                     actor.email)
@@ -325,12 +321,12 @@ class SigningService:
         toolkit = self.toolkit()
         person = toolkit.person(name, f"staff:{actor.username}", provider["name"], provider.get("credit_code", ""),
                                 actor.email)
-        pdf = toolkit.sign(current.pdf, SIGNATORY_FIELD, person,
-                           stamp(places[SIGNATORY_FIELD], when, mark=seals.signature_image_from_text(name)),
+        pdf = toolkit.sign(current.pdf, SIGNATORY_PLACE, person,
+                           stamp(places[SIGNATORY_PLACE], when, mark=seals.signature_image_from_text(name)),
                            name, "乙方授权代表签署")
         seal_signer = toolkit.seal(provider["name"], provider.get("credit_code", ""))
-        pdf = toolkit.sign(pdf, PROVIDER_FIELD, seal_signer,
-                           stamp(places[PROVIDER_FIELD], when, seal=seals.round_seal_png(provider["name"])),
+        pdf = toolkit.sign(pdf, PROVIDER_PLACE, seal_signer,
+                           stamp(places[PROVIDER_PLACE], when, seal=seals.round_seal_png(provider["name"])),
                            provider["name"], "乙方加盖合同专用章")
         pdf = self.verified(pdf)
         with self.db.write() as session:
@@ -342,8 +338,8 @@ class SigningService:
                         "email": actor.email, "method": "account_name", "typed_name": "", "image_png": None,
                         "consent_text": "", "intent": intent, "signer": person, "signed_at": when,
                         "document_sha256": current.sha256, "pades_sha256": row.sha256}
-            self._record(session, contract, task.id, "provider", SIGNATORY_FIELD, evidence, origin)
-            self._record(session, contract, task.id, "provider", PROVIDER_FIELD,
+            self._record(session, contract, task.id, "provider", SIGNATORY_PLACE, evidence, origin)
+            self._record(session, contract, task.id, "provider", PROVIDER_PLACE,
                          {**evidence, "issuer": "seal", "subject": provider.get("credit_code", ""),
                           "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer}, origin)
             done = self.tasks.complete(session, task.id, actor, "sign",
@@ -567,14 +563,10 @@ def _marks(method, image_png, name):
 def _role_label(signature, letter):
     if signature.role == "letter":
         title = letter.title if letter else signature.letter_code
-        return f"甲方（附件{_numeral(letter.position) if letter else ''}《{title}》）"
+        return f"甲方（附件{chinese_numeral(letter.position) if letter else ''}《{title}》）"
     if signature.role == "provider":
         return "乙方（合同专用章）" if signature.method == "organisation_seal" else "乙方授权代表"
     return "甲方"
-
-
-def _numeral(position):
-    return "一二三四五六七八九十"[position - 1] if 1 <= position <= 10 else str(position)
 
 
 def check_signature_input(consent, method, typed_name, image_png):
