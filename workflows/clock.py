@@ -9,8 +9,11 @@ def utcnow():
     return datetime.now(timezone.utc)
 
 
+def aware(moment):
+    """``moment`` with its zone: a naive one is UTC (SQLite may return stored times without their zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 def china_time(moment):
-    """``moment`` (aware, or naive UTC as SQLite may return it) in China time."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(CHINA)
+    """``moment`` (aware, or naive UTC) in China time."""
+    return aware(moment).astimezone(CHINA)

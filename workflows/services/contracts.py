@@ -9,7 +9,6 @@ This is the contract domain: rows, versions, numbers, the figures the process ro
 contract, and the orchestration of a use case, are the application services' (``drafting``, ``approval``,
 ``signing``).
 """
-import hashlib
 import json
 from datetime import date
 from decimal import Decimal
@@ -26,6 +25,7 @@ from ..contracts.lint import LintContext, lint
 from ..contracts.validation import merge_patch, normalize_draft
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..fingerprints import canonical_json, sha256_hex
 from ..models import Contract, ContractVersion, HumanTask, NumberSequence, ProcessInstance, Provider
 
 PROCESS_KEY = "contract_approval"
@@ -42,10 +42,6 @@ FINANCE_THRESHOLD = Decimal("500000")
 CONTRACT_BRIEF = Statement("SELECT id, number, status, current_version FROM contract WHERE id = :id")
 FOLLOW_STATUS = Statement("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
                           now=Contract.__table__.c.updated_at)
-
-
-def canonical_json(data):
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class ContractService:
@@ -199,7 +195,7 @@ class ContractService:
     def _add_version(self, session, contract, version, data, user):
         text = canonical_json(data)
         row = ContractVersion(contract_id=contract.id, version=version, data_json=text,
-                              sha256=hashlib.sha256(text.encode()).hexdigest(), created_by=user.username)
+                              sha256=sha256_hex(text), created_by=user.username)
         session.add(row)
         return row
 

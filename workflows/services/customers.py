@@ -12,7 +12,6 @@ invitation is alive while it is not revoked and the customer task it was made fo
 decide both the reminders (``customer_reminder`` history event) and the expiry (the task is cancelled). Once a signer
 accepted, sending the contract to someone else needs an administrator's approval (``ContactChange``).
 """
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -22,13 +21,10 @@ from sqlmodel import select
 from ..actors import API_ISSUER, CustomerActor
 from ..clock import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..fingerprints import sha256_hex
 from ..models import ContactChange, Contract, CustomerIdentity, CustomerSession, HumanTask, Invitation
 
 SESSION_TTL = timedelta(hours=8)
-
-
-def sha256_hex(data):
-    return hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
 
 
 class CustomerService:

@@ -10,7 +10,6 @@ versions the contract version pinned, and the chain of PDFs the signing produces
   moves to it only by a compare-and-set from the PDF it was made from, so of two acts racing on one PDF one wins and
   the other gets a 409; no signature is ever lost.
 """
-import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,16 +22,13 @@ from ..contracts.validation import normalize_draft
 from ..documents import render_contract_html, render_contract_pdf
 from ..db import Statement
 from ..errors import Conflict, NotFound
+from ..fingerprints import sha256_hex
 from ..models import SignedDocument
 
 MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
                           "coalesce(document_id, 0) = :expected")
 PACKAGE = "package"
 REVIEW_DIGESTS_KEPT = 4096
-
-
-def sha256(data):
-    return hashlib.sha256(data if isinstance(data, bytes) else data.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ class DocumentService:
 
     def fresh_review_digest(self, session, contract):
         document = {**self.document(session, contract, with_values=False), "status": "final"}
-        return sha256(render_contract_html(document))
+        return sha256_hex(render_contract_html(document))
 
     def render_pdf(self, session, contract, version=None):
         """A rendering to read (a draft, a version under review): PDF bytes, not part of the signing chain."""
@@ -147,7 +143,7 @@ class DocumentService:
             return Download(current.pdf, f"{contract.number}-{'to-sign' if current.kind == 'certified' else 'signed'}.pdf",
                             current.sha256)
         pdf = self.render_pdf(session, contract, version)
-        return Download(pdf, f"{contract.number}-v{version or contract.current_version}.pdf", sha256(pdf))
+        return Download(pdf, f"{contract.number}-v{version or contract.current_version}.pdf", sha256_hex(pdf))
 
     def package_download(self, session, contract):
         """The final package of an active contract, or None while the worker builds it; Conflict before activation."""
@@ -169,7 +165,7 @@ class DocumentService:
         if parent is not None:
             details = {"approved_sha256": parent.approved_sha256, "source_sha256": parent.source_sha256,
                        "places_json": parent.places_json, **details}
-        row = SignedDocument(contract_id=contract.id, kind=kind, sha256=sha256(pdf), pdf=pdf, parent_id=parent_id,
+        row = SignedDocument(contract_id=contract.id, kind=kind, sha256=sha256_hex(pdf), pdf=pdf, parent_id=parent_id,
                              **details)
         session.add(row)
         session.flush()
@@ -180,7 +176,7 @@ class DocumentService:
 
     def add_package(self, session, contract, pdf):
         """The final package: kept beside the chain, never the current document."""
-        row = SignedDocument(contract_id=contract.id, kind=PACKAGE, sha256=sha256(pdf), pdf=pdf,
+        row = SignedDocument(contract_id=contract.id, kind=PACKAGE, sha256=sha256_hex(pdf), pdf=pdf,
                              parent_id=contract.document_id)
         session.add(row)
         session.flush()

@@ -13,7 +13,6 @@ version, attached when the customer is asked to sign, and the values the custome
   by field); the signing act (``SigningService``) signs each letter's field of the one document.
 - Activation: ``missing()`` lists every pinned letter not attached, not filled, not signed.
 """
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..documents import field_applies as applies
 from ..documents import letter_problems
 from ..engine.spiff import decision_table, script_engine
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..fingerprints import canonical_json, sha256_hex
 from ..models import Contract, ContractLetter, LetterTemplate, Signature
 
 LETTERS_DIR = Path(__file__).resolve().parent.parent / "documents" / "letters"
@@ -43,12 +43,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FILL_STATUSES = ("awaiting_customer",)  # the customer fills the letters while the contract waits for their signature
 
 
-def canonical(data):
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 def template_digest(title, source, fields):
-    return hashlib.sha256(canonical({"title": title, "source": source, "fields": fields}).encode()).hexdigest()
+    return sha256_hex(canonical_json({"title": title, "source": source, "fields": fields}))
 
 
 def shipped_fields():
@@ -137,7 +133,7 @@ class LetterService:
             if current is not None and (current.sha256 == digest or not current.note.startswith(SHIPPED_NOTE)):
                 continue
             session.add(LetterTemplate(code=code, version=latest + 1, title=title, source=source,
-                                       fields_json=canonical(fields[code]), sha256=digest, note=SHIPPED_NOTE,
+                                       fields_json=canonical_json(fields[code]), sha256=digest, note=SHIPPED_NOTE,
                                        created_by=by))
         session.flush()
 
@@ -194,7 +190,7 @@ class LetterService:
         latest = self.latest_version(session, code)
         if latest and self.template(session, code, latest).sha256 == digest:
             return self.template(session, code, latest), False
-        row = LetterTemplate(code=code, version=latest + 1, title=title, source=source, fields_json=canonical(fields),
+        row = LetterTemplate(code=code, version=latest + 1, title=title, source=source, fields_json=canonical_json(fields),
                              sha256=digest, note=(note or "")[:300], created_by=user.username)
         session.add(row)
         session.flush()
@@ -226,7 +222,7 @@ class LetterService:
             template = self.template(session, letter["code"])
             pins.append({"code": letter["code"], "title": letter["title"] or template.title, "template_id": template.id,
                          "template_version": template.version, "template_sha256": template.sha256})
-        version_row.letters_json = canonical(pins)
+        version_row.letters_json = canonical_json(pins)
         session.add(version_row)
 
     def pin_for_review(self, session, contract):
@@ -331,7 +327,7 @@ class LetterService:
         clean, errors = validate_values(json.loads(template.fields_json), values, data["service_types"])
         if errors:
             raise ValidationFailed("the letter's fields are not valid", errors)
-        letter.values_json, letter.status = canonical(clean), "filled"
+        letter.values_json, letter.status = canonical_json(clean), "filled"
         letter.filled_at, letter.filled_by = utcnow(), actor.username[:300]
         session.add(letter)
         self.history.record(session, "letter_filled", actor.username, contract_id=contract.id,
@@ -372,6 +368,6 @@ class LetterService:
                 problems[key] = "not signed"
         for signature in session.exec(select(Signature).where(Signature.contract_id == contract.id)):
             if signature.image_png is not None and \
-                    hashlib.sha256(signature.image_png).hexdigest() != signature.image_sha256:
+                    sha256_hex(signature.image_png) != signature.image_sha256:
                 problems[f"signatures.{signature.id}"] = "signature image does not match its record"
         return problems

@@ -15,7 +15,6 @@ code, moves the contract's current document from the one it signed into (``Docum
 signer gets a 409, nothing is lost), writes one ``signature`` row per field and completes the task.
 """
 import base64
-import io
 import json
 import logging
 import re
@@ -23,7 +22,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
-from PIL import Image
 from sqlmodel import select
 
 from ..actors import is_customer
@@ -31,19 +29,16 @@ from ..clock import china_time, utcnow
 from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
                          render_contract_html, render_document_pdf)
 from ..errors import Conflict, Forbidden, ValidationFailed
+from ..fingerprints import sha256_hex
 from ..models import Contract, ContractLetter, OutboxMail, Signature
 from ..models.jobs import DEAD, QUEUED, RUNNING
 from ..signing import seals
 from ..signing.certificate import METHOD_LABELS
 from ..signing.intent import IntentService
-from .documents import sha256
 
 log = logging.getLogger(__name__)
 INTENT_KIND = "intent_code"
 CODE = re.compile(r"\b(\d{6})\b")
-MAX_IMAGE_BYTES = 1024 * 1024  # a drawn signature or a seal PNG
-MAX_IMAGE_SIDE = 4000
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METHODS = ("drawn", "typed", "seal")
 CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意以电子签名方式签署，电子签名与手写签名或盖章具有同等法律效力"
                 "（《中华人民共和国电子签名法》第十四条）。\n"
@@ -125,7 +120,7 @@ class SigningService:
                 if approved != contract.approved_sha256:
                     self._refuse_to_certify(contract_id, approved)
                 document = self.documents.document(session, contract)
-                source = sha256(render_contract_html(document))
+                source = sha256_hex(render_contract_html(document))
                 if current is not None and current.source_sha256 == source:
                     return
                 replaces = contract.document_id
@@ -184,7 +179,7 @@ class SigningService:
         job = self.jobs.latest(session, PREPARE, contract.id)
         pending = job is not None and job.status in (QUEUED, RUNNING)
         ready = (current is not None and not unfilled and not pending
-                 and current.source_sha256 == sha256(self.documents.html(session, contract)))
+                 and current.source_sha256 == sha256_hex(self.documents.html(session, contract)))
         failed = not ready and not unfilled and job is not None and job.status == DEAD
         status = "ready" if ready else "letters" if unfilled else "failed" if failed else "preparing"
         return {"status": status, "document_sha256": current.sha256 if current is not None and ready else None,
@@ -385,7 +380,7 @@ class SigningService:
                                    parent_id=current.id, verified=True)
             row = self.documents.add_package(session, contract, package)
             self.history.record(session, "package_created", "system", contract_id=contract.id,
-                                details={"package_sha256": row.sha256, "contract_sha256": sha256(timestamped)})
+                                details={"package_sha256": row.sha256, "contract_sha256": sha256_hex(timestamped)})
 
     def certificate_data(self, session, contract):
         """What the completion certificate states: each field's signer, role and method, the hash each was shown."""
@@ -464,7 +459,7 @@ class SigningService:
         row = self.documents.current(session, contract) if contract is not None else None
         if row is None:
             return None
-        digest = sha256(row.pdf)
+        digest = sha256_hex(row.pdf)
         if row.verified and digest == row.sha256:
             return None
         if digest not in self._verdicts:
@@ -518,7 +513,7 @@ class SigningService:
                         email=(evidence["email"] or "")[:200], document_sha256=evidence["document_sha256"],
                         method=evidence["method"], typed_name=(evidence["typed_name"] or "")[:200],
                         image_png=evidence["image_png"],
-                        image_sha256=sha256(evidence["image_png"]) if evidence["image_png"] else "",
+                        image_sha256=sha256_hex(evidence["image_png"]) if evidence["image_png"] else "",
                         consent_text=evidence["consent_text"], ip=(origin.ip or "")[:64],
                         user_agent=(origin.user_agent or "")[:300], signed_at=evidence["signed_at"],
                         pades_sha256=evidence["pades_sha256"], certificate_serial=signer.serial,
@@ -583,7 +578,7 @@ def check_signature_input(consent, method, typed_name, image_png):
     elif len(typed_name) > 200:
         errors["typed_name"] = "at most 200 characters"
     if method in ("drawn", "seal"):
-        problem = check_png(image_png)
+        problem = seals.image_problem(image_png)
         if problem:
             errors["signature_image" if method == "drawn" else "seal"] = problem
     if errors:
@@ -591,31 +586,10 @@ def check_signature_input(consent, method, typed_name, image_png):
     return typed_name
 
 
-def check_png(data):
-    """None when ``data`` is a PNG of sane size; else the problem, in words for the form."""
-    if not data:
-        return "add a signature image"
-    if len(data) > MAX_IMAGE_BYTES:
-        return f"the image is larger than {MAX_IMAGE_BYTES // 1024} KB"
-    if not data.startswith(PNG_MAGIC):
-        return "the image must be a PNG file"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "PNG":
-                return "the image must be a PNG file"
-            width, height = image.size
-            image.verify()
-    except Exception:  # Pillow raises many kinds for a broken file
-        return "the image could not be read as a PNG file"
-    if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
-        return f"the image must be at most {MAX_IMAGE_SIDE} pixels on each side"
-    return None
-
-
 def png_from_data_url(value):
     """The bytes of a ``data:image/png;base64,...`` URL as signature_pad produces it (None if it is not one)."""
     prefix = "data:image/png;base64,"
-    if not isinstance(value, str) or not value.startswith(prefix) or len(value) > MAX_IMAGE_BYTES * 4 // 3 + 100:
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) > seals.MAX_UPLOAD * 4 // 3 + 100:
         return None
     try:
         return base64.b64decode(value[len(prefix):], validate=True)

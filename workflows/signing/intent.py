@@ -11,14 +11,14 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Callable, Protocol
 
 from sqlalchemy import update
 from sqlmodel import func, select
 
+from workflows.clock import aware, utcnow
 from workflows.errors import Conflict, ValidationFailed
-from workflows.clock import utcnow
 
 from ..models import IntentCode
 
@@ -53,10 +53,6 @@ def mask(destination: str) -> str:
 
 def _hash(salt: str, code: str) -> str:
     return hashlib.sha256((salt + code).encode()).hexdigest()
-
-
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class IntentService:
@@ -110,7 +106,7 @@ class IntentService:
         if row is None:
             raise ValidationFailed("no confirmation code is pending (a code works once); request a new one",
                                    {"intent_code": "request a new code"})
-        if _aware(row.expires_at) <= now:
+        if aware(row.expires_at) <= now:
             raise ValidationFailed("the confirmation code has expired; request a new one", {"intent_code": "expired"})
         if row.attempts >= MAX_ATTEMPTS:
             raise Conflict("too many wrong attempts for this code; request a new one")
@@ -122,7 +118,7 @@ class IntentService:
             if counted != 1:
                 raise Conflict("too many wrong attempts for this code; request a new one")
             raise ValidationFailed("the confirmation code is wrong", {"intent_code": "wrong code"})
-        return {"channel": row.channel, "destination": row.destination, "issued_at": _aware(row.issued_at).isoformat(),
+        return {"channel": row.channel, "destination": row.destination, "issued_at": aware(row.issued_at).isoformat(),
                 "verified_at": now.isoformat(), "code_id": row.id}
 
     def consume(self, session, evidence: dict) -> None:

@@ -123,7 +123,7 @@ def sign(pdf_bytes: bytes, field_name: str, key, cert, pki: DeploymentPKI, stamp
          signer_name: str, reason: str = "", timestamper=None, location: str = "") -> bytes:
     """An incremental approval signature into an existing field; visible when ``stamp_png`` is given.
 
-    The stamp image should already carry the name and time (``seals.stamp_png``). With a timestamper the
+    The stamp image should already carry what the place shows (``seals.place_stamp_png``). With a timestamper the
     signature gets a signature timestamp (PAdES B-T), and validation data go into the DSS (B-LT).
     """
     meta = signers.PdfSignatureMetadata(

@@ -1,10 +1,9 @@
 """Seal and signature images, drawn with Pillow so that no CJK font is ever parsed while signing a PDF.
 
 ``round_seal_png`` draws an organisation's round seal: red ring, the name along the upper arc, a
-five-pointed star, the purpose (合同专用章) underneath. ``stamp_png`` composes what a signature field
-shows: the seal or drawn/typed signature, with the signer's name and the time drawn into the image.
-``place_stamp_png`` fills a signature place of the document (``workflows.documents.places``) the way a clerk
-fills the paper: the seal over the party line, the signature on the 签字 row, the date on the 签署日期 row.
+five-pointed star, the purpose (合同专用章) underneath. ``place_stamp_png`` fills a signature place of the
+document (``workflows.documents.places``) the way a clerk fills the paper: the seal over the party line, the
+signature on the 签字 row, the date on the 签署日期 row.
 """
 from __future__ import annotations
 
@@ -14,19 +13,17 @@ import subprocess
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
-from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
 
-from workflows.errors import ValidationFailed
+from workflows.clock import CHINA
 
 SEAL_RED = (200, 16, 30, 255)
 INK_BLUE = (20, 30, 110, 255)
-CHINA_TIME = ZoneInfo("Asia/Shanghai")
 STAMP_DPI = 200  # a stamp prints sharply on paper; at 300 dpi each signature costs 45 % more to embed, for nothing seen
 SEAL_SHARE = 0.95  # of the seal area's smaller side: a 42 mm area holds a 40 mm seal
 SEAL_INK_OPACITY = 0.85  # like stamp ink, the name under the seal stays readable
-MAX_UPLOAD = 1024 * 1024
+MAX_UPLOAD, MAX_UPLOAD_SIDE = 1024 * 1024, 4000  # a drawn signature or a seal PNG
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FALLBACK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
@@ -131,56 +128,33 @@ def signature_image_from_text(name: str, width: int = 480, height: int = 160) ->
     return _png(image)
 
 
-def check_uploaded_seal(data: bytes) -> bytes:
-    """Accept an uploaded seal or signature image: PNG by magic, at most 1 MB, 100-2000 px per side.
-
-    The image is decoded and re-encoded through Pillow (RGBA) so nothing but pixels is kept.
-    """
-    if not data or not data.startswith(PNG_MAGIC):
-        raise ValidationFailed("the seal image must be a PNG file", {"seal": "not a PNG"})
+def image_problem(data: bytes | None) -> str | None:
+    """What is wrong with a signature or seal image a signer sends, in words for the form; None when it is a PNG
+    Pillow reads, of at most 1 MB and 4,000 px a side (kept as sent: the evidence is what the signer gave)."""
+    if not data:
+        return "add a signature image"
     if len(data) > MAX_UPLOAD:
-        raise ValidationFailed("the seal image must be at most 1 MB", {"seal": "larger than 1 MB"})
+        return f"the image is larger than {MAX_UPLOAD // 1024} KB"
+    if not data.startswith(PNG_MAGIC):
+        return "the image must be a PNG file"
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != "PNG":
-                raise ValidationFailed("the seal image must be a PNG file", {"seal": "not a PNG"})
+                return "the image must be a PNG file"
             width, height = image.size
-            if not (100 <= width <= 2000 and 100 <= height <= 2000):
-                raise ValidationFailed("the seal image must be 100 to 2000 pixels wide and high",
-                                       {"seal": f"{width}x{height} pixels"})
-            image.load()
-            clean = image.convert("RGBA")
-    except ValidationFailed:
-        raise
-    except Exception as exc:  # noqa: BLE001  Pillow raises many kinds on broken files
-        raise ValidationFailed("the seal image cannot be read", {"seal": "unreadable PNG"}) from exc
-    return _png(clean)
-
-
-def stamp_png(image_png: bytes, signer_name: str, when: datetime, caption: str = "", width: int = 600,
-              height: int = 300) -> bytes:
-    """What a signature field shows: the seal/signature image on the left, name and time drawn beside it."""
-    canvas = Image.new("RGBA", (width, height), (255, 255, 255, 0))
-    with Image.open(io.BytesIO(image_png)) as source:
-        picture = source.convert("RGBA")
-    picture.thumbnail((int(width * 0.55), height - 10), Image.LANCZOS)
-    canvas.alpha_composite(picture, (5, (height - picture.height) // 2))
-    draw = ImageDraw.Draw(canvas)
-    x = int(width * 0.58)
-    lines = [signer_name, when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S %Z").strip()] + ([caption] if caption else [])
-    size = min(int(height * 0.12), int((width - x) / max(8, len(signer_name) * 1.1)))
-    y = (height - len(lines) * size * 1.5) / 2
-    for i, line in enumerate(lines):
-        draw.text((x, y + i * size * 1.5), line, font=font(size if i == 0 else int(size * 0.8)),
-                  fill=(30, 30, 30, 255))
-    return _png(canvas)
+            image.verify()
+    except Exception:  # noqa: BLE001  Pillow raises many kinds on broken files
+        return "the image could not be read as a PNG file"
+    if not (1 <= width <= MAX_UPLOAD_SIDE and 1 <= height <= MAX_UPLOAD_SIDE):
+        return f"the image must be at most {MAX_UPLOAD_SIDE} pixels on each side"
+    return None
 
 
 def china_date(moment: datetime) -> str:
     """The signing date as the paper writes it, in China time whatever the server's zone: 2026年12月2日."""
     if moment.tzinfo is None:
         raise ValueError("the signing time must carry its time zone: a naive time could be UTC or China time")
-    local = moment.astimezone(CHINA_TIME)
+    local = moment.astimezone(CHINA)
     return f"{local.year}年{local.month}月{local.day}日"
 
 

@@ -11,7 +11,6 @@ The use cases (``workflows.services.signing``) decide who signs what, when, and 
 """
 from __future__ import annotations
 
-import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,12 @@ from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.timestamps import TimestampRequestError
 
 from ..errors import Unavailable
+from ..fingerprints import sha256_hex
 from . import pdf as pades
 from .certificate import build_package
 from .pki import DeploymentPKI, passphrase_from_environment
 from .tsa import TimestampAuthority, timestamper_for
 from .verify import VerificationReport, verify_pdf
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @contextmanager
@@ -108,7 +104,7 @@ class SigningToolkit:
         Returns (timestamped contract, package)."""
         with timestamping():
             contract = pades.timestamp(signed_pdf, self.timestamper, self.pki)
-            package = build_package(contract, {**certificate_data, "sha256_after": sha256(contract)})
+            package = build_package(contract, {**certificate_data, "sha256_after": sha256_hex(contract)})
             package = pades.certify(package, [], self.pki, timestamper=self.timestamper,
                                     permissions=MDPPerm.NO_CHANGES, reason="签署完成证明 Certificate of completion")
             return contract, pades.timestamp(package, self.timestamper, self.pki)
