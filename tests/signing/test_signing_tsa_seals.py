@@ -1,7 +1,11 @@
 """RFC 3161 responder (accepted by openssl ts -verify, and over HTTP) and seal images."""
 import io
+import struct
 import subprocess
 import threading
+import time
+import tracemalloc
+import zlib
 
 import pytest
 from asn1crypto import tsp
@@ -72,6 +76,31 @@ def test_an_image_a_signer_sends_is_checked():
     for bad in (None, _png((300, 300), "GIF"), _png((5000, 300)), b"\x89PNG\r\n\x1a\nbroken",
                 seals.PNG_MAGIC + b"\0" * (1024 * 1024 + 1)):
         assert seals.image_problem(bad), bad[:20] if bad else bad
+
+
+def _decompression_bomb(side=13000):
+    """A valid grey PNG of side x side pixels in a few KB: zeros compress a thousandfold."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    squeeze, row, data = zlib.compressobj(9), b"\0" * (side + 1), []
+    for _ in range(side):
+        data.append(squeeze.compress(row))
+    data.append(squeeze.flush())
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return seals.PNG_MAGIC + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(data)) + chunk(b"IEND", b"")
+
+
+def test_an_image_is_measured_before_it_is_decoded():
+    bomb = _decompression_bomb()
+    assert len(bomb) < seals.MAX_UPLOAD
+    tracemalloc.start()
+    started = time.perf_counter()
+    problem = seals.image_problem(bomb)
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert problem == "the image must be at most 4000 pixels on each side"
+    assert elapsed < 0.2 and peak < 5 * len(bomb) + 1024 * 1024, (elapsed, peak)
 
 
 def test_typed_signature_image():

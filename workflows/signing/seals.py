@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import subprocess
+import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
@@ -130,7 +131,11 @@ def signature_image_from_text(name: str, width: int = 480, height: int = 160) ->
 
 def image_problem(data: bytes | None) -> str | None:
     """What is wrong with a signature or seal image a signer sends, in words for the form; None when it is a PNG
-    Pillow reads, of at most 1 MB and 4,000 px a side (kept as sent: the evidence is what the signer gave)."""
+    Pillow reads, of at most 1 MB and 4,000 px a side (kept as sent: the evidence is what the signer gave).
+
+    Only the header is read before the size is checked: a 20 KB PNG can claim 13,000 x 13,000 pixels and would cost
+    seconds and more than a gigabyte to decode. ``verify`` then checks the chunks' CRCs without decompressing.
+    """
     if not data:
         return "add a signature image"
     if len(data) > MAX_UPLOAD:
@@ -138,15 +143,17 @@ def image_problem(data: bytes | None) -> str | None:
     if not data.startswith(PNG_MAGIC):
         return "the image must be a PNG file"
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "PNG":
-                return "the image must be a PNG file"
-            width, height = image.size
-            image.verify()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is judged below, in words
+            with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
+                width, height = image.size
+                if not (1 <= width <= MAX_UPLOAD_SIDE and 1 <= height <= MAX_UPLOAD_SIDE):
+                    return f"the image must be at most {MAX_UPLOAD_SIDE} pixels on each side"
+                image.verify()
+    except Image.DecompressionBombError:
+        return f"the image must be at most {MAX_UPLOAD_SIDE} pixels on each side"
     except Exception:  # noqa: BLE001  Pillow raises many kinds on broken files
         return "the image could not be read as a PNG file"
-    if not (1 <= width <= MAX_UPLOAD_SIDE and 1 <= height <= MAX_UPLOAD_SIDE):
-        return f"the image must be at most {MAX_UPLOAD_SIDE} pixels on each side"
     return None
 
 
