@@ -77,6 +77,7 @@ def load(overrides=None):
 
 def signing_settings(config):
     """The deployment's PKI settings (``SIGNING_KEY_PASSPHRASE`` is read when the PKI is first opened), a licensed CA,
-    and ``TSA_URL``."""
+    ``TSA_URL`` and the ``TSA_TOKEN`` it wants."""
     return SigningSettings(config["INSTANCE_PATH"], config["APP_ENV"], config.get("SIGNING_CA"),
-                           config.get("TSA_URL") or os.environ.get("TSA_URL") or None)
+                           config.get("TSA_URL") or os.environ.get("TSA_URL") or None,
+                           config.get("TSA_TOKEN") or os.environ.get("TSA_TOKEN") or None)

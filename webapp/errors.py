@@ -1,8 +1,9 @@
 """The one table from domain errors to HTTP statuses: the API answers JSON with it, the pages render HTML with it."""
-from workflows.errors import Conflict, Forbidden, InvalidDefinition, NotFound, Unavailable, ValidationFailed
+from workflows.errors import (Conflict, Forbidden, InvalidDefinition, NotFound, Unauthenticated, Unavailable,
+                              ValidationFailed)
 from workflows.services.runtime import ProcessFailed
 
-STATUS_OF = {NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
+STATUS_OF = {NotFound: 404, Unauthenticated: 401, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
              ProcessFailed: 409, Unavailable: 503}
 
 

@@ -16,6 +16,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Unauthenticated(DomainError):
+    """The caller did not say who it is (no or an unknown credential) where that is required."""
+
+    code = "unauthorized"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

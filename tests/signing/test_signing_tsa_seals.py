@@ -49,11 +49,18 @@ def test_malformed_request_is_rejected(pki):
     assert status["status"].native == "rejection" and len(reply) == 1
 
 
-def test_tsa_over_http(client, tmp_path):
-    response = client.post("/tsa", data=_query(tmp_path), content_type="application/timestamp-query")
-    assert response.status_code == 200 and response.mimetype == "application/timestamp-reply"
+def test_tsa_over_http_answers_staff_tokens_only(api, tmp_path):
+    query = _query(tmp_path)
+    anonymous = api.client.post("/tsa", data=query, content_type="application/timestamp-query")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    for user, status in (("customer", 403), ("legal", 200)):
+        response = api.client.post("/tsa", data=query, content_type="application/timestamp-query",
+                                   headers={"Authorization": f"Bearer {api.token(user)}"})
+        assert response.status_code == status, user
+    assert response.mimetype == "application/timestamp-reply"
     assert tsp.TimeStampResp.load(response.data)["status"]["status"].native == "granted"
-    assert client.post("/tsa", data=b"x", content_type="text/plain").status_code == 415
+    assert api.client.post("/tsa", data=b"x", content_type="text/plain",
+                           headers={"Authorization": f"Bearer {api.token('legal')}"}).status_code == 415
 
 
 def test_round_seal_is_a_transparent_red_png():
@@ -110,13 +117,16 @@ def test_typed_signature_image():
 
 @pytest.mark.slow
 def test_pyhanko_http_timestamper_against_our_tsa_endpoint(app, platform, pki, signing, contract_pdf):
-    """TSA_URL configured: pyHanko's HTTP client talks to POST /tsa (the app served by werkzeug in a thread)."""
+    """TSA_URL and TSA_TOKEN configured: pyHanko's HTTP client talks to POST /tsa (the app served by werkzeug in a
+    thread) with the token."""
     platform.use_toolkit(signing)
+    with platform.db.write() as session:
+        token = platform.accounts.create_token(session, "signatory")
     server = make_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        timestamper = timestamper_for(f"http://127.0.0.1:{server.server_port}/tsa", signing.authority)
+        timestamper = timestamper_for(f"http://127.0.0.1:{server.server_port}/tsa", signing.authority, token)
         assert type(timestamper).__name__ == "HTTPTimeStamper"
         stamped = pades.timestamp(pades.certify(contract_pdf, [], pki), timestamper, pki)
     finally:

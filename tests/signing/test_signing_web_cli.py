@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import load_fixture
 from tests.process.test_lifecycle import create
 from tests.signing.conftest import embedded_contract
+from workflows.signing import pdf as pades
 from workflows.signing.toolkit import SigningToolkit
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ def deployed(app, platform, pki):
     return app
 
 
-def test_cli_verify_exit_status(deployed, package, tmp_path):
+def test_cli_verify_exit_status(deployed, package, tmp_path, caplog):
     good, bad = tmp_path / "good.pdf", tmp_path / "bad.pdf"
     good.write_bytes(package)
     tampered = bytearray(package)
@@ -29,8 +30,26 @@ def test_cli_verify_exit_status(deployed, package, tmp_path):
     assert result.exit_code == 0, result.output
     assert "所有签名有效" in result.output and "every signature is valid" in result.output
     assert "customer" in result.output and "张三" in result.output
+    caplog.clear()
     result = runner.invoke(args=["verify", str(bad)])
     assert result.exit_code == 1 and "NOT valid" in result.output
+    assert not [r for r in caplog.records if r.name.startswith("pyhanko")], "the CLI prints findings, not library logs"
+
+
+def test_a_document_timestamp_alone_is_not_a_signed_document(deployed, platform, contract_pdf, tmp_path, client):
+    """Anyone can timestamp a forged PDF ("总金额 1.00, both parties signed"): it is not valid on any door."""
+    toolkit = platform.toolkit()
+    forged = pades.timestamp(contract_pdf, toolkit.timestamper, toolkit.pki)
+    report = toolkit.verify(forged)
+    assert [s.kind for s in report.signatures] == ["timestamp"] and report.signatures[0].ok
+    assert not report.valid and any("only document timestamps" in p for p in report.problems)
+    path = tmp_path / "forged.pdf"
+    path.write_bytes(forged)
+    result = deployed.test_cli_runner().invoke(args=["verify", str(path)])
+    assert result.exit_code == 1 and "NOT valid" in result.output
+    page = client.post("/verify", data={"file": (io.BytesIO(forged), "forged.pdf")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "验证未通过" in page and "文件完整有效" not in page
 
 
 def test_verify_page_reports_and_matches_the_record(deployed, platform, package, client, api):

@@ -13,7 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import select
 
 from ..actors import is_customer, is_staff
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, NotFound, Unauthenticated
 from ..models import Contract, Invitation
 
 # a contract reaches its customer when it is sent for signature; before that it is the provider's internal draft
@@ -66,6 +66,14 @@ class AccessService:
         if task.role == CUSTOMER_LANE and not is_customer(actor):
             raise Forbidden("the customer's task is theirs alone: staff change the signer, they do not act for them")
         return task
+
+    def require_timestamp_client(self, actor):
+        """The time-stamping authority serves the product's own nodes and staff integrations, not the internet: a
+        timestamp from it proves when bytes existed, and anyone could otherwise dress a forged PDF with one."""
+        if actor is None:
+            raise Unauthenticated("the time-stamping authority needs an API token (Authorization: Bearer <token>)")
+        if not is_staff(actor):
+            raise Forbidden("the time-stamping authority is for the provider's own systems")
 
     def require_role(self, actor, *roles):
         if not actor.role_set & set(roles):

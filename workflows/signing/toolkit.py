@@ -47,6 +47,7 @@ class SigningSettings:
     app_env: str
     licensed: object = None  # pki.LicensedCA
     tsa_url: str | None = None
+    tsa_token: str | None = None  # the API token sent to a TSA_URL that is another node's POST /tsa
 
     def passphrase(self) -> bytes:
         return passphrase_from_environment(Path(self.instance_path), self.app_env)
@@ -65,14 +66,15 @@ class Signer:
 
 
 class SigningToolkit:
-    def __init__(self, pki: DeploymentPKI, tsa_url: str | None = None):
+    def __init__(self, pki: DeploymentPKI, tsa_url: str | None = None, tsa_token: str | None = None):
         self.pki = pki
         self.authority = TimestampAuthority(pki.tsa, pki.chain)
-        self.timestamper = timestamper_for(tsa_url, self.authority)
+        self.timestamper = timestamper_for(tsa_url, self.authority, tsa_token)
 
     @classmethod
     def open(cls, db, settings: SigningSettings) -> SigningToolkit:
-        return cls(DeploymentPKI.open(db, settings.passphrase(), settings.licensed), settings.tsa_url)
+        return cls(DeploymentPKI.open(db, settings.passphrase(), settings.licensed), settings.tsa_url,
+                   settings.tsa_token)
 
     def certify(self, pdf_bytes: bytes, places) -> bytes:
         """The platform certifies the document (DocMDP: form filling and signing allowed), creating a signature field

@@ -143,8 +143,9 @@ class LocalTimestamper(TimeStamper):
         return response
 
 
-def timestamper_for(tsa_url: str | None, authority: TimestampAuthority) -> TimeStamper:
-    """``HTTPTimeStamper(TSA_URL)`` when configured, else the in-process local TSA."""
+def timestamper_for(tsa_url: str | None, authority: TimestampAuthority, token: str | None = None) -> TimeStamper:
+    """``HTTPTimeStamper(TSA_URL)`` (with ``token`` as its bearer credential) when configured, else the in-process
+    local TSA."""
     if tsa_url:
-        return HTTPTimeStamper(tsa_url)
+        return HTTPTimeStamper(tsa_url, headers={"Authorization": f"Bearer {token}"} if token else None)
     return LocalTimestamper(authority)

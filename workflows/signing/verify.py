@@ -215,6 +215,9 @@ def _verify_document(pdf_bytes, trust_roots, other_certs, crls, document, report
         report.problems.append(f"{document}: no signatures")
         return reader
     sigs = sorted(sigs, key=lambda sig: int(sig.sig_object["/ByteRange"][-2]))
+    if all(sig.sig_object_type == "/DocTimeStamp" for sig in sigs):
+        # anyone can timestamp any PDF: a timestamp proves when the bytes existed, never that anyone signed them
+        report.problems.append(f"{document}: only document timestamps, no signature (只有时间戳，没有任何签名)")
     inherited = None
     for index, sig in enumerate(sigs):
         try:
