@@ -7,7 +7,8 @@ from sqlmodel import select
 
 import workflows.db
 from tests.conftest import PG_URL, _admin_dsn
-from workflows.db import Statement, insert_statement
+from workflows.db import Pipeline, Statement, insert_statement
+from workflows.errors import Conflict
 from workflows.models import HumanTask, ProcessInstance
 
 TASK = HumanTask.__table__
@@ -71,6 +72,20 @@ def test_statements_join_the_sessions_transaction(platform, instance_id):
     with platform.db.read() as session:
         assert TASKS_BY_ID.rows(session, {"ids": ["00000000-0000-0000-0000-00000000000e"]}) == []
         assert session.get(ProcessInstance, instance_id).error == ""
+
+
+def test_a_row_another_writer_stored_first_is_a_conflict_not_a_driver_error(platform, instance_id):
+    """Two completes of one task both insert the next task: the loser's insert fails on the key when the pipeline
+    ends. That is a race lost (409), as the version check would have said, not a 500."""
+    task = task_row("00000000-0000-0000-0000-00000000000f", instance_id, datetime.now(timezone.utc))
+    with platform.db.write() as session:
+        INSERT_TASK.execute(session, task)
+    with pytest.raises(Conflict, match="at the same moment"):
+        with platform.db.write() as session, Pipeline(session) as pipeline:
+            pipeline.send(INSERT_TASK, task)
+    with pytest.raises(Conflict):
+        with platform.db.write() as session:
+            session.add(HumanTask(**task))
 
 
 @pytest.mark.skipif(not PG_URL, reason="a server that drops connections: PostgreSQL only")

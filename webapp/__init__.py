@@ -8,7 +8,7 @@ Where the code for a URL lives (one blueprint module per area, each calling ``wo
 ``oidc.py``; ``/idp/...`` → ``idp/``; ``/verify`` → ``verify.py``; ``/tsa`` → ``tsa.py``; ``/login`` →
 ``views/auth.py``.
 """
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, make_response, render_template, request
 
 from workflows.clock import utcnow
 from workflows.errors import DomainError
@@ -21,7 +21,7 @@ from . import i18n, idp, labels, oidc, security, tsa, verify
 from .api import bp as api_bp
 from .api import on_http_error
 from .cli import register_cli
-from .errors import status_of
+from .errors import status_of, with_retry_after
 from .views import admin, auth, contracts, customer, inbox, letters_admin, processes, tasks, templates_admin
 
 
@@ -74,7 +74,8 @@ def create_app(config=None):
 def _domain_error_page(exc):
     """A domain error that escaped a page (an unknown id, a step that moved on): its status, never a 500."""
     status = status_of(exc)
-    return render_template("error.html", status=status, message=exc.message), status
+    return with_retry_after(make_response(render_template("error.html", status=status, message=exc.message), status),
+                            exc)
 
 
 def _error_page(exc, status):

@@ -7,6 +7,13 @@ STATUS_OF = {NotFound: 404, Unauthenticated: 401, Forbidden: 403, Conflict: 409,
              ProcessFailed: 409, Unavailable: 503}
 
 
+def with_retry_after(response, exc):
+    """A 503 says when to come back (``Unavailable.retry_after``): what was refused changed nothing."""
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def status_of(exc):
     """The status of a domain error (by its class or the nearest base in the table); 400 for any other."""
     return next((STATUS_OF[kind] for kind in type(exc).__mro__ if kind in STATUS_OF), 400)

@@ -8,16 +8,18 @@ stay deferred, so two readers in one thread never deadlock).
 """
 import logging
 import re
+import sqlite3
 import time
 from collections import namedtuple
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from .errors import Conflict
+from .errors import Conflict, Unavailable
 
 WRITE_OPTION = "qianyue_write"
 AFTER_COMMIT = "qianyue_after_commit"
@@ -237,6 +239,53 @@ def insert_statement(table, exclude=(), returning=None):
     return Statement(sql, **{c.name: c for c in columns})
 
 
+# SQLSTATEs of a race another writer won: unique key taken, serialization failure, deadlock
+RACE_STATES = frozenset({"23505", "40001", "40P01"})
+# connection exceptions (class 08), the server shutting down or starting (57P01-57P03), too many connections
+OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+RACE_LOST = "another change to the same record was saved at the same moment; reload and try again"
+DATABASE_DOWN = "the database did not answer; nothing was saved: try again in a moment"
+
+
+def _driver_error(exc):
+    """The driver's exception behind ``exc``: SQLAlchemy wraps it, the hot-path statements raise it as is."""
+    return exc.orig if isinstance(exc, DBAPIError) else exc
+
+
+def domain_error(exc):
+    """What a database failure means to the caller, or None for a defect: a race another writer won is a Conflict
+    (409; the loser's transaction changed nothing), an outage is Unavailable (503; nothing was applied, safe to
+    retry). Any other database error is a bug and stays what it is."""
+    driver = _driver_error(exc)
+    if isinstance(driver, psycopg.Error):
+        state = driver.sqlstate or ""
+        if state in RACE_STATES:
+            return Conflict(RACE_LOST)
+        if isinstance(driver, psycopg.OperationalError | psycopg.InterfaceError) and (
+                not state or state.startswith(OUTAGE_STATES)):
+            return Unavailable(DATABASE_DOWN)
+    elif isinstance(driver, sqlite3.Error):
+        name = getattr(driver, "sqlite_errorname", "")
+        if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+            return Conflict(RACE_LOST)
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")):
+            return Unavailable(DATABASE_DOWN)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return Unavailable(DATABASE_DOWN)
+    return None
+
+
+@contextmanager
+def _meaning_of_failures():
+    try:
+        yield
+    except (DBAPIError, psycopg.Error, sqlite3.Error) as exc:
+        meaning = domain_error(exc)
+        if meaning is None:
+            raise
+        raise meaning from exc
+
+
 class Database:
     """Owns the engine; hands out sessions for reading and one transaction per state change."""
 
@@ -250,19 +299,24 @@ class Database:
 
     @contextmanager
     def read(self):
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session for reading; a database that does not answer is ``Unavailable``."""
+        with _meaning_of_failures(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write(self):
-        """One transaction: committed when the block ends, rolled back on any exception."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            session.connection(execution_options={WRITE_OPTION: True})
+        """One transaction: committed when the block ends, rolled back on any exception. A race another writer won
+        is a ``Conflict``, a database that does not answer ``Unavailable`` (``domain_error``)."""
+        with _meaning_of_failures(), Session(self.engine, expire_on_commit=False) as session:
             try:
+                session.connection(execution_options={WRITE_OPTION: True})
                 yield session
                 session.commit()
             except BaseException:
-                session.rollback()
+                try:
+                    session.rollback()
+                except (DBAPIError, psycopg.Error, sqlite3.Error):
+                    log.warning("the rollback failed too (the connection is gone)", exc_info=True)
                 session.info.pop(AFTER_COMMIT, None)
                 for callback in session.info.pop(AFTER_ROLLBACK, []):
                     try:

@@ -45,6 +45,8 @@ class InvalidDefinition(DomainError):
 
 
 class Unavailable(DomainError):
-    """A service the step depends on (the time-stamping authority) did not answer: nothing changed; try again."""
+    """A service the step depends on (the database, the time-stamping authority) did not answer: nothing changed;
+    try again after ``retry_after`` seconds."""
 
     code = "unavailable"
+    retry_after = 5

@@ -14,7 +14,7 @@ from wtforms import ValidationError
 from workflows.actors import STAFF_ROLES
 from workflows.errors import DomainError, Forbidden, ValidationFailed
 
-from ..errors import status_of
+from ..errors import status_of, with_retry_after
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def error(status, code, message, fields=None):
 
 @bp.errorhandler(DomainError)
 def on_domain_error(exc):
-    return error(status_of(exc), exc.code, exc.message, exc.fields)
+    return with_retry_after(error(status_of(exc), exc.code, exc.message, exc.fields), exc)
 
 
 @bp.app_errorhandler(HTTPException)

@@ -3,7 +3,7 @@ declining), the portal (/portal); and the staff page about who signs (resend, ch
 bind a signer). Every action is one call to a use case of ``workflows``."""
 from functools import wraps
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from workflows.actors import CustomerActor
@@ -11,7 +11,7 @@ from workflows.errors import DomainError, ValidationFailed
 from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png_from_data_url
 
 from ..downloads import pdf_response
-from ..errors import status_of
+from ..errors import status_of, with_retry_after
 from ..oidc import AFTER_LOGIN, providers
 from ..security import client_ip, platform, roles_required
 
@@ -37,7 +37,8 @@ def origin():
 
 
 def _refused(exc):
-    return render_template("customer/refused.html", message=exc.message, status=status_of(exc)), status_of(exc)
+    page = render_template("customer/refused.html", message=exc.message, status=status_of(exc))
+    return with_retry_after(make_response(page, status_of(exc)), exc)
 
 
 # --- portal and invitations -------------------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
+from ..errors import Conflict
 from ..instance import generated_secret
 from ..models import SigningIdentity
 
@@ -237,7 +237,7 @@ class IdentityStore:
                     .where(SigningIdentity.name == name, SigningIdentity.fingerprint == replacing.fingerprint)
                     .values(**values))
                 return replaced.rowcount == 1
-        except IntegrityError:
+        except Conflict:  # another process stored its identity under this name first: theirs is kept
             return False
 
 
