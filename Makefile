@@ -46,7 +46,7 @@ run: export APP_ENV ?= development
 # the server runs background jobs in a thread (RUN_WORKER, README "Background jobs"); the commands before it do not
 run: migrate
 	$(FLASK) demo seed
-	RUN_WORKER=$(RUN_WORKER) $(FLASK) run --host 127.0.0.1 --port $(PORT) --no-debugger --no-reload --with-threads
+	RUN_WORKER=$(RUN_WORKER) $(FLASK) devserver --host 127.0.0.1 --port $(PORT)
 
 test: setup test-sqlite test-postgres
 

@@ -1,4 +1,4 @@
-"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers, mail, webhooks, jobs."""
+"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers, mail, webhooks, jobs, devserver."""
 import functools
 import signal
 from datetime import datetime, timezone
@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from workflows import demo, migrate
 from workflows.errors import DomainError
@@ -13,6 +14,7 @@ from workflows.services.accounts import ROLES
 from workflows.services.migration import plan_or_migrate
 from workflows.worker import Worker
 
+from .security import QuietRequestHandler
 from .signing_cli import intent_cli, verify_command
 
 def platform():
@@ -268,7 +270,15 @@ def jobs_retry(job_id):
     click.echo(f"job {job.id} ({job.kind}) queued again")
 
 
+@click.command("devserver")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+def devserver_command(host, port):
+    """`make run`'s server: Werkzeug's, threaded, without reloader, debugger or a banner naming versions."""
+    run_simple(host, port, current_app._get_current_object(), threaded=True, request_handler=QuietRequestHandler)
+
+
 def register_cli(app):
     for command in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli, jobs_cli,
-                    verify_command, intent_cli):
+                    verify_command, intent_cli, devserver_command):
         app.cli.add_command(command)

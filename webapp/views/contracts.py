@@ -10,7 +10,7 @@ from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 from ..downloads import pdf_response
 from ..forms import ContractForm
-from ..security import platform, roles_required
+from ..security import document_response, platform, roles_required
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 STAFF = tuple(sorted(STAFF_ROLES))
@@ -98,7 +98,7 @@ def preview(contract_id):
         version = request.args.get("version", type=int)
         if version is not None and not 1 <= version <= contract.current_version:
             abort(404)
-        return Response(platform().documents.html(session, contract, version), mimetype="text/html")
+        return document_response(platform().documents.html(session, contract, version))
 
 
 @bp.get("/<int:contract_id>/document.pdf")

@@ -3,7 +3,7 @@ declining), the portal (/portal); and the staff page about who signs (resend, ch
 bind a signer). Every action is one call to a use case of ``workflows``."""
 from functools import wraps
 
-from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from workflows.actors import CustomerActor
@@ -13,7 +13,7 @@ from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png
 from ..downloads import pdf_response
 from ..errors import status_of, with_retry_after
 from ..oidc import AFTER_LOGIN, providers
-from ..security import client_ip, platform, roles_required
+from ..security import client_ip, document_response, platform, roles_required
 
 bp = Blueprint("customer", __name__)
 
@@ -164,9 +164,7 @@ def preview(contract_id):
             html = platform().documents.html(db, platform().access.contract(db, actor(), contract_id))
     except DomainError as exc:
         return _refused(exc)
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:"
-    return response
+    return document_response(html)
 
 
 @bp.get("/sign/<int:contract_id>/document.pdf")
