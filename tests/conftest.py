@@ -26,6 +26,7 @@ from workflows.demo import DEMO_PASSWORD
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("QIANYUE_TEST_DATABASE_URL")
+AUDIT_KEY = "test-audit-key"  # the app's and any second node's (Platform) of a test: one deployment, one key
 DB_FIXTURES = {"database_url", "app", "platform", "client", "api"}
 
 
@@ -58,7 +59,8 @@ def _recreate_pg_database(url, name, template=None):
 
 
 def _seeded(url, instance):
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "APP_ENV": "development", "INSTANCE_PATH": str(instance)})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "AUDIT_KEY": AUDIT_KEY, "APP_ENV": "development",
+                      "INSTANCE_PATH": str(instance)})
     platform = app.extensions["qianyue"]
     migrate.upgrade(platform.db)
     demo.seed(platform)
@@ -98,8 +100,8 @@ def database_url(template_database, tmp_path):
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
-                      "INSTANCE_PATH": str(tmp_path), "TESTING": True})
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "AUDIT_KEY": AUDIT_KEY,
+                      "APP_ENV": "development", "INSTANCE_PATH": str(tmp_path), "TESTING": True})
     yield app
     app.extensions["qianyue"].db.dispose()
 

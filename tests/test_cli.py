@@ -37,7 +37,7 @@ def test_demo_seed_twice_changes_nothing(app, platform):
 
 def test_demo_seed_is_refused_in_production(database_url, tmp_path):
     from webapp import create_app
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "AUDIT_KEY": "y", "APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
     code, output = run(app, "demo", "seed")
     assert code == 1 and "production" in output
     app.extensions["qianyue"].db.dispose()

@@ -14,12 +14,24 @@ def test_development_creates_a_secret_key_once(tmp_path, monkeypatch):
 
 def test_production_without_a_secret_key_refuses_to_start(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("AUDIT_KEY", "a")
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         config.load({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
 
 
+def test_the_audit_key_is_never_in_the_database_and_production_needs_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIT_KEY", raising=False)
+    monkeypatch.setenv("SECRET_KEY", "s")
+    with pytest.raises(RuntimeError, match="AUDIT_KEY"):
+        config.load({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    key = config.load({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})["AUDIT_KEY"]
+    assert len(key) > 40 and (tmp_path / "audit_key").read_text().strip() == key
+    assert config.load({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})["AUDIT_KEY"] == key
+
+
 def test_production_refuses_demo_data_unless_enabled(tmp_path, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("AUDIT_KEY", "a")
     assert config.load({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})["DEMO_DATA_ENABLED"] is False
     monkeypatch.setenv("DEMO_DATA_ENABLED", "1")
     assert config.load({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})["DEMO_DATA_ENABLED"] is True

@@ -31,7 +31,7 @@ def create_app(config=None):
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["qianyue"] = Platform(
-        app.config["DATABASE_URL"],
+        app.config["DATABASE_URL"], audit_key=app.config["AUDIT_KEY"].encode(),
         mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
         base_url=app.config["BASE_URL"], webhook_url=app.config["WEBHOOK_URL"],
         webhook_secret=app.config["WEBHOOK_SECRET"], signing_settings=app_config.signing_settings(app.config),

@@ -1,4 +1,5 @@
-"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers, mail, webhooks, jobs, devserver."""
+"""``flask --app wsgi ...`` commands: db, demo, process, users, tokens, timers, mail, webhooks, jobs, audit,
+devserver."""
 import functools
 import signal
 from datetime import datetime, timezone
@@ -270,6 +271,23 @@ def jobs_retry(job_id):
     click.echo(f"job {job.id} ({job.kind}) queued again")
 
 
+audit_cli = AppGroup("audit", help="The contracts' sealed audit chains.")
+
+
+@audit_cli.command("seal")
+def audit_seal():
+    """Seal the chain heads written before this deployment had an audit key (once, after upgrading); a chain that
+    does not verify is left unsealed and named."""
+    with platform().db.write() as session:
+        sealed, broken = platform().history.seal_unsealed(session)
+    click.echo(f"sealed {len(sealed)} contract audit chains")
+    for contract_id in broken:
+        click.echo(f"contract {contract_id}: its chain does not verify; left unsealed (see /api/v1/contracts/"
+                   f"{contract_id}/audit)", err=True)
+    if broken:
+        raise SystemExit(1)
+
+
 @click.command("devserver")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
@@ -280,5 +298,5 @@ def devserver_command(host, port):
 
 def register_cli(app):
     for command in (db_cli, process_cli, users_cli, tokens_cli, timers_cli, demo_cli, mail_cli, webhooks_cli, jobs_cli,
-                    verify_command, intent_cli, devserver_command):
+                    verify_command, intent_cli, audit_cli, devserver_command):
         app.cli.add_command(command)

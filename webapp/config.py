@@ -18,11 +18,12 @@ def instance_path():
     return Path(os.environ.get("QIANYUE_INSTANCE", ROOT / "instance"))
 
 
-def _secret_key(app_env, folder):
-    """SECRET_KEY, else the key kept in the instance folder; development creates that file once."""
-    path = folder / "secret_key"
+def _instance_secret(setting, app_env, folder):
+    """A key kept in the instance folder (``secret_key``, ``audit_key``) when its setting is not given; development
+    creates that file once, production wants the setting or a file its operator put there."""
+    path = folder / setting.lower()
     if not path.exists() and app_env == "production":
-        raise RuntimeError("SECRET_KEY must be set when APP_ENV=production")
+        raise RuntimeError(f"{setting} must be set when APP_ENV=production")
     return generated_secret(path, 48)
 
 
@@ -47,6 +48,8 @@ def load(overrides=None):
         "INSTANCE_PATH": str(folder),
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{folder / 'qianyue.db'}"),
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        # seals each contract's audit chain head (workflows/signing/audit.py): never in the database
+        "AUDIT_KEY": os.environ.get("AUDIT_KEY"),
         "BASE_URL": os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
         "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),  # contract.activated events (workflows/services/webhooks.py)
@@ -70,8 +73,9 @@ def load(overrides=None):
     # a job worker thread inside the web process (workflows/worker.py): `make run` sets RUN_WORKER=1 on its server
     # only; production runs `flask --app wsgi jobs run` beside the web nodes
     settings.setdefault("RUN_WORKER", os.environ.get("RUN_WORKER") == "1")
-    if not settings["SECRET_KEY"]:
-        settings["SECRET_KEY"] = _secret_key(settings["APP_ENV"], folder)
+    for setting in ("SECRET_KEY", "AUDIT_KEY"):
+        if not settings[setting]:
+            settings[setting] = _instance_secret(setting, settings["APP_ENV"], folder)
     return settings
 
 

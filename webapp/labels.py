@@ -30,7 +30,8 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "signer_contact_changed": _l("Change of signer approved"),
           "signer_change_rejected": _l("Change of signer rejected")}
 JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
-             "package.finalize": _l("Building the signed package")}
+             "package.finalize": _l("Building the signed package"),
+             "audit.anchor": _l("Timestamping the audit trail")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
 LETTER_STATUSES = {"no_template": _l("no template yet"), "required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}

@@ -25,7 +25,7 @@ from .services.customers import CustomerService
 from .services.definitions import RepositoryService
 from .services.documents import DocumentService
 from .services.drafting import DraftingService
-from .services.history import HistoryService
+from .services.history import ANCHOR, HistoryService
 from .services.inbox import InboxService
 from .services.invitations import InvitationService
 from .services.jobs import JobService
@@ -42,17 +42,18 @@ from .signing import SigningToolkit
 
 
 class Platform:
-    def __init__(self, database_url, echo=False, mail_settings=None, base_url="http://127.0.0.1:5000", webhook_url="",
-                 webhook_secret="", signing_settings=None, log_codes=False):
+    def __init__(self, database_url, *, audit_key: bytes, echo=False, mail_settings=None,
+                 base_url="http://127.0.0.1:5000", webhook_url="", webhook_secret="", signing_settings=None,
+                 log_codes=False):
         self.db = Database(database_url, echo=echo)
         # the engine
-        self.history = HistoryService()
+        self.jobs = JobService(self.db)
+        self.history = HistoryService(self.db, self.jobs, audit_key, self.toolkit)
         self.repository = RepositoryService()
         self.runtime = RuntimeService(self.db, self.repository, self.history)
         self.tasks = TaskService(self.runtime, self.history)
         self.runtime.tasks = self.tasks
         self.timers = TimerService(self.db, self.runtime)
-        self.jobs = JobService(self.db)
         # the domain
         self.accounts = AccountService()
         self.sessions = SessionService()
@@ -109,3 +110,4 @@ class Platform:
         ]
         self.jobs.register(PREPARE, self.signing.prepare)
         self.jobs.register(FINALIZE, self.signing.finalize)
+        self.jobs.register(ANCHOR, self.history.anchor)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from tests.conftest import AUDIT_KEY
 from workflows.clock import utcnow
 from workflows.errors import Conflict
 from workflows.models import Job
@@ -94,7 +95,7 @@ def test_a_job_enqueued_in_a_committed_transaction_runs_once(jobs, recorder):
 
 
 def test_two_workers_draining_200_jobs_run_each_exactly_once(platform, database_url):
-    second_machine = Platform(database_url)  # its own engine and connections
+    second_machine = Platform(database_url, audit_key=AUDIT_KEY.encode())  # its own engine and connections
     runs = []
 
     def handler(number):

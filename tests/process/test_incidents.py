@@ -15,7 +15,6 @@ from workflows.models import Contract
 from workflows.demo import BPMN_DIR
 from workflows.errors import Conflict
 from workflows.services import migration
-from workflows.signing.audit import verify_chain
 
 KEY = "contract_approval"
 PROCESS = (BPMN_DIR / "contract_approval.bpmn").read_bytes()
@@ -53,7 +52,7 @@ def test_a_failed_step_suspends_the_instance_and_its_tasks(api, platform, stoppe
         instance = platform.contracts.instance(session, contract["id"])
         task = platform.tasks.get(session, task_id)
         assert platform.runtime.incident(session, contract["id"])["instance_id"] == instance_id
-        assert verify_chain(session, contract["id"]).ok
+        assert platform.history.audit(session, contract["id"]).ok
     assert instance.status == "error" and "approved_word" in instance.error
     assert task.state == "suspended" and task.decision is None  # the failed decision left nothing behind
     assert api.tasks("legal", contract["id"]) == []  # out of every inbox
@@ -88,7 +87,7 @@ def test_a_corrected_version_and_a_migration_repair_the_instance(api, platform, 
     assert decided["contract"]["status"] == "awaiting_customer"
     with platform.db.read() as session:
         assert platform.runtime.incident(session, contract["id"]) is None
-        assert verify_chain(session, contract["id"]).ok
+        assert platform.history.audit(session, contract["id"]).ok
     assert "process_migrated" in events(platform, contract["id"])
 
 

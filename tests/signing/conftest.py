@@ -4,10 +4,15 @@ import io
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
+from tests.conftest import load_fixture
+from tests.process.test_lifecycle import create, submit
 from workflows import migrate
 from workflows.db import Database
 from workflows.documents import SignaturePlace
+from workflows.models import HistoryEvent
+from workflows.signing.audit import chain_rows
 from workflows.signing.pki import DeploymentPKI
 from workflows.signing.toolkit import SigningToolkit
 from workflows.signing.verify import PACKAGE_ATTACHMENT, _embedded_files
@@ -95,3 +100,27 @@ def embedded_contract(package_pdf):
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     return _embedded_files(PdfFileReader(io.BytesIO(package_pdf), strict=False))[PACKAGE_ATTACHMENT][0]
+
+
+@pytest.fixture
+def returned_contract_id(api):
+    """A contract with a short history: created, submitted, returned by legal with a comment."""
+    contract = create(api, load_fixture("contract-technical-service.json"))
+    submit(api, contract["id"])
+    api.decide("legal", contract["id"], "return", "第十一条联系人与首页不一致")
+    return contract["id"]
+
+
+def rewrite_the_chain(session, contract_id, event_id, comment):
+    """What whoever can write the database can do: edit an event and recompute every hash after it, and the head."""
+    connection = session.connection()
+    connection.execute(text("UPDATE history_event SET comment = :c WHERE id = :id"), {"c": comment, "id": event_id})
+    rows = [dict(r) for r in connection.execute(text(
+        "SELECT id, contract_id, event, actor, on_behalf_of, task_id, task_name, decision, comment, details, at "
+        "FROM history_event WHERE contract_id = :id ORDER BY id").columns(at=HistoryEvent.__table__.c.at.type),
+        {"id": contract_id}).mappings()]
+    head = chain_rows(rows, "")
+    for row in rows:
+        connection.execute(text("UPDATE history_event SET prev_hash = :p, hash = :h WHERE id = :id"),
+                           {"p": row["prev_hash"], "h": row["hash"], "id": row["id"]})
+    connection.execute(text("UPDATE contract SET audit_head = :h WHERE id = :id"), {"h": head, "id": contract_id})

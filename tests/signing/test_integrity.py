@@ -8,7 +8,7 @@ import pytest
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from sqlmodel import select
 
-from tests.conftest import free_port
+from tests.conftest import AUDIT_KEY, free_port
 from tests.letters.helpers import (SECURITY_VALUES, at_customer, complete_letters, customer_signs, fill, network_line,
                                    signing_state, technical_service)
 from tests.process.test_lifecycle import small_contract
@@ -112,7 +112,7 @@ def test_an_approval_of_a_different_text_than_the_earlier_reviewer_approved_is_r
     with platform.db.write() as session:
         row = session.exec(select(ContractTemplate).where(ContractTemplate.kind == "technical_service")).one()
         row.source = row.source.replace("技术服务内容", MARKER, 1)
-    other_node = Platform(database_url)
+    other_node = Platform(database_url, audit_key=AUDIT_KEY.encode())
     try:
         (task,) = api.tasks("finance", contract_id)
         with pytest.raises(Conflict) as refused:

@@ -8,20 +8,17 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import load_fixture
+from tests.signing.conftest import rewrite_the_chain
 from tests.process.test_lifecycle import create, submit
 from workflows.errors import Conflict, ValidationFailed
 from workflows.models import HistoryEvent
 from workflows.clock import utcnow
-from workflows.signing.audit import verify_chain
 from workflows.signing.intent import IntentCode, IntentService
 
 
 @pytest.fixture
-def contract_id(api):
-    contract = create(api, load_fixture("contract-technical-service.json"))
-    submit(api, contract["id"])
-    api.decide("legal", contract["id"], "return", "第十一条联系人与首页不一致")
-    return contract["id"]
+def contract_id(returned_contract_id):
+    return returned_contract_id
 
 
 def _events(platform, contract_id):
@@ -35,7 +32,7 @@ def test_events_are_chained_and_the_head_is_on_the_contract(platform, contract_i
     assert events[0].prev_hash == "" and all(e.hash for e in events)
     assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
     with platform.db.read() as session:
-        report = verify_chain(session, contract_id)
+        report = platform.history.audit(session, contract_id)
         head = session.connection().execute(text("SELECT audit_head FROM contract WHERE id = :id"),
                                             {"id": contract_id}).scalar()
     assert report.ok and report.head == head == events[-1].hash and report.events == len(events)
@@ -47,7 +44,7 @@ def test_editing_one_event_is_detected(platform, contract_id):
         session.connection().execute(text("UPDATE history_event SET comment = 'edited' WHERE id = :id"),
                                      {"id": target.id})
     with platform.db.read() as session:
-        report = verify_chain(session, contract_id)
+        report = platform.history.audit(session, contract_id)
     assert not report.ok and report.first_broken_event_id == target.id and "edited" in report.reason
 
 
@@ -56,7 +53,7 @@ def test_deleting_one_event_is_detected(platform, contract_id):
     with platform.db.write() as session:
         session.connection().execute(text("DELETE FROM history_event WHERE id = :id"), {"id": events[1].id})
     with platform.db.read() as session:
-        report = verify_chain(session, contract_id)
+        report = platform.history.audit(session, contract_id)
     assert not report.ok and report.first_broken_event_id == events[2].id and "deleted" in report.reason
 
 
@@ -65,8 +62,37 @@ def test_deleting_the_last_event_is_detected(platform, contract_id):
     with platform.db.write() as session:
         session.connection().execute(text("DELETE FROM history_event WHERE id = :id"), {"id": events[-1].id})
     with platform.db.read() as session:
-        report = verify_chain(session, contract_id)
+        report = platform.history.audit(session, contract_id)
     assert not report.ok and "head" in report.reason
+
+
+def test_a_chain_rewritten_by_whoever_can_write_the_database_is_detected(platform, contract_id, api):
+    """The probe's attack: rewrite the legal reviewer's comment, recompute every hash and the head. Without the audit
+    key (never in the database) the head's seal cannot follow."""
+    returned = next(e for e in _events(platform, contract_id) if e.decision == "return")
+    with platform.db.write() as session:
+        rewrite_the_chain(session, contract_id, returned.id, "同意，无意见")
+    with platform.db.read() as session:
+        report = platform.history.audit(session, contract_id)
+    assert not report.ok and "seal does not match" in report.reason
+    answer = api.call("GET", f"/contracts/{contract_id}/audit", "legal").json
+    assert answer["ok"] is False and "seal" in answer["reason"]
+
+
+def test_heads_from_before_the_audit_key_are_sealed_once_after_upgrading(platform, contract_id, app, api):
+    broken = create(api, load_fixture("contract-technical-service.json"))["id"]
+    with platform.db.write() as session:
+        session.connection().execute(text("UPDATE contract SET audit_seal = ''"))  # as the upgrade leaves them
+        session.connection().execute(text("UPDATE history_event SET comment = 'x' WHERE id = :id"),
+                                     {"id": _events(platform, broken)[0].id})
+    with platform.db.read() as session:
+        report = platform.history.audit(session, contract_id)
+    assert not report.ok and report.unsealed and "flask audit seal" in report.reason
+    result = app.test_cli_runner().invoke(args=["audit", "seal"])
+    assert result.exit_code == 1 and f"contract {broken}: its chain does not verify" in result.output
+    with platform.db.read() as session:
+        assert platform.history.audit(session, contract_id).ok
+        assert not platform.history.audit(session, broken).ok
 
 
 def test_events_without_a_contract_are_not_chained(platform):

@@ -44,6 +44,8 @@ def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
     assert api.sign("signatory", contract_id)["contract"]["status"] == "active"
     package = api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales")
     assert package.status_code == 200
+    audit = api.call("GET", f"/contracts/{contract_id}/audit", "legal").json
+    assert audit["ok"] and audit["anchors"] >= 2, audit  # the TSA timestamped the chain after signing and at activation
     pdf = package.data
 
     with platform.db.read() as session:
@@ -112,8 +114,8 @@ def test_the_package_is_built_by_the_worker_never_on_a_get(api, platform):
     assert waiting.status_code == 202 and waiting.headers["Retry-After"]
     assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 202  # a GET builds nothing
     with platform.db.read() as session:
-        (job,) = platform.jobs.unfinished(session, contract_id)
-    assert job.kind == "package.finalize"
+        kinds = sorted(job.kind for job in platform.jobs.unfinished(session, contract_id))
+    assert kinds == ["audit.anchor", "package.finalize"]  # the TSA anchors the chain after the countersignature
     api.run_jobs()
     assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 200
 

@@ -20,9 +20,9 @@ from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance 
 from .jobs import Job  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
-from .signing import IntentCode, SignedDocument, SigningIdentity  # noqa: E402
+from .signing import AuditAnchor, IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
-__all__ = ["ApiToken", "ContactChange", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
+__all__ = ["ApiToken", "AuditAnchor", "ContactChange", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
            "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
            "ProcessInstance", "Provider", "Signature", "SignedDocument", "SigningIdentity", "User", "WebSession",

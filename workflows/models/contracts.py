@@ -46,6 +46,7 @@ class Contract(SQLModel, table=True):
     effective_from: Optional[date] = None
     effective_to: Optional[date] = None
     audit_head: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    audit_seal: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))  # HMAC of the head
     approved_sha256: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
     document_id: Optional[int] = None  # the current PDF of the signing chain (SignedDocument)
 

@@ -65,3 +65,19 @@ class SigningIdentity(SQLModel, table=True):
     certificate_pem: str = Field(sa_column=Column(Text, nullable=False))
     private_key_pem: str = Field(sa_column=Column(Text, nullable=False))
     stored_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """A contract's audit chain head after ``events`` events, timestamped by the TSA (an RFC 3161 token over
+    ``audit.anchor_digest``) after each signature and at activation: the chain before it cannot be rewritten without
+    the head leaving the chain, whatever the key holder or database writer does later."""
+
+    __tablename__ = "audit_anchor"
+    __table_args__ = (Index("ix_audit_anchor_contract", "contract_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id")
+    head: str = Field(max_length=64)
+    events: int
+    token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    at: datetime = Field(default_factory=utcnow)

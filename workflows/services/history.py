@@ -3,20 +3,30 @@ import json
 
 from sqlmodel import select
 
+from sqlalchemy import func
+
 from ..db import Pipeline, Statement, insert_statement
-from ..models import HistoryEvent
+from ..models import AuditAnchor, Contract, HistoryEvent
 from ..clock import utcnow
-from ..signing.audit import chain_rows, verify_chain
+from ..signing.audit import anchor_digest, chain_rows, seal, verify_chain
+
+ANCHOR = "audit.anchor"
 
 INSERT_EVENT = insert_statement(HistoryEvent.__table__, exclude=("id",))
 # the contract's audit chain head: locked on PostgreSQL; SQLite writers are already serialized (BEGIN IMMEDIATE)
 SELECT_HEAD = {"postgresql": Statement("SELECT audit_head FROM contract WHERE id = :id FOR UPDATE"),
                "sqlite": Statement("SELECT audit_head FROM contract WHERE id = :id")}
-UPDATE_HEAD = Statement("UPDATE contract SET audit_head = :head WHERE id = :id")
+UPDATE_HEAD = Statement("UPDATE contract SET audit_head = :head, audit_seal = :seal WHERE id = :id")
+UNSEALED = Statement("SELECT id FROM contract WHERE audit_head <> '' AND audit_seal = '' ORDER BY id")
 COLUMNS = ("event", "actor", "task_id", "task_name", "decision", "comment", "on_behalf_of", "details")
 
 
 class HistoryService:
+    def __init__(self, db, jobs, audit_key: bytes, toolkit):
+        self.db, self.jobs = db, jobs
+        self._audit_key = audit_key  # seals each contract's chain head (workflows.signing.audit); never stored
+        self._toolkit = toolkit  # the signing toolkit, opened on first use: its TSA anchors the chains
+
     def record(self, session, event, actor, *, contract_id=None, instance_id=None, at=None, **fields):
         self.record_many(session, [{"event": event, "actor": actor, **fields}],
                          contract_id=contract_id, instance_id=instance_id, at=at)
@@ -42,13 +52,46 @@ class HistoryService:
                 new_head = chain_rows(rows, head)
                 with Pipeline(session) as pipeline:
                     INSERT_EVENT.execute_many(session, rows)
-                    pipeline.send(UPDATE_HEAD, {"head": new_head, "id": contract_id})
+                    pipeline.send(UPDATE_HEAD, {"head": new_head, "seal": seal(self._audit_key, contract_id, new_head),
+                                                "id": contract_id})
                 return
         INSERT_EVENT.execute_many(session, rows)
 
     def audit(self, session, contract_id):
-        """Recompute the contract's hash chain: whether it is intact, and the first broken link if not."""
-        return verify_chain(session, contract_id)
+        """Recompute the contract's hash chain, check its sealed head and its TSA anchors: whether it is intact, and
+        the first broken link if not."""
+        return verify_chain(session, contract_id, self._audit_key, self._toolkit().timestamp_time)
+
+    def request_anchor(self, session, contract_id):
+        """In the caller's transaction (a signature, the activation): have the TSA timestamp the chain head soon, as
+        a job (a TSA call never holds a transaction open)."""
+        self.jobs.enqueue(session, ANCHOR, {"contract_id": contract_id}, contract_id=contract_id,
+                          dedupe_key=f"{ANCHOR}:{contract_id}")
+
+    def anchor(self, job):
+        """Job: timestamp the contract's chain head as it stands (it includes the events that asked for it)."""
+        contract_id = job.payload["contract_id"]
+        with self.db.write() as session:  # under the lock writers of history take: the head and its count agree
+            head = session.get(Contract, contract_id, with_for_update=True).audit_head
+            events = session.exec(select(func.count()).select_from(HistoryEvent)
+                                  .where(HistoryEvent.contract_id == contract_id)).one()
+        token = self._toolkit().timestamp_digest(anchor_digest(contract_id, head))
+        with self.db.write() as session:  # events may have come meanwhile: this head stays in the chain, at its place
+            session.add(AuditAnchor(contract_id=contract_id, head=head, events=events, token=token))
+
+    def seal_unsealed(self, session):
+        """Seal the heads written before the deployment had an audit key (once, after upgrading), each only after its
+        chain verifies: a chain already broken stays unsealed and reported. Returns (sealed, broken) contract ids."""
+        sealed, broken = [], []
+        for contract_id in [row.id for row in UNSEALED.rows(session)]:
+            report = verify_chain(session, contract_id, self._audit_key)
+            if report.unsealed:
+                UPDATE_HEAD.execute(session, {"head": report.head, "seal": seal(self._audit_key, contract_id, report.head),
+                                              "id": contract_id})
+                sealed.append(contract_id)
+            else:
+                broken.append(contract_id)
+        return sealed, broken
 
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)

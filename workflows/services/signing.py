@@ -290,6 +290,7 @@ class SigningService:
                                     "name": name, "email": actor.email, "issuer": actor.issuer, "subject": actor.subject,
                                     "method": given.method, "fields": [f for f, _, _ in fields],
                                     "document_sha256": current.sha256, "signed_sha256": row.sha256, "ip": origin.ip})
+            self.history.request_anchor(session, contract.id)
         return {"document_sha256": row.sha256, "fields": [f for f, _, _ in fields]}
 
     # --- the provider's act -------------------------------------------------------------------------------------------
@@ -339,6 +340,7 @@ class SigningService:
                           "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer}, origin)
             done = self.tasks.complete(session, task.id, actor, "sign",
                                        data=self.contracts.process_variables(session, contract))
+            self.history.request_anchor(session, contract.id)
         return done
 
     def sign_task(self, actor, task_id, given: SignatureInput, origin: Origin):
@@ -381,6 +383,7 @@ class SigningService:
             row = self.documents.add_package(session, contract, package)
             self.history.record(session, "package_created", "system", contract_id=contract.id,
                                 details={"package_sha256": row.sha256, "contract_sha256": sha256_hex(timestamped)})
+            self.history.request_anchor(session, contract.id)
 
     def certificate_data(self, session, contract):
         """What the completion certificate states: each field's signer, role and method, the hash each was shown."""

@@ -11,6 +11,7 @@ The use cases (``workflows.services.signing``) decide who signs what, when, and 
 """
 from __future__ import annotations
 
+import asyncio
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from . import pdf as pades
 from .certificate import build_package
 from .pki import DeploymentPKI, passphrase_from_environment
 from .tsa import TimestampAuthority, timestamper_for
-from .verify import VerificationReport, verify_pdf
+from .verify import VerificationReport, timestamp_token_time, verify_pdf
 
 
 @contextmanager
@@ -113,3 +114,12 @@ class SigningToolkit:
 
     def verify(self, pdf_bytes: bytes) -> VerificationReport:
         return verify_pdf(pdf_bytes, [self.pki.root.cert], self.pki.chain, self.pki.asn1_crls())
+
+    def timestamp_digest(self, digest: bytes) -> bytes:
+        """An RFC 3161 token (DER) over a SHA-256 digest, from the deployment's TSA."""
+        with timestamping():
+            return asyncio.run(self.timestamper.async_timestamp(digest, "sha256")).dump()
+
+    def timestamp_time(self, token: bytes, digest: bytes):
+        """When ``token`` proves ``digest`` existed; None when it is not a valid token of a TSA we trust."""
+        return timestamp_token_time(token, digest, [self.pki.root.cert], self.pki.chain, self.pki.asn1_crls())

@@ -21,6 +21,7 @@ signature without a timestamp is validated now.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -34,7 +35,8 @@ from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
-from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 class _OneLine(logging.Filter):
@@ -241,15 +243,30 @@ def _verify_document(pdf_bytes, trust_roots, other_certs, crls, document, report
     return reader
 
 
+def _as_asn1(certificate):
+    if isinstance(certificate, c_x509.Certificate):
+        return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    return certificate
+
+
+def timestamp_token_time(token: bytes, digest: bytes, trust_roots, other_certs=(), crls=()) -> datetime | None:
+    """The time an RFC 3161 token proves for the SHA-256 ``digest``; None unless it is intact, over that digest,
+    and from a TSA chaining to ``trust_roots``."""
+    try:
+        signed_data = cms.ContentInfo.load(token)["content"]
+        moment = _tst_time(signed_data)
+        context = _context([_as_asn1(c) for c in trust_roots], [_as_asn1(c) for c in other_certs], crls, moment)
+        status = TimestampSignatureStatus(
+            **asyncio.run(validate_tst_signed_data(signed_data, context, lambda _algorithm: digest)))
+    except Exception:  # noqa: BLE001  a token that cannot even be read is simply not valid
+        return None
+    return status.timestamp if status.intact and status.valid and status.trusted else None
+
+
 def verify_pdf(pdf_bytes: bytes, trust_roots, other_certs=(), crls=()) -> VerificationReport:
     """Verify every signature of ``pdf_bytes`` (and of an embedded signed contract, for a final package)."""
-    def to_asn1(c):
-        if isinstance(c, c_x509.Certificate):
-            return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-        return c
-
-    trust_roots = [to_asn1(c) for c in trust_roots]
-    other_certs = [to_asn1(c) for c in other_certs]
+    trust_roots = [_as_asn1(c) for c in trust_roots]
+    other_certs = [_as_asn1(c) for c in other_certs]
     report = VerificationReport(valid=False, document_sha256=hashlib.sha256(pdf_bytes).hexdigest())
     if not pdf_bytes.startswith(PDF_MAGIC):
         report.problems.append("not a PDF file")
