@@ -177,6 +177,16 @@ def test_periodic_plan_clamps_month_ends(technical_draft, xinxiang):
     assert [entry["due_date"] for entry in schedule] == ["2025-08-31", "2026-02-28", "2026-08-31"]
 
 
+def test_a_negative_zero_amount_is_written_as_zero(technical_draft, xinxiang):
+    technical_draft["liquidated_damages"] = "-0"
+    technical_draft["one_time_fees"] = [{"name": "安装费", "standard_price": "-0.00", "price": "-0", "handling_fee": "-0"}]
+    normalized = normalize_draft(technical_draft, xinxiang)
+    assert normalized["liquidated_damages"] == "0.00"
+    assert normalized["one_time_fees"][0] == {"name": "安装费", "standard_price": "0.00", "price": "0.00", "per": "",
+                                              "handling_fee": "0.00"}
+    assert normalized["figures"]["discount_total"] == "0.00"
+
+
 @pytest.mark.parametrize(
     ("day", "months", "expected"),
     [
