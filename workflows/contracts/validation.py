@@ -499,6 +499,8 @@ def _check_payment_plan(errors: _Errors, draft: dict):
         errors.add("payment_plan.installments", f"分期金额合计 {paid} 与合同总价 {total} 不符")
     elif not schedule:
         errors.add("payment_plan.first_due", "首次付款日晚于服务期结束日")
+    elif len(schedule) > MAX_INSTALLMENTS:  # as many rows as a list of instalments may have, in every printed schedule
+        errors.add("payment_plan", f"至服务期结束共付款{len(schedule)}次，不能超过{MAX_INSTALLMENTS}次")
     elif paid != total:
         errors.add("payment_plan", f"至服务期结束共付款{len(schedule)}次，合计 {paid}，与合同总价 {total} 不符")
 
