@@ -177,6 +177,25 @@ def test_periodic_plan_clamps_month_ends(technical_draft, xinxiang):
     assert [entry["due_date"] for entry in schedule] == ["2025-08-31", "2026-02-28", "2026-08-31"]
 
 
+def test_a_periodic_plan_has_at_most_as_many_payments_as_a_list_of_instalments(technical_draft, xinxiang):
+    """Monthly payments over two centuries made a 2,532-row schedule, half a minute of PDF layout per rendering."""
+    technical_draft.update(items=[{"name": "技术服务"}], total="25.32", term={"start": "1990-01-01", "end": "2200-12-31"},
+                           payment_plan={"every_months": 1, "amount": "0.01", "first_due": "1990-01-01"})
+    assert field_errors(technical_draft, xinxiang) == {"payment_plan": "至服务期结束共付款2532次，不能超过120次"}
+    technical_draft.update(total="1.20", term={"start": "1990-01-01", "end": "1999-12-31"})
+    assert len(normalize_draft(technical_draft, xinxiang)["figures"]["schedule"]) == 120
+
+
+def test_a_negative_zero_amount_is_written_as_zero(technical_draft, xinxiang):
+    technical_draft["liquidated_damages"] = "-0"
+    technical_draft["one_time_fees"] = [{"name": "安装费", "standard_price": "-0.00", "price": "-0", "handling_fee": "-0"}]
+    normalized = normalize_draft(technical_draft, xinxiang)
+    assert normalized["liquidated_damages"] == "0.00"
+    assert normalized["one_time_fees"][0] == {"name": "安装费", "standard_price": "0.00", "price": "0.00", "per": "",
+                                              "handling_fee": "0.00"}
+    assert normalized["figures"]["discount_total"] == "0.00"
+
+
 @pytest.mark.parametrize(
     ("day", "months", "expected"),
     [

@@ -1,11 +1,9 @@
 """Contract pages: the list (with CSV export), one contract, the draft form, preview, documents, versions."""
-import csv
-import io
-
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from workflows.actors import STAFF_ROLES
+from workflows.contracts.export import contracts_csv
 from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 from ..downloads import pdf_response
@@ -41,15 +39,7 @@ def index():
 def export_csv():
     with platform().db.read() as session:
         items, _total = platform().contracts.search(session, **search_args(), limit=CSV_LIMIT, offset=0)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["number", "title", "customer", "status", "total", "service_types", "version", "created_by", "created_at",
-                     "effective_from", "effective_to"])
-    for c in items:
-        writer.writerow([c.number, c.title, c.customer_name, c.status, f"{c.total:.2f}", c.service_types, c.current_version,
-                         c.created_by, c.created_at.isoformat(), c.effective_from or "", c.effective_to or ""])
-    # UTF-8 with BOM so spreadsheet programs on Chinese Windows read the names correctly
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+    return Response(contracts_csv(items), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="contracts.csv"'})
 
 

@@ -20,7 +20,7 @@ def to_fen(value) -> Decimal:
         raise ValueError(f"amount out of range: {value!r}") from None
     if in_fen != amount:
         raise ValueError(f"more than two decimals: {value!r}")
-    return in_fen
+    return abs(in_fen) if in_fen.is_zero() else in_fen  # "-0" is zero, never printed as -0.00
 
 
 def to_decimal(value) -> Decimal:

@@ -15,6 +15,7 @@ from workflows.contracts.catalog import SERVICE_TYPES, TEMPLATES, default_tax_ra
 from workflows.contracts.credit_code import credit_code_error
 from workflows.contracts.money import WORDS_LIMIT, amount_in_words, split_tax, to_decimal, to_fen
 from workflows.errors import ValidationFailed
+from workflows.visible_text import hidden_characters_error
 
 ROOT_PATH = "payload"  # where errors about the draft as a whole are reported
 MAX_PATCH_DEPTH = 32
@@ -184,7 +185,9 @@ class _Scope:
                 self.fail(f"{key}.{index}", "应为对象")
         return scopes
 
-    def text(self, key, *, required=False, max_length=TEXT_LENGTH):
+    def text(self, key, *, required=False, max_length=TEXT_LENGTH, multiline=False):
+        """Printed text: stripped, of bounded length, without invisible or control characters (line breaks only where
+        ``multiline``)."""
         value = self.data.get(key)
         if isinstance(value, str):
             value = value.strip()
@@ -194,6 +197,8 @@ class _Scope:
             return self.fail(key, "应为文本")
         if len(value) > max_length:
             return self.fail(key, f"不能超过{max_length}个字符")
+        if hidden := hidden_characters_error(value, multiline=multiline):
+            return self.fail(key, hidden)
         return value
 
     def choice(self, key, options):
@@ -298,7 +303,7 @@ def _read_draft(root: _Scope, provider: dict) -> dict:
         **{key: root.text(key, max_length=length) for key, length in OPTIONAL_TEXTS.items()},
         "late_fee_rate_per_day": root.rate("late_fee_rate_per_day", max_places=6),
         "liquidated_damages": root.amount("liquidated_damages"),
-        "special_terms": root.text("special_terms", max_length=LONG_TEXT_LENGTH),
+        "special_terms": root.text("special_terms", max_length=LONG_TEXT_LENGTH, multiline=True),
     }
 
 
@@ -494,6 +499,8 @@ def _check_payment_plan(errors: _Errors, draft: dict):
         errors.add("payment_plan.installments", f"分期金额合计 {paid} 与合同总价 {total} 不符")
     elif not schedule:
         errors.add("payment_plan.first_due", "首次付款日晚于服务期结束日")
+    elif len(schedule) > MAX_INSTALLMENTS:  # as many rows as a list of instalments may have, in every printed schedule
+        errors.add("payment_plan", f"至服务期结束共付款{len(schedule)}次，不能超过{MAX_INSTALLMENTS}次")
     elif paid != total:
         errors.add("payment_plan", f"至服务期结束共付款{len(schedule)}次，合计 {paid}，与合同总价 {total} 不符")
 

@@ -21,6 +21,7 @@ from ..contracts.credit_code import credit_code_error
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import ApiToken, CustomerIdentity, User
+from ..visible_text import hidden_characters_error
 
 ROLES = ("sales", "legal", "finance", "customer", "provider", "admin")
 ROLE_TITLES = {
@@ -28,6 +29,7 @@ ROLE_TITLES = {
     "provider": "乙方授权代表", "admin": "管理员",
 }
 TOKEN_PREFIX = "qy_"
+DISPLAY_NAME_LENGTH = 100  # the column's
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 _hasher = PasswordHasher()
 USER_COLUMNS = [c for c in User.__table__.c if c.name != "password_hash"]
@@ -74,6 +76,11 @@ class AccountService:
             errors["roles"] = roles_error
         if not password or len(password) < 8:
             errors["password"] = "at least 8 characters"
+        display_name = display_name.strip() if isinstance(display_name, str) else None
+        if display_name is None or len(display_name) > DISPLAY_NAME_LENGTH:
+            errors["display_name"] = f"text of at most {DISPLAY_NAME_LENGTH} characters"
+        elif hidden := hidden_characters_error(display_name):
+            errors["display_name"] = hidden
         if errors:
             raise ValidationFailed("invalid user", errors)
         if self.find(session, username) is not None:

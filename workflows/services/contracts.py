@@ -10,7 +10,6 @@ contract, and the orchestration of a use case, are the application services' (``
 ``signing``).
 """
 import json
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func
@@ -19,9 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from ..clock import utcnow
-from ..contracts.catalog import TEMPLATES
+from ..clock import china_time, utcnow
 from ..contracts.lint import LintContext, lint
+from ..contracts.numbers import contract_number, number_fields, number_prefix
 from ..contracts.validation import merge_patch, normalize_draft
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -200,20 +199,16 @@ class ContractService:
         return row
 
     def _next_number(self, session, provider, data):
-        """Numbers come from a per-prefix sequence incremented inside the write transaction, so they never repeat."""
-        profile = json.loads(provider.profile_json)
-        template = TEMPLATES[data["template"]]
-        today = date.today()
-        fields = {"province": profile.get("province", ""), "city": profile.get("city", ""), "kind": template["number_kind"],
-                  "yymm": today.strftime("%y%m"), "yyyy": today.strftime("%Y"), "suffix": template["number_suffix"]}
-        pattern = provider.number_pattern
-        prefix = pattern.split("{seq")[0].format(**fields)
+        """Numbers come from a per-prefix sequence incremented inside the write transaction, so they never repeat; the
+        month in the number is China's."""
+        fields = number_fields(json.loads(provider.profile_json), data["template"], china_time(utcnow()).date())
+        prefix = number_prefix(provider.number_pattern, fields)
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = (insert(NumberSequence).values(prefix=prefix, last_value=1)
                      .on_conflict_do_update(index_elements=["prefix"], set_={"last_value": NumberSequence.last_value + 1})
                      .returning(NumberSequence.last_value))
         seq = session.execute(statement).scalar_one()
-        return pattern.format(seq=seq, **fields)
+        return contract_number(provider.number_pattern, fields, seq)
 
     def follow_process(self, session, step):
         """Step listener: keep the contract's status in step with its process."""

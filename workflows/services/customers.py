@@ -23,6 +23,7 @@ from ..clock import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..fingerprints import sha256_hex
 from ..models import ContactChange, Contract, CustomerIdentity, CustomerSession, HumanTask, Invitation
+from ..visible_text import hidden_characters_error
 
 SESSION_TTL = timedelta(hours=8)
 
@@ -41,12 +42,15 @@ class CustomerService:
         issuer, subject = str(claims.get("issuer") or ""), str(claims.get("subject") or "")
         if not issuer or not subject or len(issuer) > 300 or len(subject) > 255:
             raise ValidationFailed("the identity provider sent no usable issuer and subject", {"sub": "missing"})
+        name = str(claims.get("name") or "")[:200]
+        if hidden := hidden_characters_error(name):  # printed as the signer's name in the completion certificate
+            raise ValidationFailed("the identity provider sent a name that cannot be printed", {"name": hidden})
         identity = session.exec(select(CustomerIdentity).where(CustomerIdentity.issuer == issuer,
                                                                CustomerIdentity.subject == subject)).first()
         if identity is None:
             identity = CustomerIdentity(issuer=issuer, subject=subject)
         identity.provider = provider[:50]
-        identity.name = str(claims.get("name") or "")[:200]
+        identity.name = name
         identity.email = str(claims.get("email") or "")[:200].strip()
         identity.email_verified = bool(claims.get("email_verified")) and bool(identity.email)
         identity.last_login_at = utcnow()
@@ -312,11 +316,13 @@ def _looks_like_email(value):
 
 
 def _free_text(value, field, limit=2000):
-    """A reason or comment as given: text of at most ``limit`` characters (none is empty)."""
+    """A reason or comment as given: text of at most ``limit`` characters (none is empty), lines but nothing hidden."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ValidationFailed(f"the {field} must be text", {field: "must be text"})
     if len(value) > limit:
         raise ValidationFailed(f"the {field} is too long", {field: f"at most {limit} characters"})
+    if hidden := hidden_characters_error(value, multiline=True):
+        raise ValidationFailed(f"the {field} has invisible or control characters", {field: hidden})
     return value.strip()

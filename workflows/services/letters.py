@@ -29,6 +29,7 @@ from ..engine.spiff import decision_table, script_engine
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..fingerprints import canonical_json, sha256_hex
 from ..models import Contract, ContractLetter, LetterTemplate, Signature
+from ..visible_text import hidden_characters_error
 
 LETTERS_DIR = Path(__file__).resolve().parent.parent / "documents" / "letters"
 SHIPPED = {"network_access": "用户入网责任书", "information_security": "网络及信息安全承诺书"}
@@ -65,6 +66,8 @@ def check_fields(fields):
         names.add(name)
         if not isinstance(field.get("label"), str) or not field["label"].strip() or len(field["label"]) > 200:
             return f"field {name}: a label of 1 to 200 characters"
+        if hidden := hidden_characters_error(field["label"]):
+            return f"field {name}: {hidden}"
         if field.get("type", "text") not in FIELD_TYPES:
             return f"field {name}: type is one of {', '.join(FIELD_TYPES)}"
         if not isinstance(field.get("required", False), bool):
@@ -105,6 +108,8 @@ def validate_values(fields, values, service_types):
             continue
         if len(value) > MAX_VALUE or "\n" in value:
             errors[f"values.{name}"] = f"one line of at most {MAX_VALUE} characters"
+        elif hidden := hidden_characters_error(value):
+            errors[f"values.{name}"] = hidden
         elif field.get("type") == "phone" and not PHONE.match(value):
             errors[f"values.{name}"] = "a phone number (digits, +, -, spaces)"
         elif field.get("type") == "email" and not EMAIL.match(value):
@@ -166,6 +171,8 @@ class LetterService:
             errors["code"] = "lower-case letters, digits and _ (2 to 50), e.g. information_security"
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
             errors["title"] = "1 to 200 characters"
+        elif hidden := hidden_characters_error(title.strip()):
+            errors["title"] = hidden
         if not isinstance(source, str) or not source.strip() or len(source) > MAX_SOURCE:
             errors["source"] = f"1 to {MAX_SOURCE} characters"
         if isinstance(fields, str):

@@ -35,6 +35,7 @@ from ..models.jobs import DEAD, QUEUED, RUNNING
 from ..signing import seals
 from ..signing.certificate import METHOD_LABELS
 from ..signing.intent import IntentService
+from ..visible_text import hidden_characters_error
 
 log = logging.getLogger(__name__)
 INTENT_KIND = "intent_code"
@@ -580,6 +581,8 @@ def check_signature_input(consent, method, typed_name, image_png):
         errors["typed_name"] = "type your full name"
     elif len(typed_name) > 200:
         errors["typed_name"] = "at most 200 characters"
+    elif hidden := hidden_characters_error(typed_name):
+        errors["typed_name"] = hidden
     if method in ("drawn", "seal"):
         problem = seals.image_problem(image_png)
         if problem:
