@@ -7,6 +7,7 @@ from sqlmodel import func, select
 
 from tests.conftest import load_fixture
 from tests.letters.helpers import at_customer, complete_letters, customer_signs, fill, letters, signing_state
+from tests.process.test_lifecycle import create, submit
 from workflows.contracts.catalog import DEMO_PROVIDERS
 from workflows.contracts.validation import normalize_draft
 from workflows.errors import NotFound, ValidationFailed
@@ -156,3 +157,14 @@ def test_a_comment_keeps_its_lines_but_not_hidden_characters(platform, users):
         assert list(refused.value.fields) == ["comment"]
         with pytest.raises(NotFound):  # past the comment: there is no such request
             platform.customers.decide_contact_change(session, 1, users["admin"], True, comment="同意\r\n更换签署人")
+
+
+def test_a_reviewers_comment_cannot_hide_an_override(api, platform):
+    """Comments are shown to the next reviewer and in the history: the same rule as every printed text."""
+    contract = create(api, load_fixture("contract-technical-service.json"))
+    submit(api, contract["id"])
+    (task,) = api.tasks("legal", contract["id"])
+    refused = api.call("POST", f"/tasks/{task['id']}/complete", "legal",
+                       {"decision": "return", "comment": f"请修改{RLO}第三条"})
+    assert refused.status_code == 422 and list(refused.json["fields"]) == ["comment"], refused.json
+    assert [t["id"] for t in api.tasks("legal", contract["id"])] == [task["id"]]  # nothing decided

@@ -17,6 +17,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db import Statement, insert_statement
 from ..models import HumanTask, User
 from ..clock import utcnow
+from ..visible_text import hidden_characters_error
 from .runtime import INSTANCE, INSTANCE_COLUMNS
 
 MAX_COMMENT = 2000
@@ -165,6 +166,8 @@ class TaskService:
         comment = comment.strip()
         if len(comment) > MAX_COMMENT:
             errors["comment"] = f"at most {MAX_COMMENT} characters"
+        elif hidden := hidden_characters_error(comment, multiline=True):
+            errors["comment"] = hidden
         elif decision in split_list(properties.get("comment_required")) and not comment:
             errors["comment"] = f"a comment is required to {decision}"
         if errors:
