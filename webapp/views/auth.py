@@ -26,12 +26,12 @@ def login():
             return redirect(url_for("inbox.index"))
         return render_template("auth/login.html", next=request.args.get("next", ""))
     try:
-        with platform().db.write() as db_session:
-            signed_in = platform().sessions.sign_in(db_session, request.form.get("username"), request.form.get("password"),
-                                                    client_ip(), request.user_agent.string)
-    except TooManyAttempts:
+        signed_in = platform().sessions.sign_in(platform().db, request.form.get("username"), request.form.get("password"),
+                                                client_ip(), request.user_agent.string)
+    except TooManyAttempts as exc:
         flash(_("Too many failed sign-ins. Wait 15 minutes and try again."), "error")
-        return render_template("auth/login.html", next=request.form.get("next", "")), 429
+        return (render_template("auth/login.html", next=request.form.get("next", "")), 429,
+                {"Retry-After": str(exc.retry_after)})
     except BadCredentials:
         flash(_("The username or password is not right."), "error")
         return render_template("auth/login.html", next=request.form.get("next", ""),
