@@ -22,7 +22,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -31,6 +31,7 @@ from joserfc.jwk import RSAKey
 from workflows.services.idp import IdpStore
 from workflows.services.sessions import BadCredentials, TooManyAttempts
 
+from ..errors import status_of, with_retry_after
 from ..security import client_ip, csrf, platform
 
 bp = Blueprint("idp", __name__, url_prefix="/idp")
@@ -288,7 +289,7 @@ def login():
         user = platform().sessions.throttle.authenticate(platform().db, "idp", username, client_ip(), verify)
     except TooManyAttempts as exc:
         flash(_("Too many failed sign-ins. Wait 15 minutes and try again."), "error")
-        return render_template("idp/login.html", next=target or ""), 429, {"Retry-After": str(exc.retry_after)}
+        return with_retry_after(make_response(render_template("idp/login.html", next=target or ""), status_of(exc)), exc)
     except BadCredentials:
         flash(_("The username or password is not right."), "error")
         return render_template("idp/login.html", next=target or "", username=username), 401
