@@ -41,6 +41,7 @@ def assert_limited(response):
     return response
 
 
+@pytest.mark.slow  # two passwords hashed
 def test_sign_in_posts_are_limited_per_address_across_the_staff_and_identity_provider_forms(small_limits):
     web = Browser(small_limits)
     assert post_login(web, "/login", "sales", "wrong").status_code == 401

@@ -26,6 +26,7 @@ def post_login(browser, path, username, password):
     return browser.client.post(path, data={"username": username, "password": password, "csrf_token": token})
 
 
+@pytest.mark.slow  # passwords are hashed (Argon2), each check about half a second here
 def test_failed_staff_sign_ins_are_counted_and_then_refused_until_the_window_passes(browser, platform):
     for _ in range(MAX_FAILURES_PER_USER):
         assert post_login(browser, "/login", "sales", "wrong password").status_code == 401
@@ -39,6 +40,7 @@ def test_failed_staff_sign_ins_are_counted_and_then_refused_until_the_window_pas
     assert post_login(browser, "/login", "sales", DEMO_PASSWORD).status_code == 302
 
 
+@pytest.mark.slow  # passwords are hashed (Argon2), each check about half a second here
 def test_the_identity_providers_login_has_the_same_throttle(browser, platform):
     for _ in range(MAX_FAILURES_PER_USER):
         assert post_login(browser, "/idp/login", "xu.yongli", "wrong password").status_code == 401
@@ -65,6 +67,7 @@ def test_an_account_is_counted_per_realm_and_an_address_across_realms(platform):
     assert throttle.authenticate(db, "staff", "someone-else", "10.0.0.3", lambda: "signed in") == "signed in"
 
 
+@pytest.mark.slow  # passwords are hashed (Argon2), each check about half a second here
 def test_parallel_wrong_passwords_get_at_most_the_limit_evaluated(platform):
     """40 wrong passwords for one account at once (a race on PostgreSQL): 5 are evaluated and answered "wrong", the
     others are refused without evaluation, and then the right password is refused too until the window passes."""
