@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from webapp import create_app
+from webapp.config import RATE_LIMITS
 from workflows import demo, migrate
 from workflows.demo import DEMO_PASSWORD
 
@@ -28,6 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("QIANYUE_TEST_DATABASE_URL")
 AUDIT_KEY = "test-audit-key"  # the app's and any second node's (Platform) of a test: one deployment, one key
 DB_FIXTURES = {"database_url", "app", "platform", "client", "api"}
+NO_RATE_LIMITS = {name: "100000 per minute" for name in RATE_LIMITS}  # tests/web/test_rate_limits.py sets its own
 
 
 def pytest_collection_modifyitems(items):
@@ -101,7 +103,7 @@ def database_url(template_database, tmp_path):
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "AUDIT_KEY": AUDIT_KEY,
-                      "APP_ENV": "development", "INSTANCE_PATH": str(tmp_path), "TESTING": True})
+                      "APP_ENV": "development", "INSTANCE_PATH": str(tmp_path), "TESTING": True, **NO_RATE_LIMITS})
     yield app
     app.extensions["qianyue"].db.dispose()
 

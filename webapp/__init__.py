@@ -8,7 +8,8 @@ Where the code for a URL lives (one blueprint module per area, each calling ``wo
 ``oidc.py``; ``/idp/...`` → ``idp/``; ``/verify`` → ``verify.py``; ``/tsa`` → ``tsa.py``; ``/login`` →
 ``views/auth.py``.
 """
-from flask import Flask, abort, make_response, render_template, request
+from flask import Flask, abort, current_app, make_response, render_template, request
+from flask_babel import gettext as _
 
 from workflows.clock import utcnow
 from workflows.errors import DomainError
@@ -17,7 +18,7 @@ from workflows.platform import Platform
 from workflows.worker import start_in_process
 
 from . import config as app_config
-from . import i18n, idp, labels, oidc, security, tsa, verify
+from . import i18n, idp, labels, limits, oidc, security, tsa, verify
 from .api import bp as api_bp
 from .api import on_http_error
 from .cli import register_cli
@@ -51,6 +52,7 @@ def create_app(config=None):
     idp.init_app(app)  # customers: the embedded OIDC provider (when enabled), the relying party, /sign and /portal
     oidc.init_app(app)
     customer.init_app(app)
+    limits.init_app(app)  # after every blueprint: it wraps the views it limits
     register_cli(app)
 
     @app.before_request
@@ -65,6 +67,7 @@ def create_app(config=None):
 
     for status in (403, 404):
         app.register_error_handler(status, lambda exc, status=status: _error_page(exc, status))
+    app.register_error_handler(429, _too_many_requests)
     app.register_error_handler(DomainError, _domain_error_page)
     if app.config["RUN_WORKER"]:  # last: every job kind is registered by now
         start_in_process(app.extensions["qianyue"].jobs)
@@ -76,6 +79,18 @@ def _domain_error_page(exc):
     status = status_of(exc)
     return with_retry_after(make_response(render_template("error.html", status=status, message=exc.message), status),
                             exc)
+
+
+def _too_many_requests(exc):
+    """A rate limit reached (``limits.py``): JSON under /api/, else a page; either says when to come back."""
+    wait = limits.retry_after(current_app)
+    if request.path.startswith("/api/"):
+        response = on_http_error(exc)
+    else:
+        message = _("Too many requests. Wait %(seconds)s seconds and try again.", seconds=wait)
+        response = make_response(render_template("error.html", status=429, message=message), 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _error_page(exc, status):

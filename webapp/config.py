@@ -12,6 +12,15 @@ MAIL_SETTINGS = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MA
                  "MAIL_DEFAULT_SENDER")
 # a licensed CA to issue the deployment's certificates (README, "Plugging in a licensed CA")
 SIGNING_CA_SETTINGS = ("SIGNING_CA_FILE", "SIGNING_CA_KEY_FILE", "SIGNING_CA_PASSWORD", "SIGNING_CA_CHAIN_FILE")
+# request rate limits (webapp/limits.py), each "N per minute|hour" (several separated by ";"); the environment overrides
+RATE_LIMITS = {
+    "RATELIMIT_SIGN_IN": "30 per minute",  # sign-in form posts per address, staff and identity provider together
+    "RATELIMIT_INTENT_SIGNER": "10 per hour",  # one-time code requests per signer, every page and API route together
+    "RATELIMIT_INTENT_ADDRESS": "30 per hour",  # one-time code requests per address
+    "RATELIMIT_VERIFY": "10 per minute",  # /verify uploads per address
+    "RATELIMIT_TSA": "120 per minute",  # /tsa time-stamp requests per token (anonymous: per address)
+    "RATELIMIT_API": "600 per minute",  # API requests per bearer token (or signed-in user; else per address)
+}
 
 
 def instance_path():
@@ -73,6 +82,13 @@ def load(overrides=None):
     # a job worker thread inside the web process (workflows/worker.py): `make run` sets RUN_WORKER=1 on its server
     # only; production runs `flask --app wsgi jobs run` beside the web nodes
     settings.setdefault("RUN_WORKER", os.environ.get("RUN_WORKER") == "1")
+    # where the rate limits count: redis://host:6379/0 in production, shared by every process and node that names it;
+    # memory:// (the default) counts per process, enough for `make run`
+    settings.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("RATELIMIT_STORAGE_URI") or "memory://")
+    settings.setdefault("RATELIMIT_ENABLED", os.environ.get("RATELIMIT_ENABLED", "1") == "1")
+    settings.setdefault("RATELIMIT_KEY_PREFIX", os.environ.get("RATELIMIT_KEY_PREFIX") or "qianyue")
+    for name, default in RATE_LIMITS.items():
+        settings.setdefault(name, os.environ.get(name) or default)
     for setting in ("SECRET_KEY", "AUDIT_KEY"):
         if not settings[setting]:
             settings[setting] = _instance_secret(setting, settings["APP_ENV"], folder)

@@ -2,14 +2,16 @@
 from workflows.errors import (Conflict, Forbidden, InvalidDefinition, NotFound, Unauthenticated, Unavailable,
                               ValidationFailed)
 from workflows.services.runtime import ProcessFailed
+from workflows.services.sessions import TooManyAttempts
 
 STATUS_OF = {NotFound: 404, Unauthenticated: 401, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
-             ProcessFailed: 409, Unavailable: 503}
+             ProcessFailed: 409, TooManyAttempts: 429, Unavailable: 503}
 
 
 def with_retry_after(response, exc):
-    """A 503 says when to come back (``Unavailable.retry_after``): what was refused changed nothing."""
-    if isinstance(exc, Unavailable):
+    """A refusal that says when to come back does so in Retry-After: a 503 (``Unavailable.retry_after``: what was
+    refused changed nothing), a 429 (``TooManyAttempts.retry_after``: when the oldest failed sign-in expires)."""
+    if isinstance(exc, Unavailable | TooManyAttempts):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

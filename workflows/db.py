@@ -6,6 +6,7 @@ hold under threads and processes here: the driver's own transaction handling is 
 off, WAL journal, and ``BEGIN IMMEDIATE`` for write transactions only (read transactions
 stay deferred, so two readers in one thread never deadlock).
 """
+import hashlib
 import logging
 import re
 import sqlite3
@@ -14,7 +15,7 @@ from collections import namedtuple
 from contextlib import contextmanager
 
 import psycopg
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -36,6 +37,22 @@ def after_rollback(session, callback):
     """Run ``callback`` once the write transaction of ``session`` has rolled back because of an error, e.g. to record
     in a transaction of its own what failed (the failed work itself is gone). Never after a commit."""
     session.info.setdefault(AFTER_ROLLBACK, []).append(callback)
+
+
+def serialize_on(session, *names):
+    """Hold the caller's write transaction until every other transaction serialised on one of ``names`` has ended, and
+    keep them waiting until this one ends: a count followed by an insert (or a read followed by a write) is then one
+    step for everyone who counts the same things, however many arrive at once.
+
+    PostgreSQL: a transaction-scoped advisory lock per name (64 bits of its SHA-256), taken in ascending order so two
+    transactions that share names never deadlock, released at commit or rollback, after the commit is visible, so the
+    next holder's reads (READ COMMITTED: each statement sees what was committed before it) see this one's rows.
+    SQLite: nothing to do, a write transaction (``BEGIN IMMEDIATE``) already excludes every other writer.
+    """
+    if session.connection().dialect.name != "postgresql":
+        return
+    for key in sorted({int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True) for name in names}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def normalize_url(url):

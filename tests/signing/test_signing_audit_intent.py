@@ -1,11 +1,15 @@
 """The per-contract audit hash chain, and one-time intent codes."""
+import hmac
 import re
+import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 from tests.conftest import load_fixture
 from tests.signing.conftest import rewrite_the_chain
@@ -13,7 +17,8 @@ from tests.process.test_lifecycle import create, submit
 from workflows.errors import Conflict, ValidationFailed
 from workflows.models import HistoryEvent
 from workflows.clock import utcnow
-from workflows.signing.intent import IntentCode, IntentService
+from workflows.signing import intent
+from workflows.signing.intent import MAX_ATTEMPTS, MAX_CODES_PER_HOUR, IntentCode, IntentService
 
 
 @pytest.fixture
@@ -160,6 +165,55 @@ def test_wrong_attempts_are_counted_and_limited(platform, contract_id):
     with platform.db.read() as session:
         row = session.exec(__import__("sqlmodel").select(IntentCode)).first()
         assert row.attempts == 5 and row.destination == "138****8000"
+
+
+def test_parallel_wrong_codes_are_compared_at_most_five_times(platform, contract_id, monkeypatch):
+    """40 wrong codes for one code at once (a race on PostgreSQL): 5 are compared and answered "wrong", the other 35
+    are refused uncompared with 409, and then even the right code is refused."""
+    compared = []
+    monkeypatch.setattr(intent, "hmac", SimpleNamespace(
+        compare_digest=lambda a, b: compared.append(1) or hmac.compare_digest(a, b)))
+    intents, mail = IntentService(), Mailbox()
+    with platform.db.write() as session:
+        intents.issue(session, contract_id, SIGNER, "email", mail, "z@example.com")
+    wrong = [f"{n:06d}" for n in range(41) if f"{n:06d}" != mail.last_code][:40]
+    start, outcomes = threading.Barrier(40), []
+
+    def guess(code):
+        start.wait()
+        try:
+            intents.check(platform.db, contract_id, SIGNER, code)
+            outcomes.append("accepted")
+        except (ValidationFailed, Conflict) as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=guess, args=(code,)) for code in wrong]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes) == ["conflict"] * 35 + ["validation_failed"] * MAX_ATTEMPTS
+    assert len(compared) == MAX_ATTEMPTS
+    with pytest.raises(Conflict, match="too many wrong attempts"):
+        intents.check(platform.db, contract_id, SIGNER, mail.last_code)
+    with platform.db.read() as session:
+        assert session.exec(select(IntentCode)).one().attempts == MAX_ATTEMPTS
+
+
+def test_parallel_code_requests_send_at_most_the_hourly_limit(platform, contract_id):
+    intents, mail = IntentService(), Mailbox()
+    start, refused = threading.Barrier(12), []
+
+    def request_code():
+        start.wait()
+        try:
+            with platform.db.write() as session:
+                intents.issue(session, contract_id, SIGNER, "email", mail, "z@example.com")
+        except Conflict:
+            refused.append(1)
+
+    threads = [threading.Thread(target=request_code) for _ in range(12)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(mail.sent) == MAX_CODES_PER_HOUR and len(refused) == 12 - MAX_CODES_PER_HOUR
 
 
 def test_codes_per_signer_are_rate_limited(platform, contract_id):

@@ -22,15 +22,17 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Response, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc.jwk import RSAKey
 
 from workflows.services.idp import IdpStore
+from workflows.services.sessions import BadCredentials, TooManyAttempts
 
-from ..security import csrf, platform
+from ..errors import status_of, with_retry_after
+from ..security import client_ip, csrf, platform
 
 bp = Blueprint("idp", __name__, url_prefix="/idp")
 COOKIE = "qianyue_idp"
@@ -277,11 +279,20 @@ def login():
     target = _authorize_target(request.values.get("next"))
     if request.method == "GET":
         return render_template("idp/login.html", next=target or "")
-    with platform().db.read() as session:
-        user = store.authenticate(session, request.form.get("username"), request.form.get("password"))
-    if user is None:
+    username, password = request.form.get("username", ""), request.form.get("password")
+
+    def verify():
+        with platform().db.read() as session:
+            return store.authenticate(session, username, password)
+
+    try:  # the staff sign-in's throttle: one limit per account and per address for every password form
+        user = platform().sessions.throttle.authenticate(platform().db, "idp", username, client_ip(), verify)
+    except TooManyAttempts as exc:
+        flash(_("Too many failed sign-ins. Wait 15 minutes and try again."), "error")
+        return with_retry_after(make_response(render_template("idp/login.html", next=target or ""), status_of(exc)), exc)
+    except BadCredentials:
         flash(_("The username or password is not right."), "error")
-        return render_template("idp/login.html", next=target or "", username=request.form.get("username", "")), 401
+        return render_template("idp/login.html", next=target or "", username=username), 401
     response = redirect(target or url_for("idp.signed_in"))
     return _set_login(response, user)
 

@@ -1,11 +1,12 @@
 """Staff sign-in and sign-out."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from workflows.services.sessions import BadCredentials, TooManyAttempts
 
+from ..errors import status_of, with_retry_after
 from ..security import SESSION_KEY, client_ip, platform, start_session
 
 bp = Blueprint("auth", __name__)
@@ -26,12 +27,12 @@ def login():
             return redirect(url_for("inbox.index"))
         return render_template("auth/login.html", next=request.args.get("next", ""))
     try:
-        with platform().db.write() as db_session:
-            signed_in = platform().sessions.sign_in(db_session, request.form.get("username"), request.form.get("password"),
-                                                    client_ip(), request.user_agent.string)
-    except TooManyAttempts:
+        signed_in = platform().sessions.sign_in(platform().db, request.form.get("username"), request.form.get("password"),
+                                                client_ip(), request.user_agent.string)
+    except TooManyAttempts as exc:
         flash(_("Too many failed sign-ins. Wait 15 minutes and try again."), "error")
-        return render_template("auth/login.html", next=request.form.get("next", "")), 429
+        page = render_template("auth/login.html", next=request.form.get("next", ""))
+        return with_retry_after(make_response(page, status_of(exc)), exc)
     except BadCredentials:
         flash(_("The username or password is not right."), "error")
         return render_template("auth/login.html", next=request.form.get("next", ""),

@@ -53,12 +53,17 @@ class WebSession(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Password attempts, for rate limiting by account and by address."""
+    """Password attempts, for rate limiting by account and by address (``workflows/services/sessions.py``).
+
+    ``realm`` says whose account ``username`` names: ``staff`` (``app_user``) or ``idp`` (the embedded identity
+    provider's ``idp_user``), so the same name in both is two accounts; the address counts across both."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"), Index("ix_login_attempt_ip_at", "ip", "at"))
+    __table_args__ = (Index("ix_login_attempt_realm_username_at", "realm", "username", "at"),
+                      Index("ix_login_attempt_ip_at", "ip", "at"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
+    realm: str = Field(default="staff", max_length=16, sa_column_kwargs={"server_default": "staff"})
     username: str = Field(max_length=100)
     ip: str = Field(max_length=64)
     success: bool

@@ -4,16 +4,18 @@ A session is a random token in the (signed, HttpOnly) cookie; the server keeps o
 so logging out, expiry and an admin disabling the user end it at once.
 """
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import select
 
+from ..clock import aware, utcnow
+from ..db import serialize_on
 from ..errors import DomainError
 from ..models import LoginAttempt, User, WebSession
-from ..clock import utcnow
 from .accounts import ROLES, hash_password, password_matches
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -24,7 +26,13 @@ _DUMMY_HASH = hash_password("not a real password")  # keeps unknown usernames as
 
 
 class TooManyAttempts(DomainError):
+    """Refused before the password was looked at; ``retry_after``: seconds until the oldest counted failure expires."""
+
     code = "too_many_attempts"
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BadCredentials(DomainError):
@@ -41,23 +49,72 @@ def _digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class SessionService:
-    def sign_in(self, session, username, password, ip, user_agent):
-        """Check the password (rate-limited per account and per address) and open a new session."""
-        username = (username or "").strip()[:100]
-        since = utcnow() - WINDOW
-        failures = lambda *where: session.exec(  # noqa: E731
-            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.success.is_(False),
-                                                                 LoginAttempt.at >= since, *where)).one()
-        if (failures(LoginAttempt.username == username) >= MAX_FAILURES_PER_USER
-                or failures(LoginAttempt.ip == ip) >= MAX_FAILURES_PER_ADDRESS):
-            raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
-        user = session.exec(select(User).where(User.username == username, User.active)).first()
-        ok = password_matches(user.password_hash if user else _DUMMY_HASH, password or "") and user is not None
-        session.add(LoginAttempt(username=username, ip=ip, success=ok))
-        if not ok:
+class SignInThrottle:
+    """The one limit on password sign-ins, for every form that takes a password (the staff ``/login`` and the
+    embedded identity provider's ``/idp/login``): 5 failures per account (``realm`` and username) and 20 per
+    address (all realms together) in 15 minutes; past either, no password is looked at until the oldest failure
+    leaves the window.
+
+    An attempt is counted *before* its password is checked, as a failure, in a transaction of its own that commits
+    whatever the check then says (a failure raised inside the sign-in's transaction used to roll its own count back);
+    a right password turns it into a success afterwards. Counting and inserting are one step per account and per
+    address (``serialize_on``: advisory locks on PostgreSQL, the single writer on SQLite), so attempts arriving
+    together are admitted one at a time against the committed count: however many run in parallel, at most the limit
+    of passwords is ever evaluated, and a refused attempt costs no password hashing.
+    """
+
+    def __init__(self, window=WINDOW, per_account=MAX_FAILURES_PER_USER, per_address=MAX_FAILURES_PER_ADDRESS):
+        self.window, self.per_account, self.per_address = window, per_account, per_address
+
+    def authenticate(self, db, realm, username, ip, verify):
+        """Who ``verify()`` says signed in (it returns None for a wrong password and runs outside any transaction:
+        password hashing is slow). Raises ``TooManyAttempts`` before calling it when the limit is reached, and
+        ``BadCredentials`` when it says no."""
+        attempt_id = self._admit(db, realm, (username or "")[:100], (ip or "")[:64])
+        principal = verify()
+        if principal is None:
             raise BadCredentials("the username or password is not right")
-        return self._open(session, user, ip, user_agent)
+        with db.write() as session:
+            session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(success=True))
+        return principal
+
+    def _admit(self, db, realm, username, ip):
+        """Count the attempt as a failure, committed, unless the account or the address is at its limit."""
+        with db.write() as session:
+            serialize_on(session, f"sign-in:{realm}:{username}", f"sign-in-address:{ip}")
+            now = utcnow()
+            failures = select(func.count(), func.min(LoginAttempt.at)).where(LoginAttempt.success.is_(False),
+                                                                           LoginAttempt.at >= now - self.window)
+            for limit, where in ((self.per_account, (LoginAttempt.realm == realm, LoginAttempt.username == username)),
+                                 (self.per_address, (LoginAttempt.ip == ip,))):
+                count, oldest = session.exec(failures.where(*where)).one()
+                if count >= limit:
+                    wait = aware(oldest) + self.window - now
+                    raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again",
+                                          max(1, math.ceil(wait.total_seconds())))
+            attempt = LoginAttempt(realm=realm, username=username, ip=ip, success=False, at=now)
+            session.add(attempt)
+            session.flush()
+            return attempt.id
+
+
+class SessionService:
+    def __init__(self, throttle=None):
+        self.throttle = throttle or SignInThrottle()
+
+    def sign_in(self, db, username, password, ip, user_agent):
+        """Check the password (``SignInThrottle``: limited per account and per address) and open a new session."""
+        username = (username or "").strip()[:100]
+
+        def verify():
+            with db.read() as session:
+                user = session.exec(select(User).where(User.username == username, User.active)).first()
+            matches = password_matches(user.password_hash if user else _DUMMY_HASH, password or "")
+            return user if matches and user is not None else None
+
+        user = self.throttle.authenticate(db, "staff", username, ip, verify)
+        with db.write() as session:
+            return self._open(session, user, ip, user_agent)
 
     def sign_in_federated(self, session, claims, role_claim=None, ip="", user_agent=""):
         """Staff sign-in through the organisation's identity provider: the verified email names the local user.

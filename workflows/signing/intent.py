@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import func, select
 
 from workflows.clock import aware, utcnow
+from workflows.db import serialize_on
 from workflows.errors import Conflict, ValidationFailed
 
 from ..models import IntentCode
@@ -61,12 +62,14 @@ class IntentService:
 
     def issue(self, session, contract_id: int, signer_key: str, channel: str, send: Callable | None,
               destination: str, contract_label: str = "") -> IntentCode:
-        """Create and send a code. ``send(to, subject, body)`` sends email; SMS goes through the adapter."""
+        """Create and send a code in the caller's write transaction. ``send(to, subject, body)`` sends email; SMS goes
+        through the adapter. At most ``MAX_CODES_PER_HOUR`` per signer, however many requests arrive at once."""
         if channel not in ("email", "sms"):
             raise ValidationFailed("unknown channel for the confirmation code", {"channel": "email or sms"})
         if not destination:
             raise ValidationFailed("no verified address to send the confirmation code to",
                                    {"channel": "no verified " + channel})
+        serialize_on(session, f"intent-codes:{signer_key}")  # parallel requests count one after the other
         now = utcnow()
         recent = session.exec(select(func.count()).select_from(IntentCode).where(
             IntentCode.signer_key == signer_key, IntentCode.issued_at > now - timedelta(hours=1))).one()
@@ -90,33 +93,32 @@ class IntentService:
     def check(self, db, contract_id: int, signer_key: str, code) -> dict:
         """Check ``code`` against the signer's newest unused code for this contract, without using it up.
 
-        A wrong code counts an attempt in a transaction of its own (committed although the check fails); the count
-        is one atomic increment, so parallel guesses cannot go past ``MAX_ATTEMPTS``. Returns the evidence to keep with
-        the signature; :meth:`consume` spends the code in the signing act's own transaction.
+        The code's row is locked (``FOR UPDATE``; SQLite's single writer does the same) while it is compared and a
+        wrong guess counted, in a transaction of its own that commits although the check fails: parallel guesses are
+        compared one at a time against the committed count, so at most ``MAX_ATTEMPTS`` are ever compared (a right code
+        among them is refused like the others once the wrong ones have used the attempts up). Returns the evidence to
+        keep with the signature; :meth:`consume` spends the code in the signing act's own transaction.
         """
         if not isinstance(code, str) or not code.strip():
             raise ValidationFailed("a confirmation code is required to sign; request one first",
                                    {"intent_code": "required"})
         code = code.strip()
         now = utcnow()
-        with db.read() as session:
+        with db.write() as session:
             row = session.exec(select(IntentCode).where(
                 IntentCode.contract_id == contract_id, IntentCode.signer_key == signer_key,
-                IntentCode.used_at.is_(None)).order_by(IntentCode.id.desc()).limit(1)).first()
-        if row is None:
-            raise ValidationFailed("no confirmation code is pending (a code works once); request a new one",
-                                   {"intent_code": "request a new code"})
-        if aware(row.expires_at) <= now:
-            raise ValidationFailed("the confirmation code has expired; request a new one", {"intent_code": "expired"})
-        if row.attempts >= MAX_ATTEMPTS:
-            raise Conflict("too many wrong attempts for this code; request a new one")
-        if not (code.isdigit() and len(code) == 6 and hmac.compare_digest(_hash(row.salt, code), row.code_sha256)):
-            with db.write() as session:
-                counted = session.execute(update(IntentCode).where(
-                    IntentCode.id == row.id, IntentCode.attempts < MAX_ATTEMPTS)
-                    .values(attempts=IntentCode.attempts + 1)).rowcount
-            if counted != 1:
+                IntentCode.used_at.is_(None)).order_by(IntentCode.id.desc()).limit(1).with_for_update()).first()
+            if row is None:
+                raise ValidationFailed("no confirmation code is pending (a code works once); request a new one",
+                                       {"intent_code": "request a new code"})
+            if aware(row.expires_at) <= now:
+                raise ValidationFailed("the confirmation code has expired; request a new one", {"intent_code": "expired"})
+            if row.attempts >= MAX_ATTEMPTS:
                 raise Conflict("too many wrong attempts for this code; request a new one")
+            right = code.isdigit() and len(code) == 6 and hmac.compare_digest(_hash(row.salt, code), row.code_sha256)
+            if not right:
+                row.attempts += 1  # read under the lock: no other check can have counted in between
+        if not right:
             raise ValidationFailed("the confirmation code is wrong", {"intent_code": "wrong code"})
         return {"channel": row.channel, "destination": row.destination, "issued_at": aware(row.issued_at).isoformat(),
                 "verified_at": now.isoformat(), "code_id": row.id}
