@@ -30,21 +30,27 @@ def post(url, token, body):
         return error.code, json.loads(error.read())
 
 
-def test_two_reviewers_completing_one_task_get_one_200_and_one_409(api, live_url, platform):
+def approve_at_once(api, live_url, reviewers):
+    """A contract at legal review, approved by ``reviewers`` threads released together: their (status, body)."""
     token = api.token("legal")
+    contract = create(api, load_fixture("contract-technical-service.json"))
+    submit(api, contract["id"])
+    (task,) = api.tasks("legal", contract["id"])
+    barrier, results = threading.Barrier(reviewers), []
+
+    def decide():
+        barrier.wait()
+        results.append(post(f"{live_url}/api/v1/tasks/{task['id']}/complete", token, {"decision": "approve"}))
+
+    threads = [threading.Thread(target=decide) for _ in range(reviewers)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return contract, results
+
+
+def test_two_reviewers_completing_one_task_get_one_200_and_one_409(api, live_url, platform):
     for _ in range(5):
-        contract = create(api, load_fixture("contract-technical-service.json"))
-        submit(api, contract["id"])
-        (task,) = api.tasks("legal", contract["id"])
-        barrier, results = threading.Barrier(2), []
-
-        def decide():
-            barrier.wait()
-            results.append(post(f"{live_url}/api/v1/tasks/{task['id']}/complete", token, {"decision": "approve"}))
-
-        threads = [threading.Thread(target=decide) for _ in range(2)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        contract, results = approve_at_once(api, live_url, 2)
         assert sorted(status for status, _ in results) == [200, 409], results
         loser = next(body for status, body in results if status == 409)
         assert loser["error"] == "conflict" and loser["message"]

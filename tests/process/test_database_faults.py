@@ -1,33 +1,19 @@
 """What a caller sees when the database refuses: a race another writer won is a 409, an outage a 503 with
 Retry-After, never a 500; and nothing is half applied."""
-import threading
-
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL, _admin_dsn, free_port, load_fixture
-from tests.process.test_concurrency import count_events, post
-from tests.process.test_lifecycle import create, submit
+from tests.process.test_concurrency import approve_at_once, count_events
+from tests.process.test_lifecycle import create
 from webapp import create_app
 
 
 def test_twenty_parallel_completes_of_one_task_give_one_200_and_nineteen_409(api, live_url, platform):
     """On PostgreSQL the losers used to fail on the task's primary key when the pipeline ended: a 500."""
-    token = api.token("legal")
     for _ in range(3):
-        contract = create(api, load_fixture("contract-technical-service.json"))
-        submit(api, contract["id"])
-        (task,) = api.tasks("legal", contract["id"])
-        barrier, results = threading.Barrier(20), []
-
-        def decide():
-            barrier.wait()
-            results.append(post(f"{live_url}/api/v1/tasks/{task['id']}/complete", token, {"decision": "approve"}))
-
-        threads = [threading.Thread(target=decide) for _ in range(20)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        contract, results = approve_at_once(api, live_url, 20)
         statuses = sorted(status for status, _ in results)
         assert statuses == [200] + [409] * 19, results
         assert all(body["error"] == "conflict" for status, body in results if status == 409)
