@@ -168,3 +168,13 @@ def test_a_reviewers_comment_cannot_hide_an_override(api, platform):
                        {"decision": "return", "comment": f"请修改{RLO}第三条"})
     assert refused.status_code == 422 and list(refused.json["fields"]) == ["comment"], refused.json
     assert [t["id"] for t in api.tasks("legal", contract["id"])] == [task["id"]]  # nothing decided
+
+
+def test_a_staff_identity_providers_name_with_hidden_characters_is_refused(platform):
+    claims = {"email": "new.reviewer@provider.example", "email_verified": True, "name": f"李{RLO}娜",
+              "claims": {"roles": ["legal"]}}
+    with platform.db.write() as session:
+        with pytest.raises(ValidationFailed) as refused:
+            platform.sessions.sign_in_federated(session, claims, role_claim="roles")
+        assert list(refused.value.fields) == ["name"]
+        assert session.exec(select(User).where(User.email == "new.reviewer@provider.example")).first() is None

@@ -14,8 +14,9 @@ from sqlmodel import select
 
 from ..clock import aware, utcnow
 from ..db import serialize_on
-from ..errors import DomainError
+from ..errors import DomainError, ValidationFailed
 from ..models import LoginAttempt, User, WebSession
+from ..visible_text import hidden_characters_error
 from .accounts import ROLES, hash_password, password_matches
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -132,8 +133,10 @@ class SessionService:
         if user is None and roles:
             if session.exec(select(User).where(User.username == email[:100])).first() is not None:
                 raise BadCredentials("a different account already uses this identity's email as its username")
-            user = User(username=email[:100], email=email, display_name=str(claims.get("name") or email)[:100],
-                        roles=",".join(roles), password_hash="")
+            name = str(claims.get("name") or email)[:100]
+            if hidden := hidden_characters_error(name):  # shown as the reviewer's name in every history
+                raise ValidationFailed("the identity provider sent a name that cannot be printed", {"name": hidden})
+            user = User(username=email[:100], email=email, display_name=name, roles=",".join(roles), password_hash="")
             session.add(user)
             session.flush()
         elif user is not None and roles:
