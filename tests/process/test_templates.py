@@ -48,6 +48,16 @@ def test_a_template_that_does_not_render_is_refused(platform, users, broken):
         assert platform.templates.latest_version(session, "technical_service") == 1
 
 
+def test_a_template_that_embeds_files_is_refused(platform, users):
+    source = shipped(platform).replace('<section class="cover">',
+                                       '<link rel="attachment" href="file:///etc/passwd"><section class="cover">', 1)
+    with pytest.raises(ValidationFailed) as refused:
+        add(platform, users, source)
+    assert 'rel="attachment"' in refused.value.fields["source"] and "/etc/passwd" in refused.value.fields["source"]
+    with platform.db.read() as session:
+        assert platform.templates.latest_version(session, "technical_service") == 1
+
+
 def test_admin_pages(as_user):
     admin = as_user("admin")
     assert admin.get("/admin/templates").status_code == 200

@@ -90,10 +90,10 @@ def render_contract_html(contract: dict) -> str:
 
 
 def laid_out(contract: dict):
-    """The contract laid out on A4 pages by WeasyPrint (a ``weasyprint.Document``)."""
-    from weasyprint import HTML  # imported here: loading WeasyPrint and pango costs about 1 s, which HTML-only callers skip
+    """The contract laid out on A4 pages by WeasyPrint (a ``weasyprint.Document``), loading nothing but packaged assets."""
+    from workflows.documents.layout import html_document  # loading WeasyPrint costs about 1 s, which HTML-only callers skip
 
-    return HTML(string=render_contract_html(contract), base_url=str(TEMPLATES_DIR)).render()
+    return html_document(render_contract_html(contract)).render()
 
 
 def render_contract_pdf(contract: dict) -> bytes:
