@@ -8,15 +8,15 @@ sandbox, without the contract templates' filters, so a letter version that rende
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from workflows.documents.assets import embedding_problem
 from workflows.documents.formatting import chinese_numeral
 from workflows.documents.places import LETTER_AREAS, letter_place, missing_places
+from workflows.documents.sandbox import BoundedSandbox
 
-LETTER_ENVIRONMENT = SandboxedEnvironment(autoescape=select_autoescape(default=True, default_for_string=True),
-                                          undefined=StrictUndefined)
+LETTER_ENVIRONMENT = BoundedSandbox(autoescape=select_autoescape(default=True, default_for_string=True),
+                                    undefined=StrictUndefined)
 SAMPLE = {"number": "SAMPLE0000000000", "customer": {"name": "示例客户"}, "provider": {"name": "示例分公司"},
           "service_types": []}
 
