@@ -69,6 +69,15 @@ def test_refused_at_compile_time(source, message):
     ("('x' * 1000).join(['a'] * 100000)", ScriptViolation, "exceed 1000000 items"),
     ("sum(range(10**12))", ScriptViolation, "exceed 1000000 items"),
     ("int(Decimal('1e999999'))", ScriptViolation, "exceed 100000 bits"),
+    ("['a' * 999999] * 20", ScriptViolation, "exceed 1000000 items"),  # twenty references print as 20 million
+    ("str(['a' * 999999, 'b'])", ScriptViolation, "exceed 1000000 items"),
+    ("repr(['a' * 999999, 'b'])", ScriptViolation, "exceed 1000000 items"),
+    ("f\"{['a' * 999999, 'b']}\"", ScriptViolation, "exceed 1000000 items"),
+    ("'%s' % (['a' * 999999, 'b'],)", ScriptViolation, "exceed 1000000 items"),
+    ("'{}'.format(['a' * 999999, 'b'])", ScriptViolation, "exceed 1000000 items"),
+    ("'{!r}'.format(['a' * 999999, 'b'])", ScriptViolation, "exceed 1000000 items"),
+    ("'{:f}'.format(Decimal('1e30000000'))", ScriptViolation, "exceed 1000000 items"),
+    ("f\"{Decimal('1e30000000'):f}\"", ScriptViolation, "exceed 1000000 items"),
     ("'%d' % Decimal('1e999999')", ScriptViolation, "exceed 100000 bits"),
     ("SystemExit", NameError, "SystemExit"),
 ])
@@ -92,13 +101,30 @@ def test_runaway_code_is_stopped(source):
     assert "script exceeded 100000 loop iterations" in str(error)
 
 
-@pytest.mark.parametrize("source", [
-    "a = [1] * 10**6\nfor i in range(30):\n    a.extend(a)",
-    "a = [1] * 10**6\nfor i in range(30):\n    a += a",
-    "s = 'a' * 10**6\nfor i in range(30):\n    s = s.replace('a', 'aa')",
+@pytest.mark.parametrize("source, message", [
+    ("a = [1] * 10**6\nfor i in range(30):\n    a.extend(a)", "exceed 1000000 items"),
+    ("a = [1] * 10**6\nfor i in range(30):\n    a += a", "exceed 1000000 items"),
+    ("s = 'a' * 10**6\nfor i in range(30):\n    s = s.replace('a', 'aa')", "exceed 1000000 items"),
+    # values each within bounds but kept: the run's budget stops them, long before the memory fills
+    ("parts = ['a' * 999990 + str(i) for i in range(100)]", "script made more than 8000000 characters or items"),
+    ("parts = []\nfor i in range(100):\n    parts.append('a' * 999999)", "script made more than 8000000"),
+    ("s = 'a' * 999999\nparts = [f'{s}' for i in range(100)]", "script made more than 8000000"),
 ])
-def test_growth_is_stopped_before_allocating(source):
-    assert "exceed 1000000 items" in str(refused(env.execute, source))
+def test_growth_is_stopped_before_allocating(source, message):
+    assert message in str(refused(env.execute, source))
+
+
+def test_a_script_may_not_leave_big_task_data():
+    data = {"contract_id": 7}
+    error = refused(RestrictedEnvironment().execute, "s = 'a' * 999999\nkept = [s, s]", data)
+    assert isinstance(error, ScriptViolation) and "task data would exceed 1000000" in str(error)
+
+
+def test_appending_in_a_loop_is_charged_for_what_it_adds():
+    """Charging all of `text` at each `+=` would make the budget quadratic: 5000 lines would count 110 million."""
+    data = {}
+    env.execute("text = ''\nitems = []\nfor i in range(5000):\n    text += 'line %d\\n' % i\n    items += [i]", data)
+    assert len(data["items"]) == 5000 and data["text"].count("\n") == 5000
 
 
 @pytest.mark.parametrize("path", [
@@ -124,6 +150,8 @@ def test_environment_is_unreachable(path):
     ("'%s/%d' % ('x', 3)", "x/3"),
     ("start + timedelta(days=3)", __import__("datetime").date(2026, 1, 4)),
     ("set(tags) & {'a', 'c'}", {"a"}),
+    ("str(total) + repr(tags) + f'{start}'", "600000['b', 'a']2026-01-01"),
+    ("isinstance(decision, str) and str.upper(decision)", "APPROVE"),
 ])
 def test_normal_expressions(source, expected):
     context = {"decision": "approve", "total": 600000, "amount": Decimal("500000.00"), "tags": ["b", "a"],

@@ -13,6 +13,7 @@ from tests.process.test_lifecycle import create, small_contract, submit
 from workflows.clock import utcnow
 from workflows.models import Contract
 from workflows.demo import BPMN_DIR
+from workflows.engine import spiff
 from workflows.errors import Conflict
 from workflows.services import migration
 
@@ -138,3 +139,38 @@ def test_resume_from_the_command_line(app, api, stopped):
     assert [t["id"] for t in api.tasks("legal", contract["id"])] == [task_id]
     again = runner.invoke(args=["process", "resume", str(instance_id)])
     assert again.exit_code != 0 and "not erroring" in again.output
+
+
+def declined_with(api, platform, script):
+    """The customer declines on a version whose decline script is ``script``: the response and the instance."""
+    version = PROCESS.replace(b'<bpmn:script>outcome = "declined"</bpmn:script>', f"<bpmn:script>{script}</bpmn:script>".encode())
+    with platform.db.write() as session:
+        platform.repository.deploy(session, version, DMN, "admin")
+    contract = create(api, small_contract())
+    submit(api, contract["id"])
+    api.decide("legal", contract["id"], "approve")
+    (task,) = api.tasks("customer", contract["id"])
+    response = api.call("POST", f"/tasks/{task['id']}/complete", "customer", {"decision": "decline", "comment": "价格需重新商议"})
+    with platform.db.read() as session:
+        return response, platform.contracts.instance(session, contract["id"])
+
+
+@pytest.mark.parametrize("script, message", [
+    ('big = ["a" * 999999] * 20', "exceed 1000000 items or characters"),  # 20 references that save as 20 million
+    ('s = "a" * 999999\nbig = [s, s]', "task data would exceed 1000000 characters or items"),
+])
+def test_a_script_making_huge_data_is_an_incident_and_nothing_is_saved(api, platform, script, message):
+    response, instance = declined_with(api, platform, script)
+    assert response.status_code == 409 and response.json["error"] == "process_error"
+    assert message in response.json["message"] and "mark_declined" in response.json["message"]
+    assert instance.status == "error" and message in instance.error
+    assert len(instance.state_json) < 100_000  # the state before the decline: the failed step saved nothing
+
+
+def test_a_process_state_over_its_limit_is_an_incident_and_is_not_saved(api, platform, monkeypatch):
+    """Every task keeps a copy of the data: a state can pass its limit though each task's data is within its own."""
+    monkeypatch.setattr(spiff, "MAX_STATE", 60_000)  # a few copies of 40,000 characters, not megabytes, for speed
+    response, instance = declined_with(api, platform, 'note = "x" * 40000')
+    assert response.status_code == 409 and "the process state would take" in response.json["message"]
+    assert instance.status == "error" and "more than the 60000 allowed" in instance.error
+    assert len(instance.state_json) < 60_000

@@ -1,5 +1,6 @@
 """Contract templates as versions: checked before saving; a contract renders with the version it was drafted on."""
 import re
+import time
 
 import pytest
 
@@ -46,6 +47,24 @@ def test_a_template_that_does_not_render_is_refused(platform, users, broken):
     assert "source" in refused.value.fields
     with platform.db.read() as session:
         assert platform.templates.latest_version(session, "technical_service") == 1
+
+
+def test_a_template_that_embeds_files_is_refused(platform, users):
+    source = shipped(platform).replace('<section class="cover">',
+                                       '<link rel="attachment" href="file:///etc/passwd"><section class="cover">', 1)
+    with pytest.raises(ValidationFailed) as refused:
+        add(platform, users, source)
+    assert 'rel="attachment"' in refused.value.fields["source"] and "/etc/passwd" in refused.value.fields["source"]
+    with platform.db.read() as session:
+        assert platform.templates.latest_version(session, "technical_service") == 1
+
+
+def test_a_template_making_a_huge_value_is_refused_at_once(platform, users):
+    started = time.thread_time()
+    with pytest.raises(ValidationFailed) as refused:
+        add(platform, users, re.sub(r"(\{% block [^%]+%\})", r"\1{{ 'x' * 200000000 }}", shipped(platform), count=1))
+    assert "exceed 1000000 items or characters" in refused.value.fields["source"]
+    assert time.thread_time() - started < 1.0
 
 
 def test_admin_pages(as_user):

@@ -8,14 +8,15 @@ sandbox, without the contract templates' filters, so a letter version that rende
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from workflows.documents.assets import embedding_problem
 from workflows.documents.formatting import chinese_numeral
 from workflows.documents.places import LETTER_AREAS, letter_place, missing_places
+from workflows.documents.sandbox import BoundedSandbox
 
-LETTER_ENVIRONMENT = SandboxedEnvironment(autoescape=select_autoescape(default=True, default_for_string=True),
-                                          undefined=StrictUndefined)
+LETTER_ENVIRONMENT = BoundedSandbox(autoescape=select_autoescape(default=True, default_for_string=True),
+                                    undefined=StrictUndefined)
 SAMPLE = {"number": "SAMPLE0000000000", "customer": {"name": "示例客户"}, "provider": {"name": "示例分公司"},
           "service_types": []}
 
@@ -72,10 +73,13 @@ def attachment_sections(contract: dict) -> list[dict]:
 
 
 def letter_problems(code: str, title: str, source: str, fields: list) -> str | None:
-    """Why an administrator's letter version cannot be used, or None: it must render in the sandbox on a sample and
-    mark where the customer signs (``place-letter-<code>`` with its seal, sign and date areas). Template errors
-    propagate, with their line."""
+    """Why an administrator's letter version cannot be used, or None: it must render in the sandbox on a sample, embed
+    no file and mark where the customer signs (``place-letter-<code>`` with its seal, sign and date areas). Template
+    errors propagate, with their line."""
     body = render_letter_body(source, fields, {}, {**SAMPLE, "title": title})
+    embedding = embedding_problem(str(body))
+    if embedding:
+        return embedding
     missing = missing_places(str(body), {letter_place(code): LETTER_AREAS})
     if missing:
         return ("mark where the customer signs: an element id=\"place-letter-" + code + "\" holding elements of class "

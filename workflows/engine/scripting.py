@@ -1,15 +1,16 @@
 """Restricted Python for scripts, conditions, timers and DMN cells that admins edit in the browser.
 
 Code is compiled with RestrictedPython plus a policy of our own that refuses imports and
-classes, rewrites size-growing operators into guarded calls and counts loop iterations and
-function calls, so hostile code fails with a clear message instead of escaping or hanging.
+classes, rewrites size-growing operators and f-string fields into guarded calls and counts loop
+iterations and function calls, so hostile code fails with a clear message instead of escaping,
+hanging or filling the memory. The limits and size checks are ``workflows.bounds``, shared with
+the document templates; a script also may not leave more than ``MAX_TASK_DATA`` in its task's data.
 """
 
 import ast
 import operator
 import re
 import string
-import time
 import types
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,27 +27,21 @@ from RestrictedPython.Guards import (
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer, copy_locations
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-MAX_ITERATIONS = 100_000
-MAX_CPU_SECONDS = 0.5
-MAX_SIZE = 1_000_000
-MAX_INT_BITS = 100_000
-MAX_FORMAT_NUMBER = 1_000
+from ..bounds import (BINOP_CHECKS, BINOPS, BOUNDED_METHOD_NAMES, FORMAT_REFUSAL, MAX_TASK_DATA, REFUSED_METHODS,
+                      SCRIPT_CPU_SECONDS, SEQUENCES, Budget, bounded_method, bounded_range, charge, check_decimal,
+                      check_size, check_spec, check_sum_start, checked_value, expanded_size, format_too_big, running)
 
-_MAX_DECIMAL_DIGITS = MAX_INT_BITS * 3 // 10
-_SEQUENCES = (str, bytes, list, tuple)
 _TICK = "_tick_"
+_FORMATTED = "_formatted_"
 _GUARDED_OPS = {ast.Add: "_binopadd_", ast.Mult: "_binopmul_", ast.Pow: "_binoppow_",
                 ast.LShift: "_binoplshift_", ast.Mod: "_binopmod_"}
-# expandtabs/translate grow strings by factors no cheap check bounds; as_integer_ratio turns
-# Decimal("1e999999") into a million-digit int (minutes of CPU).
-_REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro", "expandtabs", "translate", "maketrans", "as_integer_ratio"}
+_REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | {"mro"} | REFUSED_METHODS
 # BaseException subclasses outside Exception would slip past Spiff's handlers and stop the worker.
 _REFUSED_BUILTINS = {"__build_class__", "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit"}
 _OPAQUE_TYPES = (
     types.ModuleType, types.FrameType, types.CodeType, types.TracebackType, types.GeneratorType,
     types.CoroutineType, types.AsyncGeneratorType, types.FunctionType, types.MethodType,
 )
-_FORMAT_NUMBER = re.compile(r"\d+|\*")
 
 
 class UnsafeScript(SyntaxError):
@@ -100,9 +95,11 @@ class _Policy(RestrictingNodeTransformer):
         spec = node.format_spec
         if spec is not None and not all(isinstance(part, ast.Constant) for part in spec.values):
             self.error(node, "computed format specs in f-strings are not allowed")
-        elif spec is not None and _format_too_big("".join(part.value for part in spec.values)):
-            self.error(node, f"format widths and precisions above {MAX_FORMAT_NUMBER} are not allowed")
-        return self.node_contents_visit(node)
+        elif spec is not None and format_too_big("".join(part.value for part in spec.values)):
+            self.error(node, FORMAT_REFUSAL)
+        node = self.node_contents_visit(node)
+        node.value = self._call(_FORMATTED, node.value, node.value)  # bounded by what it prints as
+        return node
 
     def visit_While(self, node):
         return self._tick_body(super().visit_While(node))
@@ -137,88 +134,6 @@ class _Policy(RestrictingNodeTransformer):
         return call
 
 
-class _Budget:
-    """Per-run counter; once exceeded it stays exceeded, so catching the error gains nothing."""
-
-    __slots__ = ("steps", "deadline", "violation")
-
-    def __init__(self):
-        self.steps = 0
-        self.deadline = time.thread_time() + MAX_CPU_SECONDS
-        self.violation = None
-
-    def tick(self, value=True):
-        self.steps += 1
-        if self.steps > MAX_ITERATIONS:
-            self._fail(self.violation or f"script exceeded {MAX_ITERATIONS} loop iterations")
-        if not self.steps & 31 and time.thread_time() > self.deadline:
-            self._fail(f"script exceeded {MAX_CPU_SECONDS} s of CPU time")
-        return value
-
-    def check(self):
-        if self.violation:
-            raise ScriptViolation(self.violation)
-
-    def _fail(self, message):
-        self.violation = message
-        self.steps = MAX_ITERATIONS
-        raise ScriptViolation(message)
-
-
-def _format_too_big(spec):
-    """Widths/precisions in format specs allocate before any check could run."""
-    return any(n == "*" or int(n) > MAX_FORMAT_NUMBER for n in _FORMAT_NUMBER.findall(spec))
-
-
-def _check_size(size):
-    if size > MAX_SIZE:
-        raise ScriptViolation(f"result would exceed {MAX_SIZE} items or characters")
-
-
-def _check_bits(bits):
-    if bits > MAX_INT_BITS:
-        raise ScriptViolation(f"integer result would exceed {MAX_INT_BITS} bits")
-
-
-def _check_add(a, b):
-    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
-        _check_size(len(a) + len(b))
-
-
-def _check_mul(a, b):
-    if isinstance(a, int):
-        if isinstance(b, int):
-            _check_bits(a.bit_length() + b.bit_length())
-        elif isinstance(b, _SEQUENCES):
-            _check_size(len(b) * a)
-    elif isinstance(b, int) and isinstance(a, _SEQUENCES):
-        _check_size(len(a) * b)
-
-
-def _check_pow(a, b):
-    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
-        _check_bits(b * a.bit_length())
-
-
-def _check_lshift(a, b):
-    if isinstance(a, int) and isinstance(b, int) and a:
-        _check_bits(a.bit_length() + b)
-
-
-def _check_mod(a, b):
-    if isinstance(a, str):
-        if _format_too_big("".join(re.findall(r"%[^a-zA-Z%]*", a))):
-            raise ScriptViolation(f"format widths and precisions above {MAX_FORMAT_NUMBER} are not allowed")
-        for value in b if isinstance(b, tuple) else b.values() if isinstance(b, dict) else (b,):
-            _check_decimal(value)
-
-
-def _check_decimal(value):
-    """Decimal("1e999999") is cheap, but turning it into an int (int(), round(), %d) takes minutes."""
-    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() > _MAX_DECIMAL_DIGITS:
-        raise ScriptViolation(f"integer result would exceed {MAX_INT_BITS} bits")
-
-
 def _guarded(check, apply):
     """`a <op> b` for an operator whose result can be huge: refuse before allocating."""
     def guarded(a, b):
@@ -227,21 +142,26 @@ def _guarded(check, apply):
     return guarded
 
 
-_CHECKS = {"+": _check_add, "*": _check_mul, "**": _check_pow, "<<": _check_lshift, "%": _check_mod}
-_APPLY = {"+": operator.add, "*": operator.mul, "**": operator.pow, "<<": operator.lshift, "%": operator.mod}
 _INPLACE = {
     "+=": operator.iadd, "*=": operator.imul, "**=": operator.ipow, "<<=": operator.ilshift,
     "%=": operator.imod, "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv,
     ">>=": operator.irshift, "|=": operator.ior, "&=": operator.iand, "^=": operator.ixor,
     "@=": operator.imatmul,
 }
-_BINOP_GUARDS = {f"_binop{name}_": _guarded(_CHECKS[symbol], _APPLY[symbol])
+_BINOP_GUARDS = {f"_binop{name}_": _guarded(BINOP_CHECKS[symbol], BINOPS[symbol])
                  for name, symbol in (("add", "+"), ("mul", "*"), ("pow", "**"), ("lshift", "<<"), ("mod", "%"))}
+
+
+def _check_iadd(a, b):
+    """`x += y` replaces x: the step's growth is y (charging all of x would make a loop that appends quadratic)."""
+    if isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES):
+        check_size(len(a) + len(b))
+        charge(len(b))
 
 
 def guarded_inplacevar(op, a, b):
     """RestrictedPython turns `x op= y` into this; same guards, in-place semantics kept."""
-    check = _CHECKS.get(op[:-1])
+    check = _check_iadd if op == "+=" else BINOP_CHECKS.get(op[:-1])
     if check:
         check(a, b)
     return _INPLACE[op](a, b)
@@ -254,89 +174,65 @@ def guarded_pow(base, exp, mod=None):
 
 
 def guarded_int(value=0, *args):
-    _check_decimal(value)
+    check_decimal(value)
     return int(value, *args)
 
 
 def guarded_round(number, ndigits=None):
-    _check_decimal(number)
+    check_decimal(number)
     return round(number, ndigits)
 
 
-def guarded_range(*args):
-    r = range(*args)
-    try:
-        _check_size(len(r))
-    except OverflowError:
-        raise ScriptViolation(f"result would exceed {MAX_SIZE} items or characters") from None
-    return r
-
-
 def guarded_sum(iterable, start=0):
-    """sum() over lists/tuples builds quadratic, unbounded copies."""
-    if isinstance(start, (list, tuple)):
-        raise ScriptViolation("sum() of sequences is not allowed")
+    check_sum_start(start)
     return sum(iterable, start)
 
 
+def guarded_repr(value):
+    return repr(checked_value(value))
+
+
+class _CheckedStrType(type):
+    """``str`` as scripts see it: calling it is bounded by what the value prints as; isinstance answers for str."""
+
+    def __call__(cls, *args, **kwargs):
+        checked_value(args[0] if args else kwargs.get("object", ""))
+        return str(*args, **kwargs)
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, str)
+
+    def __subclasscheck__(cls, subclass):
+        return issubclass(subclass, str)
+
+
+class checked_str(str, metaclass=_CheckedStrType):
+    """The ``str`` builtin of scripts (``str(["a" * 999_999] * 20)`` would print twenty million characters)."""
+
+
 class _SafeFormatter(string.Formatter):
-    """str.format that resolves `{0.attr}` through the attribute guard and bounds widths."""
+    """str.format that resolves `{0.attr}` through the attribute guard and bounds each field and its widths."""
 
     def get_field(self, field_name, args, kwargs):
         first, rest = _string.formatter_field_name_split(field_name)
         value = self.get_value(first, args, kwargs)
         for is_attribute, key in rest:
             value = guarded_getattr(value, key) if is_attribute else value[key]
-        return value, first
+        return checked_value(value), first
 
     def format_field(self, value, format_spec):
-        if _format_too_big(format_spec):
-            raise ScriptViolation(f"format widths and precisions above {MAX_FORMAT_NUMBER} are not allowed")
+        check_spec(format_spec)
         return format(value, format_spec)
 
 
 _FORMATTER = _SafeFormatter()
 
 
-def _checked_join(sep):
-    def join(parts):
-        parts = list(parts)
-        _check_size(len(sep) * max(len(parts) - 1, 0) + sum(len(p) for p in parts if isinstance(p, _SEQUENCES)))
-        return sep.join(parts)
-    return join
-
-
-def _checked_replace(s):
-    def replace(old, new, count=-1):
-        hits = s.count(old) if count < 0 else min(count, s.count(old))
-        _check_size(len(s) + hits * (len(new) - len(old)))
-        return s.replace(old, new, count)
-    return replace
-
-
-def _checked_pad(method):
-    def pad(width, *args):
-        _check_size(width)
-        return method(width, *args)
-    return pad
-
-
-def _checked_extend(items):
-    def extend(other):
-        other = other if isinstance(other, _SEQUENCES) else list(other)
-        _check_size(len(items) + len(other))
-        items.extend(other)
-    return extend
-
-
-_STR_WRAPPERS = {
+_FORMATS = {
     "format": lambda s: lambda *args, **kwargs: _FORMATTER.vformat(s, args, kwargs),
     "format_map": lambda s: lambda mapping: _FORMATTER.vformat(s, (), mapping),
-    "join": _checked_join,
-    "replace": _checked_replace,
-    **{name: lambda s, name=name: _checked_pad(getattr(s, name)) for name in ("ljust", "rjust", "center", "zfill")},
 }
-_WRAPPED_NAMES = frozenset(_STR_WRAPPERS) | {"extend"}
+_WRAPPED_NAMES = frozenset(_FORMATS) | BOUNDED_METHOD_NAMES
 
 
 def _refuse_attribute(name):
@@ -351,11 +247,9 @@ def guarded_getattr(obj, name, *default):
         _refuse_attribute(name)
     if isinstance(obj, type) and issubclass(obj, (str, bytes, list)) and name in _WRAPPED_NAMES:
         raise ScriptViolation(f"'{name}' must be called on a value, not on the type")
-    if isinstance(obj, (str, bytes)) and name in _STR_WRAPPERS and hasattr(obj, name):
-        return _STR_WRAPPERS[name](obj)
-    if isinstance(obj, list) and name == "extend":
-        return _checked_extend(obj)
-    return getattr(obj, name, *default)
+    if isinstance(obj, str) and name in _FORMATS:
+        return _FORMATS[name](obj)
+    return bounded_method(obj, name) or getattr(obj, name, *default)
 
 
 def _getitem(obj, key):
@@ -367,13 +261,13 @@ def _build_builtins():
     allowed = {k: v for k, v in safe_builtins.items() if k not in _REFUSED_BUILTINS}
     allowed.update(
         len=len, min=min, max=max, sum=guarded_sum, sorted=sorted, any=any, all=all, abs=abs, round=guarded_round,
-        int=guarded_int, str=str, bool=bool, list=list, dict=dict, set=set, frozenset=frozenset,
-        tuple=tuple, range=guarded_range, enumerate=enumerate, zip=zip, isinstance=isinstance,
+        int=guarded_int, str=checked_str, repr=guarded_repr, bool=bool, list=list, dict=dict, set=set,
+        frozenset=frozenset, tuple=tuple, range=bounded_range, enumerate=enumerate, zip=zip, isinstance=isinstance,
         getattr=guarded_getattr, pow=guarded_pow, Decimal=Decimal, date=date, datetime=datetime,
         timedelta=timedelta,
         _getattr_=guarded_getattr, _getitem_=_getitem, _getiter_=iter, _write_=full_write_guard,
         _iter_unpack_sequence_=guarded_iter_unpack_sequence, _unpack_sequence_=guarded_unpack_sequence,
-        _inplacevar_=guarded_inplacevar, **_BINOP_GUARDS,
+        _inplacevar_=guarded_inplacevar, **{_FORMATTED: checked_value}, **_BINOP_GUARDS,
     )
     return allowed
 
@@ -427,14 +321,23 @@ def check_script(source, mode="exec"):
 
 
 def _run(code, needs_budget, scope, run):
-    budget = _Budget() if needs_budget else None
+    """Run under a fresh budget; an expression's value (a decision's output, say) is bounded like any value made."""
+    budget = Budget("script", ScriptViolation, SCRIPT_CPU_SECONDS)
     scope["__builtins__"] = _BUILTINS
-    if budget:
+    if needs_budget:
         scope[_TICK] = budget.tick
-    result = run(code, scope)
-    if budget:
+    with running(budget):
+        result = run(code, scope)
         budget.check()
+        check_size(expanded_size(result))
     return result
+
+
+def _check_task_data(data):
+    """What a script leaves in its task is saved with the process, once per task that follows: keep it small."""
+    if expanded_size(data, MAX_TASK_DATA) > MAX_TASK_DATA:
+        raise ScriptViolation(f"the task data would exceed {MAX_TASK_DATA} characters or items after this script: "
+                              "keep big values out of the process")
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
@@ -454,6 +357,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
             _run(code, needs_budget, context, exec)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
+        _check_task_data(context)
         return True
 
 

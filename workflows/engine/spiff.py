@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from ..bounds import MAX_STATE
 from ..errors import InvalidDefinition
 from .bpmn_checks import parse_safe_xml
 from .scripting import RestrictedScriptEngine
@@ -145,8 +146,17 @@ def new_workflow(specs, script_engine):
     return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
 
+class StateTooLarge(RuntimeError):
+    """The workflow's state is over ``MAX_STATE``: the step that made it fails and nothing is saved."""
+
+
 def dump_workflow(workflow):
-    return SERIALIZER.serialize_json(workflow)
+    """The state to save; every task keeps its own copy of the data, so big task data is multiplied here."""
+    state = SERIALIZER.serialize_json(workflow)
+    if len(state) > MAX_STATE:
+        raise StateTooLarge(f"the process state would take {len(state)} characters, more than the {MAX_STATE} "
+                            "allowed: keep big values out of the task data")
+    return state
 
 
 def load_workflow(state_json, serializer_version, definition, specs, script_engine):

@@ -17,8 +17,8 @@ from ..db import Pipeline, Statement, after_commit, after_rollback, insert_state
 from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance
 from ..clock import utcnow
-from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, WorkflowCache, dump_workflow, load_workflow, new_workflow,
-                            script_engine)
+from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, StateTooLarge, WorkflowCache, dump_workflow, load_workflow,
+                            new_workflow, script_engine)
 
 INSTANCE = ProcessInstance.__table__
 INSTANCE_COLUMNS = ("definition_id", "business_key", "version", "state_json", "serializer_version", "status")
@@ -198,7 +198,11 @@ class RuntimeService:
         """Write the step: the versioned instance row and the task rows (sent together), then listeners and history."""
         now = utcnow()
         step.survey()
-        values = {"state_json": dump_workflow(step.workflow), "serializer_version": SERIALIZER_VERSION,
+        try:
+            state_json = dump_workflow(step.workflow)
+        except StateTooLarge as exc:
+            raise self._failed(step, exc) from exc
+        values = {"state_json": state_json, "serializer_version": SERIALIZER_VERSION,
                   "status": "completed" if step.completed else "running", "updated_at": now,
                   "completed_at": now if step.completed else None, "next_timer_at": next_timer_at(step.timers)}
         with Pipeline(session) as pipeline:

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from ..contracts.catalog import DEMO_PROVIDERS, TEMPLATES
 from ..contracts.validation import normalize_draft
+from ..documents.assets import embedding_problem
 from ..documents.places import CONTRACT_PLACES, missing_places
 from ..documents.render import compiled, render_contract_html, shipped_source
 from ..errors import NotFound, ValidationFailed
@@ -65,8 +66,8 @@ class TemplateService:
         return row if row is not None else _digest(shipped_source(kind))
 
     def add_version(self, session, kind, source, user, note=""):
-        """Check the template compiles in the sandbox, renders a sample contract and marks where each party signs
-        (the shipped ``signature_page`` macro does), then store it.
+        """Check the template compiles in the sandbox, renders a sample contract, embeds no file and marks where each
+        party signs (the shipped ``signature_page`` macro does), then store it.
 
         Identical text to the latest version creates nothing. Returns (row, created).
         """
@@ -80,6 +81,9 @@ class TemplateService:
             detail = f"line {exc.lineno}: {exc}" if getattr(exc, "lineno", None) else str(exc)
             compiled.cache_clear()
             raise ValidationFailed("the template does not render", {"source": detail[:500]}) from exc
+        embedding = embedding_problem(html)
+        if embedding:
+            raise ValidationFailed("the template embeds files", {"source": embedding})
         missing = missing_places(html, CONTRACT_PLACES)
         if missing:
             raise ValidationFailed("the template does not mark where the parties sign", {

@@ -124,10 +124,12 @@ def render_certificate_html(data: dict) -> str:
 
 def build_package(signed_contract_pdf: bytes, certificate_data: dict) -> bytes:
     """The unsigned package: certificate pages with the signed contract embedded as an associated file."""
-    from weasyprint import HTML, Attachment  # WeasyPrint costs ~1 s to import; only callers that render pay it
+    from weasyprint import Attachment  # WeasyPrint costs ~1 s to import; only callers that render pay it
+
+    from ..documents.layout import html_document
 
     digest = hashlib.sha256(signed_contract_pdf).hexdigest()
     data = {**certificate_data, "sha256_after": certificate_data.get("sha256_after") or digest}
     attachment = Attachment(string=signed_contract_pdf, name=PACKAGE_ATTACHMENT, description=f"sha256:{digest}",
                             relationship="Source")
-    return HTML(string=render_certificate_html(data)).write_pdf(attachments=[attachment])
+    return html_document(render_certificate_html(data)).write_pdf(attachments=[attachment])
