@@ -10,6 +10,8 @@ Where the code for a URL lives (one blueprint module per area, each calling ``wo
 """
 from flask import Flask, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from workflows.clock import utcnow
 from workflows.errors import DomainError
@@ -20,7 +22,7 @@ from workflows.worker import start_in_process
 from . import config as app_config
 from . import i18n, idp, labels, limits, oidc, security, tsa, verify
 from .api import bp as api_bp
-from .api import on_http_error
+from .api import LARGEST_ID, on_http_error
 from .cli import register_cli
 from .errors import status_of, with_retry_after
 from .views import admin, auth, contracts, customer, inbox, letters_admin, processes, tasks, templates_admin
@@ -31,6 +33,7 @@ def create_app(config=None):
     app.config.update(app_config.load(config))
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.extensions["qianyue"] = Platform(
         app.config["DATABASE_URL"], audit_key=app.config["AUDIT_KEY"].encode(),
         mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
@@ -57,8 +60,10 @@ def create_app(config=None):
 
     @app.before_request
     def refuse_nul_characters():
-        """No text column takes U+0000 on PostgreSQL; refuse it at the door rather than fail at the database."""
-        if any("\x00" in value for source in (request.args, request.form) for values in source.listvalues() for value in values):
+        """No text column takes U+0000 on PostgreSQL; refuse it at the door (in the path, the query or the form) rather
+        than fail at the database."""
+        if "\x00" in request.path or any("\x00" in value for source in (request.args, request.form)
+                                         for values in source.listvalues() for value in values):
             abort(400, "the request contains a NUL character")
 
     @app.context_processor
@@ -72,6 +77,17 @@ def create_app(config=None):
     if app.config["RUN_WORKER"]:  # last: every job kind is registered by now
         start_in_process(app.extensions["qianyue"].jobs)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id, version or number that fits the database's INTEGER columns. A larger one
+    names nothing: 404, rather than an overflow in the database (and not werkzeug's 405 for a rejected value where
+    another method's rule has the same path)."""
+
+    def to_python(self, value):
+        if len(value) > len(str(LARGEST_ID)) or int(value) > LARGEST_ID:
+            raise NotFound()
+        return int(value)
 
 
 def _domain_error_page(exc):

@@ -1,11 +1,19 @@
 """The one table from domain errors to HTTP statuses: the API answers JSON with it, the pages render HTML with it."""
-from workflows.errors import (Conflict, Forbidden, InvalidDefinition, NotFound, Unauthenticated, Unavailable,
-                              ValidationFailed)
+from workflows.errors import (Conflict, DomainError, Forbidden, InvalidDefinition, NotFound, Unauthenticated,
+                              Unavailable, ValidationFailed)
 from workflows.services.runtime import ProcessFailed
 from workflows.services.sessions import TooManyAttempts
 
+
+class MalformedRequest(DomainError):
+    """The request itself cannot be read (a body that is not JSON or nests too deeply, text no database stores): it
+    never reaches a use case. ``fields`` names the offending part when there is one."""
+
+    code = "bad_request"
+
+
 STATUS_OF = {NotFound: 404, Unauthenticated: 401, Forbidden: 403, Conflict: 409, ValidationFailed: 422, InvalidDefinition: 422,
-             ProcessFailed: 409, TooManyAttempts: 429, Unavailable: 503}
+             ProcessFailed: 409, TooManyAttempts: 429, Unavailable: 503, MalformedRequest: 400}
 
 
 def with_retry_after(response, exc):

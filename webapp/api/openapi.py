@@ -1,4 +1,5 @@
 """The OpenAPI 3.1 document. A test checks it validates and that every /api/v1 route is in it."""
+from . import LARGEST_ID, LARGEST_OFFSET, MAX_JSON_DEPTH, MAX_PAGE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -8,7 +9,10 @@ def _json(schema):
 
 
 def _errors(*codes):
-    titles = {400: "Bad request", 401: "Missing or unknown token", 403: "Not allowed for your roles",
+    titles = {400: f"Malformed request: the body is not JSON or nests deeper than {MAX_JSON_DEPTH} levels, a text "
+                   "(a key or a value) holds U+0000 or a lone surrogate (`fields` names each), the path or a query "
+                   "argument holds U+0000, or a signed-in browser's unsafe call lacks its X-CSRFToken header",
+              401: "Missing or unknown token", 403: "Not allowed for your roles",
               404: "Not found", 409: "Conflict: the state changed, or the step is not open",
               422: "Invalid input; `fields` names each field"}
     return {str(code): {"description": titles[code], **_json(ERROR)} for code in codes}
@@ -16,7 +20,8 @@ def _errors(*codes):
 
 def _op(summary, ok, ok_schema, *errors, body=None, params=None, tag=None, media="application/json"):
     op = {"summary": summary, "tags": [tag] if tag else [],
-          "responses": {str(ok): {"description": "OK", "content": {media: {"schema": ok_schema}}}, **_errors(401, *errors)}}
+          "responses": {str(ok): {"description": "OK", "content": {media: {"schema": ok_schema}}},
+                        **_errors(400, 401, *errors)}}
     if body:
         op["requestBody"] = {"required": True, **_json(body)}
     if params:
@@ -32,10 +37,12 @@ def _query(name, schema, description=""):
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-CONTRACT_ID = _path_param("contract_id", {"type": "integer"})
+ID = {"type": "integer", "minimum": 0, "maximum": LARGEST_ID}  # a larger id in a path matches no route: 404
+CONTRACT_ID = _path_param("contract_id", ID)
 LETTER_CODE = _path_param("code", {"type": "string"})
 TASK_ID = _path_param("task_id", {"type": "string", "format": "uuid"})
-PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200}), _query("offset", {"type": "integer", "minimum": 0})]
+PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"outside 1 to {MAX_PAGE}: 422"),
+          _query("offset", {"type": "integer", "minimum": 0, "maximum": LARGEST_OFFSET}, "negative or too large: 422")]
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
 
 
@@ -141,7 +148,7 @@ def build_document():
         },
         "/contact-changes/{change_id}/decision": {
             "post": _op("An administrator approves or rejects a change of signer", 200, {"type": "object"},
-                        403, 404, 409, 422, tag="signing", params=[_path_param("change_id", {"type": "integer"})],
+                        403, 404, 409, 422, tag="signing", params=[_path_param("change_id", ID)],
                         body={"type": "object", "required": ["approve"], "properties": {
                             "approve": {"type": "boolean"}, "comment": {"type": "string"}}}),
         },
@@ -155,14 +162,14 @@ def build_document():
         },
         "/contracts/{contract_id}/versions/{version}": {
             "get": _op("One stored version of the contract's data", 200, {"type": "object"}, 403, 404, tag="contracts",
-                       params=[CONTRACT_ID, _path_param("version", {"type": "integer"})]),
+                       params=[CONTRACT_ID, _path_param("version", ID)]),
         },
     }
     task_ops = {
         "/tasks": {
             "get": _op("Open tasks for the caller's roles, by due date", 200,
                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("Task")}}}, 403, 422,
-                       tag="tasks", params=[_query("role", {"type": "string"}), _query("contract_id", {"type": "integer"}),
+                       tag="tasks", params=[_query("role", {"type": "string"}), _query("contract_id", ID),
                                             _query("assignee", {"type": "string"}), *PAGING]),
         },
         "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID])},

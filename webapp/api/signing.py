@@ -95,8 +95,9 @@ def manage_invitation(contract_id):
 @bp.post("/contact-changes/<int:change_id>/decision")
 def decide_contact_change(change_id):
     body = json_object()
-    change = platform().invitations.decide_contact_change(g.actor, change_id, body["approve"], body.get("comment", ""))
-    return jsonify({"id": change.id, "status": "approved" if body["approve"] else "rejected"})
+    approve = body.get("approve")  # the service refuses anything but true or false (422)
+    change = platform().invitations.decide_contact_change(g.actor, change_id, approve, body.get("comment", ""))
+    return jsonify({"id": change.id, "status": "approved" if approve else "rejected"})
 
 
 @bp.post("/contracts/<int:contract_id>/signer")

@@ -11,18 +11,9 @@ from workflows.services.signing import Origin
 from workflows.services.tasks import task_as_dict
 
 from ..security import client_ip
-from . import bp, json_object, page_args, platform, require_staff
+from . import bp, json_object, page_args, platform, require_staff, whole_number
 from .openapi import build_document
 from .signing import signature_input
-
-
-def int_arg(name):
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise ValidationFailed(f"{name} is a whole number", {name: "a whole number"})
-    return int(value)
 
 
 def origin():
@@ -38,7 +29,7 @@ def list_tasks():
         if role not in roles:
             raise Forbidden(f"you do not hold the role {role!r}")
         roles = {role}
-    contract_id = int_arg("contract_id")
+    contract_id = whole_number("contract_id")
     with platform().db.read() as session:
         if is_customer(g.actor):  # only the tasks of the contracts bound to this customer
             bound = [c.id for c in platform().access.customer_contracts(session, g.actor)]
