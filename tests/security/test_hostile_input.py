@@ -106,3 +106,14 @@ def test_a_nul_character_in_the_path_is_400(api, as_user):
         assert (response.status_code, response.json["error"]) == (400, "bad_request"), path
     admin = as_user("admin")
     assert [admin.get(path).status_code for path in ("/admin/letters/%00/new", "/invitations/%00")] == [400, 400]
+
+
+def test_a_signing_field_of_the_wrong_type_is_422_whatever_the_decision(api):
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    (task,) = api.tasks("legal", contract["id"])
+    body = {"decision": "approve", "document_sha256": ["a"], "typed_name": {}, "intent_code": 123456, "consent": "yes"}
+    response = api.call("POST", f"/tasks/{task['id']}/complete", "legal", body)
+    assert response.status_code == 422
+    assert set(response.json["fields"]) == {"document_sha256", "typed_name", "intent_code", "consent"}
+    assert api.tasks("legal", contract["id"]) == [task]  # not approved

@@ -9,9 +9,18 @@ from ..security import client_ip
 from . import bp, json_object, platform
 
 
+SIGNATURE_TEXT = ("document_sha256", "method", "typed_name", "image", "intent_code")
+
+
 def signature_input(body):
     """The signing fields of a request body: the SHA-256 of the document read, consent, method, name or image
-    (a ``data:image/png;base64,...`` URL: a drawn signature or the organisation's seal), and the one-time code."""
+    (a ``data:image/png;base64,...`` URL: a drawn signature or the organisation's seal), and the one-time code. Each
+    is text (consent true or false) when it is sent at all, whatever the decision: 422 naming the others."""
+    wrong = {name: "text" for name in SIGNATURE_TEXT if name in body and not isinstance(body[name], str)}
+    if "consent" in body and not isinstance(body["consent"], bool):
+        wrong["consent"] = "true or false"
+    if wrong:
+        raise ValidationFailed("the signing fields are text, consent true or false", wrong)
     method = body.get("method")
     return SignatureInput(document_sha256=body.get("document_sha256"), consent=body.get("consent") is True,
                           method=method, typed_name=body.get("typed_name", ""),
