@@ -1,4 +1,6 @@
 """The OpenAPI 3.1 document. A test checks it validates and that every /api/v1 route is in it."""
+import re
+
 from . import LARGEST_ID, LARGEST_OFFSET, MAX_JSON_DEPTH, MAX_PAGE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -18,10 +20,12 @@ def _errors(*codes):
     return {str(code): {"description": titles[code], **_json(ERROR)} for code in codes}
 
 
-def _op(summary, ok, ok_schema, *errors, body=None, params=None, tag=None, media="application/json"):
+def _op(summary, ok, ok_schema, *errors, body=None, params=None, tag=None, media="application/json", links=None):
     op = {"summary": summary, "tags": [tag] if tag else [],
           "responses": {str(ok): {"description": "OK", "content": {media: {"schema": ok_schema}}},
                         **_errors(400, 401, *errors)}}
+    if links:
+        op["responses"][str(ok)]["links"] = links
     if body:
         op["requestBody"] = {"required": True, **_json(body)}
     if params:
@@ -46,18 +50,40 @@ PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
 
 
+def _links(source, *targets):
+    """OpenAPI links from an answer to the operations on what it names: ``source`` points at the id in the answer's
+    body; each target is a (method, path) with one path parameter, which the id fills."""
+    links = {}
+    for method, path in targets:
+        pointer = path.replace("~", "~0").replace("/", "~1")
+        parameter = re.search(r"{(\w+)}", path).group(1)
+        links[re.sub(r"\W+", "_", method + path).strip("_")] = {
+            "operationRef": f"#/paths/{pointer}/{method}", "parameters": {parameter: f"$response.body#{source}"}}
+    return links
+
+
+CONTRACT_LINKS = [("get", "/contracts/{contract_id}"), ("patch", "/contracts/{contract_id}"),
+                  ("post", "/contracts/{contract_id}/submit"), ("get", "/contracts/{contract_id}/history"),
+                  ("get", "/contracts/{contract_id}/letters"), ("get", "/contracts/{contract_id}/signing"),
+                  ("get", "/contracts/{contract_id}/document.html")]
+TASK_LINKS = [("get", "/tasks/{task_id}"), ("post", "/tasks/{task_id}/claim"), ("post", "/tasks/{task_id}/unclaim"),
+              ("post", "/tasks/{task_id}/complete"), ("post", "/tasks/{task_id}/delegate")]
+
+
 def build_document():
     contract_ops = {
         "/contracts": {
             "post": _op("Create a draft contract (role sales); starts its approval process", 201, REF("Contract"),
-                        403, 409, 422, body=REF("ContractDraft"), tag="contracts"),
+                        403, 409, 422, body=REF("ContractDraft"), tag="contracts", links=_links("/id", *CONTRACT_LINKS)),
             "get": _op("List contracts, newest first", 200, REF("ContractPage"), 403, 422, tag="contracts",
                        params=[_query("status", {"type": "string"}), _query("customer", {"type": "string"}),
-                               _query("number", {"type": "string"}), *PAGING]),
+                               _query("number", {"type": "string"}), *PAGING],
+                       links=_links("/items/0/id", *CONTRACT_LINKS)),
         },
         "/contracts/{contract_id}": {
             "get": _op("A contract: status, figures, open tasks, letters, lint findings, versions, history", 200,
-                       REF("Contract"), 403, 404, tag="contracts", params=[CONTRACT_ID]),
+                       REF("Contract"), 403, 404, tag="contracts", params=[CONTRACT_ID],
+                       links=_links("/tasks/0/id", *TASK_LINKS)),
             "patch": _op("Revise a draft that is with sales: a JSON merge patch, saved as a new version", 200,
                          REF("Contract"), 403, 404, 409, 422, body={"type": "object"}, tag="contracts", params=[CONTRACT_ID]),
         },
@@ -170,9 +196,11 @@ def build_document():
             "get": _op("Open tasks for the caller's roles, by due date", 200,
                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("Task")}}}, 403, 422,
                        tag="tasks", params=[_query("role", {"type": "string"}), _query("contract_id", ID),
-                                            _query("assignee", {"type": "string"}), *PAGING]),
+                                            _query("assignee", {"type": "string"}), *PAGING],
+                       links={**_links("/items/0/id", *TASK_LINKS), **_links("/items/0/contract_id", *CONTRACT_LINKS)}),
         },
-        "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID])},
+        "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID],
+                                        links=_links("/contract_id", *CONTRACT_LINKS))},
         "/tasks/{task_id}/complete": {
             "post": _op("Decide a task. `return` and `decline` need a comment; `sign` on a task whose diagram declares "
                         "a signature is the signing act: `document_sha256` of the document read and `intent_code` (from "
