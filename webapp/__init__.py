@@ -22,7 +22,8 @@ from workflows.worker import start_in_process
 from . import config as app_config
 from . import i18n, idp, labels, limits, oidc, security, tsa, verify
 from .api import bp as api_bp
-from .api import LARGEST_ID, on_http_error
+from .api import on_http_error
+from .inputs import LARGEST_ID
 from .cli import register_cli
 from .errors import status_of, with_retry_after
 from .views import admin, auth, contracts, customer, inbox, letters_admin, processes, tasks, templates_admin

@@ -117,3 +117,18 @@ def test_a_signing_field_of_the_wrong_type_is_422_whatever_the_decision(api):
     assert response.status_code == 422
     assert set(response.json["fields"]) == {"document_sha256", "typed_name", "intent_code", "consent"}
     assert api.tasks("legal", contract["id"]) == [task]  # not approved
+
+
+def test_pages_take_any_page_number_and_version_without_a_500(as_user):
+    """A person's link with a page past what OFFSET reaches gets the first page; an admin's diff of a version past
+    the database, the versions page saying so; a deploy nested without end, a 400."""
+    sales, admin = as_user("sales"), as_user("admin")
+    for path in (f"/contracts?page={HUGE}", f"/inbox?page={HUGE}", "/contracts?page=-2", "/inbox?page=²"):
+        assert sales.get(path).status_code == 200, path
+    diff = admin.get(f"/admin/processes/contract_approval/diff?from={HUGE}&to=1")
+    assert diff.status_code == 302 and diff.location.endswith("/admin/processes/contract_approval/")
+    modeler = admin.get("/admin/processes/contract_approval/edit").get_data(as_text=True)
+    token = modeler.split('data-csrf="')[1].split('"')[0]
+    response = admin.client.post("/admin/processes/contract_approval/deploy", data=nested(100_000),
+                                 headers={**JSON, "X-CSRFToken": token})
+    assert response.status_code == 400 and "nests deeper than 32 levels" in response.json["message"]

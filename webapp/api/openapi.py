@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document. A test checks it validates and that every /api/v1 route is in it."""
 import re
 
-from . import LARGEST_ID, LARGEST_OFFSET, MAX_JSON_DEPTH, MAX_PAGE
+from ..inputs import LARGEST_ID, LARGEST_OFFSET, MAX_JSON_DEPTH
+from . import MAX_PAGE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -8,6 +8,7 @@ from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 from ..downloads import pdf_response
 from ..forms import ContractForm
+from ..inputs import page_number
 from ..security import document_response, platform, roles_required
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -24,10 +25,7 @@ def search_args():
 @bp.get("")
 @roles_required(*STAFF)
 def index():
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(PAGE_SIZE)
     with platform().db.read() as session:
         items, total = platform().contracts.search(session, **search_args(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render_template("contracts/index.html", items=items, total=total, page=page,

@@ -5,6 +5,7 @@ from flask import Blueprint, g, render_template, request
 
 from workflows.services.inbox import ASSIGNMENTS, InboxFilters
 
+from ..inputs import page_number
 from ..security import login_required, platform
 
 bp = Blueprint("inbox", __name__)
@@ -46,10 +47,7 @@ def filters_from_request():
 @login_required
 def index():
     filters, errors = filters_from_request()
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(PAGE_SIZE)
     with platform().db.read() as session:
         rows, total = platform().inbox.page(session, g.user, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         counts = platform().inbox.counts(session, g.user)

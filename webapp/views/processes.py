@@ -13,6 +13,8 @@ from workflows.errors import Conflict, DomainError, InvalidDefinition, NotFound,
 from workflows.services import migration, monitoring
 from workflows.services.accounts import ROLES
 
+from ..errors import MalformedRequest
+from ..inputs import LARGEST_ID, json_body
 from ..security import platform, roles_required
 from workflows.actors import STAFF_ROLES
 
@@ -25,10 +27,9 @@ MAX_DEPLOY_BYTES = 3_500_000  # under MAX_CONTENT_LENGTH; each file is limited a
 
 def _int_arg(name):
     value = request.values.get(name, "")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationFailed(_("Choose a version."), {name: _("must be a version number")}) from None
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(LARGEST_ID)) and int(value) <= LARGEST_ID):
+        raise ValidationFailed(_("Choose a version."), {name: _("must be a version number")})
+    return int(value)
 
 
 def _keys(session):
@@ -233,7 +234,10 @@ def deploy(key):
     """JSON {base_version, bpmn_xml?, dmn?: {filename: xml}}: the files not sent are the latest version's."""
     if (request.content_length or 0) > MAX_DEPLOY_BYTES:
         return _fail(413, _("The diagram is too large."))
-    body = request.get_json(silent=True)
+    try:
+        body = json_body()
+    except MalformedRequest as exc:
+        return _fail(400, exc.message, exc.fields)
     if not isinstance(body, dict):
         return _fail(400, _("Send a JSON object."))
     bpmn_xml, dmn, base = body.get("bpmn_xml"), body.get("dmn") or {}, body.get("base_version")
