@@ -238,7 +238,7 @@ def deploy(key):
         body = json_body()
     except MalformedRequest as exc:
         return _fail(400, exc.message, exc.fields)
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or not body:
         return _fail(400, _("Send a JSON object."))
     bpmn_xml, dmn, base = body.get("bpmn_xml"), body.get("dmn") or {}, body.get("base_version")
     if (bpmn_xml is not None and not isinstance(bpmn_xml, str)) or not isinstance(dmn, dict) \
