@@ -235,10 +235,10 @@ def deploy(key):
     if (request.content_length or 0) > MAX_DEPLOY_BYTES:
         return _fail(413, _("The diagram is too large."))
     try:
-        body = json_body()
+        body = json_body() if request.get_data(cache=True) else None
     except MalformedRequest as exc:
         return _fail(400, exc.message, exc.fields)
-    if not isinstance(body, dict) or not body:
+    if not isinstance(body, dict):
         return _fail(400, _("Send a JSON object."))
     bpmn_xml, dmn, base = body.get("bpmn_xml"), body.get("dmn") or {}, body.get("base_version")
     if (bpmn_xml is not None and not isinstance(bpmn_xml, str)) or not isinstance(dmn, dict) \
