@@ -20,7 +20,7 @@ from workflows.platform import Platform
 from workflows.worker import start_in_process
 
 from . import config as app_config
-from . import i18n, idp, labels, limits, oidc, security, tsa, verify
+from . import health, i18n, idp, labels, limits, oidc, security, tsa, verify
 from .api import bp as api_bp
 from .api import on_http_error
 from .inputs import LARGEST_ID
@@ -50,7 +50,7 @@ def create_app(config=None):
     for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp, letters_admin.bp,
                       processes.bp, processes.diagram_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (verify.bp, tsa.bp):  # public upload / machine protocol: no session, no CSRF token
+    for blueprint in (verify.bp, tsa.bp, health.bp):  # public upload / machine protocols: no session, no CSRF token
         security.csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
     idp.init_app(app)  # customers: the embedded OIDC provider (when enabled), the relying party, /sign and /portal

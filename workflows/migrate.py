@@ -3,6 +3,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,3 +30,11 @@ def revision(db, message):
 
 def current(db):
     command.current(alembic_config(db))
+
+
+def pending(db):
+    """The migration heads the database has not reached (empty: the schema is what this code expects)."""
+    heads = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
+    with db.engine.connect() as connection:
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+    return sorted(heads - applied)

@@ -25,6 +25,7 @@ from .services.customers import CustomerService
 from .services.definitions import RepositoryService
 from .services.documents import DocumentService
 from .services.drafting import DraftingService
+from .services.health import HealthService
 from .services.history import ANCHOR, HistoryService
 from .services.inbox import InboxService
 from .services.invitations import InvitationService
@@ -69,6 +70,7 @@ class Platform:
         self._toolkit, self._toolkit_lock = None, Lock()
         # the use cases
         self.access = AccessService(self.contracts, self.tasks)
+        self.health = HealthService(self.db, self.toolkit)
         self.signing = SigningService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                       self.history, self.jobs, self.notifications, self.toolkit, base_url, log_codes)
         self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters)
