@@ -11,6 +11,7 @@ Where the code for a URL lives (one blueprint module per area, each calling ``wo
 from flask import Flask, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from workflows.clock import utcnow
@@ -32,6 +33,9 @@ from .views import admin, auth, contracts, customer, inbox, letters_admin, proce
 def create_app(config=None):
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(app_config.load(config))
+    if app.config["TRUSTED_PROXIES"]:
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.url_map.converters["int"] = IdConverter  # before any route is added

@@ -36,6 +36,12 @@ def _instance_secret(setting, app_env, folder):
     return generated_secret(path, 48)
 
 
+def _whole_number(name, value):
+    if not (value.isascii() and value.isdigit()):
+        raise RuntimeError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
 def _licensed_ca(settings):
     """The CA of ``SIGNING_CA_*``, loaded at startup: files that do not load, or a key that is not the certificate's,
     stop the app (``PKIError`` names the setting) rather than the first signature."""
@@ -60,6 +66,9 @@ def load(overrides=None):
         # seals each contract's audit chain head (workflows/signing/audit.py): never in the database
         "AUDIT_KEY": os.environ.get("AUDIT_KEY"),
         "BASE_URL": os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        # reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none, the peer is the
+        # client); the client address in sign-in records and signature evidence depends on it
+        "TRUSTED_PROXIES": _whole_number("TRUSTED_PROXIES", os.environ.get("TRUSTED_PROXIES", "0")),
         "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
         "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),  # contract.activated events (workflows/services/webhooks.py)
         "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", ""),

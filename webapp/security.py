@@ -56,7 +56,8 @@ def platform():
 
 
 def client_ip():
-    """The peer address; a deployment behind a proxy wraps the app in werkzeug's ProxyFix."""
+    """The client's address: the peer's, or behind ``TRUSTED_PROXIES`` reverse proxies the one they forwarded
+    (werkzeug's ProxyFix, set up in ``create_app``)."""
     return request.remote_addr or ""
 
 
