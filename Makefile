@@ -48,6 +48,10 @@ run: migrate
 	$(FLASK) demo seed
 	RUN_WORKER=$(RUN_WORKER) $(FLASK) devserver --host 127.0.0.1 --port $(PORT)
 
+# production-like: gunicorn and a job worker on PostgreSQL (scripts/serve says what it needs; README "Deploying")
+serve: setup
+	scripts/serve
+
 test: setup test-sqlite test-postgres
 
 test-sqlite:

@@ -1,0 +1,80 @@
+"""`make serve`: gunicorn and a job worker beside it on PostgreSQL, started and stopped together (scripts/serve)."""
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PG_URL, _admin_dsn, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def serve(env, **kwargs):
+    return subprocess.Popen([str(ROOT / "scripts" / "serve")], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def production_env(tmp_path, **settings):
+    keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return {**keep, "APP_ENV": "production", "SECRET_KEY": "s" * 40, "AUDIT_KEY": "a" * 40,
+            "SIGNING_KEY_PASSPHRASE": "p" * 40, "QIANYUE_INSTANCE": str(tmp_path), **settings}
+
+
+def test_serve_refuses_without_postgresql(tmp_path):
+    for settings, says in (({}, "needs DATABASE_URL"), ({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, "PostgreSQL")):
+        process = serve(production_env(tmp_path, **settings))
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode != 0 and says in output, output
+
+
+def children(pid):
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def command_line(pid):
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.db
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason="make serve runs on PostgreSQL")
+def test_serve_runs_gunicorn_and_a_worker_until_stopped(tmp_path):
+    name = f"qianyue_serve_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_admin_dsn(PG_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    port = free_port()
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    process = serve(production_env(tmp_path, DATABASE_URL=url, PORT=str(port), WEB_CONCURRENCY="2"))
+    try:
+        deadline, ready = time.monotonic() + 90, None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=30) as response:
+                    ready = response.status
+                    break
+            except OSError:  # not listening yet, or still opening the PKI
+                time.sleep(0.5)
+        assert ready == 200, process.stdout.read() if process.poll() is not None else "not ready in 90 s"
+        with pytest.raises(urllib.error.HTTPError) as idp:  # the embedded identity provider is off
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/idp/.well-known/openid-configuration", timeout=5)
+        assert idp.value.code == 404
+        started = [command_line(pid) for pid in children(process.pid)]
+        assert any("gunicorn" in c for c in started) and any("jobs run" in c for c in started), started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        with psycopg.connect(_admin_dsn(PG_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert process.returncode == 143
+    assert not children(process.pid)
