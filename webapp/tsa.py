@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, request
 
 from workflows.errors import DomainError
 
-from .errors import status_of
+from .errors import status_of, with_retry_after
 
 bp = Blueprint("tsa", __name__)
 MAX_REQUEST = 16 * 1024
@@ -27,8 +27,9 @@ def timestamp():
     try:
         platform.access.require_timestamp_client(_client(platform))
     except DomainError as exc:
-        return Response(exc.message, status=status_of(exc), mimetype="text/plain",
-                        headers={"WWW-Authenticate": 'Bearer realm="tsa"'} if status_of(exc) == 401 else {})
+        refused = Response(exc.message, status=status_of(exc), mimetype="text/plain",
+                           headers={"WWW-Authenticate": 'Bearer realm="tsa"'} if status_of(exc) == 401 else {})
+        return with_retry_after(refused, exc)  # the database did not answer: 503, come back later
     if request.mimetype != "application/timestamp-query":
         return Response("expected application/timestamp-query", status=415, mimetype="text/plain")
     if (request.content_length or 0) > MAX_REQUEST:
