@@ -8,7 +8,7 @@ import tracemalloc
 import zlib
 
 import pytest
-from asn1crypto import tsp
+from asn1crypto import core, tsp
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from werkzeug.serving import make_server
@@ -26,7 +26,7 @@ def _query(tmp_path, data=b"hello"):
 
 
 def test_openssl_accepts_a_token(pki, tmp_path):
-    reply = TimestampAuthority(pki.tsa, pki.chain).respond(_query(tmp_path))
+    reply = TimestampAuthority(pki.tsa).respond(_query(tmp_path))
     (tmp_path / "r.tsr").write_bytes(reply)
     (tmp_path / "root.pem").write_bytes(pki.root_pem())
     (tmp_path / "chain.pem").write_bytes(pki.issuing.cert.public_bytes(serialization.Encoding.PEM))
@@ -41,9 +41,27 @@ def test_openssl_accepts_a_token(pki, tmp_path):
     assert "Verification: OK" not in result.stdout
 
 
-def test_malformed_request_is_rejected(pki):
-    from asn1crypto import core
+def test_one_authority_answers_threads_at_once(pki, tmp_path):
+    """Signing acts run in parallel request threads against one in-process TSA (a race once answered 500)."""
+    authority, request = TimestampAuthority(pki.tsa), _query(tmp_path)
+    barrier, failures, statuses = threading.Barrier(8), [], []
 
+    def respond_many():
+        barrier.wait()
+        for _ in range(60):
+            try:
+                statuses.append(tsp.TimeStampResp.load(authority.respond(request))["status"]["status"].native)
+            except Exception as error:  # noqa: BLE001  the failure under test
+                failures.append(repr(error))
+    threads = [threading.Thread(target=respond_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == [] and statuses == ["granted"] * 480
+
+
+def test_malformed_request_is_rejected(pki):
     reply = core.Sequence.load(TimestampAuthority(pki.tsa).respond(b"\x30\x03garbage"))
     status = tsp.PKIStatusInfo.load(reply[0].dump())
     assert status["status"].native == "rejection" and len(reply) == 1

@@ -69,7 +69,7 @@ class Signer:
 class SigningToolkit:
     def __init__(self, pki: DeploymentPKI, tsa_url: str | None = None, tsa_token: str | None = None):
         self.pki = pki
-        self.authority = TimestampAuthority(pki.tsa, pki.chain)
+        self.authority = TimestampAuthority(pki.tsa)
         self.timestamper = timestamper_for(tsa_url, self.authority, tsa_token)
 
     @classmethod

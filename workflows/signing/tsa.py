@@ -56,10 +56,17 @@ class _RawResponse:
 
 
 class TimestampAuthority:
-    def __init__(self, identity: Identity, chain=()):
+    """Answers time-stamp requests; one instance serves every request thread of a process.
+
+    asn1crypto objects are not thread-safe: placing one inside a new structure re-tags it and clears its cached
+    encoding, so two threads building responses from one shared certificate object broke each other's DER
+    ("can't concat NoneType to bytes", a 500 on a signing race). Each response therefore parses its own copy
+    of the certificate from DER.
+    """
+
+    def __init__(self, identity: Identity):
         self.identity = identity
-        self.cert = to_asn1_cert(identity.cert)
-        self.chain = [to_asn1_cert(c) for c in chain]
+        self.cert_der = to_asn1_cert(identity.cert).dump()
 
     def respond(self, request_der: bytes) -> bytes:
         return self.respond_asn1(request_der).dump()
@@ -76,11 +83,12 @@ class TimestampAuthority:
             return _failure("rejection", f"unsupported hash algorithm {md}", "bad_alg")
         if len(digest) != DIGEST_SIZES[md]:
             return _failure("rejection", "digest length does not match the algorithm", "bad_data_format")
+        cert = asn1_x509.Certificate.load(self.cert_der)
         now = datetime.now(timezone.utc).replace(microsecond=0)
         info = {
             "version": "v1", "policy": tsp.ObjectIdentifier(POLICY_OID), "message_imprint": imprint,
             "serial_number": secrets.randbits(63), "gen_time": now,
-            "tsa": asn1_x509.GeneralName(name="directory_name", value=self.cert.subject),
+            "tsa": asn1_x509.GeneralName(name="directory_name", value=cert.subject),
         }
         if req["nonce"].native is not None:
             info["nonce"] = req["nonce"]
@@ -91,7 +99,7 @@ class TimestampAuthority:
         signed_attrs = cms.CMSAttributes([
             simple_cms_attribute("content_type", "tst_info"),
             simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(now)})),
-            simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(self.cert)),
+            simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(cert)),
             simple_cms_attribute("message_digest", h.finalize()),
         ])
         key = self.identity.key
@@ -106,7 +114,7 @@ class TimestampAuthority:
         signer_info = cms.SignerInfo({
             "version": "v1",
             "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                {"issuer": self.cert.issuer, "serial_number": self.cert.serial_number})}),
+                {"issuer": cert.issuer, "serial_number": cert.serial_number})}),
             "digest_algorithm": digest_algorithm,
             "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sig_alg}),
             "signed_attrs": signed_attrs, "signature": signature,
@@ -114,7 +122,7 @@ class TimestampAuthority:
         # only the TSA certificate: with the CA chain in the token as well, pyHanko's CMS assembly around it
         # was seen to take 20-70 s in about one signature of five (asn1crypto re-encoding); validators get the
         # chain from the signature's certificates and the DSS
-        certs = [self.cert] if req["cert_req"].native else []
+        certs = [cert] if req["cert_req"].native else []
         signed_data = cms.SignedData({
             "version": "v3", "digest_algorithms": cms.DigestAlgorithms((digest_algorithm,)),
             "encap_content_info": cms.EncapsulatedContentInfo({
