@@ -2,6 +2,7 @@
 import io
 import struct
 import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -44,21 +45,26 @@ def test_openssl_accepts_a_token(pki, tmp_path):
 def test_one_authority_answers_threads_at_once(pki, tmp_path):
     """Signing acts run in parallel request threads against one in-process TSA (a race once answered 500)."""
     authority, request = TimestampAuthority(pki.tsa), _query(tmp_path)
-    barrier, failures, statuses = threading.Barrier(8), [], []
+    barrier, failures, statuses = threading.Barrier(4), [], []
 
     def respond_many():
         barrier.wait()
-        for _ in range(60):
+        for _ in range(15):
             try:
                 statuses.append(tsp.TimeStampResp.load(authority.respond(request))["status"]["status"].native)
             except Exception as error:  # noqa: BLE001  the failure under test
                 failures.append(repr(error))
-    threads = [threading.Thread(target=respond_many) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == [] and statuses == ["granted"] * 480
+    threads = [threading.Thread(target=respond_many) for _ in range(4)]
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes, so an unsafe interleaving shows at once
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert failures == [] and statuses == ["granted"] * 60
 
 
 def test_malformed_request_is_rejected(pki):
