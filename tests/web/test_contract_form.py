@@ -74,3 +74,15 @@ def test_edit_makes_a_new_version_and_submit_sends_it_to_legal(as_user, api):
     assert response.status_code == 302
     detail = api.call("GET", f"/contracts/{contract['id']}", "sales").json
     assert detail["version"] == 2 and detail["title"] == "改过的标题" and detail["status"] == "legal_review"
+
+
+def test_a_blank_term_is_a_field_error_and_keeps_what_was_typed(as_user, api):
+    """The term's start and end left blank: the validator names ``term`` itself, a group of fields, not one field."""
+    sales = as_user("sales")
+    data = {**form_data(load_fixture("contract-technical-service.json")), "title": "留在表单里的标题",
+            "term-start": "", "term-end": "", "action": "save"}
+    response = sales.post("/contracts/new", data, page="/contracts/new")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "留在表单里的标题" in html and 'role="alert"' in html
+    assert api.call("GET", "/contracts", "sales").json["total"] == 0
