@@ -1,6 +1,7 @@
-"""Display names for codes the domain uses (roles, statuses, events, decisions), translated."""
+"""Display names for codes the domain uses (roles, statuses, events, decisions, who acted), translated."""
 import json
 
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
 ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
@@ -29,12 +30,21 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "signer_change_requested": _l("Change of signer requested"),
           "signer_contact_changed": _l("Change of signer approved"),
           "signer_change_rejected": _l("Change of signer rejected")}
+SYSTEM_ACTORS = {"system": _l("the system"), "cli": _l("an administrator's command"),
+                 "demo-seed": _l("shipped with Qianyue"), "invitation": _l("the invitation")}
+VERSION_NOTES = {"shipped with Qianyue": _l("shipped with Qianyue")}  # the note of the versions the product ships
+CHANGE_STATUSES = {"pending": _l("waiting for a decision"), "approved": _l("approved"), "rejected": _l("rejected")}
 JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
              "package.finalize": _l("Building the signed package"),
              "audit.anchor": _l("Timestamping the audit trail")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
 LETTER_STATUSES = {"no_template": _l("no template yet"), "required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
+ACTIVATION_PROBLEMS = {"no template": _l("no template yet"), "not attached": _l("not attached"),
+                       "not filled": _l("not filled in"), "not signed": _l("not signed"),
+                       "signature image does not match its record": _l("does not match its record")}
+PROCESS_STATUSES = {"running": _l("running"), "completed": _l("completed"), "error": _l("stopped on an error")}
+SIGNATURE_ROLES = {"customer": _l("Customer's signer"), "provider": _l("Provider"), "letter": _l("Commitment letter")}
 SIGNATURE_METHODS = {"drawn": _l("drawn by hand"), "typed": _l("typed name"), "seal": _l("seal image"),
                      "account_name": _l("name of the signed-in account"), "organisation_seal": _l("contract seal")}
 TEMPLATE_KINDS = {"network_line": _l("Network line service contract"), "technical_service": _l("Technical service contract")}
@@ -56,9 +66,28 @@ def label(table, code):
     return table.get(code, code)
 
 
+def person(code):
+    """Who a record names (a username, ``customer:<id>``, a system actor), as a reader should see them: the person's
+    name, else what the system actor is. Names are looked up once per request."""
+    if not code:
+        return ""
+    if code in SYSTEM_ACTORS:
+        return SYSTEM_ACTORS[code]
+    known = g.setdefault("people", {})
+    if code not in known:
+        platform = current_app.extensions["qianyue"]
+        with platform.db.read() as session:
+            known.update({code: code} | platform.people.names(session, [code]))
+    return known[code]
+
+
 def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
+    app.jinja_env.filters["person"] = person
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
                                  LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,
-                                 JOB_KIND_LABELS=JOB_KINDS, label=label)
+                                 JOB_KIND_LABELS=JOB_KINDS, ACTIVATION_PROBLEM_LABELS=ACTIVATION_PROBLEMS,
+                                 PROCESS_STATUS_LABELS=PROCESS_STATUSES, VERSION_NOTE_LABELS=VERSION_NOTES,
+                                 CHANGE_STATUS_LABELS=CHANGE_STATUSES,
+                                 SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, label=label)

@@ -24,6 +24,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 
 from workflows.errors import DomainError
@@ -55,7 +56,7 @@ def provider_configs(app):
                                 "client_id": config["OIDC_CLIENT_ID"], "client_secret": config["OIDC_CLIENT_SECRET"],
                                 "scopes": config["OIDC_SCOPES"]}
     if config.get("EMBEDDED_IDP"):
-        providers["embedded"] = {"kind": "oidc", "title": "Qianyue test identity provider", "issuer": idp.issuer(app),
+        providers["embedded"] = {"kind": "oidc", "title": _l("Qianyue test identity provider"), "issuer": idp.issuer(app),
                                  "client_id": idp.CLIENT_ID, "client_secret": idp.client_secret(app),
                                  "scopes": "openid email profile", "embedded": True}
     extra = config.get("OIDC_PROVIDERS") or "[]"

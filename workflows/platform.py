@@ -32,6 +32,7 @@ from .services.invitations import InvitationService
 from .services.jobs import JobService
 from .services.letters import LetterService
 from .services.notifications import NotificationService
+from .services.people import PeopleService
 from .services.runtime import RuntimeService
 from .services.sessions import SessionService
 from .services.signing import FINALIZE, PREPARE, SigningService
@@ -59,6 +60,7 @@ class Platform:
         self.accounts = AccountService()
         self.sessions = SessionService()
         self.inbox = InboxService()
+        self.people = PeopleService()
         self.templates = TemplateService()
         self.notifications = NotificationService(self.db, Mailer(mail_settings) if mail_settings else None, base_url)
         self.webhooks = WebhookService(self.db, webhook_url, webhook_secret)

@@ -74,7 +74,7 @@ def test_a_missing_decision_table_is_refused(platform):
 
 
 def test_deploy_file_picks_the_decision_tables_beside_it(platform, tmp_path):
-    (tmp_path / "p.bpmn").write_bytes(PROCESS.replace(b"Contract approval and signing", b"Contract approval v2"))
+    (tmp_path / "p.bpmn").write_bytes(PROCESS.replace("合同审批与签署".encode(), "合同审批与签署 第二版".encode()))
     for name, data in DMN.items():
         (tmp_path / name).write_bytes(data)
     (tmp_path / "unrelated.dmn").write_bytes(LETTERS.replace(b'id="mandated_letters"', b'id="other"'))

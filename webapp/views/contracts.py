@@ -62,7 +62,8 @@ def show(contract_id):
             package=services.documents.package(session, contract.id) if contract.status == "active" else None,
             pending_change=services.customers.pending_contact_change(session, contract.id),
             audit=services.history.audit(session, contract.id),
-            history=services.history.for_contract(session, contract.id))
+            history=services.history.for_contract(session, contract.id),
+            task_titles=services.history.task_titles(session, contract.id))
 
 
 @bp.post("/<int:contract_id>/jobs/<int:job_id>/retry")

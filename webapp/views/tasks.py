@@ -28,7 +28,8 @@ def page_context(session, task, errors=None, form=None):
         "task_form": services.tasks.form(session, task) if task.state == "open" else None,
         "lint": services.contracts.lint(data, [letter["title"] for letter in letters]), "letters": letters,
         "signing_document": services.documents.current(session, contract),
-        "history": services.history.for_contract(session, contract.id), "seen": seen, "changes": changes,
+        "history": services.history.for_contract(session, contract.id),
+        "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,
         "delegates": [u for u in delegates if task.role in u.role_set and u.username not in (task.assignee, g.user.username)],
         "errors": errors or {}, "form": form or {},
     }

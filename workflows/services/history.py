@@ -8,7 +8,7 @@ from sqlmodel import select
 from sqlalchemy import func
 
 from ..db import Pipeline, Statement, insert_statement
-from ..models import AuditAnchor, Contract, HistoryEvent
+from ..models import AuditAnchor, Contract, HistoryEvent, HumanTask
 from ..clock import utcnow
 from ..fingerprints import sha256_hex
 from ..signing.audit import anchor_digest, chain_rows, seal, verify_chain
@@ -114,6 +114,10 @@ class HistoryService:
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)
         return list(session.exec(query))
+
+    def task_titles(self, session, contract_id):
+        """The title of each task the contract's history names (events keep the task's id and BPMN name only)."""
+        return dict(session.exec(select(HumanTask.id, HumanTask.title).where(HumanTask.contract_id == contract_id)).all())
 
 
 def event_as_dict(row):

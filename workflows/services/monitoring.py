@@ -86,8 +86,13 @@ def instances(session, definition_id, condition="all", limit=200):
         for t in session.connection().execute(text(
                 "SELECT instance_id, title, role FROM human_task WHERE state IN ('open', 'suspended') AND instance_id IN "
                 f"({', '.join(str(int(i)) for i in ids)})")).all():
-            tasks.setdefault(t.instance_id, []).append(f"{t.title} ({t.role})")
+            tasks.setdefault(t.instance_id, []).append({"title": t.title, "role": t.role})
+    contract_ids = {int(r.business_key) for r in rows if r.business_key.isdigit()}
+    numbers = dict(session.connection().execute(text(
+        f"SELECT id, number FROM contract WHERE id IN ({', '.join(str(i) for i in contract_ids)})")).all()) if contract_ids else {}
     return [{"id": r.id, "business_key": r.business_key, "status": r.status, "error": r.error,
+             "contract_id": int(r.business_key) if r.business_key.isdigit() else None,
+             "contract_number": numbers.get(int(r.business_key)) if r.business_key.isdigit() else None,
              "next_timer_at": r.next_timer_at, "updated_at": r.updated_at, "open_tasks": tasks.get(r.id, [])}
             for r in rows]
 
