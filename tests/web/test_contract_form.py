@@ -86,3 +86,20 @@ def test_a_blank_term_is_a_field_error_and_keeps_what_was_typed(as_user, api):
     html = response.get_data(as_text=True)
     assert "留在表单里的标题" in html and 'role="alert"' in html
     assert api.call("GET", "/contracts", "sales").json["total"] == 0
+
+
+def test_a_returned_draft_leads_with_the_reviewers_comment_and_the_way_to_edit(as_user, api):
+    """Legal returns: sales' inbox flags the return with the reviewer's name, and the task page opens with the comment
+    and an edit button; once resubmitted the flag is gone."""
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    assert api.call("POST", f"/contracts/{contract['id']}/submit", "sales").status_code == 200
+    api.decide("legal", contract["id"], "return", comment="请补充第四条的付款节点")
+    sales = as_user("sales")
+    inbox = sales.get("/inbox").get_data(as_text=True)
+    assert "李娜退回" in inbox and 'title="请补充第四条的付款节点"' in inbox
+    (task,) = api.tasks("sales", contract["id"])
+    page = sales.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    top = page.split('<div class="grid2">')[0]
+    assert "李娜退回" in top and "请补充第四条的付款节点" in top and f"/contracts/{contract['id']}/edit" in top
+    api.decide("sales", contract["id"], "submit")
+    assert "李娜退回" not in sales.get("/inbox").get_data(as_text=True)

@@ -51,5 +51,6 @@ def index():
     with platform().db.read() as session:
         rows, total = platform().inbox.page(session, g.user, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         counts = platform().inbox.counts(session, g.user)
-    return render_template("inbox.html", rows=rows, total=total, counts=counts, filters=filters, errors=errors,
+        returns = platform().history.returns(session, {contract.id for task, contract in rows if task.role == "sales"})
+    return render_template("inbox.html", rows=rows, total=total, counts=counts, filters=filters, errors=errors, returns=returns,
                            page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), assignments=ASSIGNMENTS)

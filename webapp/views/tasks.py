@@ -30,6 +30,7 @@ def page_context(session, task, errors=None, form=None):
         "signing_document": services.documents.current(session, contract),
         "history": services.history.for_contract(session, contract.id),
         "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,
+        "returned": services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None,
         "delegates": [u for u in delegates if task.role in u.role_set and u.username not in (task.assignee, g.user.username)],
         "errors": errors or {}, "form": form or {},
     }

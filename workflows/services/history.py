@@ -3,7 +3,7 @@ import json
 from collections import OrderedDict
 from threading import Lock
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from sqlalchemy import func
 
@@ -114,6 +114,17 @@ class HistoryService:
     def for_contract(self, session, contract_id):
         query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)
         return list(session.exec(query))
+
+    def returns(self, session, contract_ids):
+        """{contract id: the return event} for each contract whose latest decision sent it back to sales: the
+        reviewer's comment is what the drafter acts on next, so the inbox flags it and the task page leads with it."""
+        if not contract_ids:
+            return {}
+        latest = (select(func.max(HistoryEvent.id)).where(col(HistoryEvent.contract_id).in_(list(contract_ids)),
+                                                          HistoryEvent.event == "task_completed")
+                  .group_by(HistoryEvent.contract_id))
+        return {event.contract_id: event for event in session.exec(
+            select(HistoryEvent).where(col(HistoryEvent.id).in_(latest), HistoryEvent.decision == "return"))}
 
     def task_titles(self, session, contract_id):
         """The title of each task the contract's history names (events keep the task's id and BPMN name only)."""
