@@ -1,5 +1,6 @@
 """Sales draft both seed contracts through the web form: computed figures, field errors, preview, edit, submit."""
 from tests.conftest import load_fixture
+from tests.letters.helpers import at_customer, complete_letters, customer_signs
 
 
 def form_data(draft):
@@ -103,3 +104,19 @@ def test_a_returned_draft_leads_with_the_reviewers_comment_and_the_way_to_edit(a
     assert "李娜退回" in top and "请补充第四条的付款节点" in top and f"/contracts/{contract['id']}/edit" in top
     api.decide("sales", contract["id"], "submit")
     assert "李娜退回" not in sales.get("/inbox").get_data(as_text=True)
+
+
+def test_what_reviewers_review_is_on_their_task_page_and_sales_see_the_hints_in_the_preview(as_user, api):
+    """Finance sees the payment schedule; the signatory sees the customer's signature; sales see the reviewers' hints
+    (审查提示) when previewing the form, before anything is submitted."""
+    contract_id = at_customer(api, load_fixture("contract-technical-service.json"))
+    complete_letters(api, contract_id)
+    assert customer_signs(api, contract_id).status_code == 200
+    (task,) = api.tasks("signatory", contract_id)
+    page = as_user("signatory").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "已有签名" in page and "徐永立" in page and "付款计划" in page and "壹拾捌万元整" in page
+    data = {**form_data(load_fixture("contract-technical-service.json")), "late_fee_rate_per_day": "0.03",
+            "action": "preview"}
+    preview = as_user("sales").post("/contracts/new", data, page="/contracts/new")
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "审查提示" in html and "过高" in html

@@ -132,8 +132,8 @@ def diff(contract_id):
     return render_template("contracts/diff.html", contract=contract, changes=changes, before=before, after=after)
 
 
-def _form_response(form, contract=None, preview_html=None, unplaced=None, status=200):
-    return render_template("contracts/form.html", form=form, contract=contract, preview_html=preview_html,
+def _form_response(form, contract=None, preview=None, unplaced=None, status=200):
+    return render_template("contracts/form.html", form=form, contract=contract, preview=preview,
                            unplaced=unplaced or {}), status
 
 
@@ -149,8 +149,8 @@ def _handle_form(form, save, contract=None):
     if action == "preview":
         try:
             with platform().db.read() as session:
-                html = platform().documents.draft_preview(session, draft, contract, number=_("(number on saving)"))
-            return _form_response(form, contract, preview_html=html)
+                preview = platform().documents.draft_preview(session, draft, contract, number=_("(number on saving)"))
+            return _form_response(form, contract, preview=preview)
         except ValidationFailed as exc:
             return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
     try:

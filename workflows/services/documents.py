@@ -32,6 +32,12 @@ REVIEW_DIGESTS_KEPT = 4096
 
 
 @dataclass(frozen=True)
+class DraftPreview:
+    html: str
+    findings: list  # the reviewers' hints (``ContractService.lint``)
+
+
+@dataclass(frozen=True)
 class Download:
     """A PDF as every door hands it out: its bytes, the file name people see, its SHA-256."""
 
@@ -75,16 +81,19 @@ class DocumentService:
         return render_contract_html(self.document(session, contract, version, with_values))
 
     def draft_preview(self, session, draft, contract=None, number=""):
-        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest):
-        ValidationFailed with field-level messages when it is not a valid draft."""
+        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest), with
+        the points reviewers will raise on it, so sales see them before submitting: ValidationFailed with field-level
+        messages when it is not a valid draft."""
         provider = self.contracts.provider_profile(session, contract.provider_code if contract else None)
         data = normalize_draft(draft, json.loads(provider.profile_json))
         kind = data["template"]
         version = (contract.template_version if contract and contract.template == kind
                    else self.templates.latest_version(session, kind) or 1)
-        return render_contract_html({"number": contract.number if contract else number, "version": 0, "status": "draft",
+        html = render_contract_html({"number": contract.number if contract else number, "version": 0, "status": "draft",
                                      "data": data, "letters": [],
                                      "template_source": self.templates.source(session, kind, version)})
+        letters = [letter["title"] for letter in self.letters.mandated(session, contract, data)]
+        return DraftPreview(html, self.contracts.lint(data, letters))
 
     def review_digest(self, session, contract):
         """The SHA-256 of what reviewers decide on: the current version's rendering with the letters' fields blank, as

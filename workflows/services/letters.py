@@ -205,8 +205,9 @@ class LetterService:
 
     # --- which letters, pinned -------------------------------------------------------------------------------------
     def mandated(self, session, contract, data):
-        """The letters ``data``'s services require, by the decision table of the contract's process version."""
-        instance = self.contracts.instance(session, contract.id)
+        """The letters ``data``'s services require, by the decision table of the contract's process version (of the
+        latest version for a draft not saved yet, ``contract`` None)."""
+        instance = self.contracts.instance(session, contract.id) if contract is not None else None
         definition = (self.repository.get(session, instance.definition_id) if instance
                       else self.repository.latest(session, PROCESS_KEY))
         table = decision_table(definition, LETTERS_DECISION)
