@@ -40,8 +40,12 @@ def test_legal_returns_and_sales_resubmits(api, live_url, page):
     sign_out(page)
 
     sign_in(page, live_url, "sales")
+    assert page.locator(f"tr:has-text('{contract['number']}') .badge.returned").inner_text() == "李娜退回"
+    screenshot(page, "inbox-sales-returned")
     page.click(f"tr:has-text('{contract['number']}') >> text=编制合同草稿")
-    page.wait_for_selector("text=第十一条联系人与首页不一致")
+    page.wait_for_selector(".card.returned >> text=第十一条联系人与首页不一致")
+    assert page.locator(".card.returned >> text=编辑草稿").is_visible()
+    screenshot(page, "task-sales-returned")
     page.check("input[value=submit]")
     page.click("text=提交决定")
     page.wait_for_selector("text=法务审核中")
