@@ -71,6 +71,11 @@ def create_app(config=None):
                                          for values in source.listvalues() for value in values):
             abort(400, "the request contains a NUL character")
 
+    @app.get("/favicon.ico")
+    def favicon():
+        """Browsers ask for it at the root whatever the page links."""
+        return app.send_static_file("favicon.ico")
+
     @app.context_processor
     def clock():
         return {"now": utcnow()}

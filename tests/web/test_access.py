@@ -13,7 +13,7 @@ ONLY = lambda *allowed, other=403: {u: (200 if u in allowed else 302 if u == "an
 
 PAGES = {
     "/login": {u: 200 if u == "anonymous" else 302 for u in USERS},
-    "/": {**STAFF, "customer": 200},
+    "/": {u: 302 for u in USERS},  # to the inbox, or an administrator to the contracts
     "/inbox": {**STAFF, "customer": 200},
     "/contracts": STAFF,
     "/contracts/export.csv": STAFF,
@@ -101,3 +101,18 @@ def test_every_page_route_is_in_the_table(app):
                  and rule.endpoint.split(".")[0] in {"auth", "inbox", "contracts", "tasks", "admin", "contract_templates", "letter_templates"}}
     missing = get_pages - tabled - {"/contracts/<int:contract_id>/document.pdf"}  # PDF: same guard as preview, slow
     assert not missing, f"add these pages to the route x role table: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("username", "lands_on"), [("admin", "/contracts"), ("legal", "/inbox")])
+def test_signing_in_lands_where_the_work_is(app, username, lands_on):
+    """An administrator holds no task role, so an inbox would always be empty: they land on the contracts."""
+    browser = Browser(app)
+    home = browser.sign_in(username).headers["Location"]
+    assert browser.get(home).headers["Location"] == lands_on
+
+
+def test_the_sign_in_page_shows_customers_and_outsiders_their_way(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'href="/portal"' in page and 'href="/verify"' in page
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"

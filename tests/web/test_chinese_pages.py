@@ -87,7 +87,7 @@ def pages(ids):
     for method, path, *statuses in TABLE:
         if method != "GET" or path.startswith(("/api/", "/idp/.well", "/idp/jwks", "/static/", "/healthz", "/readyz")):
             continue
-        if re.search(r"\.(pdf|json|csv|png|bpmn|dmn|xml)(\?|$)|/download$|/preview$", path):
+        if re.search(r"\.(pdf|json|csv|png|ico|bpmn|dmn|xml)(\?|$)|/download$|/preview$", path):
             continue
         yield path.format(**ids), [role for role, status in zip(ROLES, statuses) if status == 200]
 

@@ -16,7 +16,7 @@ def safe_next(target):
     """Only local paths: an open redirect after sign-in would make a fine phishing tool."""
     parts = urlsplit(target or "")
     if parts.scheme or parts.netloc or not (target or "").startswith("/") or target.startswith("//"):
-        return url_for("inbox.index")
+        return url_for("inbox.home")
     return target
 
 
@@ -24,7 +24,7 @@ def safe_next(target):
 def login():
     if request.method == "GET":
         if g.user:
-            return redirect(url_for("inbox.index"))
+            return redirect(url_for("inbox.home"))
         return render_template("auth/login.html", next=request.args.get("next", ""))
     try:
         signed_in = platform().sessions.sign_in(platform().db, request.form.get("username"), request.form.get("password"),

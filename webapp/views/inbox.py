@@ -1,7 +1,7 @@
 """The inbox: my roles' open tasks, filtered, searched, sorted by due date, paged by the database."""
 from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from workflows.services.inbox import ASSIGNMENTS, InboxFilters
 
@@ -43,6 +43,12 @@ def filters_from_request():
 
 
 @bp.get("/")
+@login_required
+def home():
+    """Where signing in lands: the inbox, or, for an administrator who holds no task role, the contracts."""
+    return redirect(url_for("contracts.index" if not g.user.role_set - {"admin"} else "inbox.index"))
+
+
 @bp.get("/inbox")
 @login_required
 def index():
