@@ -115,7 +115,7 @@ TABLE = [
     ("POST", "/admin/processes/instances/1/resume",                      302, 403, 403, 403, 403, 302, 302, 302),
     # --- the customer's pages: a sign-in page (401) for anyone without a customer session --------------------------
     ("GET", "/portal",                                                   200, 200, 200, 200, 200, 200, 200, 200),
-    ("GET", "/invitations/not-a-token",                                  200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/invitations/not-a-token",                                  200, 200, 200, 200, 200, 200, 404, 404),
     ("POST", "/invitations/not-a-token",                                 200, 200, 200, 200, 200, 200, 404, 404),
     ("GET", "/sign/{contract}",                                          401, 401, 401, 401, 401, 401, 200, 404),
     ("POST", "/sign/{contract}",                                         401, 401, 401, 401, 401, 401, 409, 404),

@@ -42,6 +42,8 @@ def accept_invitation(live, live_api, username="xu.yongli", fixture="contract-te
     assert landing.status_code == 200 and "/auth/oidc/login" in landing.text
     back = provider_login(http, live.base, username)
     assert back.url == link and back.status_code == 200, (back.url, back.status_code)
+    # before accepting, the page says which contract, between whom, and who their account manager is
+    assert contract["title"] in back.text and contract["number"] in back.text and "王敏" in back.text
     accepted = http.post(link, data={"csrf_token": csrf(back.text)})
     return contract, http, accepted, to
 
@@ -125,7 +127,8 @@ def test_invitation_needs_the_contacts_verified_email(live, live_api):
     http = new_http()
     http.get(link)
     back = provider_login(http, live.base, "wu.jianrong")
-    refused = http.post(link, data={"csrf_token": csrf(back.text)})
+    assert back.status_code == 403 and contract["title"] not in back.text  # told at once, shown nothing of the contract
+    refused = http.post(link, data={"csrf_token": csrf(http.get(f"{live.base}/portal").text)})
     assert refused.status_code == 403
     with live.platform.db.read() as session:
         assert session.exec(Invitation.__table__.select()).one().identity_id is None

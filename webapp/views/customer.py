@@ -58,7 +58,11 @@ def invitation(token):
         session[AFTER_LOGIN] = request.path
         return render_template("customer/sign_in.html", providers=providers(), invited=True)
     if request.method == "GET":
-        return render_template("customer/accept.html", token=token)
+        try:
+            invitation = platform().invitations.preview(actor(), token)
+        except DomainError as exc:
+            return _refused(exc)
+        return render_template("customer/accept.html", token=token, invitation=invitation)
     try:
         contract_id = platform().invitations.accept(actor(), token)
     except DomainError as exc:

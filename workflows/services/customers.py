@@ -164,8 +164,9 @@ class CustomerService:
         self.notifications.enqueue(session, "customer_reminder" if reminder else "customer_invitation", email,
                                              subject, body, contract.id)
 
-    def accept(self, session, token, identity):
-        """Bind ``identity`` as the signer through the invitation ``token``. Returns the contract id."""
+    def invitation_for(self, session, token, identity):
+        """The live invitation ``token`` names, when ``identity`` may accept it (or already did); else the refusal
+        ``accept`` would give, so the invitation page can say it before anything is clicked."""
         if not token or not isinstance(token, str) or len(token) > 200:
             raise NotFound("no such invitation")
         invitation = session.exec(select(Invitation).where(Invitation.token_sha256 == sha256_hex(token))).first()
@@ -173,12 +174,17 @@ class CustomerService:
             raise NotFound("no such invitation")
         if not self.is_alive(session, invitation):
             raise Conflict("this invitation is no longer valid (it was replaced, or signing has closed)")
-        if invitation.identity_id == identity.id:
-            return invitation.contract_id
-        if invitation.identity_id is not None:
+        if invitation.identity_id not in (None, identity.id):
             raise Forbidden("this invitation was already accepted by someone else")
         if not identity.email_verified or identity.email.lower() != invitation.email.lower():
             raise Forbidden("sign in with the verified email address the invitation was sent to")
+        return invitation
+
+    def accept(self, session, token, identity):
+        """Bind ``identity`` as the signer through the invitation ``token``. Returns the contract id."""
+        invitation = self.invitation_for(session, token, identity)
+        if invitation.identity_id == identity.id:
+            return invitation.contract_id
         now = utcnow()
         bound = session.execute(update(Invitation).where(Invitation.id == invitation.id, Invitation.identity_id.is_(None))
                                 .values(identity_id=identity.id, bound_at=now, bound_by="invitation")).rowcount

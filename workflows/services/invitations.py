@@ -1,14 +1,33 @@
 """Who signs for the customer: accepting an invitation, resending it, changing the contact (after a signer accepted,
 only with an administrator's approval), and an administrator binding a signer."""
+from dataclasses import dataclass
+from decimal import Decimal
+
 from ..actors import API_ISSUER, is_customer
 from ..errors import Forbidden, ValidationFailed
-from ..models import CustomerIdentity
+from sqlmodel import select
+
+from ..models import Contract, CustomerIdentity, User
+
+
+@dataclass(frozen=True)
+class InvitationPreview:
+    """What an invited signer reads before accepting: which contract, between whom, and their account manager."""
+
+    number: str
+    title: str
+    total: Decimal
+    customer: str
+    provider: str
+    sender: str
+    email: str
 
 
 class InvitationService:
-    def __init__(self, db, access, customers):
+    def __init__(self, db, access, contracts, customers):
         self.db = db
         self.access = access
+        self.contracts = contracts
         self.customers = customers
 
     def accept(self, actor, token):
@@ -18,6 +37,20 @@ class InvitationService:
         with self.db.write() as session:
             identity = session.get(CustomerIdentity, actor.identity_id)
             return self.customers.accept(session, token, identity)
+
+    def preview(self, actor, token):
+        """The contract an invitation is for, shown to the signed-in person it was sent to (anyone else is refused,
+        as accepting would refuse them)."""
+        if not is_customer(actor):
+            raise Forbidden("invitations are accepted by the customer's signer")
+        with self.db.read() as session:
+            identity = session.get(CustomerIdentity, actor.identity_id)
+            invitation = self.customers.invitation_for(session, token, identity)
+            contract = session.get(Contract, invitation.contract_id)
+            data = self.contracts.version_data(session, contract.id, contract.current_version)
+            sender = session.exec(select(User.display_name).where(User.username == contract.created_by)).first()
+            return InvitationPreview(contract.number, contract.title, contract.total, contract.customer_name,
+                                     data.get("provider", {}).get("name", ""), sender or "", invitation.email)
 
     def resend(self, actor, contract_id):
         """A new link to the same contact (the old one dies); the accepted signer stays."""
