@@ -5,6 +5,7 @@ FLASK   := $(VENV)/bin/flask --app wsgi
 STAMP   := $(VENV)/.installed
 RUNTIME := $(VENV)/.runtime-installed
 PORT    ?= 5000
+export PORT  # every command (the server, demo seed's mail) derives BASE_URL from the same PORT
 RUN_WORKER ?= 1
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
@@ -52,7 +53,7 @@ run: export APP_ENV ?= development
 # the server runs background jobs in a thread (RUN_WORKER, README "Background jobs"); the commands before it do not
 run: migrate
 	$(FLASK) demo seed
-	RUN_WORKER=$(RUN_WORKER) $(FLASK) devserver --host 127.0.0.1 --port $(PORT)
+	RUN_WORKER=$(RUN_WORKER) $(FLASK) devserver --host 127.0.0.1
 
 # production-like: gunicorn and a job worker on PostgreSQL (scripts/serve says what it needs; README "Deploying")
 serve: system-deps $(RUNTIME) vendor
