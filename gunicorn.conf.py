@@ -1,10 +1,13 @@
 """gunicorn's settings for `make serve` (scripts/serve), from the deployment's settings (README, "Deploying").
 
 Threads in a few processes: a request mostly waits on PostgreSQL, and each process keeps its own connection pool and
-opened PKI. Jobs never run here: `flask jobs run` runs them beside the web processes.
+opened PKI. Jobs never run here: `flask jobs run` runs them beside the web processes. Each request is logged once, by
+the app (webapp/request_log.py, with its id): gunicorn keeps no access log of its own, and its messages go through
+the app's log handler (JSON in production).
 """
 import multiprocessing
 
+from workflows.logs import gunicorn_config
 from workflows.settings import Settings, SettingsError
 
 try:
@@ -20,5 +23,4 @@ timeout = 60  # a signing act is about half a second; one that takes a minute is
 graceful_timeout = 30
 keepalive = 5
 max_requests, max_requests_jitter = 5000, 500  # recycle a process now and then: a slow leak never becomes an outage
-accesslog = "-"
-errorlog = "-"
+logconfig_dict = gunicorn_config(settings.LOG_FORMAT, settings.LOG_LEVEL)

@@ -16,11 +16,12 @@ from werkzeug.routing import IntegerConverter
 
 from workflows.clock import utcnow
 from workflows.errors import DomainError
+from workflows import logs
 from workflows.platform import Platform
 from workflows.worker import start_in_process
 
 from . import config as app_config
-from . import health, i18n, idp, labels, limits, oidc, security, tsa, verify
+from . import health, i18n, idp, labels, limits, oidc, request_log, security, tsa, verify
 from .api import bp as api_bp
 from .api import on_http_error
 from .inputs import LARGEST_ID
@@ -33,6 +34,7 @@ def create_app(config=None):
     """The app under the environment's settings and ``config`` (tests override settings and Flask's own keys);
     ``SettingsError`` names every setting that is wrong."""
     settings = app_config.settings(config)
+    logs.configure(settings.LOG_FORMAT, settings.LOG_LEVEL)
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(app_config.flask_config(settings, config))
     if app.config["TRUSTED_PROXIES"]:
@@ -47,6 +49,7 @@ def create_app(config=None):
         webhook_secret=settings.WEBHOOK_SECRET.get_secret_value(), signing_settings=settings.signing(),
         log_codes=not settings.production and not settings.MAIL_SERVER)
 
+    request_log.init_app(app)  # first: every later hook logs under the request's id
     security.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
