@@ -1,16 +1,18 @@
 """Logs (workflows/logs.py, webapp/request_log.py): one line per record, JSON or text, each with the id of the request
-it was emitted for; the id comes back in X-Request-ID."""
+it was emitted for; the id comes back in X-Request-ID, and follows the request into the jobs it enqueued."""
 import io
 import json
 import logging
 import re
 import sys
+from datetime import timedelta
 
 import pytest
 
 from tests.conftest import AUDIT_KEY, NO_RATE_LIMITS
 from webapp import create_app
 from workflows import logs
+from workflows.services.jobs import JobService
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 log = logging.getLogger("tests.logs")
@@ -95,3 +97,34 @@ def test_the_access_log_names_the_user(make_app, stderr):
     (access,) = [line for line in records(stderr) if line["logger"] == "webapp.access"]
     assert (access["user"], access["status"], access["request_id"]) == (
         "legal", 200, response.headers["X-Request-ID"])
+
+
+def test_a_job_logs_under_the_id_of_the_request_that_enqueued_it(make_app, stderr):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    jobs = JobService(app.extensions["qianyue"].db)  # its own service: the platform's kinds stay out of it
+    seen = []
+
+    def handler(job):
+        seen.append(logs.current_request_id())
+        log.info("handling job %s", job.id)
+
+    jobs.register("test.logged", handler, backoff=timedelta(minutes=1))
+
+    @app.post("/test-enqueue")
+    def enqueue_view():
+        with jobs.db.write() as session:
+            return {"job": jobs.enqueue(session, "test.logged", {})}
+
+    response = app.test_client().post("/test-enqueue")
+    request_id, job_id = response.headers["X-Request-ID"], response.json["job"]
+    with jobs.db.read() as session:
+        assert jobs.get(session, job_id).request_id == request_id
+    assert logs.current_request_id() is None
+    done = jobs.run_one("test-worker")  # outside any request, as the worker runs it
+    assert done.status == "done" and seen == [request_id] and logs.current_request_id() is None
+    (handled,) = [line for line in records(stderr) if line["message"] == f"handling job {job_id}"]
+    assert handled["request_id"] == request_id
+    with jobs.db.write() as session:  # enqueued outside a request: no id
+        quiet = jobs.enqueue(session, "test.logged", {})
+    with jobs.db.read() as session:
+        assert jobs.get(session, quiet).request_id is None
