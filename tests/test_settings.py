@@ -52,7 +52,7 @@ def refusals(env, environment, instance):
     ({"DATABASE_URL": ""}, "DATABASE_URL: must name PostgreSQL (postgresql://user@host/db) when APP_ENV=production"),
     ({"DATABASE_URL": "sqlite:///q.db"}, "DATABASE_URL: must name PostgreSQL (postgresql://user@host/db) when "
                                          "APP_ENV=production, not sqlite"),
-    ({"DATABASE_URL": "mysql://q@db/q"}, "DATABASE_URL: names mysql: write postgresql://user@host/db or sqlite:///path"),
+    ({"DATABASE_URL": "mysql://q@db/q"}, "DATABASE_URL: names mysql: write postgresql://user@host/db or sqlite:///"),
     ({"DATABASE_URL": "not a url"}, "DATABASE_URL: is not a database URL"),
     ({"BASE_URL": "contracts.example"}, "BASE_URL: 'contracts.example' is not an http(s) address"),
     ({"BASE_URL": "https://contracts.example:443x"}, "BASE_URL: 'https://contracts.example:443x' has a port that is "

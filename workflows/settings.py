@@ -46,8 +46,8 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    """Field names are the variables' names. Fields are checked in this order, so a check may read ``APP_ENV`` and
-    ``PORT`` (declared first) from ``info.data``."""
+    """Field names are the variables' names. Fields are checked in the order declared, each problem collected (pydantic
+    reports them all); a check that depends on another field reads it, declared earlier, from ``info.data``."""
 
     model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore",
                                       validate_default=True)
