@@ -14,9 +14,9 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from workflows import logs
 from workflows.clock import utcnow
 from workflows.errors import DomainError
-from workflows import logs
 from workflows.platform import Platform
 from workflows.worker import start_in_process
 

@@ -8,9 +8,8 @@ time-stamp signatures); the rules of the domain hold with or without them: the s
 address (``workflows/services/sessions.py``) and the limits on one-time codes (``workflows/signing/intent.py``) are
 counted in the database. A limit reached answers 429 with ``Retry-After``: JSON under ``/api/``, a page elsewhere.
 
-Every limit is in ``LIMITS`` below (values from the ``RATELIMIT_*`` settings, checked by
-``workflows.settings``); each app gets a limiter of its own, so two apps
-in one process (tests) count apart unless they name the same shared storage.
+Every limit is in ``LIMITS`` below (values from the ``RATELIMIT_*`` settings, checked by ``workflows.settings``); each
+app gets a limiter of its own, so two apps in one process (tests) count apart unless they name the same shared storage.
 """
 import hashlib
 import logging
