@@ -3,21 +3,28 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 FLASK   := $(VENV)/bin/flask --app wsgi
 STAMP   := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime-installed
 PORT    ?= 5000
+export PORT  # every command (the server, demo seed's mail) derives BASE_URL from the same PORT
 RUN_WORKER ?= 1
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: setup system-deps vendor run serve migrate test test-sqlite test-postgres bench clean translations
 
+# The development venv: the runtime packages (requirements.txt, all that `make serve` installs) and the test tools.
 setup: system-deps $(STAMP) vendor
 
 system-deps:
 	@scripts/system-deps.sh
 
-$(STAMP): requirements.txt
+$(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME) requirements-test.txt
+	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $(STAMP)
 
 # bpmn-js, dmn-js and signature_pad (exact versions in package-lock.json) copied from node_modules into static/vendor.
@@ -46,10 +53,10 @@ run: export APP_ENV ?= development
 # the server runs background jobs in a thread (RUN_WORKER, README "Background jobs"); the commands before it do not
 run: migrate
 	$(FLASK) demo seed
-	RUN_WORKER=$(RUN_WORKER) $(FLASK) devserver --host 127.0.0.1 --port $(PORT)
+	RUN_WORKER=$(RUN_WORKER) $(FLASK) devserver --host 127.0.0.1
 
 # production-like: gunicorn and a job worker on PostgreSQL (scripts/serve says what it needs; README "Deploying")
-serve: setup
+serve: system-deps $(RUNTIME) vendor
 	scripts/serve
 
 test: setup test-sqlite test-postgres

@@ -1,18 +1,26 @@
-"""gunicorn's settings for `make serve` (scripts/serve), from the environment (README, "Deploying").
+"""gunicorn's settings for `make serve` (scripts/serve), from the deployment's settings (README, "Deploying").
 
 Threads in a few processes: a request mostly waits on PostgreSQL, and each process keeps its own connection pool and
-opened PKI. Jobs never run here: `flask jobs run` runs them beside the web processes.
+opened PKI. Jobs never run here: `flask jobs run` runs them beside the web processes. Each request is logged once, by
+the app (webapp/request_log.py, with its id): gunicorn keeps no access log of its own, and its messages go through
+the app's log handler (JSON in production).
 """
 import multiprocessing
-import os
 
-bind = os.environ.get("BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() + 1)
+from workflows.logs import gunicorn_config
+from workflows.settings import Settings, SettingsError
+
+try:
+    settings = Settings.load()
+except SettingsError as exc:
+    raise SystemExit(str(exc)) from None
+
+bind = settings.BIND or f"127.0.0.1:{settings.PORT}"
+workers = settings.WEB_CONCURRENCY or multiprocessing.cpu_count() + 1
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS") or 4)
+threads = settings.WEB_THREADS
 timeout = 60  # a signing act is about half a second; one that takes a minute is stuck
 graceful_timeout = 30
 keepalive = 5
 max_requests, max_requests_jitter = 5000, 500  # recycle a process now and then: a slow leak never becomes an outage
-accesslog = "-"
-errorlog = "-"
+logconfig_dict = gunicorn_config(settings.LOG_FORMAT, settings.LOG_LEVEL)

@@ -21,9 +21,9 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from webapp import create_app
-from webapp.config import RATE_LIMITS
 from workflows import demo, migrate
 from workflows.demo import DEMO_PASSWORD
+from workflows.settings import RATE_LIMITS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("QIANYUE_TEST_DATABASE_URL")

@@ -35,9 +35,11 @@ def test_demo_seed_twice_changes_nothing(app, platform):
         assert (len(platform.repository.versions(session)), platform.accounts.find(session, "sales").id) == before
 
 
-def test_demo_seed_is_refused_in_production(database_url, tmp_path):
+def test_demo_seed_is_refused_in_production(tmp_path):
     from webapp import create_app
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "AUDIT_KEY": "y", "APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    app = create_app({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/never-reached", "SECRET_KEY": "x",
+                      "AUDIT_KEY": "y", "SIGNING_KEY_PASSPHRASE": "z", "APP_ENV": "production",
+                      "INSTANCE_PATH": str(tmp_path)})
     code, output = run(app, "demo", "seed")
     assert code == 1 and "production" in output
     app.extensions["qianyue"].db.dispose()

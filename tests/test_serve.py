@@ -1,4 +1,5 @@
 """`make serve`: gunicorn and a job worker beside it on PostgreSQL, started and stopped together (scripts/serve)."""
+import json
 import os
 import signal
 import subprocess
@@ -29,10 +30,12 @@ def production_env(tmp_path, **settings):
 
 
 def test_serve_refuses_without_postgresql(tmp_path):
-    for settings, says in (({}, "needs DATABASE_URL"), ({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, "PostgreSQL")):
+    """The app's own settings refuse (workflows/settings.py), before anything is migrated or started."""
+    for settings in ({}, {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}):
         process = serve(production_env(tmp_path, **settings))
-        output, _ = process.communicate(timeout=30)
-        assert process.returncode != 0 and says in output, output
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode != 0 and "DATABASE_URL: must name PostgreSQL" in output, output
+        assert "Traceback" not in output and not (tmp_path / "x.db").exists()
 
 
 def children(pid):
@@ -78,3 +81,9 @@ def test_serve_runs_gunicorn_and_a_worker_until_stopped(tmp_path):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert process.returncode == 143
     assert not children(process.pid)
+    # production logs JSON lines; each request once, by the app (with its id), none by gunicorn's access log
+    lines = [json.loads(line) for line in process.stdout.read().splitlines() if line.startswith("{")]
+    (refused,) = [line for line in lines if line["logger"] == "webapp.access" and line["path"].startswith("/idp/")]
+    assert refused["status"] == 404 and len(refused["request_id"]) == 32
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
+    assert not any(line["logger"] == "gunicorn.access" for line in lines)

@@ -14,14 +14,14 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from workflows import logs
 from workflows.clock import utcnow
 from workflows.errors import DomainError
-from workflows.mail import MailSettings
 from workflows.platform import Platform
 from workflows.worker import start_in_process
 
 from . import config as app_config
-from . import health, i18n, idp, labels, limits, oidc, security, tsa, verify
+from . import health, i18n, idp, labels, limits, oidc, request_log, security, tsa, verify
 from .api import bp as api_bp
 from .api import on_http_error
 from .inputs import LARGEST_ID
@@ -31,8 +31,12 @@ from .views import admin, auth, contracts, customer, inbox, letters_admin, proce
 
 
 def create_app(config=None):
+    """The app under the environment's settings and ``config`` (tests override settings and Flask's own keys);
+    ``SettingsError`` names every setting that is wrong."""
+    settings = app_config.settings(config)
+    logs.configure(settings.LOG_FORMAT, settings.LOG_LEVEL)
     app = Flask(__name__, instance_relative_config=False)
-    app.config.update(app_config.load(config))
+    app.config.update(app_config.flask_config(settings, config))
     if app.config["TRUSTED_PROXIES"]:
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
@@ -40,12 +44,12 @@ def create_app(config=None):
     app.json.sort_keys = False
     app.url_map.converters["int"] = IdConverter  # before any route is added
     app.extensions["qianyue"] = Platform(
-        app.config["DATABASE_URL"], audit_key=app.config["AUDIT_KEY"].encode(),
-        mail_settings=MailSettings.from_config(app.config) if app.config["MAIL_SERVER"] else None,
-        base_url=app.config["BASE_URL"], webhook_url=app.config["WEBHOOK_URL"],
-        webhook_secret=app.config["WEBHOOK_SECRET"], signing_settings=app_config.signing_settings(app.config),
-        log_codes=app.config["APP_ENV"] != "production" and not app.config["MAIL_SERVER"])
+        settings.DATABASE_URL, audit_key=settings.AUDIT_KEY.get_secret_value().encode(), mail_settings=settings.mail(),
+        base_url=settings.BASE_URL, webhook_url=settings.WEBHOOK_URL,
+        webhook_secret=settings.WEBHOOK_SECRET.get_secret_value(), signing_settings=settings.signing(),
+        log_codes=not settings.production and not settings.MAIL_SERVER)
 
+    request_log.init_app(app)  # first: every later hook logs under the request's id
     security.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)

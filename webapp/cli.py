@@ -290,10 +290,11 @@ def audit_seal():
 
 @click.command("devserver")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--port", type=int, help="Default: PORT (which BASE_URL, when unset, names too).")
 def devserver_command(host, port):
     """`make run`'s server: Werkzeug's, threaded, without reloader, debugger or a banner naming versions."""
-    run_simple(host, port, current_app._get_current_object(), threaded=True, request_handler=QuietRequestHandler)
+    run_simple(host, port or current_app.config["PORT"], current_app._get_current_object(), threaded=True,
+               request_handler=QuietRequestHandler)
 
 
 def register_cli(app):

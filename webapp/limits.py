@@ -8,8 +8,8 @@ time-stamp signatures); the rules of the domain hold with or without them: the s
 address (``workflows/services/sessions.py``) and the limits on one-time codes (``workflows/signing/intent.py``) are
 counted in the database. A limit reached answers 429 with ``Retry-After``: JSON under ``/api/``, a page elsewhere.
 
-Every limit is in ``LIMITS`` below (values from ``config.RATE_LIMITS``); each app gets a limiter of its own, so two apps
-in one process (tests) count apart unless they name the same shared storage.
+Every limit is in ``LIMITS`` below (values from the ``RATELIMIT_*`` settings, checked by ``workflows.settings``); each
+app gets a limiter of its own, so two apps in one process (tests) count apart unless they name the same shared storage.
 """
 import hashlib
 import logging
@@ -18,12 +18,10 @@ import time
 
 from flask import g, request
 from flask_limiter import Limiter
-from limits import parse_many
 
 from workflows.actors import CustomerActor
 
 from .api import bp as api_bp
-from .config import RATE_LIMITS
 from .security import client_ip
 
 log = logging.getLogger(__name__)
@@ -69,11 +67,6 @@ LIMITS = [
 def init_app(app):
     """A limiter for this app; the routes' limits from ``LIMITS`` and the API's per caller (after the blueprints are
     registered: the limits wrap the registered views)."""
-    for name in RATE_LIMITS:
-        try:
-            parse_many(app.config[name])
-        except ValueError:
-            raise RuntimeError(f"{name}={app.config[name]!r} is not a rate limit (write e.g. '10 per minute')") from None
     if app.config["APP_ENV"] == "production" and app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         log.warning("RATELIMIT_STORAGE_URI is memory://: each process counts its own requests (set redis://...)")
     limiter = Limiter(by_address, strategy="moving-window", in_memory_fallback_enabled=True)

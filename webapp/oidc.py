@@ -13,7 +13,6 @@ embedded provider is ``embedded``, the default when ``OIDC_ISSUER`` is unset.
 A customer session is separate from staff sessions: the Flask session holds ``customer`` (a token whose SHA-256
 is in ``customer_session``); signing in rotates the whole session (nothing of the anonymous one survives).
 """
-import json
 import logging
 import secrets
 import time
@@ -59,8 +58,7 @@ def provider_configs(app):
         providers["embedded"] = {"kind": "oidc", "title": _l("Qianyue test identity provider"), "issuer": idp.issuer(app),
                                  "client_id": idp.CLIENT_ID, "client_secret": idp.client_secret(app),
                                  "scopes": "openid email profile", "embedded": True}
-    extra = config.get("OIDC_PROVIDERS") or "[]"
-    for item in json.loads(extra) if isinstance(extra, str) else extra:
+    for item in config.get("OIDC_PROVIDERS") or []:  # a list: workflows.settings parsed the JSON
         name = item.get("name", "")
         if not name or not name.replace("_", "").replace("-", "").isalnum() or "." in name:
             raise RuntimeError(f"OIDC_PROVIDERS: every provider needs a name of letters, digits, - and _ ({item!r})")

@@ -45,10 +45,14 @@ def secure_headers(response):
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """The development server without its banner: a Server header naming versions helps only an attacker."""
+    """The development server without its banner (a Server header naming versions helps only an attacker) and without
+    its own request lines."""
 
     def version_string(self):
         return "Qianyue"
+
+    def log_request(self, code="-", size="-"):
+        """The app logs each request itself (``webapp/request_log.py``: with its id, user and duration)."""
 
 
 def platform():

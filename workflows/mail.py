@@ -1,4 +1,4 @@
-"""Sending mail over SMTP (settings in Flask-Mail's names, from the environment)."""
+"""Sending mail over SMTP (``MAIL_*`` settings, read by ``workflows.settings``)."""
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -16,13 +16,6 @@ class MailSettings:
     password: str = ""
     default_sender: str = "qianyue@localhost"
     timeout: float = 10.0
-
-    @classmethod
-    def from_config(cls, config):
-        flag = lambda name: str(config.get(name, "")).lower() in ("1", "true", "yes")  # noqa: E731
-        return cls(server=config.get("MAIL_SERVER") or "localhost", port=int(config.get("MAIL_PORT") or 25),
-                   use_tls=flag("MAIL_USE_TLS"), use_ssl=flag("MAIL_USE_SSL"), username=config.get("MAIL_USERNAME") or "",
-                   password=config.get("MAIL_PASSWORD") or "", default_sender=config.get("MAIL_DEFAULT_SENDER") or cls.default_sender)
 
 
 class Mailer:

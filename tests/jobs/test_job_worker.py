@@ -48,4 +48,4 @@ def test_run_worker_is_off_unless_set(tmp_path, monkeypatch):
     monkeypatch.delenv("RUN_WORKER", raising=False)
     assert config.load({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})["RUN_WORKER"] is False
     monkeypatch.setenv("RUN_WORKER", "1")
-    assert config.load({"APP_ENV": "production", "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path)})["RUN_WORKER"] is True
+    assert config.load({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})["RUN_WORKER"] is True

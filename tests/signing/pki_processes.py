@@ -8,7 +8,7 @@ import time
 
 from workflows.db import Database
 from workflows.signing import pki
-from workflows.signing.pki import DeploymentPKI, passphrase_from_environment
+from workflows.signing.pki import DeploymentPKI, signing_passphrase
 
 PASSPHRASE = b"race-passphrase"
 SEAL = ("中国电信股份有限公司福州分公司", "91350100MA2XN0001K")
@@ -50,7 +50,7 @@ def read_passphrase(instance, start, results):
 
     secrets.token_urlsafe = slow_token
     start.wait(WAIT)
-    results.put(passphrase_from_environment(instance, "development"))
+    results.put(signing_passphrase(None, instance, "development"))
 
 
 def run_together(target, *args, barriers=1, processes=2):

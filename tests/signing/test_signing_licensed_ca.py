@@ -121,11 +121,12 @@ def test_the_licensed_ca_issues_every_certificate_and_its_root_verifies_them(
     db.dispose()
 
 
-def test_configuring_a_licensed_ca_later_reissues_what_the_generated_ca_issued(licensed, database_url):
+def test_configuring_a_licensed_ca_later_reissues_what_the_generated_ca_issued(licensed, database_url, tmp_path):
     db = Database(database_url)
     generated = DeploymentPKI.open(db, b"secret")
     generated_seal = generated.seal_certificate(PROVIDER["organisation"], PROVIDER["credit_code"])
-    ca = config.load({"APP_ENV": "development", "SECRET_KEY": "s", **settings_for(licensed, "der")})["SIGNING_CA"]
+    ca = config.settings({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path),
+                         **settings_for(licensed, "der")}).signing().licensed
     under_licence = DeploymentPKI.open(db, b"secret", ca)
     seal = under_licence.seal_certificate(PROVIDER["organisation"], PROVIDER["credit_code"])
     assert under_licence.tsa.issued_by(ca.issuing) and under_licence.platform.issued_by(ca.issuing)

@@ -16,7 +16,7 @@ from tests.signing.pki_processes import PASSPHRASE as RACE_PASSPHRASE
 from workflows.db import Database
 from workflows.models import SigningIdentity
 from workflows.signing import pki as pki_module
-from workflows.signing.pki import DeploymentPKI, PKIError, passphrase_from_environment, seal_identity_name
+from workflows.signing.pki import DeploymentPKI, PKIError, seal_identity_name, signing_passphrase
 
 BASE_NAMES = {"root", "issuing", "tsa", "platform"}
 
@@ -133,28 +133,24 @@ def test_tsa_certificate_is_for_timestamping_only(pki):
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
 
 
-def test_passphrase_from_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv("SIGNING_KEY_PASSPHRASE", raising=False)
+def test_signing_passphrase(tmp_path):
     with pytest.raises(RuntimeError):
-        passphrase_from_environment(tmp_path, "production")
-    generated = passphrase_from_environment(tmp_path, "development")
-    assert generated == passphrase_from_environment(tmp_path, "development")
+        signing_passphrase(None, tmp_path, "production")
+    generated = signing_passphrase(None, tmp_path, "development")
+    assert generated == signing_passphrase(None, tmp_path, "development")
     assert stat.S_IMODE(os.stat(tmp_path / "signing_passphrase").st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["signing_passphrase"]  # no temporary file left behind
-    monkeypatch.setenv("SIGNING_KEY_PASSPHRASE", "from-env")
-    assert passphrase_from_environment(tmp_path, "production") == b"from-env"
+    assert signing_passphrase("from-settings", tmp_path, "production") == b"from-settings"
 
 
-def test_an_empty_passphrase_file_is_refused(tmp_path, monkeypatch):
-    monkeypatch.delenv("SIGNING_KEY_PASSPHRASE", raising=False)
+def test_an_empty_passphrase_file_is_refused(tmp_path):
     (tmp_path / "signing_passphrase").write_text("")
     with pytest.raises(PKIError, match="empty"):
-        passphrase_from_environment(tmp_path, "development")
+        signing_passphrase(None, tmp_path, "development")
 
 
 @pytest.mark.slow
-def test_processes_generating_the_development_passphrase_at_once_read_the_same(tmp_path, monkeypatch):
-    monkeypatch.delenv("SIGNING_KEY_PASSPHRASE", raising=False)
+def test_processes_generating_the_development_passphrase_at_once_read_the_same(tmp_path):
     passphrases = run_together(read_passphrase, tmp_path, processes=3)
     assert len(set(passphrases)) == 1 and len(passphrases[0]) > 30
     assert (tmp_path / "signing_passphrase").read_bytes().strip() == passphrases[0]

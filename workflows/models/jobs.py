@@ -40,6 +40,7 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: Optional[datetime] = None  # of the latest attempt
     finished_at: Optional[datetime] = None
+    request_id: Optional[str] = Field(default=None, max_length=128)  # the request that enqueued it (workflows/logs.py)
 
     @property
     def payload(self):

@@ -23,6 +23,7 @@ from sqlmodel import col
 from ..clock import utcnow
 from ..db import Statement, after_commit
 from ..errors import Conflict, NotFound
+from ..logs import current_request_id, request_id
 from ..models import Job
 from ..models.jobs import DEAD, DONE, QUEUED, RUNNING
 
@@ -35,8 +36,8 @@ ERROR_TAIL = 4000  # characters of the traceback kept in last_error (its end nam
 # the worker's finishing UPDATE sees the flag.
 ENQUEUE = Statement(
     "INSERT INTO job (kind, payload_json, contract_id, dedupe_key, pending_key, status, attempts, max_attempts, run_at,"
-    " rerun, last_error, created_at) VALUES (:kind, :payload_json, :contract_id, :dedupe_key, :dedupe_key, 'queued', 0,"
-    " :max_attempts, :run_at, FALSE, '', :created_at)"
+    " rerun, last_error, created_at, request_id) VALUES (:kind, :payload_json, :contract_id, :dedupe_key, :dedupe_key,"
+    " 'queued', 0, :max_attempts, :run_at, FALSE, '', :created_at, :request_id)"
     " ON CONFLICT (pending_key) DO UPDATE SET rerun = job.rerun OR job.status = 'running' RETURNING id",
     run_at=Job.__table__.c.run_at, created_at=Job.__table__.c.created_at)
 
@@ -89,7 +90,7 @@ class JobService:
         job_id = ENQUEUE.scalar(session, {
             "kind": kind, "payload_json": json.dumps(payload, ensure_ascii=False, sort_keys=True),
             "contract_id": contract_id, "dedupe_key": dedupe_key, "max_attempts": policy.max_attempts,
-            "run_at": run_at or now, "created_at": now})
+            "run_at": run_at or now, "created_at": now, "request_id": current_request_id()})
         after_commit(session, self.wake)
         return job_id
 
@@ -160,7 +161,8 @@ class JobService:
             return None
         policy = self.policies[job.kind]
         try:
-            policy.handler(job)
+            with request_id(job.request_id):  # the handler logs under the id of the request that enqueued the job
+                policy.handler(job)
         except Exception as exc:  # any failure of the handler is a failed try; the worker goes on
             log.warning("job %s (%s) failed on try %s of %s", job.id, job.kind, job.attempts, job.max_attempts,
                         exc_info=True)

@@ -14,7 +14,6 @@ signing event gets a fresh key that signs once and is then dropped by the caller
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,28 +43,29 @@ RENEW_BEFORE = timedelta(days=30)  # TSA and platform: replaced when less than t
 SEAL_RENEW_BEFORE = timedelta(days=1)
 CLOCK_SKEW = timedelta(minutes=5)
 CRL_VALIDITY = timedelta(days=7)
-PASSPHRASE_ENV = "SIGNING_KEY_PASSPHRASE"
+PASSPHRASE_SETTING = "SIGNING_KEY_PASSPHRASE"
 
 
 class PKIError(RuntimeError):
     """The PKI cannot be used as configured; the message says which setting or file to fix."""
 
 
-def passphrase_from_environment(instance: Path, app_env: str) -> bytes:
-    """``SIGNING_KEY_PASSPHRASE``; in development a passphrase generated once into ``instance/signing_passphrase``.
+def signing_passphrase(configured: str | None, instance: Path, app_env: str) -> bytes:
+    """``SIGNING_KEY_PASSPHRASE`` (``configured``); in development a passphrase generated once into
+    ``instance/signing_passphrase``.
 
     The instance folder is what every process of the deployment on this machine shares; nodes that share a
-    database must share the passphrase too, hence production requires it from the environment.
+    database must share the passphrase too, hence production requires the setting.
     """
-    value = os.environ.get(PASSPHRASE_ENV)
+    value = configured
     if value:
         return value.encode()
     if app_env == "production":
-        raise RuntimeError(f"{PASSPHRASE_ENV} must be set when APP_ENV=production")
+        raise RuntimeError(f"{PASSPHRASE_SETTING} must be set when APP_ENV=production")
     path = Path(instance) / "signing_passphrase"
     value = generated_secret(path)
     if not value:
-        raise PKIError(f"{path} is empty: set {PASSPHRASE_ENV}, or delete the file to have one generated")
+        raise PKIError(f"{path} is empty: set {PASSPHRASE_SETTING}, or delete the file to have one generated")
     return value.encode()
 
 
@@ -197,7 +197,7 @@ class IdentityStore:
         try:
             key = serialization.load_pem_private_key(row.private_key_pem.encode(), self.passphrase)
         except (ValueError, TypeError) as exc:
-            raise PKIError(f"the key of '{name}' in the database does not open with this {PASSPHRASE_ENV}: every "
+            raise PKIError(f"the key of '{name}' in the database does not open with this {PASSPHRASE_SETTING}: every "
                            "process and node sharing the database needs the passphrase it was stored with") from exc
         return Identity(x509.load_pem_x509_certificate(row.certificate_pem.encode()), key)
 

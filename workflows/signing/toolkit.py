@@ -23,7 +23,7 @@ from ..errors import Unavailable
 from ..fingerprints import sha256_hex
 from . import pdf as pades
 from .certificate import build_package
-from .pki import DeploymentPKI, passphrase_from_environment
+from .pki import DeploymentPKI, signing_passphrase
 from .tsa import TimestampAuthority, timestamper_for
 from .verify import VerificationReport, timestamp_token_time, verify_pdf
 
@@ -40,18 +40,19 @@ def timestamping():
 
 @dataclass(frozen=True)
 class SigningSettings:
-    """Where the deployment's PKI comes from: the passphrase of its keys (``SIGNING_KEY_PASSPHRASE``, read when the PKI
-    is first opened; development keeps one in the instance folder), a licensed CA (else a root generated once into
-    the database), and an external time-stamping authority (else the deployment's own)."""
+    """Where the deployment's PKI comes from: the passphrase of its keys (``SIGNING_KEY_PASSPHRASE``; without it,
+    development keeps one in the instance folder, made when the PKI is first opened), a licensed CA (else a root
+    generated once into the database), and an external time-stamping authority (else the deployment's own)."""
 
     instance_path: str
     app_env: str
     licensed: object = None  # pki.LicensedCA
     tsa_url: str | None = None
     tsa_token: str | None = None  # the API token sent to a TSA_URL that is another node's POST /tsa
+    passphrase_setting: str | None = None  # SIGNING_KEY_PASSPHRASE
 
     def passphrase(self) -> bytes:
-        return passphrase_from_environment(Path(self.instance_path), self.app_env)
+        return signing_passphrase(self.passphrase_setting, Path(self.instance_path), self.app_env)
 
 
 @dataclass(frozen=True)
