@@ -42,7 +42,7 @@ def test_technical_service_seed_figures(technical_draft, xinxiang):
     assert figures["tax_rate"] == "0.06"
     assert figures["schedule"] == [
         {"due_date": due, "amount": "180000.00", "amount_in_words": "壹拾捌万元整"}
-        for due in ["2025-06-30", "2025-12-30", "2026-06-30", "2026-12-30", "2027-06-30", "2027-12-30"]
+        for due in ["2025-06-30", "2025-12-31", "2026-06-30", "2026-12-31", "2027-06-30", "2027-12-31"]
     ]
     assert figures["discount_total"] == "0.00"
     assert figures["has_discount"] is False
@@ -219,7 +219,8 @@ def test_add_months(day, months, expected):
     [
         (date(2025, 6, 30), 6, date(2027, 12, 31), 6),
         (date(2025, 6, 30), 6, date(2027, 12, 29), 5),
-        (date(2025, 6, 30), 6, date(2027, 12, 30), 6),
+        (date(2025, 6, 30), 6, date(2027, 12, 30), 5),  # month ends: the sixth is due 2027-12-31
+        (date(2025, 6, 30), 6, date(2027, 12, 31), 6),
         (date(2025, 1, 1), 1, date(2025, 12, 31), 12),
         (date(2025, 1, 1), 12, date(2025, 1, 1), 1),
         (date(2026, 1, 1), 1, date(2025, 12, 31), 0),
@@ -229,6 +230,15 @@ def test_periodic_due_dates(first_due, every, last_day, expected):
     due_dates = periodic_due_dates(first_due, every, last_day)
     assert len(due_dates) == expected
     assert all(due <= last_day for due in due_dates)
+
+
+def test_a_first_payment_at_month_end_keeps_every_payment_at_month_end():
+    """Seed 003 pays every six months from 2025-06-30: the second payment is due 2025-12-31, not 12-30."""
+    assert periodic_due_dates(date(2025, 6, 30), 6, date(2027, 12, 31))[:3] == [
+        date(2025, 6, 30), date(2025, 12, 31), date(2026, 6, 30)]
+    assert periodic_due_dates(date(2025, 11, 30), 3, date(2026, 6, 30)) == [
+        date(2025, 11, 30), date(2026, 2, 28), date(2026, 5, 31)]
+    assert periodic_due_dates(date(2025, 6, 15), 6, date(2026, 6, 30)) == [date(2025, 6, 15), date(2025, 12, 15), date(2026, 6, 15)]
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_technical_service_html_follows_seed_003(technical_service_contract):
     assert html.startswith("<!DOCTYPE html>")
     assert article_numerals(html) == [chinese_numeral(number) for number in range(1, 16)]
     assert_clauses_contiguous(html)
-    for text in ("长垣市第一中学", "中国电信集团有限公司新乡分公司", "壹佰零捌万元整", "¥1,080,000.00", "壹佰零壹万捌仟捌佰陆拾柒元玖角贰分", "陆万壹仟壹佰叁拾贰元零捌分", "261000019000000006", "91410700747429956F", "千分之0.5", "甲方指定徐永立为甲方项目联系人，乙方指定王超琦为乙方项目联系人", "附件一：网络及信息安全承诺书", "以本补充附页为准：无", "2027年12月30日"):
+    for text in ("长垣市第一中学", "中国电信集团有限公司新乡分公司", "壹佰零捌万元整", "¥1,080,000.00", "壹佰零壹万捌仟捌佰陆拾柒元玖角贰分", "陆万壹仟壹佰叁拾贰元零捌分", "261000019000000006", "91410700747429956F", "千分之0.5", "甲方指定徐永立为甲方项目联系人，乙方指定王超琦为乙方项目联系人", "附件一：网络及信息安全承诺书", "以本补充附页为准：无", "2027年12月31日"):
         assert text in html, text
 
 

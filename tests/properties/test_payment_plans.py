@@ -87,11 +87,12 @@ def test_instalments_a_fen_off_are_refused(plan, data):
     assert refused_fields(draft_with({"installments": instalments}, total, start, end)) == {"payment_plan.installments"}
 
 
-def months_after(day: date, months: int) -> date:
+def months_after(day: date, months: int, at_month_end=False) -> date:
     """The same day ``months`` later, or that month's last day (counted on the month number, not the way the code
-    counts)."""
+    counts); ``at_month_end``: that month's last day whatever the day."""
     year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, last if at_month_end else min(day.day, last))
 
 
 @st.composite
@@ -104,8 +105,9 @@ def periodic_plans(draw, every=st.integers(1, 24), days=st.integers(1, 366 * 12)
     end = min(start + timedelta(days=draw(days)), LAST_DAY)
     every = draw(every)
     amount = draw(st.integers(1, 10**8))
+    at_month_end = first_due.day == calendar.monthrange(first_due.year, first_due.month)[1]  # 月末: every due at month end
     dues = []
-    while (due := months_after(first_due, every * len(dues))) <= end:
+    while (due := months_after(first_due, every * len(dues), at_month_end)) <= end:
         dues.append(due)
     return start, end, {"every_months": every, "amount": fen_text(amount), "first_due": first_due.isoformat()}, dues
 

@@ -115,12 +115,19 @@ def periodic_due_dates(first_due: date, every_months: int, last_day: date) -> li
     """Due dates from `first_due` every N months while on or before `last_day`.
 
     Each date is counted from `first_due`, not from the previous one, so a clamped February
-    does not drag every later payment to the 28th.
+    does not drag every later payment to the 28th. A first payment on a month's last day means
+    "at the end of the month" (月末), as finance reads it: 6-30 is followed by 12-31, not 12-30.
     """
+    month_end = first_due.day == calendar.monthrange(first_due.year, first_due.month)[1]
     dates = []
-    while (due := add_months(first_due, every_months * len(dates))) <= last_day:
+    while (due := _month_end(add_months(first_due, every_months * len(dates))) if month_end
+           else add_months(first_due, every_months * len(dates))) <= last_day:
         dates.append(due)
     return dates
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 class _Errors:
