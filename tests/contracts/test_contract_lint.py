@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -174,3 +175,11 @@ def test_missing_mandated_letters_flags_a_rule_table_without_any_letter(technica
 def test_missing_mandated_letters_is_quiet_when_the_rules_ask_for_what_is_needed(request, fixture, mandated):
     contract = request.getfixturevalue(fixture)()
     assert findings_of("missing_mandated_letters", contract, LintContext(mandated_letters=mandated)) == []
+
+
+def test_a_term_that_already_ended_is_flagged(network, technical):
+    """Seed 000's term ended in 2022: a draft made from it today needs its dates moved on."""
+    [finding] = findings_of("term_already_ended", network(), LintContext(today=date(2026, 12, 2)))
+    assert finding.field == "term.end" and "2022-12-31" in finding.message_zh
+    assert findings_of("term_already_ended", technical(), LintContext(today=date(2026, 12, 2))) == []
+    assert findings_of("term_already_ended", network(), LintContext()) == []  # no calendar, no check

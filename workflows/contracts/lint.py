@@ -6,6 +6,7 @@ Each rule is a small generator registered with `@rule(code, severity)`; it yield
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from workflows.contracts.catalog import NETWORK_ACCESS_LETTER, SECURITY_LETTER, SERVICE_TYPES
@@ -31,6 +32,7 @@ class LintContext:
     finance_threshold: Decimal = Decimal("500000")
     max_late_fee_rate_per_day: Decimal = Decimal("0.001")
     mandated_letters: list[str] = field(default_factory=list)
+    today: date | None = None  # China's date when the check runs; None: checks against the calendar are skipped
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,20 @@ def installment_after_term(contract, context):
             "payment_plan",
             f"付款日 {dates} 晚于服务期结束日 {term_end}",
             f"Payment(s) due {', '.join(late)} fall after the term ends on {term_end}",
+        )
+
+
+@rule("term_already_ended", WARNING)
+def term_already_ended(contract, context):
+    """A term that ended before the contract is even signed is almost always a copied old contract (a renewal whose
+    dates were not moved on): the services it promises can no longer be given."""
+    term_end = contract["term"]["end"]
+    if context.today is not None and term_end < context.today.isoformat():
+        yield (
+            "term.end",
+            f"服务期已于 {term_end} 结束（今天是 {context.today.isoformat()}）：请核对服务期，续签合同应顺延期限",
+            f"The term already ended on {term_end} (today is {context.today.isoformat()}): check the dates; a renewal "
+            f"should follow on",
         )
 
 

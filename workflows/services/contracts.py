@@ -188,7 +188,8 @@ class ContractService:
 
     def lint(self, data, letter_titles):
         """The reviewers' hints on a version's data, knowing the letters its services mandate."""
-        return lint(data, LintContext(finance_threshold=FINANCE_THRESHOLD, mandated_letters=list(letter_titles)))
+        return lint(data, LintContext(finance_threshold=FINANCE_THRESHOLD, mandated_letters=list(letter_titles),
+                                      today=china_time(utcnow()).date()))
 
     # --- internals ---------------------------------------------------------------
     def _add_version(self, session, contract, version, data, user):
