@@ -31,7 +31,7 @@ class Bank(Form):
 
 
 class Customer(Form):
-    name = StringField(_l("Name"))
+    name = StringField(_l("Organisation name"))
     address = StringField(_l("Address"))
     legal_representative = StringField(_l("Legal representative / person in charge"))
     credit_code = StringField(_l("Unified social credit code"))

@@ -120,3 +120,13 @@ def test_what_reviewers_review_is_on_their_task_page_and_sales_see_the_hints_in_
     preview = as_user("sales").post("/contracts/new", data, page="/contracts/new")
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "审查提示" in html and "过高" in html
+
+
+def test_each_partys_fields_sit_in_that_partys_card(as_user):
+    """The customer is an organisation (单位名称, not 姓名), and each side's liaison named in the articles sits with
+    that side's contact, not the customer's under the provider's."""
+    cards = as_user("sales").get("/contracts/new").get_data(as_text=True).split('<div class="card">')
+    customer = next(card for card in cards if "甲方" in card.split("</h2>")[0])
+    provider = next(card for card in cards if "乙方" in card.split("</h2>")[0])
+    assert "单位名称" in customer and 'name="designated_contacts-customer"' in customer
+    assert 'name="designated_contacts-provider"' in provider and 'name="designated_contacts-customer"' not in provider
