@@ -51,3 +51,12 @@ def test_legal_returns_and_sales_resubmits(api, live_url, page):
     page.wait_for_selector("text=法务审核中")
     screenshot(page, "contract-resubmitted")
     assert api.call("GET", f"/contracts/{contract['id']}", "sales").json["status"] == "legal_review"
+
+
+def test_the_form_shows_the_payment_plan_chosen(live_url, page):
+    sign_in(page, live_url, "sales")
+    page.goto(f"{live_url}/contracts/new")
+    instalments, periodic = page.locator("[data-plan=installments]"), page.locator("[data-plan=periodic]")
+    assert instalments.is_visible() and not periodic.is_visible()
+    page.select_option("#plan_kind", "periodic")
+    assert periodic.is_visible() and not instalments.is_visible()
