@@ -2,6 +2,7 @@
 import json
 
 from flask import current_app, g
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
@@ -53,6 +54,39 @@ SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l(
                  "voice_line": _l("Voice line"), "technical_service": _l("Technical service")}
 
 
+# what each key of a contract's data means, for the change list (a dotted path reads 甲方 · 项目联系人 · 电话)
+FIELD_PARTS = {
+    "title": _l("Title"), "template": _l("Contract kind"), "service_types": _l("Service types"),
+    "signing_place": _l("Signing place"), "customer": _l("Customer"), "provider": _l("Provider"),
+    "provider_contact": _l("Provider's project contact"), "designated_contacts": _l("Liaisons named in the articles"),
+    "contact": _l("Project contact"), "bank": _l("Bank account"), "name": _l("Name"), "phone": _l("Phone"),
+    "email": _l("Email"), "address": _l("Address"), "legal_representative": _l("Legal representative / person in charge"),
+    "credit_code": _l("Unified social credit code"), "notice_address": _l("Notice address"), "bank_name": _l("Bank"),
+    "branch": _l("Branch"), "account_name": _l("Account name"), "account_no": _l("Account number"),
+    "items": _l("Services"), "one_time_fees": _l("One-time fees"), "content": _l("Content"), "quantity": _l("Quantity"),
+    "unit": _l("Unit"), "bandwidth_mbps": _l("Bandwidth (Mbps)"), "amount": _l("Amount"),
+    "standard_price": _l("Standard price"), "price": _l("Price"), "per": _l("Per"), "handling_fee": _l("Handling fee"),
+    "total": _l("Total incl. tax (yuan)"), "tax_rate": _l("Tax rate"), "payment_plan": _l("Payment plan"),
+    "installments": _l("Instalments"), "due_date": _l("Due date"), "every_months": _l("Every (months)"),
+    "first_due": _l("First due"), "term": _l("Term"), "start": _l("Start"), "end": _l("End"),
+    "auto_renew_months": _l("Auto-renewal (months)"), "notice_days": _l("Notice (days)"),
+    "late_fee_rate_per_day": _l("Late fee per day"), "liquidated_damages": _l("Liquidated damages"),
+    "special_terms": _l("Special terms"), "installation_address": _l("Installation address"),
+    "service_location": _l("Service location"), "service_mode": _l("Service mode"),
+}
+DESIGNATED_SIDES = {"customer": _l("Customer's liaison named in the articles"),
+                    "provider": _l("Provider's liaison named in the articles")}
+
+
+def field_label(path):
+    """A data path as people read it: ``items.0.amount`` → 服务项目 · 第1行 · 金额; unknown keys stay as they are."""
+    parts = path.split(".")
+    if parts[0] == "designated_contacts" and len(parts) == 2 and parts[1] in DESIGNATED_SIDES:
+        return str(DESIGNATED_SIDES[parts[1]])
+    return " · ".join(_("row %(n)s", n=int(part) + 1) if part.isdigit() else str(FIELD_PARTS.get(part, part))
+                      for part in parts)
+
+
 def from_json(text):
     """History details are stored as JSON text; templates read them as a dict."""
     try:
@@ -84,6 +118,7 @@ def person(code):
 def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.filters["person"] = person
+    app.jinja_env.filters["field_label"] = field_label
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
                                  LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,

@@ -130,3 +130,14 @@ def test_each_partys_fields_sit_in_that_partys_card(as_user):
     provider = next(card for card in cards if "乙方" in card.split("</h2>")[0])
     assert "单位名称" in customer and 'name="designated_contacts-customer"' in customer
     assert 'name="designated_contacts-provider"' in provider and 'name="designated_contacts-customer"' not in provider
+
+
+def test_the_change_list_names_fields_as_people_do_and_ignores_the_version_mark(as_user, api):
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    patched = api.call("PATCH", f"/contracts/{contract['id']}", "sales",
+                       {"designated_contacts": {"customer": "徐永立", "provider": "王敏"}, "items": [
+                           {**item, "amount": "270000.00"} for item in load_fixture("contract-technical-service.json")["items"]]})
+    assert patched.status_code == 200, patched.json
+    html = as_user("sales").get(f"/contracts/{contract['id']}/diff?from=1&to=2").get_data(as_text=True)
+    assert "合同条款约定的乙方联系人" in html and "designated_contacts" not in html
+    assert "第1版" not in html.split("<h3>")[-1]  # the changed clauses, not every page's version mark

@@ -125,8 +125,9 @@ class DocumentService:
     def diff(self, session, contract, before, after):
         """Changed fields and changed rendered lines between two versions of a contract."""
         old, new = (self.document(session, contract, version, with_values=False) for version in (before, after))
+        # both rendered under one version mark: "第1版" against "第2版" on every page is not a change of the text
         return {"fields": field_changes(old["data"], new["data"]),
-                "text": text_changes(render_contract_html(old), render_contract_html(new))}
+                "text": text_changes(render_contract_html({**old, "version": new["version"]}), render_contract_html(new))}
 
     # --- the signing chain --------------------------------------------------------------------------------------------
     def current(self, session, contract):
