@@ -6,6 +6,15 @@
  */
 (function () {
   "use strict";
+
+  /* The whole diagram if it can be read so, else readable size from its top left; never under the palette. */
+  function readableZoom(canvas) {
+    var PALETTE = 100, READABLE = 0.8;
+    canvas.zoom("fit-viewport");
+    var box = canvas.viewbox(), scale = Math.max(box.scale, READABLE);
+    canvas.viewbox({ x: box.inner.x - PALETTE / scale, y: box.inner.y - 20 / scale,
+                     width: box.outer.width / scale, height: box.outer.height / scale });
+  }
   var SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core";
   var app = document.getElementById("modeler-app");
   if (!app || !window.BpmnJS) { return; }
@@ -98,7 +107,7 @@
       var p = document.createElement("p"); p.className = "muted"; p.textContent = T.select; panel.appendChild(p); return;
     }
     var bo = element.businessObject, type = element.type.replace("bpmn:", "");
-    var h = document.createElement("h3"); h.textContent = type; panel.appendChild(h);
+    var h = document.createElement("h3"); h.textContent = (T.types || {})[type] || type; panel.appendChild(h);
     var id = field("prop-id", T.id, bo.id); id.input.readOnly = true; panel.appendChild(id.wrap);
     if (type === "Lane") {
       var opts = roles.map(function (r) { return [r, r]; });
@@ -185,7 +194,7 @@
   fetch(app.dataset.source, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
     return modeler.importXML(data.bpmn_xml).then(function () {
       state.version = data.version; state.dirty = false;
-      canvas.zoom("fit-viewport");
+      readableZoom(canvas);
       status(T.loaded.replace("{v}", data.version), "ok");
     });
   }).catch(function (err) { status(String(err), "bad"); });

@@ -14,9 +14,20 @@
       function mark(ids, marker) { ids.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, marker); } }); }
       mark(trace.completed, "qy-done"); mark(trace.current, "qy-current"); mark(trace.flows, "qy-path");
       canvas.zoom("fit-viewport");
+      var box = canvas.viewbox(), scale = Math.max(box.scale, 0.7);  // readable; the rest is a drag away
+      if (scale > box.scale) {
+        var current = trace.current.map(function (id) { return registry.get(id); }).filter(Boolean)[0];
+        var x = current ? current.x - box.outer.width / scale / 3 : box.inner.x;
+        canvas.viewbox({ x: Math.max(x, box.inner.x - 10), y: box.inner.y - 10,
+                         width: box.outer.width / scale, height: box.outer.height / scale });
+      }
       el.dataset.loaded = "1";
       var info = document.getElementById("process-viewer-info");
-      if (info) { info.textContent = trace.key + " v" + trace.version + " · " + trace.status + (trace.error ? " · " + trace.error : ""); }
+      var statuses = JSON.parse(el.dataset.statuses || "{}");
+      if (info) {
+        info.textContent = el.dataset.versionLabel.replace("{v}", trace.version) + " · " + (statuses[trace.status] || trace.status) +
+          (trace.error ? " · " + trace.error : "");
+      }
     });
   }).catch(function (err) { el.dataset.loaded = "error"; el.textContent = String(err.message || err); });
 })();
