@@ -181,7 +181,7 @@ class Client:
             if state["status"] != "preparing":
                 self.recorder.add("GET /contracts/{id}/signing", 0, f"document {state['status']}: {state}")
                 raise Failed("signing")
-            time.sleep(0.5)
+            time.sleep(1)  # as scripts/walkthrough polls
         self.api("POST /contracts/{id}/intent", "POST", f"/contracts/{cid}/intent", "customer", {}, expect=(201,))
         self.api("POST /contracts/{id}/sign", "POST", f"/contracts/{cid}/sign", "customer", {
             "document_sha256": state["document_sha256"], "method": "typed", "typed_name": "徐永立", "consent": True,
@@ -434,7 +434,7 @@ def report(title, recorder, wall, client_cpu, server_cpu, pg_cpu):
 
 
 def run_mix(title, command, env, port, clients, duration, log_dir):
-    log = open(log_dir / f"{title.split()[0]}.log", "w")
+    log = open(log_dir / f"{title.split()[1]}.log", "w")  # serve.log, run.log
     process = start(command, env, port, log)
     platform = platform_for(env)
     try:
