@@ -3,21 +3,21 @@
     .venv/bin/python bench/load.py [--duration 60] [--clients 50] [--quick] [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 Starts `make serve` (scripts/serve: gunicorn and a job worker, PostgreSQL) on a private port and a database of its
-own, and drives it with N clients over HTTP for the duration. Each client is a team of its own users (sales, legal,
-finance, a signatory, the customer's integration account bound to seed 003's school), with API tokens, and legal is
-also signed in to the pages. A client's round is one contract: sales create, revise and submit it; legal opens the
-inbox page and the task page and returns it with a comment (one round in three: sales revise and submit again) or
-approves; finance approves; on one round in three (at most 4 per client: a signer may ask for 5 codes an hour) the
-customer fills the letter, waits for the document, asks for a code and signs through the API, and the signatory
-countersigns. The other contracts wait for the customer. Intent codes are read from the outbox, as
-`flask intent last-code` does.
+own, and drives it with N clients over HTTP for the duration (they start, and sign in, over the first 10 s). Each
+client is a team with API tokens of its own: users from pools of sales, legal, finance and signatories, and a customer
+integration account of its own bound to seed 003's school; legal is also signed in to the pages. A client's round is
+one contract: sales create, revise and submit it; legal opens the inbox page and the task page and returns it with a
+comment (one round in three: sales read it, revise and submit again) or approves; finance approves; in one round per
+client the customer fills the letter, waits for the worker to prepare the document, asks for a code and signs
+through the API, and the signatory countersigns (the worker then builds the package). The other contracts wait for
+the customer. Intent codes are read from the outbox, as `flask intent last-code` does. `--quick`: 10 s a server.
 
 Then the same mix against `make run`'s server (Werkzeug, SQLite, the job worker in a thread) for the ratio. Prints
-requests/s, p50/p95/p99 per endpoint and the errors, the client's own CPU, then checks through the product's services
-on each database: each contract's status is the one its workflow's open step names, its open task rows are exactly
-its workflow's ready user tasks (none lost or duplicated), every audit chain is intact, every active contract's
-package verifies. Exits 0 only when the goals on `make serve` and every invariant hold: no error, p95 <= 150 ms for
-every endpoint that does not make a PDF (the two signing acts sign PDFs), >= 300 requests/s.
+requests/s, p50/p95/p99 per endpoint, the errors and the CPU the client, the server and PostgreSQL used, then checks
+through the product's services on each database: each contract's status is the one its workflow's open step names,
+its open task rows are exactly its workflow's ready user tasks (none lost or duplicated), every audit chain is intact,
+every active contract's package verifies. Exits 0 only when the goals on `make serve` and every invariant hold: no
+error, p95 <= 150 ms for every endpoint that does not make a PDF (the two signing acts sign PDFs), >= 300 requests/s.
 
 Every client comes from 127.0.0.1, so the per-address limits (sign-in, codes) are raised for the run; the per-token
 and per-signer limits are the product's, counted in Redis as in production (--redis; `make run` counts in memory).
@@ -232,7 +232,8 @@ def free_port():
 
 
 def server_env(instance, database_url, port, app_env, **more):
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "WEB_CONCURRENCY", "WEB_THREADS")}
+    keep = {k: v for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "WEB_CONCURRENCY", "WEB_THREADS", "JOBS_NICE")}
     return {**keep, **SECRETS, **SHARED_ADDRESS, "APP_ENV": app_env, "DATABASE_URL": database_url,
             "QIANYUE_INSTANCE": str(instance), "PORT": str(port), "BASE_URL": f"http://127.0.0.1:{port}", **more}
 
