@@ -45,6 +45,10 @@ def children(pid):
         return []
 
 
+def niceness(pid):
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def command_line(pid):
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
@@ -72,8 +76,11 @@ def test_serve_runs_gunicorn_and_a_worker_until_stopped(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as idp:  # the embedded identity provider is off
             urllib.request.urlopen(f"http://127.0.0.1:{port}/idp/.well-known/openid-configuration", timeout=5)
         assert idp.value.code == 404
-        started = [command_line(pid) for pid in children(process.pid)]
-        assert any("gunicorn" in c for c in started) and any("jobs run" in c for c in started), started
+        started = {pid: command_line(pid) for pid in children(process.pid)}
+        assert any("gunicorn" in c for c in started.values()) and any("jobs run" in c for c in started.values()), started
+        # the worker's PDF work yields the CPU to requests
+        assert {niceness(pid) for pid, c in started.items() if "jobs run" in c} == {min(19, os.nice(0) + 10)}
+        assert {niceness(pid) for pid, c in started.items() if "gunicorn" in c} == {os.nice(0)}
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)

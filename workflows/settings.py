@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     # gunicorn (gunicorn.conf.py, `make serve`)
     BIND: str | None = None  # unset: 127.0.0.1:PORT
     WEB_CONCURRENCY: int | None = Field(None, ge=1)  # unset: cores + 1
-    WEB_THREADS: int = Field(4, ge=1)
+    WEB_THREADS: int = Field(12, ge=1)
 
     @classmethod
     def load(cls, overrides=None):

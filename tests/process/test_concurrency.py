@@ -5,10 +5,11 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from tests.conftest import load_fixture
+from tests.conftest import PG_URL, load_fixture
 from tests.process.test_lifecycle import create, small_contract, submit
 from webapp import create_app
 from workflows.models import HistoryEvent
@@ -74,6 +75,35 @@ def test_concurrent_drafts_never_share_a_number(api, live_url):
     assert [status for status, _ in results] == [201] * 8
     numbers = [body["number"] for _, body in results]
     assert len(set(numbers)) == 8
+
+
+@pytest.mark.skipif(not PG_URL, reason="SQLite has one writer at a time: drafts are created one after the other there")
+def test_a_draft_being_created_does_not_hold_up_the_next_ones_number(platform, users):
+    """The number is taken in a transaction of its own: while a draft's creation is still running (held here in its
+    process start), another draft is created and numbered at once, instead of waiting for the first to commit."""
+    draft = load_fixture("contract-technical-service.json")
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_first(_session, _step):
+        if not held.is_set():
+            held.set()
+            release.wait(30)
+
+    platform.runtime.step_listeners.insert(0, hold_the_first)
+    created = {}
+    first = threading.Thread(target=lambda: created.setdefault("first", platform.drafting.create(users["sales"], draft)))
+    first.start()
+    assert held.wait(10)
+    second = threading.Thread(target=lambda: created.setdefault("second", platform.drafting.create(users["sales"], draft)))
+    second.start()
+    second.join(10)
+    finished_while_held = not second.is_alive()
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert finished_while_held, "the second draft waited for the first one's transaction"
+    numbers = [created["first"].number, created["second"].number]
+    assert numbers[0][:-8] == numbers[1][:-8] and int(numbers[1][-8:-5]) == int(numbers[0][-8:-5]) + 1, numbers
 
 
 def test_two_sweepers_never_fire_a_timer_twice(api, database_url, tmp_path):

@@ -3,7 +3,8 @@
 The default pattern ``{province}{city}{kind}{yymm}{seq:03d}{suffix}`` gives HAXXS2501001ECN00: the province and city of
 the provider branch, the template's kind letter, the year and month in China (a contract drafted on 1 February at
 00:30 in Shanghai is numbered in February, whatever the server's zone), at least three digits of sequence, the
-template's suffix. Everything before ``{seq`` is the prefix the database keeps one counter for, so numbers never repeat.
+template's suffix. Everything before ``{seq`` is the prefix the database keeps one counter for, so numbers never repeat;
+a number taken for a draft whose creation then fails is skipped (unique, not gap-free, like a database sequence).
 """
 from datetime import date
 

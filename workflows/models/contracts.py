@@ -68,7 +68,8 @@ class ContractVersion(SQLModel, table=True):
 
 
 class NumberSequence(SQLModel, table=True):
-    """Last number handed out per contract-number prefix; incremented under the write lock."""
+    """Last number handed out per contract-number prefix; incremented in a short transaction of its own (numbers are
+    unique, not gap-free: ``ContractService.take_number``)."""
 
     __tablename__ = "number_sequence"
 

@@ -60,14 +60,18 @@ class ContractService:
         return provider
 
     # --- drafting --------------------------------------------------------------
-    def create(self, session, payload, user):
-        """A new contract and its version 1 (the process is started by the caller, once the version is complete)."""
+    def draft(self, session, payload):
+        """A payload checked and normalized against its provider profile: (provider, data), nothing written."""
         if not isinstance(payload, dict):
             raise ValidationFailed("the contract must be a JSON object", {"": "expected an object"})
         provider = self.provider_profile(session, payload.get("provider") if isinstance(payload.get("provider"), str) else None)
-        data = normalize_draft(payload, json.loads(provider.profile_json))
+        return provider, normalize_draft(payload, json.loads(provider.profile_json))
+
+    def create(self, session, provider, data, number, user):
+        """A new contract and its version 1, under a number taken before (``take_number``); the process is started by
+        the caller, once the version is complete."""
         contract = Contract(
-            number=self._next_number(session, provider, data), template=data["template"], title=data["title"],
+            number=number, template=data["template"], title=data["title"],
             provider_code=provider.code, customer_name=data["customer"]["name"],
             customer_credit_code=data["customer"].get("credit_code") or "", total=Decimal(data["figures"]["total"]),
             service_types=",".join(data["service_types"]), created_by=user.username,
@@ -199,9 +203,13 @@ class ContractService:
         session.add(row)
         return row
 
-    def _next_number(self, session, provider, data):
-        """Numbers come from a per-prefix sequence incremented inside the write transaction, so they never repeat; the
-        month in the number is China's."""
+    def take_number(self, session, provider, data):
+        """The next number of the draft's prefix, from a per-prefix counter; the month in the number is China's.
+
+        The caller runs this in a write transaction of its own, committed before the contract is written: the counter
+        row is locked from the increment to that commit only, so drafts are created in parallel rather than one after
+        the other. Numbers never repeat (the increment is atomic), but they are not gap-free: a number taken for a
+        create that then fails is not handed out again (as with database sequences)."""
         fields = number_fields(json.loads(provider.profile_json), data["template"], china_time(utcnow()).date())
         prefix = number_prefix(provider.number_pattern, fields)
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -14,8 +14,12 @@ class DraftingService:
     def create(self, actor, payload):
         """A new draft (version 1, its letters pinned) and its approval process; returns the contract."""
         self.access.require_role(actor, "sales")
+        with self.db.read() as session:
+            provider, data = self.contracts.draft(session, payload)
+        with self.db.write() as session:  # the number in a short transaction of its own (ContractService.take_number)
+            number = self.contracts.take_number(session, provider, data)
         with self.db.write() as session:
-            contract, version = self.contracts.create(session, payload, actor)
+            contract, version = self.contracts.create(session, provider, data, number, actor)
             self.letters.pin(session, contract, version)
             self.contracts.start_process(session, contract, actor)
             return contract
