@@ -204,8 +204,11 @@ class Load:
             thread.start()
 
     def keep(self, step, answer):
+        """Each answer as (step, status, Retry-After, who answered: the proxy's own refusals say so)."""
+        proxy = answer.status_code == 503 and "no node could answer" in answer.response.text
         with self.lock:
-            self.answers.append((step, answer.status_code, answer.headers.get("Retry-After")))
+            self.answers.append((step, answer.status_code, answer.headers.get("Retry-After"),
+                                 "proxy" if proxy else "node"))
         return answer
 
     def run(self):
@@ -220,7 +223,7 @@ class Load:
                 self.keep("list", self.api.call("GET", "/contracts?limit=5", "legal"))
             except requests.RequestException as exc:  # the proxy must always answer: a dropped connection counts
                 with self.lock:
-                    self.answers.append(("connection", repr(exc), None))
+                    self.answers.append(("connection", repr(exc), None, "client"))
 
     def stop(self):
         self.stopping.set()
