@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 import requests
 
 from tests.cluster import (Cluster, ClusterApi, Load, SmtpServer, WebhookReceiver, alive, children, database,
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.db, pytest.mark.slow,
               pytest.mark.skipif(not PG_URL, reason="a cluster shares one PostgreSQL")]
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 FIXTURE = "contract-technical-service.json"
+SIGN_IN_LIMIT = 6  # sign-in posts per address and minute: four web processes counting apart would allow 24
 
 
 def sql(cluster, query, *args):
@@ -48,7 +50,7 @@ def cluster(tmp_path_factory):
                           MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port),
                           MAIL_DEFAULT_SENDER="qianyue@provider.example",
                           WEBHOOK_URL=f"http://127.0.0.1:{hooks.port}/events", WEBHOOK_SECRET="webhook-secret",
-                          JOB_LEASE_SECONDS="8")
+                          JOB_LEASE_SECONDS="8", RATELIMIT_SIGN_IN=f"{SIGN_IN_LIMIT} per minute")
         running.smtp, running.hooks = smtp.inbox, hooks
         yield running
         pids = running.state()["pids"].values()
@@ -135,6 +137,18 @@ def test_a_journey_through_the_proxy_happens_once_under_one_pki_and_any_node_ser
     assert browser.post(f"{two}/logout", data={"csrf_token": token}, allow_redirects=False,
                         timeout=30).status_code == 302
     assert browser.get(f"{one}/inbox", allow_redirects=False, timeout=30).status_code == 302  # to /login
+
+    # through the proxy: the client's address is the one the proxy saw (a forged X-Forwarded-For is not believed), and
+    # sign-in posts are counted once for the whole cluster in Redis, under the cluster's own prefix
+    page = requests.get(f"{cluster.url}/login", timeout=30)
+    attempts = [requests.post(f"{cluster.url}/login", data={"username": f"nobody{n}", "password": "wrong", "csrf_token":
+                                                             CSRF.search(page.text).group(1)},
+                              cookies=page.cookies, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=30).status_code
+                for n in range(SIGN_IN_LIMIT)]
+    assert attempts == [401] * (SIGN_IN_LIMIT - 1) + [429], attempts  # the one sign-in above counted too
+    assert set(sql(cluster, "SELECT ip FROM login_attempt WHERE username LIKE 'nobody%%'")) == {("127.0.0.1",)}
+    counted = redis.Redis.from_url("redis://127.0.0.1:6379/0").keys(f"*/{cluster.env['RATELIMIT_KEY_PREFIX']}/*")
+    assert any(b"/sign-in/" in key for key in counted), counted
     print(f"cluster started in {cluster.start_seconds:.1f} s; journey {journey:.1f} s; "
           f"whole test {time.monotonic() - started:.1f} s; API requests per node {served}")
 
