@@ -91,6 +91,9 @@ def test_a_journey_through_the_proxy_happens_once_under_one_pki_and_any_node_ser
     served = {name: cluster.log(name).count("/api/v1/") for name in cluster.nodes}
     assert all(served.values()), served  # round-robin: both nodes answered the journey
 
+    path = cluster.folder / "package.pdf"
+    path.write_bytes(package)
+    verify = cluster.flask("verify", str(path))  # meanwhile: its signatures chain to the deployment's root
     # each node's cron sweeps timers and webhooks at once, years later: the renewal notice fires once
     run_on_both_nodes(cluster, ("timers", "run", "--at", "2100-01-01T00:00:00"), ("webhooks", "send"))
     events = Counter(event for (event,) in sql(cluster, "SELECT event FROM history_event WHERE contract_id = %s",
@@ -119,10 +122,8 @@ def test_a_journey_through_the_proxy_happens_once_under_one_pki_and_any_node_ser
     (root,) = sql(cluster, "SELECT fingerprint FROM signing_identity WHERE name = 'root'")
     roots = {name: requests.get(f"{url}/readyz", timeout=30).json()["pki_root"] for name, url in cluster.nodes.items()}
     assert set(roots.values()) == {root[0]}, roots
-    path = cluster.folder / "package.pdf"
-    path.write_bytes(package)
-    verify = cluster.flask("verify", str(path))
-    assert verify.wait(60) == 0, verify.stdout.read()
+    checked = verify.communicate(timeout=60)[0]
+    assert verify.returncode == 0, checked
 
     # a session made on node 1 serves on node 2 (a page, an API write with the CSRF token node 1 gave); signed out on
     # node 2, it is over on node 1 too
