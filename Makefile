@@ -59,9 +59,11 @@ run: migrate
 serve: system-deps $(RUNTIME) vendor
 	scripts/serve
 
-# several nodes on one PostgreSQL behind HAProxy, on loopback (scripts/cluster says what it starts; README "Deploying")
-cluster: setup
-	$(PY) scripts/cluster $(CLUSTER_ARGS)
+# several nodes on one PostgreSQL behind HAProxy on loopback port CLUSTER_PORT (scripts/cluster says what it starts;
+# README "Deploying"); e.g. make cluster CLUSTER_ARGS=--seed
+CLUSTER_PORT ?= 8080
+cluster: system-deps $(RUNTIME) vendor
+	$(PY) scripts/cluster --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 test: setup test-sqlite test-postgres
 
