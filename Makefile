@@ -9,7 +9,7 @@ export PORT  # every command (the server, demo seed's mail) derives BASE_URL fro
 RUN_WORKER ?= 1
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: setup system-deps vendor run serve migrate test test-sqlite test-postgres bench clean translations
+.PHONY: setup system-deps vendor run serve cluster migrate test test-sqlite test-postgres bench clean translations
 
 # The development venv: the runtime packages (requirements.txt, all that `make serve` installs) and the test tools.
 setup: system-deps $(STAMP) vendor
@@ -58,6 +58,12 @@ run: migrate
 # production-like: gunicorn and a job worker on PostgreSQL (scripts/serve says what it needs; README "Deploying")
 serve: system-deps $(RUNTIME) vendor
 	scripts/serve
+
+# several nodes on one PostgreSQL behind HAProxy on loopback port CLUSTER_PORT (scripts/cluster says what it starts;
+# README "Deploying"); e.g. make cluster CLUSTER_ARGS=--seed
+CLUSTER_PORT ?= 8080
+cluster: system-deps $(RUNTIME) vendor
+	$(PY) scripts/cluster --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
 test: setup test-sqlite test-postgres
 

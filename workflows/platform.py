@@ -12,6 +12,7 @@ What runs inside a process step is declared at the end, in the order it runs: th
 diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers. No
 service registers itself.
 """
+from dataclasses import replace
 from threading import Lock
 
 from .db import Database
@@ -46,7 +47,7 @@ from .signing import SigningToolkit
 class Platform:
     def __init__(self, database_url, *, audit_key: bytes, echo=False, mail_settings=None,
                  base_url="http://127.0.0.1:5000", webhook_url="", webhook_secret="", signing_settings=None,
-                 log_codes=False):
+                 log_codes=False, job_lease=None):
         self.db = Database(database_url, echo=echo)
         # the engine
         self.jobs = JobService(self.db)
@@ -82,6 +83,8 @@ class Platform:
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts)
         self._declare_process_hooks()
+        if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
+            self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}
 
     def toolkit(self):
         """The deployment's signing toolkit (its PKI, one for every process and node, is opened on first use)."""

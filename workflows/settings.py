@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     DEMO_DATA_ENABLED: bool | None = None  # unset: on in development only
     EMBEDDED_IDP: bool | None = None  # unset: on in development only
     RUN_WORKER: bool = False  # a job worker thread inside the web process (`make run`)
+    # seconds a job try may run before another worker takes the job for dead, for every kind; 0: each kind's own lease
+    # (minutes). Short leases bring a killed worker's job back sooner (the cluster's fault test), and run again a try
+    # that is merely slow
+    JOB_LEASE_SECONDS: int = Field(0, ge=0)
     OIDC_ISSUER: str = ""
     OIDC_CLIENT_ID: str = ""
     OIDC_CLIENT_SECRET: SecretStr = SecretStr("")

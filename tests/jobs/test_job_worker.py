@@ -2,6 +2,8 @@
 import threading
 import time
 
+import pytest
+
 from webapp import config, create_app
 from workflows.services.jobs import JobService
 from workflows.worker import Worker, start_in_process
@@ -49,3 +51,20 @@ def test_run_worker_is_off_unless_set(tmp_path, monkeypatch):
     assert config.load({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})["RUN_WORKER"] is False
     monkeypatch.setenv("RUN_WORKER", "1")
     assert config.load({"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path)})["RUN_WORKER"] is True
+
+
+def test_job_lease_seconds_sets_the_lease_of_every_kind(tmp_path, monkeypatch):
+    """The cluster's fault test kills a worker mid-job: another takes the job once this lease runs out, not after the
+    kinds' own minutes; a value that is not a whole number stops the app."""
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "x", "APP_ENV": "development",
+                "INSTANCE_PATH": str(tmp_path)}
+    default = create_app(settings).extensions["qianyue"].jobs.policies
+    assert all(policy.lease.total_seconds() >= 60 for policy in default.values())
+    monkeypatch.setenv("JOB_LEASE_SECONDS", "7")
+    policies = create_app(settings).extensions["qianyue"].jobs.policies
+    assert policies.keys() == default.keys() and {p.lease.total_seconds() for p in policies.values()} == {7}
+    assert [(p.handler.__func__, p.max_attempts, p.backoff) for p in policies.values()] == \
+        [(p.handler.__func__, p.max_attempts, p.backoff) for p in default.values()]
+    monkeypatch.setenv("JOB_LEASE_SECONDS", "soon")
+    with pytest.raises(RuntimeError, match="JOB_LEASE_SECONDS"):
+        config.load(settings)

@@ -15,7 +15,7 @@ from tests.process.test_incidents import BROKEN_AT_CUSTOMER, DMN
 from tests.web.customer_flow import SECURITY_VALUES
 from tests.web.customer_flow import (LiveApp, contract_at_customer, csrf, fill_letters, intent_code, invitation_links,
                                      new_http, provider_login, signing_form)
-from webapp import idp
+from webapp import create_app, idp
 from workflows.clock import utcnow
 from workflows.models import CustomerIdentity, Invitation, Signature
 
@@ -259,3 +259,24 @@ def test_a_failing_step_on_the_signing_page_becomes_an_incident(live, live_api):
         instance = live.platform.contracts.instance(session, contract["id"])
         events = [e.event for e in live.platform.history.for_contract(session, contract["id"])]
     assert instance.status == "error" and events[-1] == "process_failed"
+
+
+def test_processes_racing_to_make_the_providers_key_all_sign_with_the_one_in_the_file(tmp_path, monkeypatch):
+    """A cluster's first sign-in: two processes find no key file and both generate one. The second to finish must
+    not keep its own (its ID tokens would carry a key the JWKS of the others does not list)."""
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "x", "APP_ENV": "development",
+                "INSTANCE_PATH": str(tmp_path)}
+    first, second = create_app(settings), create_app(settings)
+    generate, racing = idp.rsa.generate_private_key, []
+
+    def slow_generation(**kwargs):
+        key = generate(**kwargs)
+        if not racing:
+            racing.append(True)
+            idp.signing_key(second)  # the other process generates and stores its key meanwhile
+        return key
+
+    monkeypatch.setattr(idp.rsa, "generate_private_key", slow_generation)
+    ours, theirs = idp.signing_key(first), idp.signing_key(second)
+    stored = RSAKey.import_key((tmp_path / "idp" / "signing_key.pem").read_bytes())
+    assert racing and ours.thumbprint() == theirs.thumbprint() == stored.thumbprint()

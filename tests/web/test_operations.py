@@ -6,11 +6,13 @@ from tests.process.test_database_faults import unreachable_database
 from workflows import migrate
 
 
-def test_a_node_at_head_with_its_pki_is_ready(client):
+def test_a_node_at_head_with_its_pki_is_ready(client, platform):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "pki": "ok"}}
+    assert ready.json == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "pki": "ok"},
+                          "pki_root": platform.toolkit().pki.root.fingerprint}
+    assert len(ready.json["pki_root"]) == 64
 
 
 def test_a_node_behind_on_migrations_is_not_ready(client, platform):

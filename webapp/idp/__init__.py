@@ -8,7 +8,6 @@ secret), userinfo. It has its own user store (``idp_user``) and its own login co
 """
 import hmac
 import json
-import os
 import time
 from hashlib import sha256
 from pathlib import Path
@@ -28,6 +27,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc.jwk import RSAKey
 
+from workflows.instance import create_once
 from workflows.services.idp import IdpStore
 from workflows.services.sessions import BadCredentials, TooManyAttempts
 
@@ -54,21 +54,18 @@ def client_secret(app=None):
 
 
 def signing_key(app=None):
-    """The RS256 key, generated once into INSTANCE_PATH/idp/signing_key.pem."""
+    """The RS256 key, generated once into INSTANCE_PATH/idp/signing_key.pem. Every process of the machine signs with
+    the one in the file: of processes generating it at once (a cluster's first sign-in), the first to link it in wins
+    and the others read that one (a key kept from a lost race would sign ID tokens the JWKS does not list)."""
     app = app or current_app
     cached = app.extensions.get("qianyue_idp_key")
     if cached is not None:
         return cached
     path = Path(app.config["INSTANCE_PATH"]) / "idp" / "signing_key.pem"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        os.replace(tmp, path)
+        create_once(path, pem.decode())
     key = RSAKey.import_key(path.read_bytes())
     key.ensure_kid()
     app.extensions["qianyue_idp_key"] = key

@@ -29,3 +29,8 @@ class HealthService:
             except Exception as exc:  # noqa: BLE001  whatever stops the PKI from opening makes the node unfit
                 checks["pki"] = f"the deployment's PKI did not open: {exc}"
         return checks
+
+    def pki_root(self):
+        """The SHA-256 fingerprint of the root every signature here chains to: the same on every node of a deployment
+        (nodes that disagree were given different databases or CA files)."""
+        return self._toolkit().pki.root.fingerprint
