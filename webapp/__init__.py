@@ -8,6 +8,7 @@ Where the code for a URL lives (one blueprint module per area, each calling ``wo
 ``oidc.py``; ``/idp/...`` → ``idp/``; ``/verify`` → ``verify.py``; ``/tsa`` → ``tsa.py``; ``/login`` →
 ``views/auth.py``.
 """
+
 from flask import Flask, abort, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound
@@ -47,7 +48,7 @@ def create_app(config=None):
         settings.DATABASE_URL, audit_key=settings.AUDIT_KEY.get_secret_value().encode(), mail_settings=settings.mail(),
         base_url=settings.BASE_URL, webhook_url=settings.WEBHOOK_URL,
         webhook_secret=settings.WEBHOOK_SECRET.get_secret_value(), signing_settings=settings.signing(),
-        log_codes=not settings.production and not settings.MAIL_SERVER)
+        log_codes=not settings.production and not settings.MAIL_SERVER, digest_at=settings.DIGEST_AT)
 
     request_log.init_app(app)  # first: every later hook logs under the request's id
     security.init_app(app)

@@ -8,7 +8,9 @@ would not make a working deployment stop the process at start with every problem
     .venv/bin/python -m workflows.settings    # the effective settings, secrets masked; exit status 1 when invalid
 """
 import json
+import re
 import sys
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
@@ -65,6 +67,8 @@ class Settings(BaseSettings):
     DEMO_DATA_ENABLED: bool | None = None  # unset: on in development only
     EMBEDDED_IDP: bool | None = None  # unset: on in development only
     RUN_WORKER: bool = False  # a job worker thread inside the web process (`make run`)
+    # when the daily digest of overdue tasks is mailed, China time (a recurring job: once across every node)
+    DIGEST_AT: time = time(8, 0)
     OIDC_ISSUER: str = ""
     OIDC_CLIENT_ID: str = ""
     OIDC_CLIENT_SECRET: SecretStr = SecretStr("")
@@ -146,6 +150,13 @@ class Settings(BaseSettings):
     @classmethod
     def _address(cls, value):
         return _web_address(value, "https://host/path") if value else ""
+
+    @field_validator("DIGEST_AT", mode="before")
+    @classmethod
+    def _time_of_day(cls, value):
+        if isinstance(value, str) and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise ValueError("must be a time of day as HH:MM on the 24-hour clock (e.g. 08:00), China time")
+        return value
 
     @field_validator("OIDC_CLIENT_ID")
     @classmethod
