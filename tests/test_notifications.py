@@ -127,6 +127,8 @@ def test_an_smtp_outage_backs_off_ends_dead_on_the_jobs_page_and_is_sent_after_a
     row = row[:row.index("</tr>")]
     assert "发送邮件" in row and contract["number"] in row and f"{tries}/{tries}" in row
     assert "ConnectionRefusedError: [Errno 111] Connection refused" in row and "Traceback" not in row
+    contract_page = admin.get(f"/contracts/{contract['id']}").get_data(as_text=True)
+    assert f'id="failed-job-{job.id}"' in contract_page and "发送邮件" in contract_page  # the contract page says so too
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=closed)
     controller.start()

@@ -7,7 +7,11 @@ then taken by ``UPDATE ... WHERE id = :id AND <still claimable>`` (on SQLite, ``
 workers and the condition is the guard). The handler runs after the claim has committed, outside any transaction;
 its outcome is written in a third one. A worker that dies mid-job leaves its lease to expire, and the job is claimed
 again (the recovery sweep is part of every claim). Designs followed: Camunda's job executor (jobs in the engine's
-tables, acquired with a lease) and Rails' Solid Queue (one table, ``FOR UPDATE SKIP LOCKED``).
+tables, acquired with a lease; a BPMN timer is a job with a due date) and Rails' Solid Queue (one table, ``FOR UPDATE
+SKIP LOCKED``; recurring tasks claimed by a unique row per run, so one of many workers enqueues each run).
+
+Every slow or external effect goes through here: documents, packages, audit anchors, mail, webhooks, process timers
+and the daily digest. There is no second delivery path.
 """
 import json
 import logging
@@ -183,10 +187,11 @@ class JobService:
                                .order_by(col(Job.id).desc()).limit(1)).first()
 
     def failed(self, session, contract_id):
-        """A contract's work that gave up: of each kind, the newest job, when it is dead."""
+        """A contract's work that gave up: of each piece of work (its dedupe key: the contract's document, one mail;
+        else its kind), the newest job, when it is dead."""
         newest = {}
         for job in session.scalars(select(Job).where(Job.contract_id == contract_id).order_by(col(Job.id).desc())):
-            newest.setdefault(job.kind, job)
+            newest.setdefault(job.dedupe_key or job.kind, job)
         return [job for job in newest.values() if job.status == DEAD]
 
     def retry(self, session, job_id, contract_id=None):
