@@ -126,7 +126,8 @@ def main():
         db.dispose()
         figures["e"] = drain(sqlite, 1, args.jobs, 0)
     labels = {"a": "PostgreSQL, 1 worker, no-op handler (baseline)", "b": "PostgreSQL, 2 workers, no-op handler",
-              "c": f"PostgreSQL, 1 worker, {args.io_ms:g} ms handler", "d": f"PostgreSQL, 2 workers, {args.io_ms:g} ms handler",
+              "c": f"PostgreSQL, 1 worker, {args.io_ms:g} ms handler",
+              "d": f"PostgreSQL, 2 workers, {args.io_ms:g} ms handler",
               "e": "SQLite, 1 worker, no-op handler", "f": "PostgreSQL, bare INSERT + COMMIT"}
     for key, value in sorted(figures.items()):
         print(f"({key}) {labels[key]}: {value:,.0f} {'commits' if key == 'f' else 'jobs'}/s")

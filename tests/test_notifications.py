@@ -88,7 +88,8 @@ def test_a_rolled_back_step_records_and_enqueues_no_mail(mailing, smtp):
         platform.notifications.enqueue(session, "task_arrived", "legal@provider.example", "主题", "正文")
         raise RuntimeError("the step failed")
     with platform.db.read() as session:
-        assert session.exec(select(OutboxMail)).all() == [] and session.exec(select(Job).where(Job.kind == MAIL)).all() == []
+        assert session.exec(select(OutboxMail)).all() == []
+        assert session.exec(select(Job).where(Job.kind == MAIL)).all() == []
     assert platform.jobs.run_pending("tests") == 0 and smtp.messages == []
 
 
@@ -180,7 +181,8 @@ def test_the_daily_digest_is_mailed_once_a_day_by_two_workers_on_two_nodes(maili
 
     try:
         # before 08:00 China time the newest run due is yesterday's (made up late, once); then today's
-        for at, digests in ((day3 - timedelta(minutes=1), 1), (day3 + timedelta(seconds=1), 2), (day3 + timedelta(hours=9), 2)):
+        moments = ((day3 - timedelta(minutes=1), 1), (day3 + timedelta(seconds=1), 2), (day3 + timedelta(hours=9), 2))
+        for at, digests in moments:
             threads = [threading.Thread(target=worker, args=(node, at)) for node in nodes]
             [t.start() for t in threads]
             [t.join() for t in threads]

@@ -171,7 +171,7 @@ timers_cli = AppGroup("timers", help="BPMN timers (reminders, expiry): jobs that
 
 
 @timers_cli.command("run")
-@click.option("--at", "at", default=None, help="Run the timer jobs due at this ISO time instead of now (drills, tests).")
+@click.option("--at", "at", default=None, help="Run the timer jobs due at this ISO time, not now (drills, tests).")
 def timers_run(at):
     """Run the timer jobs that are due now, as a worker would (the workers do this by themselves)."""
     when = None

@@ -82,9 +82,9 @@ class Settings(BaseSettings):
     SIGNING_CA_CHAIN_FILE: str = ""
     TSA_URL: str = ""
     TSA_TOKEN: SecretStr = SecretStr("")
-    WEBHOOK_URL: str = ""
+    WEBHOOK_URL: str = ""  # unset: events are recorded, not sent (`flask webhooks send` once set)
     WEBHOOK_SECRET: SecretStr = SecretStr("")
-    MAIL_SERVER: str = ""  # unset: mail waits in the outbox
+    MAIL_SERVER: str = ""  # unset: mail is recorded, not sent (no delivery job; `flask mail send` once set)
     MAIL_PORT: int = Field(25, ge=1, le=65535)
     MAIL_USE_TLS: bool = False
     MAIL_USE_SSL: bool = False

@@ -39,7 +39,8 @@ class Worker:
         return self
 
     def run(self):
-        """Schedule, drain, wait, repeat until ``stop``. A database outage is logged and tried again at the next poll."""
+        """Schedule recurring runs, drain, wait, repeat until ``stop``. A database outage is logged and tried again
+        at the next poll."""
         log.info("job worker %s started (kinds: %s)", self.id, ", ".join(sorted(self.jobs.policies)) or "none")
         while not self._stopping.is_set():
             try:

@@ -67,7 +67,8 @@ def jobs():
 @bp.post("/jobs/<int:job_id>/retry")
 @roles_required("admin")
 def retry_job(job_id):
-    """An administrator gives a dead job a fresh set of tries (after repairing its cause: the mail server, a receiver)."""
+    """An administrator gives a dead job a fresh set of tries (once its cause is repaired: the mail server, a
+    receiver)."""
     try:
         with platform().db.write() as session:
             platform().jobs.retry(session, job_id)

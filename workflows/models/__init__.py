@@ -25,5 +25,5 @@ from .signing import AuditAnchor, IntentCode, SignedDocument, SigningIdentity  #
 __all__ = ["ApiToken", "AuditAnchor", "ContactChange", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
            "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
-           "ProcessInstance", "Provider", "RecurringExecution", "Signature", "SignedDocument", "SigningIdentity", "User", "WebSession",
-           "WebhookDelivery", "WebhookEvent"]
+           "ProcessInstance", "Provider", "RecurringExecution", "Signature", "SignedDocument", "SigningIdentity", "User",
+           "WebSession", "WebhookDelivery", "WebhookEvent"]

@@ -152,7 +152,8 @@ class JobService:
             if self._scheduled.get(task.key) == run_at:
                 continue
             with self.db.write() as session:
-                execution_id = CLAIM_RECURRING.scalar(session, {"task_key": task.key, "run_at": run_at, "created_at": now})
+                execution_id = CLAIM_RECURRING.scalar(session, {"task_key": task.key, "run_at": run_at,
+                                                                "created_at": now})
                 if execution_id is not None:
                     job_id = self.enqueue(session, task.kind, {"run_at": run_at.isoformat()}, run_at=run_at)
                     RECURRING_JOB.execute(session, {"id": execution_id, "job_id": job_id})
@@ -265,8 +266,9 @@ class JobService:
             return None
         with self.db.write() as session:
             self._bury_lost(session, now)
-            candidate = session.execute(select(Job.id, Job.kind).where(self._claimable(now, kinds)).order_by(Job.run_at, Job.id)
-                                        .limit(1).with_for_update(skip_locked=True)).first()  # SQLite ignores FOR UPDATE
+            candidate = session.execute(  # SQLite ignores FOR UPDATE
+                select(Job.id, Job.kind).where(self._claimable(now, kinds)).order_by(Job.run_at, Job.id).limit(1)
+                .with_for_update(skip_locked=True)).first()
             if candidate is None:
                 return None
             return session.scalars(

@@ -271,7 +271,8 @@ class RuntimeService:
         REOPEN_TASKS.execute(session, {"id": instance_id})
         key = row.business_key
         # its timers waited while it was erroring (the timer job found it so and stopped): they run again
-        self.schedule_timer(session, instance_id, int(key) if key.isdigit() else None, self.next_timer(session, instance_id))
+        self.schedule_timer(session, instance_id, int(key) if key.isdigit() else None,
+                            self.next_timer(session, instance_id))
         self.history.record(session, "process_resumed", actor, contract_id=int(key) if key.isdigit() else None,
                             instance_id=instance_id, comment=reason, details={"error": row.error})
 
