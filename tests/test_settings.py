@@ -6,7 +6,7 @@ development secrets of the instance folder; BASE_URL is derived in one place, th
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,8 @@ def refusals(env, environment, instance):
     ({"OIDC_SCOPES": "email"}, "OIDC_SCOPES: must include openid"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT: Input should be 'json' or 'text' (got 'xml')"),
     ({"WEB_THREADS": "0"}, "WEB_THREADS: Input should be greater than or equal to 1 (got '0')"),
+    ({"DIGEST_AT": "25:00"}, "DIGEST_AT: must be a time of day as HH:MM on the 24-hour clock"),
+    ({"DIGEST_AT": "8"}, "DIGEST_AT: must be a time of day as HH:MM on the 24-hour clock"),
 ])
 def test_each_refusal_names_the_variable_and_what_is_wrong(given, problem, tmp_path, env):
     problems = refusals(env, {**PRODUCTION, **given}, tmp_path)
@@ -152,8 +154,19 @@ def test_settings_check_prints_the_effective_settings_with_secrets_masked(tmp_pa
     assert "PORT: Input should be a valid integer" in capsys.readouterr().err
 
 
+def test_the_digest_runs_at_digest_at_china_time(tmp_path, env):
+    assert Settings.load({**PRODUCTION, "QIANYUE_INSTANCE": str(tmp_path)}).DIGEST_AT == time(8, 0)
+    env.setenv("DIGEST_AT", "07:30")
+    app = create_app({"APP_ENV": "development", "QIANYUE_INSTANCE": str(tmp_path),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}"})
+    task = app.extensions["qianyue"].jobs.recurring["overdue_digest"]
+    assert (task.at, str(task.zone)) == (time(7, 30), "Asia/Shanghai")
+    app.extensions["qianyue"].db.dispose()
+
+
 def test_a_cli_command_links_mail_to_the_servers_port(api, database_url, tmp_path):
-    """`flask --app wsgi mail digest` under PORT=5123 (BASE_URL unset) links to :5123, as the server does."""
+    """The daily digest written by `flask --app wsgi jobs run --once` under PORT=5123 (BASE_URL unset) links to
+    :5123, as the server does."""
     contract = create(api, small_contract())
     submit(api, contract["id"])
     db = api.platform.db
@@ -163,9 +176,9 @@ def test_a_cli_command_links_mail_to_the_servers_port(api, database_url, tmp_pat
     keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     environment = {**keep, "APP_ENV": "development", "PORT": "5123", "DATABASE_URL": database_url,
                    "QIANYUE_INSTANCE": str(tmp_path), "AUDIT_KEY": AUDIT_KEY}
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "mail", "digest"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run", "--once"], cwd=ROOT,
                           env=environment, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "queued 1 digest(s)" in done.stdout, done.stderr
+    assert done.returncode == 0 and "ran 1 job(s)" in done.stdout, done.stderr  # the day's digest
     with db.read() as session:
         (body,) = session.exec(select(OutboxMail.body).where(OutboxMail.kind == "overdue_digest")).all()
     assert "http://127.0.0.1:5123/tasks/" in body

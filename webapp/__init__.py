@@ -49,7 +49,7 @@ def create_app(config=None):
         settings.DATABASE_URL, audit_key=settings.AUDIT_KEY.get_secret_value().encode(), mail_settings=settings.mail(),
         base_url=settings.BASE_URL, webhook_url=settings.WEBHOOK_URL,
         webhook_secret=settings.WEBHOOK_SECRET.get_secret_value(), signing_settings=settings.signing(),
-        log_codes=not settings.production and not settings.MAIL_SERVER,
+        log_codes=not settings.production and not settings.MAIL_SERVER, digest_at=settings.DIGEST_AT,
         job_lease=timedelta(seconds=settings.JOB_LEASE_SECONDS) if settings.JOB_LEASE_SECONDS else None)
 
     request_log.init_app(app)  # first: every later hook logs under the request's id

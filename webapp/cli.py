@@ -167,13 +167,13 @@ def tokens_revoke(username):
         click.echo(f"revoked {platform().accounts.revoke_tokens(session, username)} token(s)")
 
 
-timers_cli = AppGroup("timers", help="BPMN timers (reminders, expiry).")
+timers_cli = AppGroup("timers", help="BPMN timers (reminders, expiry): jobs that the workers run when due.")
 
 
 @timers_cli.command("run")
-@click.option("--at", "at", default=None, help="Fire what is due at this ISO time instead of now (drills, tests).")
+@click.option("--at", "at", default=None, help="Run the timer jobs due at this ISO time, not now (drills, tests).")
 def timers_run(at):
-    """Fire every timer that is due. Safe to run from several schedulers at once."""
+    """Run the timer jobs that are due now, as a worker would (the workers do this by themselves)."""
     when = None
     if at:
         when = datetime.fromisoformat(at)
@@ -200,37 +200,31 @@ def demo_seed():
                    f"'{demo.DEMO_PASSWORD}'): " + ", ".join(f"{u} <{e}>" for u, _, e in demo.DEMO_IDP_USERS))
 
 
-mail_cli = AppGroup("mail", help="The outbox of notification mail.")
+mail_cli = AppGroup("mail", help="The outbox of notification mail (the workers send it).")
 
 
 @mail_cli.command("send")
 def mail_send():
-    """Deliver queued mail now (retries failures with back-off; safe to run from cron)."""
+    """Enqueue delivery jobs for recorded mail that has none (written while MAIL_SERVER was unset, or before the
+    upgrade that made delivery a job); the workers send it."""
     if platform().notifications.mailer is None:
-        raise click.ClickException("MAIL_SERVER is not set: mail waits in the outbox")
-    click.echo(f"sent {platform().notifications.deliver_pending()} mail(s)")
+        raise click.ClickException("MAIL_SERVER is not set: mail is recorded, not sent")
+    click.echo(f"enqueued {platform().notifications.enqueue_unsent()} mail(s) for delivery")
 
 
-@mail_cli.command("digest")
-def mail_digest():
-    """Queue the daily digest of overdue tasks (one mail per user), then deliver."""
-    with platform().db.write() as session:
-        queued = platform().notifications.queue_overdue_digest(session)
-    click.echo(f"queued {queued} digest(s), sent {platform().notifications.deliver_pending()} mail(s)")
-
-
-webhooks_cli = AppGroup("webhooks", help="Events for downstream systems (contract.activated).")
+webhooks_cli = AppGroup("webhooks", help="Events for downstream systems (contract.activated; the workers POST them).")
 
 
 @webhooks_cli.command("send")
 def webhooks_send():
-    """POST the events that are due to WEBHOOK_URL (retries failures with back-off; safe to run from cron)."""
+    """Enqueue delivery jobs for recorded events that have none (written while WEBHOOK_URL was unset, or before the
+    upgrade that made delivery a job); the workers POST them."""
     if not platform().webhooks.url:
-        raise click.ClickException("WEBHOOK_URL is not set: events wait in the outbox")
-    click.echo(f"delivered {platform().webhooks.deliver_pending()} event(s)")
+        raise click.ClickException("WEBHOOK_URL is not set: events are recorded, not sent")
+    click.echo(f"enqueued {platform().webhooks.enqueue_undelivered()} event(s) for delivery")
 
 
-jobs_cli = AppGroup("jobs", help="Background jobs (PDF preparation, final packages).")
+jobs_cli = AppGroup("jobs", help="Background jobs (documents, packages, mail, webhooks, timers, the daily digest).")
 
 
 @jobs_cli.command("run")
@@ -239,6 +233,7 @@ def jobs_run(once):
     """Run background jobs until stopped (SIGTERM or Ctrl-C: after the job in hand). Run one or more per machine."""
     worker = Worker(platform().jobs)
     if once:
+        platform().jobs.enqueue_recurring()
         click.echo(f"ran {platform().jobs.run_pending(worker.id)} job(s)")
         return
     for signum in (signal.SIGINT, signal.SIGTERM):

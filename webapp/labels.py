@@ -37,7 +37,12 @@ VERSION_NOTES = {"shipped with Qianyue": _l("shipped with Qianyue")}  # the note
 CHANGE_STATUSES = {"pending": _l("waiting for a decision"), "approved": _l("approved"), "rejected": _l("rejected")}
 JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
              "package.finalize": _l("Building the signed package"),
-             "audit.anchor": _l("Timestamping the audit trail")}
+             "audit.anchor": _l("Timestamping the audit trail"),
+             "mail.send": _l("Sending a mail"),
+             "mail.digest": _l("Writing the daily digest of overdue tasks"),
+             "webhook.deliver": _l("Delivering a webhook event"),
+             "process.timer": _l("Firing a process timer")}
+JOB_STATUSES = {"queued": _l("waiting"), "running": _l("running"), "done": _l("done"), "dead": _l("gave up")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
 LETTER_STATUSES = {"no_template": _l("no template yet"), "required": _l("required"), "attached": _l("attached"), "filled": _l("filled in"), "signed": _l("signed")}
@@ -122,7 +127,8 @@ def init_app(app):
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
                                  LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,
-                                 JOB_KIND_LABELS=JOB_KINDS, ACTIVATION_PROBLEM_LABELS=ACTIVATION_PROBLEMS,
+                                 JOB_KIND_LABELS=JOB_KINDS, JOB_STATUS_LABELS=JOB_STATUSES,
+                                 ACTIVATION_PROBLEM_LABELS=ACTIVATION_PROBLEMS,
                                  PROCESS_STATUS_LABELS=PROCESS_STATUSES, VERSION_NOTE_LABELS=VERSION_NOTES,
                                  CHANGE_STATUS_LABELS=CHANGE_STATUSES,
                                  SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, label=label)

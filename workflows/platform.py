@@ -9,10 +9,11 @@ Three layers, constructed in the order of their dependencies:
   ``approval``, ``invitations``, ``signing`` (and ``access``, the one policy they share).
 
 What runs inside a process step is declared at the end, in the order it runs: the step listeners, the functions the
-diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers. No
-service registers itself.
+diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers (with
+the recurring jobs). No service registers itself.
 """
 from dataclasses import replace
+from datetime import time
 from threading import Lock
 
 from .db import Database
@@ -32,39 +33,41 @@ from .services.inbox import InboxService
 from .services.invitations import InvitationService
 from .services.jobs import JobService
 from .services.letters import LetterService
-from .services.notifications import NotificationService
+from .services import notifications, timers, webhooks
+from .services.notifications import DIGEST, MAIL, NotificationService
 from .services.people import PeopleService
-from .services.runtime import RuntimeService
+from .services.runtime import TIMER, RuntimeService
 from .services.sessions import SessionService
 from .services.signing import FINALIZE, PREPARE, SigningService
 from .services.tasks import TaskService
 from .services.templates import TemplateService
 from .services.timers import TimerService
-from .services.webhooks import WebhookService
+from .services.webhooks import DELIVER, WebhookService
 from .signing import SigningToolkit
 
 
 class Platform:
     def __init__(self, database_url, *, audit_key: bytes, echo=False, mail_settings=None,
                  base_url="http://127.0.0.1:5000", webhook_url="", webhook_secret="", signing_settings=None,
-                 log_codes=False, job_lease=None):
+                 log_codes=False, digest_at=time(8, 0), job_lease=None):
         self.db = Database(database_url, echo=echo)
         # the engine
         self.jobs = JobService(self.db)
         self.history = HistoryService(self.db, self.jobs, audit_key, self.toolkit)
         self.repository = RepositoryService()
-        self.runtime = RuntimeService(self.db, self.repository, self.history)
+        self.runtime = RuntimeService(self.db, self.repository, self.history, self.jobs)
         self.tasks = TaskService(self.runtime, self.history)
         self.runtime.tasks = self.tasks
-        self.timers = TimerService(self.db, self.runtime)
+        self.timers = TimerService(self.db, self.runtime, self.jobs)
         # the domain
         self.accounts = AccountService()
         self.sessions = SessionService()
         self.inbox = InboxService()
         self.people = PeopleService()
         self.templates = TemplateService()
-        self.notifications = NotificationService(self.db, Mailer(mail_settings) if mail_settings else None, base_url)
-        self.webhooks = WebhookService(self.db, webhook_url, webhook_secret)
+        self.notifications = NotificationService(self.db, self.jobs, Mailer(mail_settings) if mail_settings else None,
+                                                 base_url)
+        self.webhooks = WebhookService(self.db, self.jobs, webhook_url, webhook_secret)
         self.contracts = ContractService(self.runtime, self.templates, self.history)
         self.letters = LetterService(self.contracts, self.repository, self.history)
         self.customers = CustomerService(self.contracts, self.history, self.notifications, base_url)
@@ -82,7 +85,7 @@ class Platform:
         self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers)
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts)
-        self._declare_process_hooks()
+        self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
             self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}
 
@@ -98,7 +101,7 @@ class Platform:
         """Sign with a toolkit opened elsewhere (tests that share one PKI across databases)."""
         self._toolkit = toolkit
 
-    def _declare_process_hooks(self):
+    def _declare_process_hooks(self, digest_at):
         self.runtime.step_listeners = [
             self.contracts.follow_process,                     # the contract's status names the open step
             self.notifications.mail_task_holders,              # mail to whoever must act next
@@ -118,3 +121,8 @@ class Platform:
         self.jobs.register(PREPARE, self.signing.prepare)
         self.jobs.register(FINALIZE, self.signing.finalize)
         self.jobs.register(ANCHOR, self.history.anchor)
+        self.jobs.register(TIMER, self.timers.fire, **timers.POLICY)
+        self.jobs.register(MAIL, self.notifications.send, **notifications.MAIL_POLICY)
+        self.jobs.register(DELIVER, self.webhooks.deliver, **webhooks.POLICY)
+        self.jobs.register(DIGEST, self.notifications.send_digest, **notifications.DIGEST_POLICY)
+        self.jobs.register_recurring("overdue_digest", DIGEST, digest_at)  # every day, China time

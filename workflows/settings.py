@@ -8,7 +8,9 @@ would not make a working deployment stop the process at start with every problem
     .venv/bin/python -m workflows.settings    # the effective settings, secrets masked; exit status 1 when invalid
 """
 import json
+import re
 import sys
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     # (minutes). Short leases bring a killed worker's job back sooner (the cluster's fault test), and run again a try
     # that is merely slow
     JOB_LEASE_SECONDS: int = Field(0, ge=0)
+    # when the daily digest of overdue tasks is mailed, China time (a recurring job: once across every node)
+    DIGEST_AT: time = time(8, 0)
     OIDC_ISSUER: str = ""
     OIDC_CLIENT_ID: str = ""
     OIDC_CLIENT_SECRET: SecretStr = SecretStr("")
@@ -82,9 +86,9 @@ class Settings(BaseSettings):
     SIGNING_CA_CHAIN_FILE: str = ""
     TSA_URL: str = ""
     TSA_TOKEN: SecretStr = SecretStr("")
-    WEBHOOK_URL: str = ""
+    WEBHOOK_URL: str = ""  # unset: events are recorded, not sent (`flask webhooks send` once set)
     WEBHOOK_SECRET: SecretStr = SecretStr("")
-    MAIL_SERVER: str = ""  # unset: mail waits in the outbox
+    MAIL_SERVER: str = ""  # unset: mail is recorded, not sent (no delivery job; `flask mail send` once set)
     MAIL_PORT: int = Field(25, ge=1, le=65535)
     MAIL_USE_TLS: bool = False
     MAIL_USE_SSL: bool = False
@@ -150,6 +154,13 @@ class Settings(BaseSettings):
     @classmethod
     def _address(cls, value):
         return _web_address(value, "https://host/path") if value else ""
+
+    @field_validator("DIGEST_AT", mode="before")
+    @classmethod
+    def _time_of_day(cls, value):
+        if isinstance(value, str) and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise ValueError("must be a time of day as HH:MM on the 24-hour clock (e.g. 08:00), China time")
+        return value
 
     @field_validator("OIDC_CLIENT_ID")
     @classmethod

@@ -1,8 +1,9 @@
 """The job worker: runs due background jobs until stopped, in a daemon thread (``make run``) or in the foreground
 (``flask --app wsgi jobs run``, one or more per machine in production).
 
-It drains what is due, then waits: ``POLL_SECONDS`` at most, less when a transaction of this process that enqueued
-jobs commits (``JobService.wake``). Jobs enqueued on other machines are seen at the next poll.
+It enqueues the runs of recurring jobs that came due (the daily digest: once across every worker and node), drains
+what is due, then waits: ``POLL_SECONDS`` at most, less when a transaction of this process that enqueued jobs commits
+(``JobService.wake``). Jobs enqueued on other machines, and timers coming due, are seen at the next poll.
 """
 import atexit
 import logging
@@ -38,10 +39,12 @@ class Worker:
         return self
 
     def run(self):
-        """Drain, wait, repeat until ``stop``. A database outage is logged and tried again at the next poll."""
+        """Schedule recurring runs, drain, wait, repeat until ``stop``. A database outage is logged and tried again
+        at the next poll."""
         log.info("job worker %s started (kinds: %s)", self.id, ", ".join(sorted(self.jobs.policies)) or "none")
         while not self._stopping.is_set():
             try:
+                self.jobs.enqueue_recurring()
                 while not self._stopping.is_set() and self.jobs.run_one(self.id) is not None:
                     pass
             except Exception:  # the database went away: keep the worker alive and try again

@@ -1,5 +1,6 @@
 """Activation: effective dates, the renewal notice timer (status stays active while it waits), and the signed
-contract.activated webhook with retries and a delivery log, against a local HTTP receiver."""
+contract.activated webhook, delivered by a job with retries, a dead end and a delivery log, against a local HTTP
+receiver."""
 import hashlib
 import hmac
 import json
@@ -11,17 +12,18 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.letters.helpers import at_customer, complete_letters, network_line, technical_service
-from workflows.models import OutboxMail, WebhookDelivery, WebhookEvent
+from workflows.models import Job, OutboxMail, WebhookDelivery, WebhookEvent
 from workflows.clock import utcnow
+from workflows.services.webhooks import DELIVER, POLICY
 
 SECRET = "webhook-test-secret"
 
 
 class Receiver:
-    """Checks the HMAC signature; answers 500 to the first delivery, 200 afterwards."""
+    """Checks the HMAC signature; answers 500 to the first ``failures`` deliveries, 200 afterwards."""
 
-    def __init__(self):
-        self.received, self.calls = [], 0
+    def __init__(self, failures=1):
+        self.received, self.calls, self.failures = [], 0, failures
         self.server = make_server("127.0.0.1", 0, self.app)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
@@ -33,7 +35,7 @@ class Receiver:
         expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(request.headers.get("X-Qianyue-Signature", ""), expected):
             return Response("bad signature", status=401)
-        if self.calls == 1:
+        if self.calls <= self.failures:
             return Response("try again", status=500)
         self.received.append((request.headers["X-Qianyue-Event"], json.loads(body)))
         return Response("ok")
@@ -47,14 +49,21 @@ def activate(api, draft):
     return contract_id
 
 
+def delivery_job(platform, contract_id):
+    with platform.db.read() as session:
+        return session.exec(select(Job).where(Job.kind == DELIVER, Job.contract_id == contract_id)).one()
+
+
 def test_activation_posts_a_signed_event_and_retries_a_failed_delivery(api, platform):
     receiver = Receiver()
     platform.webhooks.url, platform.webhooks.secret = receiver.url, SECRET
     try:
-        contract_id = activate(api, network_line())
-        assert receiver.calls == 1 and receiver.received == []  # the first attempt (after commit) failed
-        assert platform.webhooks.deliver_pending() == 0  # not due yet: back-off
-        assert platform.webhooks.deliver_pending(at=utcnow() + timedelta(minutes=3)) == 1
+        contract_id = activate(api, network_line())  # the signing acts run the worker's jobs after each request
+        assert receiver.calls == 1 and receiver.received == []  # the job's first try failed
+        job = delivery_job(platform, contract_id)
+        assert job.status == "queued" and "HTTP 500" in job.last_error
+        assert platform.jobs.run_pending("tests", kinds=(DELIVER,)) == 0  # not due yet: the job backs off
+        assert platform.jobs.run_pending("tests", at=utcnow() + timedelta(minutes=3), kinds=(DELIVER,)) == 1
         ((kind, body),) = receiver.received
         assert kind == "contract.activated"
         contract = body["contract"]
@@ -66,18 +75,52 @@ def test_activation_posts_a_signed_event_and_retries_a_failed_delivery(api, plat
             event = session.exec(select(WebhookEvent).where(WebhookEvent.contract_id == contract_id)).one()
             log = session.exec(select(WebhookDelivery).where(WebhookDelivery.event_id == event.id)
                                .order_by(WebhookDelivery.id)).all()
-        assert event.delivered_at is not None and event.attempts == 2
+        assert event.delivered_at is not None and delivery_job(platform, contract_id).status == "done"
         assert [(d.attempt, d.status_code) for d in log] == [(1, 500), (2, 200)] and "HTTP 500" in log[0].error
     finally:
         receiver.server.shutdown()
 
 
-def test_without_a_url_events_wait(api, platform):
+def test_a_receiver_that_keeps_failing_makes_the_delivery_dead_and_a_retry_delivers(api, platform):
+    tries = POLICY["max_attempts"]
+    receiver = Receiver(failures=tries)
+    platform.webhooks.url, platform.webhooks.secret = receiver.url, SECRET
+    try:
+        contract_id = activate(api, network_line())
+        job = delivery_job(platform, contract_id)
+        while job.status == "queued":  # each try when its back-off has passed, not before
+            assert platform.jobs.run_pending("tests", at=job.run_at - timedelta(seconds=1), kinds=(DELIVER,)) == 0
+            assert platform.jobs.run_pending("tests", at=job.run_at, kinds=(DELIVER,)) == 1
+            job = delivery_job(platform, contract_id)
+        assert (job.status, job.attempts, receiver.calls) == ("dead", tries, tries)
+        assert job.last_error.strip().splitlines()[-1].endswith("HTTP 500: try again")
+        with platform.db.read() as session:
+            event = session.exec(select(WebhookEvent).where(WebhookEvent.contract_id == contract_id)).one()
+            attempts = [d.attempt for d in platform.webhooks.deliveries(session, event.id)]
+            assert attempts == list(range(1, tries + 1)) and event.delivered_at is None
+        with platform.db.write() as session:
+            platform.jobs.retry(session, job.id)
+        assert platform.jobs.run_pending("tests", kinds=(DELIVER,)) == 1
+        assert receiver.received and delivery_job(platform, contract_id).status == "done"
+    finally:
+        receiver.server.shutdown()
+
+
+def test_without_a_url_events_are_recorded_and_sent_once_it_is_set(api, platform):
     contract_id = activate(api, technical_service())
-    assert platform.webhooks.deliver_pending() == 0
     with platform.db.read() as session:
         (event,) = session.exec(select(WebhookEvent).where(WebhookEvent.contract_id == contract_id)).all()
-    assert event.delivered_at is None and event.attempts == 0
+        assert session.exec(select(Job).where(Job.kind == DELIVER)).all() == []  # no delivery job without a URL
+    assert event.delivered_at is None
+    receiver = Receiver(failures=0)
+    platform.webhooks.url, platform.webhooks.secret = receiver.url, SECRET
+    try:
+        assert platform.webhooks.enqueue_undelivered() == 1  # `flask webhooks send`
+        assert platform.webhooks.enqueue_undelivered() == 0  # its job exists: not a second one
+        assert platform.jobs.run_pending("tests", kinds=(DELIVER,)) == 1
+        assert [kind for kind, _ in receiver.received] == ["contract.activated"]
+    finally:
+        receiver.server.shutdown()
 
 
 def test_the_renewal_notice_fires_before_the_end_and_the_contract_stays_active(api, platform):

@@ -91,6 +91,8 @@ TABLE = [
     ("GET", "/admin/users",                                              302, 403, 403, 403, 403, 200, 302, 302),
     ("POST", "/admin/users",                                             302, 403, 403, 403, 403, 422, 302, 302),
     ("POST", "/admin/users/legal",                                       302, 403, 403, 403, 403, 302, 302, 302),
+    ("GET", "/admin/jobs",                                               302, 403, 403, 403, 403, 200, 302, 302),
+    ("POST", "/admin/jobs/1/retry",                                      302, 403, 403, 403, 403, 302, 302, 302),
     ("GET", "/admin/templates",                                          302, 403, 403, 403, 403, 200, 302, 302),
     ("GET", "/admin/templates/technical_service/1",                      302, 403, 403, 403, 403, 200, 302, 302),
     ("GET", "/admin/templates/technical_service/new",                    302, 403, 403, 403, 403, 200, 302, 302),

@@ -115,7 +115,8 @@ def test_the_package_is_built_by_the_worker_never_on_a_get(api, platform):
     assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 202  # a GET builds nothing
     with platform.db.read() as session:
         kinds = sorted(job.kind for job in platform.jobs.unfinished(session, contract_id))
-    assert kinds == ["audit.anchor", "package.finalize"]  # the TSA anchors the chain after the countersignature
+    # the TSA anchors the chain after the countersignature; the renewal notice waits as the instance's timer job
+    assert kinds == ["audit.anchor", "package.finalize", "process.timer"]
     api.run_jobs()
     assert api.call("GET", f"/contracts/{contract_id}/package.pdf", "sales").status_code == 200
 

@@ -1,4 +1,4 @@
-"""Administration: users and their roles."""
+"""Administration: users and their roles; background jobs that gave up or wait."""
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -52,3 +52,27 @@ def update_user(username):
     except (DomainError, ValidationFailed) as exc:
         flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
     return redirect(url_for("admin.users"))
+
+
+@bp.get("/jobs")
+@roles_required("admin")
+def jobs():
+    services = platform()
+    with services.db.read() as session:
+        dead, waiting = services.jobs.dead(session), services.jobs.unfinished(session)
+        numbers = services.contracts.numbers(session, [job.contract_id for job in dead + waiting])
+    return render_template("admin/jobs.html", dead=dead, waiting=waiting, numbers=numbers)
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+@roles_required("admin")
+def retry_job(job_id):
+    """An administrator gives a dead job a fresh set of tries (once its cause is repaired: the mail server, a
+    receiver)."""
+    try:
+        with platform().db.write() as session:
+            platform().jobs.retry(session, job_id)
+        flash(_("The background work runs again."), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin.jobs"))

@@ -17,7 +17,7 @@ from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequen
 from .customers import (ContactChange, CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
                         Invitation, Signature)
 from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
-from .jobs import Job  # noqa: E402
+from .jobs import Job, RecurringExecution  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
 from .signing import AuditAnchor, IntentCode, SignedDocument, SigningIdentity  # noqa: E402
@@ -25,5 +25,5 @@ from .signing import AuditAnchor, IntentCode, SignedDocument, SigningIdentity  #
 __all__ = ["ApiToken", "AuditAnchor", "ContactChange", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "IntentCode",
            "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "ProcessDefinition",
-           "ProcessInstance", "Provider", "Signature", "SignedDocument", "SigningIdentity", "User", "WebSession",
-           "WebhookDelivery", "WebhookEvent"]
+           "ProcessInstance", "Provider", "RecurringExecution", "Signature", "SignedDocument", "SigningIdentity", "User",
+           "WebSession", "WebhookDelivery", "WebhookEvent"]

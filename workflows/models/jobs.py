@@ -3,7 +3,7 @@ import json
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ..clock import utcnow
@@ -45,3 +45,18 @@ class Job(SQLModel, table=True):
     @property
     def payload(self):
         return json.loads(self.payload_json)
+
+
+class RecurringExecution(SQLModel, table=True):
+    """One run of a recurring task (the daily digest), claimed by inserting it: the unique (task, run time) lets any
+    number of workers on any number of nodes race to schedule a run, and exactly one inserts it and enqueues its job
+    (Solid Queue's ``solid_queue_recurring_executions``)."""
+
+    __tablename__ = "recurring_execution"
+    __table_args__ = (UniqueConstraint("task_key", "run_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    task_key: str = Field(max_length=80)
+    run_at: datetime  # the scheduled time of this run (UTC), not when it was noticed
+    job_id: Optional[int] = None
+    created_at: datetime = Field(default_factory=utcnow)

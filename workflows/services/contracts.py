@@ -156,6 +156,13 @@ class ContractService:
         return {"id": row.id, "number": row.number, "status": row.status,
                 "status_title": STATUS_TITLES.get(row.status, row.status), "version": row.current_version}
 
+    def numbers(self, session, contract_ids):
+        """Contract numbers by id, for lists of other things that name contracts (e.g. the background jobs page)."""
+        ids = {i for i in contract_ids if i is not None}
+        if not ids:
+            return {}
+        return dict(session.exec(select(Contract.id, Contract.number).where(Contract.id.in_(ids))).all())
+
     def version(self, session, contract_id, version):
         """A version row; read once per transaction (versions never change, and a step asks for its data, its pinned
         letters and its figures)."""

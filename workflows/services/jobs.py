@@ -7,7 +7,11 @@ then taken by ``UPDATE ... WHERE id = :id AND <still claimable>`` (on SQLite, ``
 workers and the condition is the guard). The handler runs after the claim has committed, outside any transaction;
 its outcome is written in a third one. A worker that dies mid-job leaves its lease to expire, and the job is claimed
 again (the recovery sweep is part of every claim). Designs followed: Camunda's job executor (jobs in the engine's
-tables, acquired with a lease) and Rails' Solid Queue (one table, ``FOR UPDATE SKIP LOCKED``).
+tables, acquired with a lease; a BPMN timer is a job with a due date) and Rails' Solid Queue (one table, ``FOR UPDATE
+SKIP LOCKED``; recurring tasks claimed by a unique row per run, so one of many workers enqueues each run).
+
+Every slow or external effect goes through here: documents, packages, audit anchors, mail, webhooks, process timers
+and the daily digest. There is no second delivery path.
 """
 import json
 import logging
@@ -15,7 +19,8 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, literal, or_, select, update
 from sqlmodel import col
@@ -24,22 +29,31 @@ from ..clock import utcnow
 from ..db import Statement, after_commit
 from ..errors import Conflict, NotFound
 from ..logs import current_request_id, request_id
-from ..models import Job
+from ..models import Job, RecurringExecution
 from ..models.jobs import DEAD, DONE, QUEUED, RUNNING
 
 log = logging.getLogger(__name__)
 ERROR_TAIL = 4000  # characters of the traceback kept in last_error (its end names the exception)
 
 # One statement for both cases: without a key (NULL never conflicts) it inserts; with the key of an unfinished job it
-# returns that job instead, and flags it to run again if it is running (its run may predate the caller's change).
-# Same syntax on SQLite and PostgreSQL; on PostgreSQL the conflicting row stays locked until the caller commits, so
-# the worker's finishing UPDATE sees the flag.
+# returns that job instead. A queued job becomes due at the earlier of both times (a process timer moved earlier moves
+# its job); a running one is flagged to run again (its run may predate the caller's change), due at the time asked
+# for (the earliest, if asked several times while it runs). Same syntax on SQLite and PostgreSQL; on PostgreSQL the
+# conflicting row stays locked until the caller commits, so the worker's finishing UPDATE sees the flag.
 ENQUEUE = Statement(
     "INSERT INTO job (kind, payload_json, contract_id, dedupe_key, pending_key, status, attempts, max_attempts, run_at,"
     " rerun, last_error, created_at, request_id) VALUES (:kind, :payload_json, :contract_id, :dedupe_key, :dedupe_key,"
     " 'queued', 0, :max_attempts, :run_at, FALSE, '', :created_at, :request_id)"
-    " ON CONFLICT (pending_key) DO UPDATE SET rerun = job.rerun OR job.status = 'running' RETURNING id",
+    " ON CONFLICT (pending_key) DO UPDATE SET rerun = job.rerun OR job.status = 'running',"
+    " run_at = CASE WHEN job.status = 'running' AND NOT job.rerun THEN excluded.run_at"
+    " WHEN excluded.run_at < job.run_at THEN excluded.run_at ELSE job.run_at END RETURNING id",
     run_at=Job.__table__.c.run_at, created_at=Job.__table__.c.created_at)
+# A recurring task's run is claimed by inserting it; the unique (task, run time) lets one of N racing workers win.
+CLAIM_RECURRING = Statement(
+    "INSERT INTO recurring_execution (task_key, run_at, created_at) VALUES (:task_key, :run_at, :created_at)"
+    " ON CONFLICT (task_key, run_at) DO NOTHING RETURNING id",
+    run_at=RecurringExecution.__table__.c.run_at, created_at=RecurringExecution.__table__.c.created_at)
+RECURRING_JOB = Statement("UPDATE recurring_execution SET job_id = :job_id WHERE id = :id")
 
 
 @dataclass(frozen=True)
@@ -55,10 +69,30 @@ class Policy:
         return self.backoff * 2 ** (attempt - 1)
 
 
+@dataclass(frozen=True)
+class Recurring:
+    """A job enqueued once a day at a local time, once across every worker of the deployment."""
+
+    key: str
+    kind: str
+    at: time
+    zone: ZoneInfo
+
+    def latest_run(self, now):
+        """The newest scheduled time not after ``now`` (today's, or yesterday's before today's time), in UTC."""
+        local = now.astimezone(self.zone)
+        run = datetime.combine(local.date(), self.at, tzinfo=self.zone)
+        if run > local:
+            run -= timedelta(days=1)
+        return run.astimezone(now.tzinfo)
+
+
 class JobService:
     def __init__(self, db):
         self.db = db
         self.policies = {}
+        self.recurring = {}
+        self._scheduled = {}  # recurring key -> the latest run this process has seen scheduled (by it or another)
         self._wakeup = threading.Event()
 
     # --- wiring -------------------------------------------------------------------
@@ -76,12 +110,23 @@ class JobService:
             raise ValueError(f"job kind {kind!r} is already registered")
         self.policies[kind] = Policy(handler, max_attempts, backoff, lease)
 
+    def register_recurring(self, key, kind, at, zone="Asia/Shanghai"):
+        """Enqueue a job of ``kind`` every day at local time ``at`` in ``zone``; its payload is ``{"run_at": ISO}``.
+
+        The workers schedule it (``enqueue_recurring``): a run missed while no worker ran is made up once, when one
+        starts the same day; earlier days are not.
+        """
+        if kind not in self.policies:
+            raise ValueError(f"no handler registered for job kind {kind!r}")
+        self.recurring[key] = Recurring(key, kind, at, ZoneInfo(zone))
+
     # --- enqueue (inside the caller's transaction) ---------------------------------------
     def enqueue(self, session, kind, payload, *, contract_id=None, dedupe_key=None, run_at=None):
         """Write a job in the caller's transaction, due at ``run_at`` (default now); returns its id.
 
-        With a ``dedupe_key`` that an unfinished job already holds, no second job is made and that one's id is returned
-        (its schedule stands); if it is running, it runs once more when it finishes.
+        With a ``dedupe_key`` that an unfinished job already holds, no second job is made and that one's id is returned:
+        a queued one becomes due at the earlier of its time and ``run_at``; a running one runs once more when it
+        finishes, due at ``run_at``.
         """
         policy = self.policies.get(kind)
         if policy is None:
@@ -93,6 +138,28 @@ class JobService:
             "run_at": run_at or now, "created_at": now, "request_id": current_request_id()})
         after_commit(session, self.wake)
         return job_id
+
+    def enqueue_recurring(self, at=None):
+        """Enqueue the due run of each recurring task unless some worker already did; returns the jobs enqueued.
+
+        Each run is a ``recurring_execution`` row inserted with the job in one transaction: of several workers (on
+        several nodes) racing for one run, the one whose insert wins enqueues, the others insert nothing. A process
+        remembers the runs it has seen, so a worker writes once per run, not at every poll.
+        """
+        now, enqueued = at or utcnow(), []
+        for task in self.recurring.values():
+            run_at = task.latest_run(now)
+            if self._scheduled.get(task.key) == run_at:
+                continue
+            with self.db.write() as session:
+                execution_id = CLAIM_RECURRING.scalar(session, {"task_key": task.key, "run_at": run_at,
+                                                                "created_at": now})
+                if execution_id is not None:
+                    job_id = self.enqueue(session, task.kind, {"run_at": run_at.isoformat()}, run_at=run_at)
+                    RECURRING_JOB.execute(session, {"id": execution_id, "job_id": job_id})
+                    enqueued.append(job_id)
+            self._scheduled[task.key] = run_at
+        return enqueued
 
     # --- admin ---------------------------------------------------------------------
     def get(self, session, job_id):
@@ -121,10 +188,11 @@ class JobService:
                                .order_by(col(Job.id).desc()).limit(1)).first()
 
     def failed(self, session, contract_id):
-        """A contract's work that gave up: of each kind, the newest job, when it is dead."""
+        """A contract's work that gave up: of each piece of work (its dedupe key: the contract's document, one mail;
+        else its kind), the newest job, when it is dead."""
         newest = {}
         for job in session.scalars(select(Job).where(Job.contract_id == contract_id).order_by(col(Job.id).desc())):
-            newest.setdefault(job.kind, job)
+            newest.setdefault(job.dedupe_key or job.kind, job)
         return [job for job in newest.values() if job.status == DEAD]
 
     def retry(self, session, job_id, contract_id=None):
@@ -146,17 +214,18 @@ class JobService:
         return job
 
     # --- running ---------------------------------------------------------------------
-    def run_pending(self, worker_id, limit=None, at=None):
+    def run_pending(self, worker_id, limit=None, at=None, kinds=None):
         """Run what is due (at ``at``, default now) until nothing is, or ``limit`` tries; returns the tries made."""
         tried = 0
-        while (limit is None or tried < limit) and self.run_one(worker_id, at=at) is not None:
+        while (limit is None or tried < limit) and self.run_one(worker_id, at=at, kinds=kinds) is not None:
             tried += 1
         return tried
 
-    def run_one(self, worker_id, at=None):
+    def run_one(self, worker_id, at=None, kinds=None):
         """Claim the oldest due job, run its handler, record the outcome; returns the job as recorded, or None when
-        nothing is due. Only registered kinds are claimed (a node running older code leaves newer kinds alone)."""
-        job = self._claim(worker_id, at or utcnow())
+        nothing is due. Only registered kinds are claimed (a node running older code leaves newer kinds alone), and
+        of those only ``kinds`` when given (``flask timers run``)."""
+        job = self._claim(worker_id, at or utcnow(), kinds)
         if job is None:
             return None
         policy = self.policies[job.kind]
@@ -185,23 +254,25 @@ class JobService:
         self._wakeup.wait(timeout)
         self._wakeup.clear()  # after the wait: a commit always precedes its wake, so the next drain sees its jobs
 
-    def _claimable(self, now):
+    def _claimable(self, now, kinds):
         """Due and queued, or running on a lease that expired with tries left (the worker died: run it again)."""
-        return and_(col(Job.kind).in_(list(self.policies)), or_(
+        return and_(col(Job.kind).in_(list(kinds)), or_(
             and_(Job.status == QUEUED, Job.run_at <= now),
             and_(Job.status == RUNNING, Job.locked_until < now, Job.attempts < Job.max_attempts)))
 
-    def _claim(self, worker_id, now):
-        if not self.policies:
+    def _claim(self, worker_id, now, kinds=None):
+        kinds = [kind for kind in kinds or self.policies if kind in self.policies]
+        if not kinds:
             return None
         with self.db.write() as session:
             self._bury_lost(session, now)
-            candidate = session.execute(select(Job.id, Job.kind).where(self._claimable(now)).order_by(Job.run_at, Job.id)
-                                        .limit(1).with_for_update(skip_locked=True)).first()  # SQLite ignores FOR UPDATE
+            candidate = session.execute(  # SQLite ignores FOR UPDATE
+                select(Job.id, Job.kind).where(self._claimable(now, kinds)).order_by(Job.run_at, Job.id).limit(1)
+                .with_for_update(skip_locked=True)).first()
             if candidate is None:
                 return None
             return session.scalars(
-                update(Job).where(Job.id == candidate.id, self._claimable(now)).values(
+                update(Job).where(Job.id == candidate.id, self._claimable(now, kinds)).values(
                     status=RUNNING, attempts=Job.attempts + 1, locked_by=worker_id, started_at=now, rerun=False,
                     locked_until=now + self.policies[candidate.kind].lease, last_error=case(
                         (Job.status == RUNNING, literal("the lease of ") + Job.locked_by + " expired"),
@@ -227,7 +298,7 @@ class JobService:
         with self.db.write() as session:
             return session.scalars(update(Job).where(self._ours(job)).values(
                 status=case((again, QUEUED), else_=DONE), attempts=case((again, 0), else_=Job.attempts),
-                run_at=case((again, now), else_=Job.run_at), pending_key=case((again, Job.pending_key), else_=None),
+                pending_key=case((again, Job.pending_key), else_=None),
                 finished_at=case((again, None), else_=now), rerun=False, locked_by=None, locked_until=None)
                 .returning(Job).execution_options(synchronize_session=False)).first()
 

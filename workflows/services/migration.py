@@ -147,10 +147,11 @@ def plan_or_migrate(session, repository, runtime, history, key, from_version, to
             plan.movable.remove(row.id)
             continue
         resumed = row.status == "error"
-        if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen
-            REOPEN_TASKS.execute(session, {"id": row.id})
-        _retitle_open_tasks(connection, row.id, json.loads(target.spec_json)["spec"]["task_specs"])
         contract_id = int(row.business_key) if row.business_key.isdigit() else None
+        if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen, its timers run
+            REOPEN_TASKS.execute(session, {"id": row.id})
+            runtime.schedule_timer(session, row.id, contract_id, runtime.next_timer(session, row.id))
+        _retitle_open_tasks(connection, row.id, json.loads(target.spec_json)["spec"]["task_specs"])
         history.record(session, "process_migrated", actor, contract_id=contract_id, instance_id=row.id,
                        details={"definition": key, "from": from_version, "to": to_version, "resumed": resumed})
         plan.moved.append(row.id)

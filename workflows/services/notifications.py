@@ -2,47 +2,58 @@
 
 - a task arrives: every active user holding its role;
 - a reviewer returns a contract: the sales user who drafted it;
-- daily: each user gets a digest of the overdue tasks of their roles.
-Delivery happens after commit (and ``flask --app wsgi mail send`` retries what failed), so a
-rolled-back step never sends mail and a mail server outage never blocks a decision.
+- daily: each user gets a digest of the overdue tasks of their roles (a recurring job, once across all nodes).
+Each mail is a row of ``outbox_mail`` (what was said, to whom, when it went out) and, when the deployment sends mail
+(``MAIL_SERVER``), a ``mail.send`` job written in the same transaction: a rolled-back step never sends mail, a
+committed one is sent by a worker, never in the request, and an SMTP outage is the job's back-off, then a dead job
+on ``/admin/jobs``. Without ``MAIL_SERVER`` mail is recorded only (and ``flask mail send`` enqueues it once set).
 """
-import logging
-import os
-import socket
 from datetime import timedelta
 
-from sqlalchemy import update
 from sqlmodel import select
 
-from ..db import Statement, after_commit, insert_statement
+from ..db import Statement, insert_statement
 from ..models import Contract, HumanTask, OutboxMail, User
 from ..clock import utcnow
 
-log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+MAIL, DIGEST = "mail.send", "mail.digest"
+MAIL_POLICY = {"max_attempts": 8, "backoff": timedelta(minutes=2)}  # 2, 4 ... 128 minutes: about 4 hours in all
+DIGEST_POLICY = {"max_attempts": 3, "backoff": timedelta(minutes=5)}
 CONTRACT_FACTS = Statement("SELECT id, number, title, customer_name, created_by FROM contract WHERE id = :id")
 ACTIVE_USERS = Statement("SELECT username, display_name, email, roles FROM app_user WHERE active")
-INSERT_MAIL = insert_statement(OutboxMail.__table__, exclude=("id",))
-MAX_ATTEMPTS = 8
+INSERT_MAIL = insert_statement(OutboxMail.__table__, exclude=("id",), returning="id")
+MAIL_TO_SEND = Statement("SELECT id, to_addr, subject, body, sent_at FROM outbox_mail WHERE id = :id")
+MARK_SENT = Statement("UPDATE outbox_mail SET sent_at = :now WHERE id = :id AND sent_at IS NULL",
+                      now=OutboxMail.__table__.c.sent_at)
+UNSENT = Statement("SELECT id, contract_id FROM outbox_mail WHERE sent_at IS NULL ORDER BY id")
+MAIL_JOB_KEYS = Statement("SELECT dedupe_key FROM job WHERE kind = :kind")
+DIGEST_WRITTEN = Statement("SELECT 1 FROM outbox_mail WHERE kind = 'overdue_digest' AND created_at >= :since LIMIT 1",
+                           since=OutboxMail.__table__.c.created_at)
+
+
+class MailNotConfigured(RuntimeError):
+    """A mail job ran on a node without ``MAIL_SERVER``: a failed try (another node, or this one configured, sends)."""
 
 
 class NotificationService:
-    def __init__(self, db, mailer=None, base_url="http://127.0.0.1:5000"):
+    def __init__(self, db, jobs, mailer=None, base_url="http://127.0.0.1:5000"):
         self.db = db
+        self.jobs = jobs
         self.mailer = mailer
         self.base_url = base_url
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     # --- what to say -----------------------------------------------------------
     def enqueue(self, session, kind, to, subject, body, contract_id=None):
+        """Record a mail and, when this deployment sends mail, its delivery job: both in the caller's transaction."""
         if not to:
             return
-        now = utcnow()
-        INSERT_MAIL.execute(session, {"kind": kind, "to_addr": to, "subject": subject, "body": body, "contract_id": contract_id,
-                                      "created_at": now, "next_attempt_at": now, "attempts": 0, "sent_at": None,
-                                      "last_error": ""})
+        mail_id = INSERT_MAIL.scalar(session, {"kind": kind, "to_addr": to, "subject": subject, "body": body,
+                                               "contract_id": contract_id, "created_at": utcnow(), "sent_at": None})
         if self.mailer is not None:
-            after_commit(session, self.deliver_soon)
+            self._enqueue_delivery(session, mail_id, contract_id)
+
+    def _enqueue_delivery(self, session, mail_id, contract_id):
+        self.jobs.enqueue(session, MAIL, {"mail_id": mail_id}, contract_id=contract_id, dedupe_key=f"{MAIL}:{mail_id}")
 
     def mail_task_holders(self, session, step):
         """Step listener: mail the holders of each new task's role, and the drafter of a returned contract."""
@@ -102,42 +113,33 @@ class NotificationService:
             queued += 1
         return queued
 
-    # --- delivery ----------------------------------------------------------------
-    def deliver_soon(self):
-        """After commit: deliver now, in this thread; failures stay in the outbox for the retry command."""
-        try:
-            self.deliver_pending()
-        except Exception:  # a mail outage must never turn a committed decision into an error page
-            log.exception("mail delivery failed; `flask --app wsgi mail send` retries")
+    # --- delivery (job handlers) ----------------------------------------------------
+    def send(self, job):
+        """``mail.send``: send one recorded mail over SMTP and note when. Any SMTP or network error is a failed try
+        (the job backs off, then dies); a mail already sent (a try whose outcome was lost) is not sent again."""
+        if self.mailer is None:
+            raise MailNotConfigured("MAIL_SERVER is not set on this node")
+        with self.db.read() as session:
+            mail = MAIL_TO_SEND.first(session, {"id": job.payload["mail_id"]})
+        if mail is None or mail.sent_at is not None:
+            return
+        self.mailer.send(mail.to_addr, mail.subject, mail.body)
+        with self.db.write() as session:
+            MARK_SENT.execute(session, {"id": mail.id, "now": utcnow()})
 
-    def deliver_pending(self, limit=100):
-        """Send what is due; each mail is claimed first (a lease), so two senders never send one twice."""
-        sent = 0
-        if self.mailer is None:  # MAIL_SERVER unset: mail waits in the outbox
-            return sent
-        db = self.db
-        for _ in range(limit):
-            now = utcnow()
-            with db.write() as session:
-                mail = session.exec(select(OutboxMail).where(
-                    OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now, OutboxMail.attempts < MAX_ATTEMPTS)
-                    .order_by(OutboxMail.id).limit(1)).first()
-                if mail is None:
-                    return sent
-                claimed = session.execute(update(OutboxMail).where(
-                    OutboxMail.id == mail.id, OutboxMail.next_attempt_at == mail.next_attempt_at)
-                    .values(next_attempt_at=now + LEASE, attempts=mail.attempts + 1)).rowcount
-                to, subject, body, mail_id, attempts = mail.to_addr, mail.subject, mail.body, mail.id, mail.attempts + 1
-            if not claimed:
-                continue
-            try:
-                self.mailer.send(to, subject, body)
-            except Exception as exc:  # smtplib raises OSError and SMTPException subclasses; all are retried
-                with db.write() as session:
-                    session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(
-                        last_error=str(exc)[:2000], next_attempt_at=utcnow() + timedelta(minutes=2 ** attempts)))
-                continue
-            with db.write() as session:
-                session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(sent_at=utcnow(), last_error=""))
-            sent += 1
-        return sent
+    def send_digest(self, job):
+        """``mail.digest`` (daily, ``JobService.register_recurring``): write the overdue digest as of the run, in one
+        transaction; a second try after one whose outcome was lost finds the mail written and writes nothing."""
+        with self.db.write() as session:
+            if DIGEST_WRITTEN.scalar(session, {"since": job.created_at}) is None:
+                self.queue_overdue_digest(session, now=job.started_at)
+
+    def enqueue_unsent(self):
+        """Delivery jobs for recorded mail that never had one (written while ``MAIL_SERVER`` was unset, or before
+        delivery was a job); returns how many. A dead job is retried on /admin/jobs, not here."""
+        with self.db.write() as session:
+            keys = {row.dedupe_key for row in MAIL_JOB_KEYS.rows(session, {"kind": MAIL})}
+            missing = [mail for mail in UNSENT.rows(session) if f"{MAIL}:{mail.id}" not in keys]
+            for mail in missing:
+                self._enqueue_delivery(session, mail.id, mail.contract_id)
+        return len(missing)

@@ -29,6 +29,9 @@ SAVE_INSTANCE = Statement(
     "status = :status, updated_at = :updated_at, completed_at = :completed_at, next_timer_at = :next_timer_at, "
     "version = :version + 1 WHERE id = :id AND version = :version",
     updated_at=INSTANCE.c.updated_at, completed_at=INSTANCE.c.completed_at, next_timer_at=INSTANCE.c.next_timer_at)
+NEXT_TIMER = Statement("SELECT next_timer_at FROM process_instance WHERE id = :id AND status = 'running'",
+                       columns=(INSTANCE.c.next_timer_at,))
+TIMER = "process.timer"  # a timer is a job due when the timer is (Camunda): one per instance, at its next timer
 INSTANCE_DEFINITION = Statement("SELECT definition_id FROM process_instance WHERE id = :id")
 MARK_FAILED = Statement("UPDATE process_instance SET status = 'error', error = :error, version = version + 1, "
                         "updated_at = :now WHERE id = :id AND status = 'running'", now=INSTANCE.c.updated_at)
@@ -91,10 +94,11 @@ class Step:
 
 
 class RuntimeService:
-    def __init__(self, db, repository, history):
+    def __init__(self, db, repository, history, jobs):
         self.db = db
         self.repository = repository
         self.history = history
+        self.jobs = jobs
         self.tasks = None  # the inbox (TaskService) keeps its rows in step with each save: set by the platform
         self.specs = SpecCache()
         self.workflows = WorkflowCache()
@@ -214,6 +218,8 @@ class RuntimeService:
                 pipeline.send(SAVE_INSTANCE, {**values, "id": step.instance_id, "version": step.version},
                               expect_one="this contract was changed by someone else at the same moment; reload and try again")
             self.tasks.sync(session, step, pipeline)
+        if values["status"] == "running":
+            self.schedule_timer(session, step.instance_id, step.contract_id, values["next_timer_at"])
         step.version += 1
         survey = (step.workflow, step.ready, step.timers, step.completed)
         after_commit(session, lambda: self.workflows.put(step.instance_id, step.version, survey))
@@ -221,6 +227,18 @@ class RuntimeService:
             listener(session, step)
         self.history.record_many(session, step.events, contract_id=step.contract_id, instance_id=step.instance_id, at=now)
         step.events = []
+
+    def schedule_timer(self, session, instance_id, contract_id, due):
+        """Make sure the instance's timer job is due at ``due`` (its next timer; nothing when None), in the caller's
+        transaction. One job per instance (its dedupe key): a timer moved earlier moves the queued job earlier; one
+        moved later leaves the job early, and its run finds nothing due and schedules the later one."""
+        if due is not None:
+            self.jobs.enqueue(session, TIMER, {"instance_id": instance_id}, contract_id=contract_id,
+                              dedupe_key=f"{TIMER}:{instance_id}", run_at=due)
+
+    def next_timer(self, session, instance_id):
+        """When the running instance's next timer is due (None: no timer, or not running)."""
+        return NEXT_TIMER.scalar(session, {"id": instance_id})
 
     def mark_failed(self, instance_id, message):
         """Record a failed step in its own transaction (the step itself was rolled back): the instance is erroring,
@@ -252,6 +270,9 @@ class RuntimeService:
             raise Conflict(f"the process is {row.status}, not erroring")
         REOPEN_TASKS.execute(session, {"id": instance_id})
         key = row.business_key
+        # its timers waited while it was erroring (the timer job found it so and stopped): they run again
+        self.schedule_timer(session, instance_id, int(key) if key.isdigit() else None,
+                            self.next_timer(session, instance_id))
         self.history.record(session, "process_resumed", actor, contract_id=int(key) if key.isdigit() else None,
                             instance_id=instance_id, comment=reason, details={"error": row.error})
 

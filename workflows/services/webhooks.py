@@ -3,30 +3,37 @@
 Delivery is a POST of the event's JSON body to ``WEBHOOK_URL`` with
 ``X-Qianyue-Signature: sha256=<hex HMAC-SHA256 of the exact body with WEBHOOK_SECRET>``, ``X-Qianyue-Event`` and
 ``X-Qianyue-Delivery`` (the event id: receivers de-duplicate on it; an event may arrive more than once).
-Any 2xx answer delivers it; anything else (or no answer in 10 s) is retried with back-off (2, 4, 8 ... minutes,
-at most ``MAX_ATTEMPTS`` tries). Every attempt is a row of ``webhook_delivery`` (status code, error, duration).
-Without ``WEBHOOK_URL`` events wait in the outbox. Delivery runs after commit (like mail) and from
-``flask --app wsgi webhooks send`` (cron), so a rolled-back step never emits an event.
+Each event's delivery is a ``webhook.deliver`` job written with the event, so a rolled-back step never emits one and
+nothing is POSTed in the request. Any 2xx answer delivers it; anything else (or no answer in 10 s) is a failed try,
+retried on the job's back-off (2, 4, 8 ... minutes, ``POLICY``) and then dead on ``/admin/jobs``. Every try is a row
+of ``webhook_delivery`` (status code, error, duration). Without ``WEBHOOK_URL`` events are recorded only (and
+``flask webhooks send`` enqueues them once it is set).
 """
 import hashlib
 import hmac
 import json
-import logging
 import time
 from datetime import timedelta
 
 import requests
-from sqlalchemy import update
 from sqlmodel import select
 
-from ..db import after_commit
+from ..db import Statement
 from ..clock import utcnow
 from ..models import WebhookDelivery, WebhookEvent
 
-log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 10
+DELIVER = "webhook.deliver"
+POLICY = {"max_attempts": 10, "backoff": timedelta(minutes=2)}  # 2, 4 ... 512 minutes: about 17 hours in all
 TIMEOUT = 10
+EVENT_TO_SEND = Statement("SELECT id, kind, payload, delivered_at FROM webhook_event WHERE id = :id")
+MARK_DELIVERED = Statement("UPDATE webhook_event SET delivered_at = :now WHERE id = :id AND delivered_at IS NULL",
+                           now=WebhookEvent.__table__.c.delivered_at)
+UNDELIVERED = Statement("SELECT id, contract_id FROM webhook_event WHERE delivered_at IS NULL ORDER BY id")
+JOB_KEYS = Statement("SELECT dedupe_key FROM job WHERE kind = :kind")
+
+
+class DeliveryFailed(RuntimeError):
+    """The receiver did not take the event (not 2xx, no answer, no URL on this node): a failed try of the job."""
 
 
 def signature(secret, body):
@@ -34,8 +41,9 @@ def signature(secret, body):
 
 
 class WebhookService:
-    def __init__(self, db, url="", secret=""):
+    def __init__(self, db, jobs, url="", secret=""):
         self.db = db
+        self.jobs = jobs
         self.url = url or ""
         self.secret = secret or ""
 
@@ -45,8 +53,12 @@ class WebhookService:
         session.add(row)
         session.flush()
         if self.url:
-            after_commit(session, self.deliver_soon)
+            self._enqueue_delivery(session, row.id, contract_id)
         return row.id
+
+    def _enqueue_delivery(self, session, event_id, contract_id):
+        self.jobs.enqueue(session, DELIVER, {"event_id": event_id}, contract_id=contract_id,
+                          dedupe_key=f"{DELIVER}:{event_id}")
 
     def events(self, session, contract_id=None, limit=100):
         query = select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)
@@ -58,52 +70,41 @@ class WebhookService:
         return list(session.exec(select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
                                  .order_by(WebhookDelivery.id)))
 
-    def deliver_soon(self):
-        try:
-            self.deliver_pending()
-        except Exception:  # a receiver outage must never turn a committed activation into an error page
-            log.exception("webhook delivery failed; `flask --app wsgi webhooks send` retries")
-
-    def deliver_pending(self, limit=100, at=None):
-        """POST what is due (at ``at``, default now); each event is claimed first (a lease). Returns the number delivered."""
+    def deliver(self, job):
+        """``webhook.deliver``: POST the event once and log the try; raises ``DeliveryFailed`` unless it was taken (an
+        event already delivered, by a try whose outcome was lost, is not sent again)."""
         if not self.url:
-            return 0
-        delivered, db = 0, self.db
-        for _ in range(limit):
-            now = at or utcnow()
-            with db.write() as session:
-                event = session.exec(select(WebhookEvent).where(
-                    WebhookEvent.delivered_at.is_(None), WebhookEvent.next_attempt_at <= now,
-                    WebhookEvent.attempts < MAX_ATTEMPTS).order_by(WebhookEvent.id).limit(1)).first()
-                if event is None:
-                    return delivered
-                # read before the UPDATE: SQLAlchemy synchronizes the loaded object with the values it sets
-                event_id, kind, body, attempt = event.id, event.kind, event.payload.encode(), event.attempts + 1
-                claimed = session.execute(update(WebhookEvent).where(
-                    WebhookEvent.id == event_id, WebhookEvent.next_attempt_at == event.next_attempt_at)
-                    .values(next_attempt_at=now + LEASE, attempts=attempt)).rowcount
-            if not claimed:
-                continue
-            status, error, started = None, "", time.monotonic()
-            try:
-                response = requests.post(self.url, data=body, timeout=TIMEOUT, allow_redirects=False, headers={
-                    "Content-Type": "application/json; charset=utf-8", "User-Agent": "Qianyue-Webhook/1",
-                    "X-Qianyue-Event": kind, "X-Qianyue-Delivery": str(event_id),
-                    "X-Qianyue-Signature": signature(self.secret, body)})
-                status = response.status_code
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}: {response.text[:500]}"
-            except requests.RequestException as exc:
-                error = f"{type(exc).__name__}: {exc}"[:2000]
-            elapsed = int((time.monotonic() - started) * 1000)
-            with db.write() as session:
-                session.add(WebhookDelivery(event_id=event_id, attempt=attempt, url=self.url[:500], status_code=status,
-                                            error=error, duration_ms=elapsed))
-                values = {"last_status": status, "last_error": error}
-                if error:
-                    values["next_attempt_at"] = now + timedelta(minutes=2 ** attempt)
-                else:
-                    values["delivered_at"] = utcnow()
-                session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(**values))
-            delivered += 0 if error else 1
-        return delivered
+            raise DeliveryFailed("WEBHOOK_URL is not set on this node")
+        with self.db.read() as session:
+            event = EVENT_TO_SEND.first(session, {"id": job.payload["event_id"]})
+        if event is None or event.delivered_at is not None:
+            return
+        body, status, error, started = event.payload.encode(), None, "", time.monotonic()
+        try:
+            response = requests.post(self.url, data=body, timeout=TIMEOUT, allow_redirects=False, headers={
+                "Content-Type": "application/json; charset=utf-8", "User-Agent": "Qianyue-Webhook/1",
+                "X-Qianyue-Event": event.kind, "X-Qianyue-Delivery": str(event.id),
+                "X-Qianyue-Signature": signature(self.secret, body)})
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {response.text[:500]}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        elapsed = int((time.monotonic() - started) * 1000)
+        with self.db.write() as session:
+            session.add(WebhookDelivery(event_id=event.id, attempt=job.attempts, url=self.url[:500], status_code=status,
+                                        error=error, duration_ms=elapsed))
+            if not error:
+                MARK_DELIVERED.execute(session, {"id": event.id, "now": utcnow()})
+        if error:
+            raise DeliveryFailed(error)
+
+    def enqueue_undelivered(self):
+        """Delivery jobs for events that never had one (written while ``WEBHOOK_URL`` was unset, or before delivery
+        was a job); returns how many. A dead job is retried on /admin/jobs, not here."""
+        with self.db.write() as session:
+            keys = {row.dedupe_key for row in JOB_KEYS.rows(session, {"kind": DELIVER})}
+            missing = [event for event in UNDELIVERED.rows(session) if f"{DELIVER}:{event.id}" not in keys]
+            for event in missing:
+                self._enqueue_delivery(session, event.id, event.contract_id)
+        return len(missing)
