@@ -60,6 +60,9 @@ def mailing(database_url, tmp_path, smtp):
 
 def test_a_committed_steps_mail_is_sent_by_the_worker_not_the_request(mailing, smtp):
     app, api = mailing
+    with app.extensions["qianyue"].db.write() as session:  # another account manager: a draft not theirs is not their task
+        app.extensions["qianyue"].accounts.create_user(session, "sales2", ["sales"], "pw-sales-2", "赵磊",
+                                                       email="sales2@provider.example")
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
     api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
     assert smtp.messages == []  # the request only recorded the mail and its delivery job
@@ -72,13 +75,17 @@ def test_a_committed_steps_mail_is_sent_by_the_worker_not_the_request(mailing, s
     [arrived] = smtp.to("legal@provider.example")
     assert contract["number"] in arrived["subject"] and "法务审核" in arrived["subject"]
     assert "/tasks/" in arrived["body"]
+    due = aware(datetime.fromisoformat(api.tasks("legal", contract["id"])[0]["due_at"])).astimezone(CHINA)
+    assert f"截止时间：{due:%Y-%m-%d %H:%M}（北京时间）" in arrived["body"]  # China time, as people read it
     with platform.db.read() as session:
         assert session.get(OutboxMail, mail.id).sent_at is not None
     api.decide("legal", contract["id"], "return", "第十一条联系人与首页不一致")
     api.run_jobs()
     returned = [m for m in smtp.to("sales@provider.example") if "退回" in m["subject"]]
     assert len(returned) == 1 and "第十一条联系人与首页不一致" in returned[0]["body"]
+    assert "李娜 退回了合同" in returned[0]["body"]  # the reviewer's name, not their username
     assert api.run_jobs() == 0 and len(smtp.messages) == 2  # sent once, never again
+    assert smtp.to("sales2@provider.example") == []
 
 
 def test_a_rolled_back_step_records_and_enqueues_no_mail(mailing, smtp):

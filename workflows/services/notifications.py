@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from ..db import Statement, insert_statement
 from ..models import Contract, HumanTask, OutboxMail, User
-from ..clock import utcnow
+from ..clock import china_time, utcnow
 
 MAIL, DIGEST = "mail.send", "mail.digest"
 MAIL_POLICY = {"max_attempts": 8, "backoff": timedelta(minutes=2)}  # 2, 4 ... 128 minutes: about 4 hours in all
@@ -63,23 +63,25 @@ class NotificationService:
         if contract is None:
             return
         returned = any(e.get("decision") == "return" for e in step.events)
+        users = self._active_users(session)
         for task in step.new_tasks:
             if returned and task["role"] == "sales":
                 continue  # the return mail below tells sales, with the reviewer's comment
             if task["role"] == "customer":
                 continue  # the contract's own signer is invited (CustomerService); no account hears of others' contracts
-            for user in self._holders(session, task["role"]):
+            for user in self._holders(users, task["role"], contract):
                 if user.username == step.actor:
                     continue  # nobody needs mail about the task they just made for themselves
                 self.enqueue(session, "task_arrived", user.email,
                              f"[签约] 待办：{task['title']} · {contract.number}",
                              f"{user.display_name}，您好：\n\n合同《{contract.title}》（{contract.number}，客户：{contract.customer_name}）"
-                             f"等待您处理：{task['title']}。\n截止时间：{task['due_at']:%Y-%m-%d %H:%M} (UTC)\n\n"
+                             f"等待您处理：{task['title']}。\n截止时间：{china_time(task['due_at']):%Y-%m-%d %H:%M}（北京时间）\n\n"
                              f"{self.base_url}/tasks/{task['id']}\n", contract.id)
+        names = {user.username: user.display_name or user.username for user in users}
         for event in step.events:
             if event.get("decision") == "return":
                 self.tell_drafter(session, contract.id, "contract_returned", f"[签约] 合同被退回：{contract.number}",
-                                  f"{event['actor']} 退回了合同《{contract.title}》（{contract.number}）。\n"
+                                  f"{names.get(event['actor'], event['actor'])} 退回了合同《{contract.title}》（{contract.number}）。\n"
                                   f"意见：{event.get('comment') or ''}\n\n请修改后重新提交：", contract=contract)
 
     def tell_drafter(self, session, contract_id, kind, subject, text, contract=None):
@@ -90,8 +92,12 @@ class NotificationService:
             self.enqueue(session, kind, drafter.email, subject,
                          f"{drafter.display_name}，您好：\n\n{text}{self.base_url}/contracts/{contract.id}\n", contract.id)
 
-    def _holders(self, session, role):
-        return [u for u in self._active_users(session) if role in u.roles.split(",") and u.email]
+    @staticmethod
+    def _holders(users, role, contract):
+        """Who hears of a task: its role's active users with an email; a draft's task only its drafter (the draft is
+        theirs, not every account manager's)."""
+        holders = [u for u in users if role in u.roles.split(",") and u.email]
+        return [u for u in holders if u.username == contract.created_by] if role == "sales" else holders
 
     def _active_users(self, session):
         return ACTIVE_USERS.rows(session)
@@ -106,7 +112,8 @@ class NotificationService:
             mine = [(t, c) for t, c in overdue if t.role in user.role_set]
             if not mine or not user.email:
                 continue
-            lines = [f"- {t.title} · {c.number} · {c.customer_name} · 截止 {t.due_at:%Y-%m-%d %H:%M} · {self.base_url}/tasks/{t.id}"
+            lines = [f"- {t.title} · {c.number} · {c.customer_name} · 截止 {china_time(t.due_at):%Y-%m-%d %H:%M}（北京时间）"
+                     f" · {self.base_url}/tasks/{t.id}"
                      for t, c in mine]
             self.enqueue(session, "overdue_digest", user.email, f"[签约] 逾期待办 {len(mine)} 项",
                          f"{user.display_name}，您好：\n\n以下待办已逾期：\n" + "\n".join(lines) + "\n")
