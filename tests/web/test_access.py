@@ -25,6 +25,7 @@ PAGES = {
     "/contracts/{contract}/package.pdf": {**STAFF, **{u: 302 for u in STAFF if STAFF[u] == 200}},  # not built yet
     "/tasks/{legal_task}": ONLY("legal", "admin"),
     "/admin/users": ONLY("admin"),
+    "/admin/jobs": ONLY("admin"),
     "/admin/templates": ONLY("admin"),
     "/admin/templates/technical_service/new": ONLY("admin"),
     "/admin/templates/technical_service/1": ONLY("admin"),
