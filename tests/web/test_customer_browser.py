@@ -95,6 +95,7 @@ def test_customer_draws_and_signs(live, chromium, screen):
         page.mouse.up()
         assert page.is_checked("input[name=method][value=drawn]")
         page.check("#consent")
+        assert not page.locator("#sign code.digest").is_visible()  # a customer reads no hash unless they ask for it
         shot("customer-5-signing-page")
         page.click("#sign-button")
         page.wait_for_selector(".error-text[role=alert]")  # the wrong code: refused, nothing lost
