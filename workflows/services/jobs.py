@@ -182,6 +182,10 @@ class JobService:
             query = query.where(Job.contract_id == contract_id)
         return list(session.scalars(query))
 
+    def dedupe_keys(self, session, kind):
+        """Every dedupe key a job of ``kind`` was ever enqueued with (finished ones too): what already had its job."""
+        return set(session.scalars(select(Job.dedupe_key).where(Job.kind == kind, col(Job.dedupe_key).is_not(None))))
+
     def latest(self, session, kind, contract_id):
         """The newest job of ``kind`` for a contract, whatever its status (None if there never was one)."""
         return session.scalars(select(Job).where(Job.kind == kind, Job.contract_id == contract_id)

@@ -26,7 +26,6 @@ MAIL_TO_SEND = Statement("SELECT id, to_addr, subject, body, sent_at FROM outbox
 MARK_SENT = Statement("UPDATE outbox_mail SET sent_at = :now WHERE id = :id AND sent_at IS NULL",
                       now=OutboxMail.__table__.c.sent_at)
 UNSENT = Statement("SELECT id, contract_id FROM outbox_mail WHERE sent_at IS NULL ORDER BY id")
-MAIL_JOB_KEYS = Statement("SELECT dedupe_key FROM job WHERE kind = :kind")
 DIGEST_WRITTEN = Statement("SELECT 1 FROM outbox_mail WHERE kind = 'overdue_digest' AND created_at >= :since LIMIT 1",
                            since=OutboxMail.__table__.c.created_at)
 
@@ -145,7 +144,7 @@ class NotificationService:
         """Delivery jobs for recorded mail that never had one (written while ``MAIL_SERVER`` was unset, or before
         delivery was a job); returns how many. A dead job is retried on /admin/jobs, not here."""
         with self.db.write() as session:
-            keys = {row.dedupe_key for row in MAIL_JOB_KEYS.rows(session, {"kind": MAIL})}
+            keys = self.jobs.dedupe_keys(session, MAIL)
             missing = [mail for mail in UNSENT.rows(session) if f"{MAIL}:{mail.id}" not in keys]
             for mail in missing:
                 self._enqueue_delivery(session, mail.id, mail.contract_id)

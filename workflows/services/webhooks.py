@@ -29,7 +29,6 @@ EVENT_TO_SEND = Statement("SELECT id, kind, payload, delivered_at FROM webhook_e
 MARK_DELIVERED = Statement("UPDATE webhook_event SET delivered_at = :now WHERE id = :id AND delivered_at IS NULL",
                            now=WebhookEvent.__table__.c.delivered_at)
 UNDELIVERED = Statement("SELECT id, contract_id FROM webhook_event WHERE delivered_at IS NULL ORDER BY id")
-JOB_KEYS = Statement("SELECT dedupe_key FROM job WHERE kind = :kind")
 
 
 class DeliveryFailed(RuntimeError):
@@ -103,7 +102,7 @@ class WebhookService:
         """Delivery jobs for events that never had one (written while ``WEBHOOK_URL`` was unset, or before delivery
         was a job); returns how many. A dead job is retried on /admin/jobs, not here."""
         with self.db.write() as session:
-            keys = {row.dedupe_key for row in JOB_KEYS.rows(session, {"kind": DELIVER})}
+            keys = self.jobs.dedupe_keys(session, DELIVER)
             missing = [event for event in UNDELIVERED.rows(session) if f"{DELIVER}:{event.id}" not in keys]
             for event in missing:
                 self._enqueue_delivery(session, event.id, event.contract_id)
