@@ -78,16 +78,20 @@ class Failed(Exception):
 
 
 class Recorder:
-    """Latencies per endpoint and the errors, from every client thread."""
+    """Latencies per endpoint, the errors, and the ids the server gave each request (to find its access log line),
+    from every client thread."""
 
     def __init__(self):
         self.samples, self.errors, self.lock = defaultdict(list), defaultdict(list), threading.Lock()
+        self.request_ids = defaultdict(list)
 
-    def add(self, endpoint, seconds, error=None):
+    def add(self, endpoint, seconds, error=None, request_id=None):
         with self.lock:
             self.samples[endpoint].append(seconds * 1000)
             if error:
                 self.errors[endpoint].append(error)
+            if request_id:
+                self.request_ids[endpoint].append(request_id)
 
     @property
     def requests(self):
@@ -98,18 +102,31 @@ class Recorder:
         return sum(len(e) for e in self.errors.values())
 
 
-class Client:
-    """One team's HTTP sessions (keep-alive): the API with each user's token, and legal's signed-in page session."""
+def http_session():
+    """A keep-alive session that, as browsers do, sends a GET again on a new connection when the kept-alive one was
+    just closed by the server (gunicorn's keepalive is 5 s); nothing else is ever retried."""
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=Retry(total=1, connect=0, read=1, status=0, other=0,
+                                                           allowed_methods=frozenset({"GET"}))))
+    return session
 
-    def __init__(self, base, team, recorder, codes, index, deadline):
+
+def worker_pace():
+    time.sleep(1)  # as scripts/walkthrough polls while the worker prepares the document
+
+
+class Client:
+    """One team's HTTP sessions (keep-alive): the API with each user's token, and legal's signed-in page session.
+    ``new_session`` makes them (bench/api_cost.py serves them in its own process); ``wait_for_worker`` runs between
+    two looks at a document being prepared."""
+
+    def __init__(self, base, team, recorder, codes, index, deadline, new_session=http_session,
+                 wait_for_worker=worker_pace):
         self.base, self.recorder, self.codes, self.index, self.deadline = base, recorder, codes, index, deadline
         self.users = {role: username for role, (username, _) in team.items()}
         self.tokens = {role: token for role, (_, token) in team.items()}
-        self.http, self.pages = requests.Session(), requests.Session()
-        for session in (self.http, self.pages):  # as browsers do: a GET on a kept-alive connection the server has
-            # just closed (gunicorn's keepalive is 5 s) is sent again on a new one; nothing else is ever retried
-            session.mount("http://", HTTPAdapter(max_retries=Retry(total=1, connect=0, read=1, status=0, other=0,
-                                                                   allowed_methods=frozenset({"GET"}))))
+        self.http, self.pages = new_session(), new_session()
+        self.wait_for_worker = wait_for_worker
 
     def call(self, endpoint, method, path, user=None, body=None, expect=(200,), page=False, data=None):
         if time.monotonic() >= self.deadline:
@@ -123,11 +140,11 @@ class Client:
         except requests.RequestException as exc:
             self.recorder.add(endpoint, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
             raise Failed(endpoint) from exc
-        elapsed = time.perf_counter() - started
+        elapsed, request_id = time.perf_counter() - started, response.headers.get("X-Request-ID")
         if response.status_code not in expect:
-            self.recorder.add(endpoint, elapsed, f"{response.status_code} {response.text[:200]}")
+            self.recorder.add(endpoint, elapsed, f"{response.status_code} {response.text[:200]}", request_id)
             raise Failed(endpoint)
-        self.recorder.add(endpoint, elapsed)
+        self.recorder.add(endpoint, elapsed, request_id=request_id)
         return response
 
     def api(self, endpoint, method, path, user, body=None, expect=(200,)):
@@ -181,7 +198,7 @@ class Client:
             if state["status"] != "preparing":
                 self.recorder.add("GET /contracts/{id}/signing", 0, f"document {state['status']}: {state}")
                 raise Failed("signing")
-            time.sleep(1)  # as scripts/walkthrough polls
+            self.wait_for_worker()
         self.api("POST /contracts/{id}/intent", "POST", f"/contracts/{cid}/intent", "customer", {}, expect=(201,))
         self.api("POST /contracts/{id}/sign", "POST", f"/contracts/{cid}/sign", "customer", {
             "document_sha256": state["document_sha256"], "method": "typed", "typed_name": "徐永立", "consent": True,

@@ -99,6 +99,24 @@ def test_the_access_log_names_the_user(make_app, stderr):
         "legal", 200, response.headers["X-Request-ID"])
 
 
+def test_the_access_log_says_what_each_request_cost_in_cpu_and_statements(make_app, stderr):
+    app = make_app()
+    platform = app.extensions["qianyue"]
+    with platform.db.write() as session:
+        token = platform.accounts.create_token(session, "legal")
+    client = app.test_client()
+    client.get("/test-log")
+    client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    with platform.db.read() as session:  # outside a request nothing is counted, and nothing leaks into the next one
+        platform.tasks.query(session, roles={"legal"})
+    client.get("/api/v1/tasks?role=legal", headers={"Authorization": f"Bearer {token}"})
+    view, tasks, again = [line for line in records(stderr) if line["logger"] == "webapp.access"]
+    assert view["statements"] == 0 and isinstance(view["cpu_ms"], float)
+    # the token's user (its transaction: BEGIN, SELECT, ROLLBACK), then the tasks (BEGIN, SELECT, ROLLBACK)
+    assert tasks["statements"] == again["statements"] == 6, (tasks, again)
+    assert tasks["cpu_ms"] > 0 and tasks["message"].endswith(f"(CPU {tasks['cpu_ms']} ms, 6 statements)")
+
+
 def test_a_job_logs_under_the_id_of_the_request_that_enqueued_it(make_app, stderr):
     app = make_app(WTF_CSRF_ENABLED=False)
     jobs = JobService(app.extensions["qianyue"].db)  # its own service: the platform's kinds stay out of it

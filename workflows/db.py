@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections import namedtuple
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import psycopg
 from sqlalchemy import create_engine, event, text
@@ -26,6 +27,27 @@ WRITE_OPTION = "qianyue_write"
 AFTER_COMMIT = "qianyue_after_commit"
 AFTER_ROLLBACK = "qianyue_after_rollback"
 log = logging.getLogger(__name__)
+_STATEMENTS = ContextVar("qianyue_statements", default=None)
+
+
+class StatementCount:
+    """The statements sent to the database from this context (a request: its access log line) since ``start``: what
+    the app runs through SQLAlchemy or ``Statement``, and each transaction's BEGIN and its COMMIT or ROLLBACK, which
+    are round trips too. Counting costs a context-variable read per statement."""
+
+    def __init__(self):
+        self.value = 0
+        self._token = _STATEMENTS.set(self)
+
+    def stop(self):
+        _STATEMENTS.reset(self._token)
+        return self.value
+
+
+def _count(statements=1):
+    counting = _STATEMENTS.get()
+    if counting is not None:
+        counting.value += statements
 
 
 def after_commit(session, callback):
@@ -71,7 +93,18 @@ def make_engine(url, echo=False):
     else:
         engine = create_engine(parsed, echo=echo, pool_size=10, max_overflow=20)
         _ping_when_idle(engine)
+    _count_statements(engine)
     return engine
+
+
+def _count_statements(engine):
+    """What SQLAlchemy sends counts in ``StatementCount`` (``Statement`` counts its own)."""
+    @event.listens_for(engine, "before_cursor_execute")
+    def on_execute(_connection, _cursor, _statement, parameters, _context, executemany):
+        _count(len(parameters) if executemany else 1)
+
+    for name in ("begin", "commit", "rollback"):
+        event.listen(engine, name, lambda _connection: _count())
 
 
 IDLE_BEFORE_PING = 10.0  # seconds
@@ -155,6 +188,7 @@ class Statement:
         connection = session.connection()
         sizes = tuple((name, len(params[name])) for name in sorted(self.lists))
         sql, binds, results = self._for(connection.dialect, sizes)
+        _count()
         if binds or sizes:
             params = self._bind(params, binds, sizes)
         return connection.connection.driver_connection.cursor(), sql, params, results
@@ -184,6 +218,7 @@ class Statement:
         if rows:
             connection = session.connection()
             sql, binds, _ = self._for(connection.dialect)
+            _count(len(rows))
             connection.connection.driver_connection.cursor().executemany(
                 sql, [self._bind(row, binds) for row in rows] if binds else rows)
 
