@@ -10,8 +10,8 @@ run on this machine) and the statements of its access log line (webapp/request_l
 two runs of bench/load.py do not. The job worker's work (preparing documents, packages) runs between requests and is
 not counted.
 
---profile ENDPOINT (e.g. "POST /contracts"): pyinstrument's profile of that endpoint's requests added up, written to
-a text file (the figures of a profiled run are inflated by the profiler).
+--profile ENDPOINT (e.g. "POST /contracts"; again for another): pyinstrument's profile of that endpoint's requests
+added up, written to a text file (the figures of a profiled run are inflated by the profiler).
 """
 import argparse
 import itertools
@@ -136,7 +136,8 @@ def main():
     parser.add_argument("--clients", type=int, default=6, help="teams, each with its rounds (one signs its contract)")
     parser.add_argument("--rounds", type=int, default=6, help="contracts per client")
     parser.add_argument("--processes", type=int, default=3, help="apps serving in turn (gunicorn's worker processes)")
-    parser.add_argument("--profile", metavar="ENDPOINT", help='e.g. "POST /contracts": its profile, to a file')
+    parser.add_argument("--profile", metavar="ENDPOINT", action="append", default=[],
+                        help='e.g. "POST /contracts": its profile, to a file (more than one: each)')
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="qianyue-cost-"))
     database_url, handle = load.pg_database(args.pg)
@@ -180,8 +181,8 @@ def main():
             for error in sorted(set(errors))[:3]:
                 print(f"  error {endpoint}: {error}")
         report(recorder, lines.by_id, costs)
-        if args.profile:
-            write_profile(args.profile, recorder, profiles, folder)
+        for endpoint in args.profile:
+            write_profile(endpoint, recorder, profiles, folder)
         problems = load.check_invariants(worker, verify_packages=False)
         print(f"invariants: {'all hold' if not problems else problems[:5]}")
         for platform in platforms:

@@ -14,7 +14,8 @@ from webapp import create_app
 from workflows.clock import CHINA, aware, utcnow
 from workflows.mail import Mailer, MailSettings
 from workflows.models import Job, OutboxMail, RecurringExecution
-from workflows.services.notifications import MAIL, MAIL_POLICY
+from workflows.db import StatementCount
+from workflows.services.notifications import MAIL, MAIL_POLICY, Mail
 
 
 class Inbox:
@@ -86,6 +87,31 @@ def test_a_committed_steps_mail_is_sent_by_the_worker_not_the_request(mailing, s
     assert "李娜 退回了合同" in returned[0]["body"]  # the reviewer's name, not their username
     assert api.run_jobs() == 0 and len(smtp.messages) == 2  # sent once, never again
     assert smtp.to("sales2@provider.example") == []
+
+
+def test_a_task_for_a_role_of_many_is_mailed_in_one_insert_and_their_jobs_in_another(mailing, smtp):
+    """A step's mails cost two statements however many hold the role: twelve reviewers hear of the task, each once."""
+    app, api = mailing
+    platform = app.extensions["qianyue"]
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    with platform.db.write() as session:
+        for n in range(11):
+            platform.accounts.create_user(session, f"legal{n}", ["legal"], "pw-legal-x", f"法务{n}",
+                                          email=f"legal{n}@provider.example")
+    submitted = api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    assert submitted.status_code == 200
+    with platform.db.read() as session:
+        mails = session.exec(select(OutboxMail).where(OutboxMail.kind == "task_arrived")).all()
+        jobs = session.exec(select(Job).where(Job.kind == MAIL)).all()
+    assert len(mails) == 12 and sorted(job.payload["mail_id"] for job in jobs) == sorted(m.id for m in mails)
+    assert {job.contract_id for job in jobs} == {contract["id"]} and len({job.dedupe_key for job in jobs}) == 12
+    with platform.db.write() as session:  # the same two statements for 12 mails as for 1
+        counting = StatementCount()
+        platform.notifications.enqueue_many(session, [Mail("note", f"x{n}@provider.example", "s", "b") for n in range(12)])
+        assert counting.stop() == 2
+    assert api.run_jobs() == 24
+    assert sorted(a for m in smtp.messages for a in m["to"]) == sorted(
+        [m.to_addr for m in mails] + [f"x{n}@provider.example" for n in range(12)])
 
 
 def test_a_rolled_back_step_records_and_enqueues_no_mail(mailing, smtp):

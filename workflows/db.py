@@ -246,6 +246,37 @@ class Statement:
         return self._row
 
 
+class ManyRows:
+    """One statement for many rows: ``sql`` holds ``{rows}``, where ``row`` (e.g. ``(:kind, :body)``) is repeated once a
+    row, so N rows are one statement and one round trip where ``Statement.execute_many`` sends N. ``typed`` maps a
+    bind name of ``row`` to its column, as for ``Statement``; ``rows`` runs it (``CHUNK`` rows at most a statement,
+    within both databases' limits on bind parameters) and returns what a RETURNING clause gives, in no promised order.
+    """
+
+    CHUNK = 500
+
+    def __init__(self, sql, row, **typed):
+        self.sql, self.row, self.typed = sql, row, typed
+        self.names = list(dict.fromkeys(Statement._PLACEHOLDER.findall(row)))
+        self._by_count = {}
+
+    def _statement(self, count):
+        statement = self._by_count.get(count)
+        if statement is None:
+            rows = ", ".join(Statement._PLACEHOLDER.sub(rf":\1_{i}", self.row) for i in range(count))
+            typed = {f"{name}_{i}": column for name, column in self.typed.items() for i in range(count)}
+            statement = self._by_count[count] = Statement(self.sql.replace("{rows}", rows), **typed)
+        return statement
+
+    def rows(self, session, rows):
+        found = []
+        for start in range(0, len(rows), self.CHUNK):
+            chunk = rows[start:start + self.CHUNK]
+            params = {f"{name}_{i}": row[name] for i, row in enumerate(chunk) for name in self.names}
+            found += self._statement(len(chunk)).rows(session, params)
+        return found
+
+
 class Pipeline:
     """Statements whose results nobody waits for, sent together: one round trip on PostgreSQL (psycopg's pipeline
     mode) instead of one each. Elsewhere they simply run as they come.

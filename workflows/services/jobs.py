@@ -26,7 +26,7 @@ from sqlalchemy import and_, case, literal, or_, select, update
 from sqlmodel import col
 
 from ..clock import utcnow
-from ..db import Statement, after_commit
+from ..db import ManyRows, Statement, after_commit
 from ..errors import Conflict, NotFound
 from ..logs import current_request_id, request_id
 from ..models import Job, RecurringExecution
@@ -40,14 +40,14 @@ ERROR_TAIL = 4000  # characters of the traceback kept in last_error (its end nam
 # its job); a running one is flagged to run again (its run may predate the caller's change), due at the time asked
 # for (the earliest, if asked several times while it runs). Same syntax on SQLite and PostgreSQL; on PostgreSQL the
 # conflicting row stays locked until the caller commits, so the worker's finishing UPDATE sees the flag.
-ENQUEUE = Statement(
+ENQUEUE = ManyRows(
     "INSERT INTO job (kind, payload_json, contract_id, dedupe_key, pending_key, status, attempts, max_attempts, run_at,"
-    " rerun, last_error, created_at, request_id) VALUES (:kind, :payload_json, :contract_id, :dedupe_key, :dedupe_key,"
-    " 'queued', 0, :max_attempts, :run_at, FALSE, '', :created_at, :request_id)"
+    " rerun, last_error, created_at, request_id) VALUES {rows}"
     " ON CONFLICT (pending_key) DO UPDATE SET rerun = job.rerun OR job.status = 'running',"
     " run_at = CASE WHEN job.status = 'running' AND NOT job.rerun THEN excluded.run_at"
     " WHEN excluded.run_at < job.run_at THEN excluded.run_at ELSE job.run_at END RETURNING id",
-    run_at=Job.__table__.c.run_at, created_at=Job.__table__.c.created_at)
+    "(:kind, :payload_json, :contract_id, :dedupe_key, :dedupe_key, 'queued', 0, :max_attempts, :run_at, FALSE, '',"
+    " :created_at, :request_id)", run_at=Job.__table__.c.run_at, created_at=Job.__table__.c.created_at)
 # A recurring task's run is claimed by inserting it; the unique (task, run time) lets one of N racing workers win.
 CLAIM_RECURRING = Statement(
     "INSERT INTO recurring_execution (task_key, run_at, created_at) VALUES (:task_key, :run_at, :created_at)"
@@ -128,16 +128,27 @@ class JobService:
         a queued one becomes due at the earlier of its time and ``run_at``; a running one runs once more when it
         finishes, due at ``run_at``.
         """
+        (job_id,) = self.enqueue_many(session, kind, [(payload, contract_id, dedupe_key)], run_at=run_at)
+        return job_id
+
+    def enqueue_many(self, session, kind, jobs, *, run_at=None):
+        """``enqueue`` for many jobs of one kind in one statement: ``jobs`` are (payload, contract_id, dedupe_key), the
+        keys distinct (or None). Returns their ids, in no particular order."""
         policy = self.policies.get(kind)
         if policy is None:
             raise ValueError(f"no handler registered for job kind {kind!r}")
-        now = utcnow()
-        job_id = ENQUEUE.scalar(session, {
+        keys = [key for _, _, key in jobs if key is not None]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one statement cannot enqueue two jobs with the same dedupe key")
+        if not jobs:
+            return []
+        now, request = utcnow(), current_request_id()
+        ids = ENQUEUE.rows(session, [{
             "kind": kind, "payload_json": json.dumps(payload, ensure_ascii=False, sort_keys=True),
             "contract_id": contract_id, "dedupe_key": dedupe_key, "max_attempts": policy.max_attempts,
-            "run_at": run_at or now, "created_at": now, "request_id": current_request_id()})
+            "run_at": run_at or now, "created_at": now, "request_id": request} for payload, contract_id, dedupe_key in jobs])
         after_commit(session, self.wake)
-        return job_id
+        return [row.id for row in ids]
 
     def enqueue_recurring(self, at=None):
         """Enqueue the due run of each recurring task unless some worker already did; returns the jobs enqueued.

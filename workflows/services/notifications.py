@@ -9,10 +9,11 @@ committed one is sent by a worker, never in the request, and an SMTP outage is t
 on ``/admin/jobs``. Without ``MAIL_SERVER`` mail is recorded only (and ``flask mail send`` enqueues it once set).
 """
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlmodel import select
 
-from ..db import Statement, insert_statement
+from ..db import ManyRows, Statement
 from ..models import Contract, HumanTask, OutboxMail, User
 from ..clock import china_time, utcnow
 
@@ -21,13 +22,24 @@ MAIL_POLICY = {"max_attempts": 8, "backoff": timedelta(minutes=2)}  # 2, 4 ... 1
 DIGEST_POLICY = {"max_attempts": 3, "backoff": timedelta(minutes=5)}
 CONTRACT_FACTS = Statement("SELECT id, number, title, customer_name, created_by FROM contract WHERE id = :id")
 ACTIVE_USERS = Statement("SELECT username, display_name, email, roles FROM app_user WHERE active")
-INSERT_MAIL = insert_statement(OutboxMail.__table__, exclude=("id",), returning="id")
+INSERT_MAILS = ManyRows(
+    "INSERT INTO outbox_mail (kind, to_addr, subject, body, contract_id, created_at, sent_at) VALUES {rows} "
+    "RETURNING id, contract_id", "(:kind, :to_addr, :subject, :body, :contract_id, :created_at, NULL)",
+    created_at=OutboxMail.__table__.c.created_at)
 MAIL_TO_SEND = Statement("SELECT id, to_addr, subject, body, sent_at FROM outbox_mail WHERE id = :id")
 MARK_SENT = Statement("UPDATE outbox_mail SET sent_at = :now WHERE id = :id AND sent_at IS NULL",
                       now=OutboxMail.__table__.c.sent_at)
 UNSENT = Statement("SELECT id, contract_id FROM outbox_mail WHERE sent_at IS NULL ORDER BY id")
 DIGEST_WRITTEN = Statement("SELECT 1 FROM outbox_mail WHERE kind = 'overdue_digest' AND created_at >= :since LIMIT 1",
                            since=OutboxMail.__table__.c.created_at)
+
+
+class Mail(NamedTuple):
+    kind: str
+    to: str
+    subject: str
+    body: str
+    contract_id: int | None = None
 
 
 class MailNotConfigured(RuntimeError):
@@ -44,15 +56,21 @@ class NotificationService:
     # --- what to say -----------------------------------------------------------
     def enqueue(self, session, kind, to, subject, body, contract_id=None):
         """Record a mail and, when this deployment sends mail, its delivery job: both in the caller's transaction."""
-        if not to:
-            return
-        mail_id = INSERT_MAIL.scalar(session, {"kind": kind, "to_addr": to, "subject": subject, "body": body,
-                                               "contract_id": contract_id, "created_at": utcnow(), "sent_at": None})
-        if self.mailer is not None:
-            self._enqueue_delivery(session, mail_id, contract_id)
+        self.enqueue_many(session, [Mail(kind, to, subject, body, contract_id)])
 
-    def _enqueue_delivery(self, session, mail_id, contract_id):
-        self.jobs.enqueue(session, MAIL, {"mail_id": mail_id}, contract_id=contract_id, dedupe_key=f"{MAIL}:{mail_id}")
+    def enqueue_many(self, session, mails):
+        """``enqueue`` for many mails (to no address: none) in two statements, however many: a task arriving for a
+        role of 25 people is one insert into the outbox and one of their delivery jobs, not 25 round trips of each."""
+        now = utcnow()
+        recorded = INSERT_MAILS.rows(session, [{"kind": m.kind, "to_addr": m.to, "subject": m.subject, "body": m.body,
+                                                "contract_id": m.contract_id, "created_at": now} for m in mails if m.to])
+        if self.mailer is not None:
+            self._enqueue_deliveries(session, recorded)
+
+    def _enqueue_deliveries(self, session, mails):
+        """Delivery jobs for recorded mails (rows with ``id`` and ``contract_id``)."""
+        self.jobs.enqueue_many(session, MAIL, [({"mail_id": mail.id}, mail.contract_id, f"{MAIL}:{mail.id}")
+                                               for mail in mails])
 
     def mail_task_holders(self, session, step):
         """Step listener: mail the holders of each new task's role, and the drafter of a returned contract."""
@@ -62,7 +80,7 @@ class NotificationService:
         if contract is None:
             return
         returned = any(e.get("decision") == "return" for e in step.events)
-        users = self._active_users(session)
+        users, mails = self._active_users(session), []
         for task in step.new_tasks:
             if returned and task["role"] == "sales":
                 continue  # the return mail below tells sales, with the reviewer's comment
@@ -71,25 +89,29 @@ class NotificationService:
             for user in self._holders(users, task["role"], contract):
                 if user.username == step.actor:
                     continue  # nobody needs mail about the task they just made for themselves
-                self.enqueue(session, "task_arrived", user.email,
-                             f"[签约] 待办：{task['title']} · {contract.number}",
-                             f"{user.display_name}，您好：\n\n合同《{contract.title}》（{contract.number}，客户：{contract.customer_name}）"
-                             f"等待您处理：{task['title']}。\n截止时间：{china_time(task['due_at']):%Y-%m-%d %H:%M}（北京时间）\n\n"
-                             f"{self.base_url}/tasks/{task['id']}\n", contract.id)
+                mails.append(Mail("task_arrived", user.email, f"[签约] 待办：{task['title']} · {contract.number}",
+                                  f"{user.display_name}，您好：\n\n合同《{contract.title}》（{contract.number}，客户：{contract.customer_name}）"
+                                  f"等待您处理：{task['title']}。\n截止时间：{china_time(task['due_at']):%Y-%m-%d %H:%M}（北京时间）\n\n"
+                                  f"{self.base_url}/tasks/{task['id']}\n", contract.id))
         names = {user.username: user.display_name or user.username for user in users}
         for event in step.events:
             if event.get("decision") == "return":
-                self.tell_drafter(session, contract.id, "contract_returned", f"[签约] 合同被退回：{contract.number}",
-                                  f"{names.get(event['actor'], event['actor'])} 退回了合同《{contract.title}》（{contract.number}）。\n"
-                                  f"意见：{event.get('comment') or ''}\n\n请修改后重新提交：", contract=contract)
+                mails += self._to_drafter(users, contract, "contract_returned", f"[签约] 合同被退回：{contract.number}",
+                                          f"{names.get(event['actor'], event['actor'])} 退回了合同《{contract.title}》（{contract.number}）。\n"
+                                          f"意见：{event.get('comment') or ''}\n\n请修改后重新提交：")
+        self.enqueue_many(session, mails)
 
-    def tell_drafter(self, session, contract_id, kind, subject, text, contract=None):
+    def tell_drafter(self, session, contract_id, kind, subject, text):
         """Mail the staff member who drafted the contract (if still active): a greeting, ``text``, the contract's page."""
-        contract = contract or CONTRACT_FACTS.first(session, {"id": contract_id})
-        drafter = next((u for u in self._active_users(session) if u.username == contract.created_by), None)
-        if drafter is not None:
-            self.enqueue(session, kind, drafter.email, subject,
-                         f"{drafter.display_name}，您好：\n\n{text}{self.base_url}/contracts/{contract.id}\n", contract.id)
+        contract = CONTRACT_FACTS.first(session, {"id": contract_id})
+        self.enqueue_many(session, self._to_drafter(self._active_users(session), contract, kind, subject, text))
+
+    def _to_drafter(self, users, contract, kind, subject, text):
+        drafter = next((u for u in users if u.username == contract.created_by), None)
+        if drafter is None:
+            return []
+        return [Mail(kind, drafter.email, subject,
+                     f"{drafter.display_name}，您好：\n\n{text}{self.base_url}/contracts/{contract.id}\n", contract.id)]
 
     @staticmethod
     def _holders(users, role, contract):
@@ -106,7 +128,7 @@ class NotificationService:
         now = now or utcnow()
         overdue = session.exec(select(HumanTask, Contract).join(Contract, Contract.id == HumanTask.contract_id)
                                .where(HumanTask.state == "open", HumanTask.due_at < now).order_by(HumanTask.due_at)).all()
-        queued = 0
+        mails = []
         for user in session.exec(select(User).where(User.active)).all():
             mine = [(t, c) for t, c in overdue if t.role in user.role_set]
             if not mine or not user.email:
@@ -114,10 +136,10 @@ class NotificationService:
             lines = [f"- {t.title} · {c.number} · {c.customer_name} · 截止 {china_time(t.due_at):%Y-%m-%d %H:%M}（北京时间）"
                      f" · {self.base_url}/tasks/{t.id}"
                      for t, c in mine]
-            self.enqueue(session, "overdue_digest", user.email, f"[签约] 逾期待办 {len(mine)} 项",
-                         f"{user.display_name}，您好：\n\n以下待办已逾期：\n" + "\n".join(lines) + "\n")
-            queued += 1
-        return queued
+            mails.append(Mail("overdue_digest", user.email, f"[签约] 逾期待办 {len(mine)} 项",
+                              f"{user.display_name}，您好：\n\n以下待办已逾期：\n" + "\n".join(lines) + "\n"))
+        self.enqueue_many(session, mails)
+        return len(mails)
 
     # --- delivery (job handlers) ----------------------------------------------------
     def send(self, job):
@@ -146,6 +168,5 @@ class NotificationService:
         with self.db.write() as session:
             keys = self.jobs.dedupe_keys(session, MAIL)
             missing = [mail for mail in UNSENT.rows(session) if f"{MAIL}:{mail.id}" not in keys]
-            for mail in missing:
-                self._enqueue_delivery(session, mail.id, mail.contract_id)
+            self._enqueue_deliveries(session, missing)
         return len(missing)
