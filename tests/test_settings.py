@@ -164,6 +164,18 @@ def test_the_digest_runs_at_digest_at_china_time(tmp_path, env):
     app.extensions["qianyue"].db.dispose()
 
 
+def test_done_jobs_are_kept_job_retention_days_at_least_two(tmp_path, env):
+    assert Settings.load({**PRODUCTION, "QIANYUE_INSTANCE": str(tmp_path)}).JOB_RETENTION_DAYS == 14
+    with pytest.raises(SettingsError, match="JOB_RETENTION_DAYS"):
+        Settings.load({**PRODUCTION, "QIANYUE_INSTANCE": str(tmp_path), "JOB_RETENTION_DAYS": "1"})
+    env.setenv("JOB_RETENTION_DAYS", "30")
+    app = create_app({"APP_ENV": "development", "QIANYUE_INSTANCE": str(tmp_path),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}"})
+    jobs = app.extensions["qianyue"].jobs
+    assert jobs.retention == timedelta(days=30) and jobs.recurring["purge_jobs"].at == time(3, 0)
+    app.extensions["qianyue"].db.dispose()
+
+
 def test_a_cli_command_links_mail_to_the_servers_port(api, database_url, tmp_path):
     """The daily digest written by `flask --app wsgi jobs run --once` under PORT=5123 (BASE_URL unset) links to
     :5123, as the server does."""
@@ -178,7 +190,7 @@ def test_a_cli_command_links_mail_to_the_servers_port(api, database_url, tmp_pat
                    "QIANYUE_INSTANCE": str(tmp_path), "AUDIT_KEY": AUDIT_KEY}
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run", "--once"], cwd=ROOT,
                           env=environment, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "ran 1 job(s)" in done.stdout, done.stderr  # the day's digest
+    assert done.returncode == 0 and "ran 2 job(s)" in done.stdout, done.stderr  # the day's digest and purge
     with db.read() as session:
         (body,) = session.exec(select(OutboxMail.body).where(OutboxMail.kind == "overdue_digest")).all()
     assert "http://127.0.0.1:5123/tasks/" in body

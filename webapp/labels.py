@@ -41,7 +41,8 @@ JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
              "mail.send": _l("Sending a mail"),
              "mail.digest": _l("Writing the daily digest of overdue tasks"),
              "webhook.deliver": _l("Delivering a webhook event"),
-             "process.timer": _l("Firing a process timer")}
+             "process.timer": _l("Firing a process timer"),
+             "jobs.purge": _l("Deleting old finished jobs")}
 JOB_STATUSES = {"queued": _l("waiting"), "running": _l("running"), "done": _l("done"), "dead": _l("gave up")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}

@@ -13,7 +13,7 @@ diagram's scripts may call, the guards that may refuse a decision before anythin
 the recurring jobs). No service registers itself.
 """
 from dataclasses import replace
-from datetime import time
+from datetime import time, timedelta
 from threading import Lock
 
 from .db import Database
@@ -31,7 +31,7 @@ from .services.health import HealthService
 from .services.history import ANCHOR, HistoryService
 from .services.inbox import InboxService
 from .services.invitations import InvitationService
-from .services.jobs import JobService
+from .services.jobs import PURGE, PURGE_AT, JobService
 from .services.letters import LetterService
 from .services import notifications, timers, webhooks
 from .services.notifications import DIGEST, MAIL, NotificationService
@@ -49,10 +49,10 @@ from .signing import SigningToolkit
 class Platform:
     def __init__(self, database_url, *, audit_key: bytes, echo=False, mail_settings=None,
                  base_url="http://127.0.0.1:5000", webhook_url="", webhook_secret="", signing_settings=None,
-                 log_codes=False, digest_at=time(8, 0), job_lease=None):
+                 log_codes=False, digest_at=time(8, 0), job_lease=None, job_retention=timedelta(days=14)):
         self.db = Database(database_url, echo=echo)
         # the engine
-        self.jobs = JobService(self.db)
+        self.jobs = JobService(self.db, job_retention)
         self.history = HistoryService(self.db, self.jobs, audit_key, self.toolkit)
         self.repository = RepositoryService()
         self.runtime = RuntimeService(self.db, self.repository, self.history, self.jobs)
@@ -125,4 +125,6 @@ class Platform:
         self.jobs.register(MAIL, self.notifications.send, **notifications.MAIL_POLICY)
         self.jobs.register(DELIVER, self.webhooks.deliver, **webhooks.POLICY)
         self.jobs.register(DIGEST, self.notifications.send_digest, **notifications.DIGEST_POLICY)
+        self.jobs.register(PURGE, self.jobs.purge)
         self.jobs.register_recurring("overdue_digest", DIGEST, digest_at)  # every day, China time
+        self.jobs.register_recurring("purge_jobs", PURGE, PURGE_AT)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # (minutes). Short leases bring a killed worker's job back sooner (the cluster's fault test), and run again a try
     # that is merely slow
     JOB_LEASE_SECONDS: int = Field(0, ge=0)
+    # how long done background jobs (and the record of each recurring run) are kept before the daily purge deletes
+    # them; dead ones stay. At least 2: the runs of yesterday and today must stay for recurring jobs to run once
+    JOB_RETENTION_DAYS: int = Field(14, ge=2)
     # when the daily digest of overdue tasks is mailed, China time (a recurring job: once across every node)
     DIGEST_AT: time = time(8, 0)
     OIDC_ISSUER: str = ""

@@ -6,18 +6,19 @@ platform (and any jobs the seed data leaves) stay out of its counts.
 """
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from tests.conftest import AUDIT_KEY
-from workflows.clock import utcnow
+from workflows.clock import CHINA, aware, utcnow
 from workflows.errors import Conflict
-from workflows.models import Job
+from workflows.models import Job, RecurringExecution
 from workflows.platform import Platform
-from workflows.services.jobs import JobService
+from workflows.services import jobs as jobs_module
+from workflows.services.jobs import PURGE, PURGE_AT, JobService
 
 LEASE = timedelta(minutes=5)
 
@@ -244,3 +245,54 @@ def test_retry_refuses_a_dead_job_whose_key_a_newer_job_holds(jobs, recorder):
 def test_only_registered_kinds_are_enqueued(jobs):
     with pytest.raises(ValueError, match="no handler"), jobs.db.write() as session:
         jobs.enqueue(session, "test.unknown", {})
+
+
+def test_the_daily_purge_deletes_old_done_jobs_and_runs_and_keeps_dead_ones_and_what_a_dead_one_needs(
+        platform, jobs, recorder):
+    """``jobs.purge`` runs daily at 03:00 China time once across the workers (a recurring job) and deletes what finished
+    more than JOB_RETENTION_DAYS (14) before it started; a dead job stays for someone to retry, and so does a done job
+    that came after a dead one of the same work (else the contract's page would show that old failure again)."""
+    now = utcnow()
+    old, recent = now - timedelta(days=20), now - timedelta(days=1)
+
+    def finished(at, **options):
+        job_id = enqueue(jobs, run_at=at, **options)
+        jobs.run_pending("worker", at=at)
+        return job_id
+
+    old_done, recent_done = finished(old, contract_id=7), finished(recent, contract_id=7)
+    recorder.failing = True
+    dead = enqueue(jobs, run_at=old, contract_id=8, dedupe_key="document:8")
+    for minutes in (0, 1, 3):  # three failed tries: dead
+        jobs.run_pending("worker", at=old + timedelta(minutes=minutes))
+    recorder.failing = False
+    after_dead = finished(old + timedelta(hours=2), contract_id=8, dedupe_key="document:8")
+    other_work = finished(old + timedelta(hours=2), contract_id=8, dedupe_key="mail:8")
+    assert [load(jobs, i).status for i in (old_done, recent_done, dead, after_dead, other_work)] == [
+        "done", "done", "dead", "done", "done"]
+    with platform.db.write() as session:
+        for at in (old, recent):
+            session.add(RecurringExecution(task_key="overdue_digest", run_at=at))
+
+    purge_at = datetime.combine(now.astimezone(CHINA).date(), PURGE_AT, CHINA) + timedelta(minutes=1)
+    platform.jobs.enqueue_recurring(at=purge_at)
+    assert platform.jobs.run_pending("purger", at=purge_at, kinds=[PURGE]) == 1
+    with platform.db.read() as session:
+        left = set(session.exec(select(Job.id).where(Job.kind == "test.render")))
+        runs = session.exec(select(RecurringExecution.task_key, RecurringExecution.run_at)).all()
+        failed = jobs.failed(session, 8)
+    assert left == {recent_done, dead, after_dead}
+    assert failed == []  # the document's newest job is still the done one
+    assert sorted((key, aware(at)) for key, at in runs) == sorted(
+        [("overdue_digest", recent), ("overdue_digest", platform.jobs.recurring["overdue_digest"].latest_run(purge_at)),
+         ("purge_jobs", purge_at - timedelta(minutes=1))])
+
+
+def test_the_purge_deletes_a_long_backlog_in_batches(platform, jobs, monkeypatch):
+    monkeypatch.setattr(jobs_module, "PURGE_BATCH", 3)
+    old = utcnow() - timedelta(days=30)
+    ids = [enqueue(jobs, n, run_at=old) for n in range(8)]
+    assert jobs.run_pending("worker", at=old) == 8
+    assert jobs.purge_before(utcnow()) == (8, 0)
+    with platform.db.read() as session:
+        assert session.exec(select(Job).where(Job.id.in_(ids))).all() == []

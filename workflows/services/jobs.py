@@ -54,6 +54,21 @@ CLAIM_RECURRING = Statement(
     " ON CONFLICT (task_key, run_at) DO NOTHING RETURNING id",
     run_at=RecurringExecution.__table__.c.run_at, created_at=RecurringExecution.__table__.c.created_at)
 RECURRING_JOB = Statement("UPDATE recurring_execution SET job_id = :job_id WHERE id = :id")
+PURGE = "jobs.purge"
+PURGE_AT = time(3, 0)  # China time: the daily purge runs when nobody works
+PURGE_BATCH = 5000  # rows a transaction: a purge of a long backlog never holds a long lock
+# Done jobs finished before the cutoff, except one preceded by a dead job of the same piece of work (its dedupe key,
+# else its kind) on the same contract: ``failed`` names a piece of work's newest job, and without the done one the old
+# dead one would show as the contract's failure again. Dead jobs stay until someone retries them.
+PURGE_JOBS = Statement(
+    "DELETE FROM job WHERE id IN (SELECT id FROM job AS done WHERE done.status = 'done' AND done.finished_at < :cutoff"
+    " AND NOT EXISTS (SELECT 1 FROM job AS dead WHERE dead.status = 'dead' AND dead.id < done.id"
+    " AND dead.contract_id = done.contract_id"
+    " AND coalesce(dead.dedupe_key, dead.kind) = coalesce(done.dedupe_key, done.kind)) LIMIT :batch)",
+    cutoff=Job.__table__.c.finished_at)
+PURGE_RUNS = Statement("DELETE FROM recurring_execution WHERE id IN "
+                       "(SELECT id FROM recurring_execution WHERE run_at < :cutoff LIMIT :batch)",
+                       cutoff=RecurringExecution.__table__.c.run_at)
 
 
 @dataclass(frozen=True)
@@ -88,8 +103,9 @@ class Recurring:
 
 
 class JobService:
-    def __init__(self, db):
+    def __init__(self, db, retention=timedelta(days=14)):
         self.db = db
+        self.retention = retention  # how long done jobs and recurring runs are kept (JOB_RETENTION_DAYS)
         self.policies = {}
         self.recurring = {}
         self._scheduled = {}  # recurring key -> the latest run this process has seen scheduled (by it or another)
@@ -171,6 +187,27 @@ class JobService:
                     enqueued.append(job_id)
             self._scheduled[task.key] = run_at
         return enqueued
+
+    # --- housekeeping ------------------------------------------------------------------
+    def purge(self, job):
+        """``jobs.purge`` (daily, ``register_recurring``): delete the done jobs that finished, and the recurring runs
+        scheduled, more than ``retention`` before the run started; dead jobs stay. Returns (jobs, runs) deleted.
+        Idempotent: a second try deletes what is older still."""
+        return self.purge_before((job.started_at or utcnow()) - self.retention)
+
+    def purge_before(self, cutoff):
+        deleted = []
+        for statement in (PURGE_RUNS, PURGE_JOBS):
+            total = 0
+            while True:
+                with self.db.write() as session:
+                    count = statement.execute(session, {"cutoff": cutoff, "batch": PURGE_BATCH})
+                total += count
+                if count < PURGE_BATCH:
+                    break
+            deleted.append(total)
+        log.info("purged %s done jobs and %s recurring runs from before %s", deleted[1], deleted[0], cutoff.isoformat())
+        return tuple(reversed(deleted))
 
     # --- admin ---------------------------------------------------------------------
     def get(self, session, job_id):
