@@ -279,8 +279,7 @@ def login():
     username, password = request.form.get("username", ""), request.form.get("password")
 
     def verify():
-        with platform().db.read() as session:
-            return store.authenticate(session, username, password)
+        return store.sign_in(platform().db, username, password)
 
     try:  # the staff sign-in's throttle: one limit per account and per address for every password form
         user = platform().sessions.throttle.authenticate(platform().db, "idp", username, client_ip(), verify)

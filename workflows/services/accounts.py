@@ -31,8 +31,13 @@ ROLE_TITLES = {
 TOKEN_PREFIX = "qy_"
 DISPLAY_NAME_LENGTH = 100  # the column's
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
-_hasher = PasswordHasher()
+# Argon2id at OWASP's first recommended setting (Password Storage Cheat Sheet: m=19 MiB, t=2, p=1): about 25 ms of CPU
+# a check on this machine, where argon2-cffi's default (RFC 9106's low-memory profile: m=64 MiB, t=3, p=4), which
+# hashes made before used, takes about 200 ms and threads of its own. Those still verify (a hash names its parameters)
+# and are made anew at the next successful sign-in (``rehashed``).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 USER_COLUMNS = [c for c in User.__table__.c if c.name != "password_hash"]
+REHASH = Statement("UPDATE app_user SET password_hash = :new WHERE id = :id AND password_hash = :old")
 USER_FOR_TOKEN = Statement(
     f"SELECT {', '.join('app_user.' + c.name for c in USER_COLUMNS)} FROM app_user "
     "JOIN api_token ON api_token.user_id = app_user.id "
@@ -60,6 +65,15 @@ def password_matches(password_hash, password):
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def rehashed(password_hash, password):
+    """``password`` (which matched ``password_hash``) hashed anew when that hash was made with other parameters than
+    today's, else None: a sign-in keeps its account's hash current."""
+    try:
+        return hash_password(password) if _hasher.check_needs_rehash(password_hash) else None
+    except InvalidHashError:
+        return None
 
 
 def _token_digest(token):

@@ -14,7 +14,7 @@ from sqlmodel import select
 from ..errors import Conflict, ValidationFailed
 from ..clock import utcnow
 from ..models import IdpAuthorizationCode, IdpToken, IdpUser
-from .accounts import hash_password, password_matches
+from .accounts import hash_password, password_matches, rehashed
 
 CODE_TTL = timedelta(minutes=5)
 TOKEN_TTL = timedelta(hours=1)
@@ -58,6 +58,17 @@ class IdpStore:
             password_matches(_DUMMY_HASH, password or "")
             return None
         return user if password_matches(user.password_hash, password or "") else None
+
+    def sign_in(self, db, username, password):
+        """The user whose password this is (None otherwise), their hash made anew if older parameters made it."""
+        with db.read() as session:
+            user = self.authenticate(session, username, password)
+        new_hash = rehashed(user.password_hash, password) if user is not None else None
+        if new_hash:
+            with db.write() as session:
+                session.execute(update(IdpUser).where(IdpUser.id == user.id, IdpUser.password_hash == user.password_hash)
+                                .values(password_hash=new_hash))
+        return user
 
     # --- codes and tokens ------------------------------------------------------------------------------------
     def save_code(self, session, code, client_id, redirect_uri, scope, user_id, nonce, code_challenge,

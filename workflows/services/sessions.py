@@ -17,7 +17,7 @@ from ..db import serialize_on
 from ..errors import DomainError, ValidationFailed
 from ..models import LoginAttempt, User, WebSession
 from ..visible_text import hidden_characters_error
-from .accounts import ROLES, hash_password, password_matches
+from .accounts import REHASH, ROLES, hash_password, password_matches, rehashed
 
 SESSION_LIFETIME = timedelta(hours=12)
 WINDOW = timedelta(minutes=15)
@@ -111,10 +111,15 @@ class SessionService:
             with db.read() as session:
                 user = session.exec(select(User).where(User.username == username, User.active)).first()
             matches = password_matches(user.password_hash if user else _DUMMY_HASH, password or "")
-            return user if matches and user is not None else None
+            if not matches or user is None:
+                return None
+            new_hash = rehashed(user.password_hash, password)  # slow work too: outside any transaction
+            return user, new_hash
 
-        user = self.throttle.authenticate(db, "staff", username, ip, verify)
+        user, new_hash = self.throttle.authenticate(db, "staff", username, ip, verify)
         with db.write() as session:
+            if new_hash:  # unless the password changed meanwhile
+                REHASH.execute(session, {"id": user.id, "old": user.password_hash, "new": new_hash})
             return self._open(session, user, ip, user_agent)
 
     def sign_in_federated(self, session, claims, role_claim=None, ip="", user_agent=""):
