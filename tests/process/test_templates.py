@@ -4,8 +4,10 @@ import time
 
 import pytest
 
-from tests.conftest import load_fixture
+from tests.conftest import AUDIT_KEY, load_fixture
+from workflows.db import StatementCount
 from workflows.errors import ValidationFailed
+from workflows.platform import Platform
 
 MARKER = "<!-- v2 marker -->"
 
@@ -76,3 +78,25 @@ def test_admin_pages(as_user):
     assert refused.status_code == 422
     assert admin.get("/admin/templates/network_line/1").status_code == 200
     assert admin.get("/admin/templates/nope/new").status_code == 404
+
+
+def test_a_process_reads_each_template_version_once(api, platform, database_url):
+    """Stored template versions never change, so each process keeps the texts it read: the review digest every decision
+    asks for costs no statement once the process has rendered the contract (here a second process, a second node)."""
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    other = Platform(database_url, audit_key=AUDIT_KEY.encode())
+    try:
+        with other.db.read() as session:
+            row = other.contracts.get(session, contract["id"])
+            other.contracts.version(session, row.id, row.current_version)
+            counting = StatementCount()
+            first = other.documents.fresh_review_digest(session, row)
+            read = counting.stop()
+            counting = StatementCount()
+            again = other.documents.fresh_review_digest(session, row)
+            assert (read, counting.stop()) == (2, 0)  # the contract template's text, the letters' templates; then none
+        with platform.db.read() as session:
+            assert first == again == platform.documents.fresh_review_digest(session, platform.contracts.get(
+                session, contract["id"]))
+    finally:
+        other.db.dispose()

@@ -16,13 +16,16 @@ version, attached when the customer is asked to sign, and the values the custome
 import json
 import re
 from pathlib import Path
+from threading import Lock
 from types import SimpleNamespace
 
 from jinja2 import TemplateError
 from sqlalchemy import func
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import select
 
 from ..clock import utcnow
+from ..db import Statement
 from ..documents import field_applies as applies
 from ..documents import letter_problems
 from ..engine.spiff import decision_table, script_engine
@@ -36,6 +39,10 @@ SHIPPED = {"network_access": "用户入网责任书", "information_security": "�
 SHIPPED_NOTE = "shipped with Qianyue"
 LETTERS_DECISION = "mandated_letters"
 PROCESS_KEY = "contract_approval"
+TEMPLATE_COLUMNS = ("id", "code", "version", "title", "source", "fields_json", "sha256")
+TEMPLATES_BY_ID = Statement(f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM letter_template WHERE id IN (:ids)",
+                            lists=["ids"])
+TEMPLATES_KEPT = 1000
 FIELD_TYPES = ("text", "phone", "email")
 MAX_SOURCE, MAX_VALUE, MAX_FIELDS = 200_000, 200, 30
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
@@ -124,6 +131,7 @@ class LetterService:
         self.contracts = contracts
         self.repository = repository
         self.history = history
+        self._templates, self._lock = {}, Lock()  # letter template versions by id (``templates_of``)
 
     # --- templates -------------------------------------------------------------------------------------------------
     def ensure_shipped(self, session, by):
@@ -251,9 +259,20 @@ class LetterService:
         return json.loads(row.letters_json or "[]")
 
     def templates_of(self, session, pins):
-        ids = [p["template_id"] for p in pins if p["template_id"] is not None]
-        rows = session.exec(select(LetterTemplate).where(LetterTemplate.id.in_(ids))).all() if ids else []
-        return {row.id: row for row in rows}
+        """The pinned template versions by id. A version never changes once stored (a new text is a new version), so
+        each process keeps them: every decision, detail and rendering of a contract asks for its letters' texts."""
+        ids = {p["template_id"] for p in pins if p["template_id"] is not None}
+        found = {i: self._templates[i] for i in ids if i in self._templates}
+        if len(found) < len(ids):
+            for row in TEMPLATES_BY_ID.rows(session, {"ids": sorted(ids - found.keys())}):
+                found[row.id] = row
+                if identity_key(LetterTemplate, row.id) in session.identity_map:
+                    continue  # perhaps written by this transaction, which may still roll back: not kept
+                with self._lock:
+                    self._templates[row.id] = row
+                    while len(self._templates) > TEMPLATES_KEPT:
+                        self._templates.pop(next(iter(self._templates)))
+        return found
 
     # --- a contract's letters ----------------------------------------------------------------------------------------
     def attached(self, session, contract_id):

@@ -4,6 +4,7 @@ import copy
 import hashlib
 import json
 from pathlib import Path
+from threading import Lock
 
 from jinja2 import TemplateError
 from sqlalchemy import func
@@ -14,11 +15,19 @@ from ..contracts.validation import normalize_draft
 from ..documents.assets import embedding_problem
 from ..documents.places import CONTRACT_PLACES, missing_places
 from ..documents.render import compiled, render_contract_html, shipped_source
+from ..db import Statement
 from ..errors import NotFound, ValidationFailed
 from ..models import ContractTemplate
 
 MAX_SOURCE = 200_000
+STORED_VERSION = Statement("SELECT source, sha256 FROM contract_template WHERE kind = :kind AND version = :version")
 SAMPLES = Path(__file__).resolve().parent.parent / "contracts" / "samples"
+
+
+def _written_here(session, kind, version):
+    """Whether ``session`` itself wrote that version: not kept until committed (its transaction may roll back)."""
+    return any(isinstance(row, ContractTemplate) and (row.kind, row.version) == (kind, version)
+               for row in session.identity_map.values())
 
 
 def sample_contract(kind):
@@ -30,6 +39,9 @@ def sample_contract(kind):
 
 
 class TemplateService:
+    def __init__(self):
+        self._versions, self._lock = {}, Lock()  # (kind, version) -> its stored source and sha256 (``_stored``)
+
     def ensure_shipped(self, session, by):
         """Version 1 of every kind is the shipped template (idempotent)."""
         for kind in TEMPLATES:
@@ -55,15 +67,24 @@ class TemplateService:
 
     def source(self, session, kind, version):
         """The text to render a contract with; the shipped file when the version was never stored."""
-        row = session.exec(select(ContractTemplate.source).where(ContractTemplate.kind == kind,
-                                                                 ContractTemplate.version == version)).first()
-        return row if row is not None else shipped_source(kind)
+        stored = self._stored(session, kind, version)
+        return stored.source if stored is not None else shipped_source(kind)
 
     def digest(self, session, kind, version):
         """The SHA-256 of the text :meth:`source` gives."""
-        row = session.exec(select(ContractTemplate.sha256).where(ContractTemplate.kind == kind,
-                                                                 ContractTemplate.version == version)).first()
-        return row if row is not None else _digest(shipped_source(kind))
+        stored = self._stored(session, kind, version)
+        return stored.sha256 if stored is not None else _digest(shipped_source(kind))
+
+    def _stored(self, session, kind, version):
+        """A stored version's text and digest. A version never changes once stored (a new text is a new version), so
+        each process keeps those it read: every decision asks for the digest, every rendering for the text."""
+        stored = self._versions.get((kind, version))
+        if stored is None:
+            stored = STORED_VERSION.first(session, {"kind": kind, "version": version})
+            if stored is not None and not _written_here(session, kind, version):
+                with self._lock:
+                    self._versions[(kind, version)] = stored
+        return stored
 
     def add_version(self, session, kind, source, user, note=""):
         """Check the template compiles in the sandbox, renders a sample contract, embeds no file and marks where each
