@@ -1,6 +1,7 @@
 """The product under load: concurrent clients doing the real mix against `make serve`, then against `make run`.
 
     .venv/bin/python bench/load.py [--duration 60] [--clients 50] [--quick] [--pg postgresql://postgres@127.0.0.1:5432/test]
+                                   [--no-baseline] [--faults]
 
 Starts `make serve` (scripts/serve: gunicorn and a job worker, PostgreSQL) on a private port and a database of its
 own, and drives it with N clients over HTTP for the duration (they start, and sign in, over the first 10 s). Each
@@ -18,6 +19,15 @@ through the product's services on each database: each contract's status is the o
 its open task rows are exactly its workflow's ready user tasks (none lost or duplicated), every audit chain is intact,
 every active contract's package verifies. Exits 0 only when the goals on `make serve` and every invariant hold: no
 error, p95 <= 150 ms for every endpoint that does not make a PDF (the two signing acts sign PDFs), >= 300 requests/s.
+
+It also prints, per endpoint, the mean CPU time of the server thread that answered and the statements it sent to the
+database, from the access log line of each request (found by the X-Request-ID it answered with).
+
+--faults (on a PostgreSQL server of the bench's own, tests/cluster.py's PrivatePostgres; no `make run`): during the
+run kill -9 a gunicorn worker, kill -9 a job worker while it runs a job (a second worker beside `make serve`'s, which
+takes the job over once its lease, JOB_LEASE_SECONDS=8, runs out) and restart PostgreSQL; then exit 0 only with no
+error (a 500 is one; a 503 with Retry-After, and a connection the killed worker cut, are counted apart), the
+invariants holding, the killed job finished by the other worker and the killed gunicorn worker replaced.
 
 Every client comes from 127.0.0.1, so the per-address limits (sign-in, codes) are raised for the run; the per-token
 and per-signer limits are the product's, counted in Redis as in production (--redis; `make run` counts in memory).
@@ -44,7 +54,7 @@ sys.path.insert(0, str(REPO))
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import select  # noqa: E402
 from urllib3.util.retry import Retry  # noqa: E402
@@ -53,8 +63,10 @@ from webapp import create_app  # noqa: E402
 from workflows import demo, migrate  # noqa: E402
 from workflows.demo import SEED_003_CREDIT_CODE  # noqa: E402
 from workflows.errors import Conflict  # noqa: E402
-from workflows.models import Contract, HumanTask, ProcessInstance  # noqa: E402
+from workflows.models import Contract, HumanTask, ProcessInstance, SignedDocument  # noqa: E402
+from workflows.services.documents import PACKAGE  # noqa: E402
 from workflows.services.contracts import STATUS_BY_ROLE  # noqa: E402
+from tests.cluster import PrivatePostgres  # noqa: E402  (--faults: a server of the bench's own to restart)
 
 PASSWORD = "qianyue-load-1"
 FIXTURE = json.loads((REPO / "tests/fixtures/contract-technical-service.json").read_text(encoding="utf-8"))
@@ -84,6 +96,11 @@ class Recorder:
     def __init__(self):
         self.samples, self.errors, self.lock = defaultdict(list), defaultdict(list), threading.Lock()
         self.request_ids = defaultdict(list)
+        self.unavailable, self.dropped = defaultdict(int), defaultdict(int)  # --faults: 503 + Retry-After; cut off
+
+    def add_fault(self, endpoint, counter):
+        with self.lock:
+            counter[endpoint] += 1
 
     def add(self, endpoint, seconds, error=None, request_id=None):
         with self.lock:
@@ -107,7 +124,8 @@ def http_session():
     just closed by the server (gunicorn's keepalive is 5 s); nothing else is ever retried."""
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=Retry(total=1, connect=0, read=1, status=0, other=0,
-                                                           allowed_methods=frozenset({"GET"}))))
+                                                           allowed_methods=frozenset({"GET"}),
+                                                           respect_retry_after_header=False)))  # a 503 is answered
     return session
 
 
@@ -121,8 +139,9 @@ class Client:
     two looks at a document being prepared."""
 
     def __init__(self, base, team, recorder, codes, index, deadline, new_session=http_session,
-                 wait_for_worker=worker_pace):
+                 wait_for_worker=worker_pace, faults=False):
         self.base, self.recorder, self.codes, self.index, self.deadline = base, recorder, codes, index, deadline
+        self.faults = faults  # a 503 with Retry-After and a connection cut by a killed worker are the faults' own
         self.users = {role: username for role, (username, _) in team.items()}
         self.tokens = {role: token for role, (_, token) in team.items()}
         self.http, self.pages = new_session(), new_session()
@@ -137,15 +156,26 @@ class Client:
         try:
             response = session.request(method, self.base + path, headers=headers, json=body, data=data, timeout=60,
                                        allow_redirects=False)
-        except requests.RequestException as exc:
-            self.recorder.add(endpoint, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+        except requests.ConnectionError as exc:
+            if not self.faults:
+                raise self.failed(endpoint, started, exc) from exc
+            self.recorder.add_fault(endpoint, self.recorder.dropped)
             raise Failed(endpoint) from exc
+        except requests.RequestException as exc:
+            raise self.failed(endpoint, started, exc) from exc
         elapsed, request_id = time.perf_counter() - started, response.headers.get("X-Request-ID")
+        if self.faults and response.status_code == 503 and response.headers.get("Retry-After"):
+            self.recorder.add_fault(endpoint, self.recorder.unavailable)
+            raise Failed(endpoint)
         if response.status_code not in expect:
             self.recorder.add(endpoint, elapsed, f"{response.status_code} {response.text[:200]}", request_id)
             raise Failed(endpoint)
         self.recorder.add(endpoint, elapsed, request_id=request_id)
         return response
+
+    def failed(self, endpoint, started, exc):
+        self.recorder.add(endpoint, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+        return Failed(endpoint)
 
     def api(self, endpoint, method, path, user, body=None, expect=(200,)):
         return self.call(endpoint, method, "/api/v1" + path, user, body, expect).json()
@@ -343,11 +373,15 @@ def code_reader(platform):
     return newest_code
 
 
-def drive(base, teams, platform, duration, recorder):
-    """The clients for ``duration`` seconds; returns (wall seconds, the client process's CPU seconds)."""
+def drive(base, teams, platform, duration, recorder, faults=None):
+    """The clients for ``duration`` seconds (and ``faults``, started with them); returns (wall seconds, the client
+    process's CPU seconds)."""
     begin = time.monotonic()
     deadline, ramp = begin + duration, min(RAMP_UP, duration / 6)
-    clients = [Client(base, team, recorder, code_reader(platform), index, deadline) for index, team in enumerate(teams)]
+    clients = [Client(base, team, recorder, code_reader(platform), index, deadline, faults=faults is not None)
+               for index, team in enumerate(teams)]
+    if faults is not None:
+        threading.Thread(target=faults.run, args=(begin, duration), daemon=True).start()
     threads = [threading.Thread(target=c.run, args=(begin + ramp * i / len(clients),), daemon=True)
                for i, c in enumerate(clients)]
     cpu, started = time.process_time(), time.perf_counter()
@@ -365,6 +399,108 @@ def settle(platform, timeout=180):
             if all(platform.documents.package(session, cid) is not None for cid in pending):
                 return
         time.sleep(1)
+
+
+# --- faults (--faults) ----------------------------------------------------------------------------------------------
+def descendants(pid):
+    """Every process below ``pid`` with its command line."""
+    found, pending = {}, [pid]
+    while pending:
+        current = pending.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                for child in (task / "children").read_text().split():
+                    found[int(child)] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    pending.append(int(child))
+            except FileNotFoundError:
+                continue
+    return found
+
+
+class Faults:
+    """What --faults does to `make serve` while the clients run, as tests/test_cluster.py does to `make cluster`: at a
+    quarter of the run kill -9 a gunicorn worker (gunicorn starts another); at 45 % kill -9 a job worker in the middle
+    of a job (a second worker beside `make serve`'s, which takes the job over when its lease, JOB_LEASE_SECONDS=8,
+    runs out); at 65 % restart PostgreSQL (a private server: tests/cluster.py's PrivatePostgres). ``log`` says what
+    happened and when."""
+
+    LEASE_SECONDS = 8
+
+    def __init__(self, serve, extra_worker, postgres, platform):
+        self.serve, self.extra_worker, self.postgres, self.platform = serve, extra_worker, postgres, platform
+        self.log, self.killed_job, self.gunicorn_worker, self.replaced = [], None, None, False
+
+    def say(self, begin, what):
+        self.log.append(f"{time.monotonic() - begin:6.1f} s  {what}")
+
+    def run(self, begin, duration):
+        time.sleep(max(0.0, begin + duration * 0.25 - time.monotonic()))
+        workers = self.web_workers()
+        self.gunicorn_worker = workers[0]
+        os.kill(self.gunicorn_worker, signal.SIGKILL)
+        self.say(begin, f"kill -9 gunicorn worker {self.gunicorn_worker} (of {len(workers)})")
+        time.sleep(max(0.0, begin + duration * 0.45 - time.monotonic()))
+        self.kill_worker_mid_job(begin, until=begin + duration * 0.6)
+        time.sleep(max(0.0, begin + duration * 0.65 - time.monotonic()))
+        started = time.monotonic()
+        self.postgres.restart()
+        self.say(begin, f"PostgreSQL restarted in {time.monotonic() - started:.1f} s")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = self.web_workers()
+            if len(now) == len(workers) and self.gunicorn_worker not in now:
+                self.replaced = True
+                self.say(begin, f"gunicorn runs {len(now)} workers again")
+                return
+            time.sleep(0.5)
+
+    def web_workers(self):
+        processes = descendants(self.serve.pid)
+        master = next(pid for pid, command in processes.items()
+                      if "gunicorn" in command and self.parent(pid) == self.serve.pid)
+        return sorted(pid for pid in processes if self.parent(pid) == master)
+
+    @staticmethod
+    def parent(pid):
+        try:
+            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except FileNotFoundError:
+            return None
+
+    def kill_worker_mid_job(self, begin, until):
+        """Wait for the second worker to run a job, then kill it: the job is left on its lease."""
+        marker = f"%:{self.extra_worker.pid}:%"
+        while time.monotonic() < until:
+            try:
+                with self.platform.db.read() as session:
+                    row = session.execute(text("SELECT id, kind FROM job WHERE status = 'running' AND locked_by LIKE "
+                                               ":marker"), {"marker": marker}).first()
+            except Exception:  # noqa: BLE001  the bench's own look may meet the faults too
+                row = None
+            if row is not None:
+                os.kill(self.extra_worker.pid, signal.SIGKILL)
+                self.killed_job = row.id
+                self.say(begin, f"kill -9 job worker {self.extra_worker.pid} running job {row.id} ({row.kind})")
+                return
+            time.sleep(0.05)
+        self.say(begin, "no job ran on the second worker to kill it in (a job worker was not killed)")
+
+    def verdict(self):
+        """Problems with how the deployment met the faults (a 5xx other than 503 with Retry-After is already an error
+        of the run): the killed job must have been finished by the other worker, and gunicorn must have replaced its
+        worker."""
+        problems = []
+        if self.killed_job is not None:
+            with self.platform.db.read() as session:
+                job = session.execute(text("SELECT status, attempts, last_error FROM job WHERE id = :id"),
+                                      {"id": self.killed_job}).first()
+            if job.status != "done" or job.attempts < 2 or "expired" not in job.last_error:
+                problems.append(f"job {self.killed_job} of the killed worker: {job.status} after {job.attempts} tries")
+        else:
+            problems.append("no job worker was killed mid-job")
+        if not self.replaced:
+            problems.append(f"gunicorn did not replace its killed worker {self.gunicorn_worker}")
+        return problems
 
 
 # --- invariants ---------------------------------------------------------------------------------------------------
@@ -417,6 +553,10 @@ def _contract_problems(platform, session, contract, instances, rows, verify_pack
         problems.append(f"{label}: audit chain broken at event {report.first_broken_event_id}: {report.reason}")
     if contract.status == "active" and verify_packages:
         package = platform.documents.package(session, contract.id)
+        packages = session.exec(select(func.count()).select_from(SignedDocument).where(
+            SignedDocument.contract_id == contract.id, SignedDocument.kind == PACKAGE)).one()
+        if packages > 1:
+            problems.append(f"{label}: {packages} signed packages (the work was done twice)")
         if package is None:
             problems.append(f"{label}: no signed package")
         else:
@@ -451,23 +591,63 @@ def report(title, recorder, wall, client_cpu, server_cpu, pg_cpu):
     return rate, p95s
 
 
-def run_mix(title, command, env, port, clients, duration, log_dir):
-    log = open(log_dir / f"{title.split()[1]}.log", "w")  # serve.log, run.log
+def access_lines(path):
+    """The server's access log lines (JSON: production's LOG_FORMAT) by request id: (cpu_ms, statements)."""
+    lines = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{") and '"webapp.access"' in line:
+            record = json.loads(line)
+            lines[record["request_id"]] = (record.get("cpu_ms"), record.get("statements"))
+    return lines
+
+
+def report_costs(recorder, lines):
+    """Per endpoint, the mean CPU of the thread that served a request and its statements, from the access log (not
+    Argon2id's own threads, nor the job worker's work)."""
+    if not lines:
+        return
+    print(f"{'endpoint':<40} {'CPU ms':>8} {'statements':>10}   (server thread, from the access log)")
+    for endpoint in sorted(recorder.request_ids):
+        found = [lines[i] for i in recorder.request_ids[endpoint] if i in lines and lines[i][0] is not None]
+        if found:
+            print(f"{endpoint:<40} {statistics.fmean(c for c, _ in found):>8.1f} "
+                  f"{statistics.fmean(n for _, n in found):>10.1f}")
+
+
+def run_mix(title, command, env, port, clients, duration, log_dir, postgres=None):
+    """The mix against one server; with ``postgres`` (a PrivatePostgres the server uses), under --faults."""
+    log_path = log_dir / f"{title.split()[1]}.log"  # serve.log, run.log
+    log = open(log_path, "w")
     process = start(command, env, port, log)
     platform = platform_for(env)
+    extra_worker = faults = None
     try:
         teams = prepare_users(platform, clients)
+        if postgres is not None:  # a second job worker beside make serve's, to be killed in the middle of a job
+            extra_worker = subprocess.Popen(["nice", "-n", "10", str(REPO / ".venv/bin/flask"), "--app", "wsgi", "jobs",
+                                             "run"], cwd=REPO, env=env, start_new_session=True, stdout=log,
+                                            stderr=subprocess.STDOUT)
+            faults = Faults(process, extra_worker, postgres, platform)
         recorder = Recorder()
         cpu_before, pg_before = tree_cpu_seconds(process.pid), backends_cpu_seconds(platform)
-        wall, client_cpu = drive(f"http://127.0.0.1:{port}", teams, platform, duration, recorder)
+        wall, client_cpu = drive(f"http://127.0.0.1:{port}", teams, platform, duration, recorder, faults)
         server_cpu = tree_cpu_seconds(process.pid) - cpu_before
         pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in backends_cpu_seconds(platform).items())
+        platform.db.dispose()  # its pool may have met the restart
         settle(platform)
     finally:
+        if extra_worker is not None and extra_worker.poll() is None:
+            stop(extra_worker)
         stop(process)
         log.close()
     rate, p95s = report(title, recorder, wall, client_cpu, server_cpu, pg_cpu)
+    report_costs(recorder, access_lines(log_path))
     problems = check_invariants(platform)
+    if faults is not None:
+        print("faults:\n  " + "\n  ".join(faults.log))
+        print(f"503 with Retry-After: {sum(recorder.unavailable.values())} {dict(recorder.unavailable)}\n"
+              f"connections cut by the killed worker: {sum(recorder.dropped.values())} {dict(recorder.dropped)}")
+        problems += faults.verdict()
     with platform.db.read() as session:
         counts = defaultdict(int)
         for status in session.exec(select(Contract.status)):
@@ -488,20 +668,37 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="10 s each: a smoke test of the bench")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run against `make run`")
+    parser.add_argument("--faults", action="store_true",
+                        help="on a private PostgreSQL: kill -9 a gunicorn worker, kill -9 a job worker mid-job, restart "
+                             "PostgreSQL during the run; then 0 errors (503 with Retry-After counted apart) and the "
+                             "invariants (no baseline run, no rate or p95 goal)")
     args = parser.parse_args()
     duration = 10 if args.quick else args.duration
     folder = Path(tempfile.mkdtemp(prefix="qianyue-load-"))
-    print(f"load: {args.clients} clients, {duration:.0f} s per server; machine load {os.getloadavg()}; logs in {folder}")
+    print(f"load: {args.clients} clients, {duration:.0f} s per server; machine load {os.getloadavg()}; logs in {folder}"
+          + ("; with faults" if args.faults else ""))
 
-    database_url, handle = pg_database(args.pg)
-    port = free_port()
-    env = server_env(folder / "serve", database_url, port, "production", RATELIMIT_KEY_PREFIX=f"qianyue-load-{os.getpid()}",
-                     RATELIMIT_STORAGE_URI=args.redis)  # as in production: every process counts in one place
+    postgres = PrivatePostgres() if args.faults else None
     try:
-        rate, p95s, errors, problems = run_mix("make serve (gunicorn + worker, PostgreSQL)", [str(REPO / "scripts/serve")],
-                                               env, port, args.clients, duration, folder)
+        database_url, handle = pg_database(postgres.url if postgres else args.pg)
+        port = free_port()
+        env = server_env(folder / "serve", database_url, port, "production",
+                         RATELIMIT_KEY_PREFIX=f"qianyue-load-{os.getpid()}", RATELIMIT_STORAGE_URI=args.redis,
+                         **({"JOB_LEASE_SECONDS": str(Faults.LEASE_SECONDS)} if postgres else {}))
+        try:  # RATELIMIT_STORAGE_URI as in production: every process counts in one place
+            rate, p95s, errors, problems = run_mix("make serve (gunicorn + worker, PostgreSQL)",
+                                                   [str(REPO / "scripts/serve")], env, port, args.clients, duration,
+                                                   folder, postgres)
+        finally:
+            drop_pg(handle)
     finally:
-        drop_pg(handle)
+        if postgres is not None:
+            postgres.close()
+    if args.faults:
+        goals = [(errors == 0, f"0 errors, no 500 ({errors})"), (not problems, "invariants hold, the faults were met")]
+        for met, goal in goals:
+            print(f"goal {'met   ' if met else 'MISSED'} {goal}")
+        return 0 if all(met for met, _ in goals) else 1
     base_rate = None
     if not args.no_baseline:
         port = free_port()

@@ -1,10 +1,14 @@
 """Helpers for the cluster tests: `scripts/cluster` started in a test, what it talks to (an SMTP server, a webhook
-receiver), the API driven over HTTP through its proxy, and what the database says afterwards."""
+receiver), the API driven over HTTP through its proxy, and what the database says afterwards; a PostgreSQL server of
+one's own to restart (also bench/load.py --faults)."""
+import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -256,3 +260,38 @@ def half_made(database_url):
         rows = connection.execute(HALF_MADE).fetchall()
     return [row for row in rows if row[1] in LANE and not (
         row[2] >= 1 and row[3] == 1 and row[4] == 1 and row[5] == LANE[row[1]])], len(rows)
+
+
+class NoServerBinaries(RuntimeError):
+    """No PostgreSQL server binaries here to run a private server with."""
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the caller's own (initdb into a temporary folder, a private port), so that restarting it
+    disturbs nobody else's tests or benches. ``settings``: more ``-c name=value`` server settings."""
+
+    def __init__(self, **settings):
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not binaries:
+            raise NoServerBinaries("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin) to run a private server")
+        bindir = Path(binaries[-1]).parent
+        self.folder = Path(tempfile.mkdtemp(prefix="qianyue-pg-"))
+        as_postgres = []
+        if os.getuid() == 0:  # the server refuses to run as root
+            shutil.chown(self.folder, "postgres")
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+        data, port = self.folder / "data", free_port()
+        subprocess.run([*as_postgres, bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+                       check=True, capture_output=True)
+        more = "".join(f" -c {name}={value}" for name, value in settings.items())
+        self.pg_ctl = [*as_postgres, bindir / "pg_ctl", "-D", data, "-l", self.folder / "server.log", "-o",
+                       f"-p {port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off{more}"]
+        subprocess.run([*self.pg_ctl, "start", "-w"], check=True, capture_output=True)
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/qianyue"
+
+    def restart(self):
+        subprocess.run([*self.pg_ctl, "restart", "-m", "fast", "-w"], check=True, capture_output=True)
+
+    def close(self):
+        subprocess.run([*self.pg_ctl, "stop", "-m", "immediate"], capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
