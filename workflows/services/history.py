@@ -13,6 +13,10 @@ from ..clock import utcnow
 from ..fingerprints import sha256_hex
 from ..signing.audit import anchor_digest, chain_rows, seal, verify_chain
 
+EVENTS_OF_CONTRACT = Statement(
+    f"SELECT {', '.join(c.name for c in HistoryEvent.__table__.c)} FROM history_event WHERE contract_id = :id ORDER BY id",
+    columns=HistoryEvent.__table__.c)
+
 ANCHOR = "audit.anchor"
 TOKENS_KEPT = 10_000
 
@@ -112,8 +116,10 @@ class HistoryService:
         return sealed, broken
 
     def for_contract(self, session, contract_id):
-        query = select(HistoryEvent).where(HistoryEvent.contract_id == contract_id).order_by(HistoryEvent.id)
-        return list(session.exec(query))
+        """The contract's events, oldest first: rows with the table's columns (an event never changes once written;
+        the detail, the task page and the certificate each read them all)."""
+        session.flush()  # as the ORM's autoflush would
+        return EVENTS_OF_CONTRACT.rows(session, {"id": contract_id})
 
     def returns(self, session, contract_ids):
         """{contract id: the return event} for each contract whose latest decision sent it back to sales: the

@@ -43,6 +43,8 @@ TEMPLATE_COLUMNS = ("id", "code", "version", "title", "source", "fields_json", "
 TEMPLATES_BY_ID = Statement(f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM letter_template WHERE id IN (:ids)",
                             lists=["ids"])
 TEMPLATES_KEPT = 1000
+ATTACHED = Statement(f"SELECT {', '.join(c.name for c in ContractLetter.__table__.c)} FROM contract_letter "
+                     "WHERE contract_id = :id ORDER BY position", columns=ContractLetter.__table__.c)
 FIELD_TYPES = ("text", "phone", "email")
 MAX_SOURCE, MAX_VALUE, MAX_FIELDS = 200_000, 200, 30
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
@@ -276,8 +278,10 @@ class LetterService:
 
     # --- a contract's letters ----------------------------------------------------------------------------------------
     def attached(self, session, contract_id):
-        return list(session.exec(select(ContractLetter).where(ContractLetter.contract_id == contract_id)
-                                 .order_by(ContractLetter.position)))
+        """The letters attached to the contract, in order: rows with the table's columns, to read (``get`` gives the
+        one to change)."""
+        session.flush()  # as the ORM's autoflush would: a letter changed in this transaction reads as changed
+        return ATTACHED.rows(session, {"id": contract_id})
 
     def get(self, session, contract_id, code):
         row = session.exec(select(ContractLetter).where(ContractLetter.contract_id == contract_id,

@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from ..actors import is_customer
 from ..clock import china_time, utcnow
+from ..db import Statement
 from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
                          render_contract_html, render_document_pdf)
 from ..errors import Conflict, Forbidden, ValidationFailed
@@ -49,6 +50,9 @@ PREPARE, FINALIZE = "document.prepare", "package.finalize"
 MAX_PREPARE_ROUNDS = 5
 VERDICTS_KEPT = 256
 PRIVATE_EVIDENCE = ("email", "issuer", "subject", "ip", "user_agent")  # of one party, not shown to the other
+SIGNATURES_OF_CONTRACT = Statement(
+    f"SELECT {', '.join(c.name for c in Signature.__table__.c)} FROM signature WHERE contract_id = :id ORDER BY id",
+    columns=Signature.__table__.c)
 
 
 @dataclass(frozen=True)
@@ -414,7 +418,9 @@ class SigningService:
                 "signer_changes": changes, "verify_url": f"{self.base_url}/verify"}
 
     def signatures(self, session, contract_id):
-        return list(session.exec(select(Signature).where(Signature.contract_id == contract_id).order_by(Signature.id)))
+        """The contract's signatures in order: rows with the table's columns (one never changes once written)."""
+        session.flush()  # as the ORM's autoflush would: one added in this transaction is read too
+        return SIGNATURES_OF_CONTRACT.rows(session, {"id": contract_id})
 
     def evidence(self, session, actor, contract_id):
         """The signatures' evidence as ``actor`` may read it (the image and PDF bytes are served apart): staff all of it;
