@@ -54,7 +54,7 @@ def contract_detail(session, contract):
             "tasks": [task_as_dict(t) for t in services.tasks.query(session, contract_id=contract.id)],
             "lint": [asdict(f) for f in services.contracts.lint(data, [letter["title"] for letter in letters])],
             "versions": [{"version": v.version, "sha256": v.sha256, "created_by": v.created_by,
-                          "created_at": v.created_at.isoformat()} for v in services.contracts.versions(session, contract.id)],
+                          "created_at": v.created_at.isoformat()} for v in services.contracts.version_list(session, contract.id)],
             "approved_sha256": contract.approved_sha256 or None,
             "history": [event_as_dict(e) for e in services.history.for_contract(session, contract.id)]}
 

@@ -39,6 +39,11 @@ STATUS_TITLES = {
 }
 FINANCE_THRESHOLD = Decimal("500000")
 CONTRACT_BRIEF = Statement("SELECT id, number, status, current_version FROM contract WHERE id = :id")
+INSTANCE_DEFINITION = Statement("SELECT definition_id FROM process_instance WHERE business_key = :key "
+                                "ORDER BY id DESC LIMIT 1")
+VERSION_LIST = Statement("SELECT version, sha256, created_by, created_at FROM contract_version WHERE contract_id = :id "
+                         "ORDER BY version", columns=[ContractVersion.__table__.c[name] for name in (
+                             "version", "sha256", "created_by", "created_at")])
 FOLLOW_STATUS = Statement("UPDATE contract SET status = :status, updated_at = :now WHERE id = :id AND status <> :status",
                           now=Contract.__table__.c.updated_at)
 
@@ -183,6 +188,10 @@ class ContractService:
         query = select(ContractVersion).where(ContractVersion.contract_id == contract_id).order_by(ContractVersion.version)
         return list(session.exec(query))
 
+    def version_list(self, session, contract_id):
+        """Each version's number, SHA-256, author and time, oldest first (not its data: a listing)."""
+        return VERSION_LIST.rows(session, {"id": contract_id})
+
     def last_seen_version(self, session, contract_id, role):
         """The version that was current when ``role`` last decided on this contract (None if it never did)."""
         decided = session.exec(select(HumanTask.completed_at).where(
@@ -192,6 +201,10 @@ class ContractService:
             return None
         return session.exec(select(func.max(ContractVersion.version)).where(
             ContractVersion.contract_id == contract_id, ContractVersion.created_at <= decided)).one()
+
+    def definition_id(self, session, contract_id):
+        """The process definition the contract's (newest) instance runs, or None before it has one."""
+        return INSTANCE_DEFINITION.scalar(session, {"key": str(contract_id)})
 
     def instance(self, session, contract_id):
         query = select(ProcessInstance).where(ProcessInstance.business_key == str(contract_id)).order_by(ProcessInstance.id.desc())

@@ -14,9 +14,8 @@ class DraftingService:
     def create(self, actor, payload):
         """A new draft (version 1, its letters pinned) and its approval process; returns the contract."""
         self.access.require_role(actor, "sales")
-        with self.db.read() as session:
-            provider, data = self.contracts.draft(session, payload)
-        with self.db.write() as session:  # the number in a short transaction of its own (ContractService.take_number)
+        with self.db.write() as session:  # the number in a short transaction of its own (ContractService.take_number),
+            provider, data = self.contracts.draft(session, payload)  # which locks its counter only at its very end
             number = self.contracts.take_number(session, provider, data)
         with self.db.write() as session:
             contract, version = self.contracts.create(session, provider, data, number, actor)

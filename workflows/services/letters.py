@@ -43,6 +43,10 @@ TEMPLATE_COLUMNS = ("id", "code", "version", "title", "source", "fields_json", "
 TEMPLATES_BY_ID = Statement(f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM letter_template WHERE id IN (:ids)",
                             lists=["ids"])
 TEMPLATES_KEPT = 1000
+# the latest version of each of some letters, in one statement (a version pins every mandated letter at once)
+LATEST_TEMPLATES = Statement("SELECT id, code, version, title, sha256 FROM letter_template AS t WHERE code IN (:codes) "
+                             "AND version = (SELECT max(version) FROM letter_template WHERE code = t.code)",
+                             lists=["codes"])
 ATTACHED = Statement(f"SELECT {', '.join(c.name for c in ContractLetter.__table__.c)} FROM contract_letter "
                      "WHERE contract_id = :id ORDER BY position", columns=ContractLetter.__table__.c)
 FIELD_TYPES = ("text", "phone", "email")
@@ -217,8 +221,8 @@ class LetterService:
     def mandated(self, session, contract, data):
         """The letters ``data``'s services require, by the decision table of the contract's process version (of the
         latest version for a draft not saved yet, ``contract`` None)."""
-        instance = self.contracts.instance(session, contract.id) if contract is not None else None
-        definition = (self.repository.get(session, instance.definition_id) if instance
+        definition_id = self.contracts.definition_id(session, contract.id) if contract is not None else None
+        definition = (self.repository.get(session, definition_id) if definition_id is not None
                       else self.repository.latest(session, PROCESS_KEY))
         table = decision_table(definition, LETTERS_DECISION)
         context = SimpleNamespace(data={"service_types": data["service_types"]},
@@ -229,15 +233,18 @@ class LetterService:
         """Pin the letters a contract version mandates to the latest template versions now (when the version is
         written): what reviewers read and the customer signs. A mandated letter without any template yet is pinned
         unresolved (``template_id`` None)."""
-        pins = []
-        for letter in self.mandated(session, contract, json.loads(version_row.data_json)):
-            if self.latest_version(session, letter["code"]) == 0 and letter["code"] in SHIPPED:
-                self.ensure_shipped(session, "system")
-            if self.latest_version(session, letter["code"]) == 0:
+        pins, mandated = [], self.mandated(session, contract, json.loads(version_row.data_json))
+        codes = sorted({letter["code"] for letter in mandated})
+        latest = {row.code: row for row in LATEST_TEMPLATES.rows(session, {"codes": codes})} if codes else {}
+        if any(code in SHIPPED and code not in latest for code in codes):
+            self.ensure_shipped(session, "system")
+            latest = {row.code: row for row in LATEST_TEMPLATES.rows(session, {"codes": codes})}
+        for letter in mandated:
+            template = latest.get(letter["code"])
+            if template is None:
                 pins.append({"code": letter["code"], "title": letter["title"] or letter["code"], "template_id": None,
                              "template_version": None, "template_sha256": None})
                 continue
-            template = self.template(session, letter["code"])
             pins.append({"code": letter["code"], "title": letter["title"] or template.title, "template_id": template.id,
                          "template_version": template.version, "template_sha256": template.sha256})
         version_row.letters_json = canonical_json(pins)
