@@ -201,8 +201,9 @@ def write_profile(endpoint, recorder, profiles, folder):
     for session in sessions[1:]:
         combined = Session.combine(combined, session)
     path = folder / (endpoint.replace(" ", "_").replace("/", "-").strip("-") + ".txt")
-    path.write_text(ConsoleRenderer(unicode=True, show_all=False, time="percent_of_total")
-                    .render(combined), encoding="utf-8")
+    path.write_text(ConsoleRenderer(unicode=True, show_all=False, time="percent_of_total").render(combined)
+                    + ConsoleRenderer(unicode=True, flat=True, time="percent_of_total").render(combined),
+                    encoding="utf-8")  # the call tree, then each function's own share
     print(f"profile of {len(sessions)} requests of {endpoint}: {path}")
 
 
