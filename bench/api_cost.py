@@ -152,8 +152,8 @@ def main():
         access.propagate = False  # no line a request on the terminal
         logging.getLogger().setLevel(logging.WARNING)
         platforms = [app.extensions["qianyue"] for app in apps]
+        backends, costs = Backends(platforms), {}  # before any connection is made
         teams = load.prepare_users(platforms[0], args.clients)
-        backends, costs = Backends(platforms), {}
         profiles = {} if args.profile else None
         recorder = load.Recorder()
         apps_in_turn = itertools.cycle(apps)
