@@ -23,7 +23,8 @@
   var statusEl = document.getElementById("modeler-status");
   var errorsEl = document.getElementById("deploy-errors");
   var panel = document.getElementById("properties");
-  var modeler = new window.BpmnJS({ container: "#canvas", keyboard: { bindTo: document } });
+  var modeler = new window.BpmnJS({ container: "#canvas", keyboard: { bindTo: document },
+                                     additionalModules: [window.qyEditorTranslate()] });
   var modeling = modeler.get("modeling"), moddle = modeler.get("moddle"), registry = modeler.get("elementRegistry");
   var canvas = modeler.get("canvas");
   var state = { version: null, dirty: false, selected: null, errorIds: [] };
