@@ -114,6 +114,8 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     assert page.locator('#process-viewer .djs-element.qy-current[data-element-id="legal_review"]').count() == 1
     assert page.locator('#process-viewer .djs-element.qy-done[data-element-id="prepare_draft"]').count() == 1
     assert page.locator("#process-viewer .bjs-powered-by").is_visible()  # the bpmn.io watermark stays
+    lanes = page.eval_on_selector_all('#process-viewer .djs-element[data-element-id^="lane_"] text', "ts => ts.map(t => t.textContent)")
+    assert {"客户经理", "法务", "财务"} <= set(lanes) and "legal" not in lanes, lanes  # roles by name, not code
     assert page.inner_text("#process-viewer-info") == "第 2 版 · 运行中"
     page.locator("#process-card").screenshot(path=str(SCREENSHOTS / "viewer.png"))
     assert page.js_errors == []
