@@ -77,6 +77,8 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     page.press("#prop-condition", "Tab")
     page.evaluate("() => window.qyModeler.get('selection').select(window.qyModeler.get('elementRegistry').get('legal_review'))")
     page.screenshot(path=str(SCREENSHOTS / "modeler.png"))
+    page.click('.djs-element[data-element-id="lane_legal"]', position={"x": 10, "y": 60})
+    assert page.eval_on_selector("#prop-lane", "s => s.options[s.selectedIndex].text") == "法务（legal）"
     # bpmn-js's palette speaks the page's language too
     titles = page.eval_on_selector_all(".djs-palette .entry", "es => es.map(e => e.getAttribute('aria-label'))")
     assert "创建开始事件" in titles and "启用抓手工具" in titles, titles

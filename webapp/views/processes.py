@@ -16,6 +16,7 @@ from workflows.services.accounts import ROLES
 from ..editor_texts import BPMN_JS, DMN_JS, in_current_language
 from ..errors import MalformedRequest
 from ..inputs import LARGEST_ID, json_body
+from ..labels import ROLES as ROLE_LABELS
 from ..security import platform, roles_required
 from workflows.actors import STAFF_ROLES
 
@@ -200,7 +201,8 @@ def _trace(session, instance_id):
 def edit(key):
     with platform().db.read() as session:
         context = _versions_context(session, key)
-    return render_template("admin/process_modeler.html", **context, roles=ROLES,
+    return render_template("admin/process_modeler.html", **context,
+                           role_names={role: str(ROLE_LABELS.get(role, role)) for role in ROLES},
                            editor_texts=in_current_language(BPMN_JS))
 
 
