@@ -166,3 +166,13 @@ def test_fonts_are_subset_with_harfbuzz():
     from weasyprint.text.ffi import harfbuzz_subset
 
     assert harfbuzz_subset is not None, "apt-get install libharfbuzz-subset0"
+
+
+@pytest.mark.parametrize(("status", "mark"), [("draft", "草稿 · 第3版"), ("review", "第3版"), ("final", "")])
+def test_the_version_mark_is_on_drafts_and_review_copies_not_on_the_document_to_sign(technical_service_with_letter,
+                                                                                      status, mark):
+    html = render_contract_html({**technical_service_with_letter, "status": status})
+    assert f'<div class="page-status">{mark}</div>' in html
+    assert f'<div class="page-status">{mark + " · " if mark else ""}附件一</div>' in html
+    if status == "final":
+        assert "第3版" not in html
