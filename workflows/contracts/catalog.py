@@ -32,6 +32,15 @@ TEMPLATES = {
     "technical_service": {"title_zh": "技术服务合同", "number_kind": "S", "number_suffix": "ECN00"},
 }
 
+# What a one-time fee covers, printed after its name in the network line contract (seed 000's 1.1 and 1.2): the first
+# entry whose word the fee's name contains. A fee of another kind prints its name alone, claiming nothing it may not
+# cover.
+ONE_TIME_FEE_SCOPES = (
+    ("移机", "（指甲方申请将已开通的业务迁至新的装机地址时，乙方拆除原址线路设备、在新址重新布放线路并安装调测所收取的一次性费用，"
+           "不包括用户终端和内部局域网设备费）"),
+    ("接入", "（包括开户费、工料费、安装调测费等一次性费用，不包括用户终端和内部局域网设备费）"),
+)
+
 DEMO_PROVIDERS = [
     {
         "code": "xinxiang",
