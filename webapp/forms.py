@@ -77,6 +77,9 @@ class Designated(Form):
 class ContractForm(FlaskForm):
     template = SelectField(_l("Contract kind"), choices=[SelectChoice(code, text) for code, text in TEMPLATE_KINDS.items()])
     title = StringField(_l("Title"))
+    project_name = StringField(_l("Project name"))
+    # the provider profiles are the view's to fill in; which one is allowed is the drafting service's to say
+    provider = SelectField(_l("Provider branch (乙方)"), choices=[], validate_choice=False)
     service_types = MultiCheckbox(_l("Service types"), choices=[SelectChoice(code, text) for code, text in SERVICE_TYPES.items()])
     customer = FormField(Customer)
     provider_contact = FormField(Contact, label=_l("Provider's project contact"))
@@ -105,9 +108,9 @@ class ContractForm(FlaskForm):
     def to_draft(self):
         """The API's draft shape; blank optional fields are left out so the validator applies defaults."""
         data = self.data
-        draft = {key: data[key] for key in ("template", "title", "service_types", "total", "installation_address",
-                                            "service_location", "service_mode", "signing_place", "late_fee_rate_per_day",
-                                            "liquidated_damages", "special_terms", "tax_rate")}
+        draft = {key: data[key] for key in ("template", "title", "project_name", "provider", "service_types", "total",
+                                            "installation_address", "service_location", "service_mode", "signing_place",
+                                            "late_fee_rate_per_day", "liquidated_damages", "special_terms", "tax_rate")}
         draft["customer"] = _prune({**data["customer"], "bank": _prune(data["customer"]["bank"]) or None})
         draft["provider_contact"] = _prune(data["provider_contact"]) or None
         draft["designated_contacts"] = _prune(data["designated_contacts"]) or None

@@ -168,6 +168,18 @@ def test_fonts_are_subset_with_harfbuzz():
     assert harfbuzz_subset is not None, "apt-get install libharfbuzz-subset0"
 
 
+def test_the_articles_name_the_project_not_the_contracts_title(technical_service_contract):
+    """Seed 003 reads 就长垣市第一中学精准教学考试服务项目（“项目”）, not 就…服务项目服务合同（“项目”）."""
+    html = render_contract_html(technical_service_contract)
+    assert "<td>项目名称：</td><td>长垣市第一中学精准教学考试服务项目</td>" in html
+    assert "本合同甲方委托乙方就长垣市第一中学精准教学考试服务项目（“项目”）进行专项技术服务" in html
+    assert "技术服务的目标：完成长垣市第一中学精准教学考试服务项目技术服务。" in html
+    assert "服务合同（“项目”）" not in html and "服务合同技术服务" not in html
+    earlier = copy.deepcopy(technical_service_contract)  # a version stored before the project had a field prints its title
+    del earlier["data"]["project_name"]
+    assert "就长垣市第一中学精准教学考试服务项目服务合同（“项目”）" in render_contract_html(earlier)
+
+
 def test_each_one_time_fee_says_what_it_covers(network_line_contract):
     """Seed 000's 1.1 explains the access fee (开户费、工料费、安装调测费); the relocation fee of 1.2 is not an access fee."""
     html = render_contract_html(network_line_contract)

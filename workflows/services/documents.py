@@ -18,7 +18,6 @@ from threading import Lock
 from sqlmodel import select
 
 from ..contracts.diff import field_changes, text_changes
-from ..contracts.validation import normalize_draft
 from ..documents import render_contract_html, render_contract_pdf
 from ..db import Statement
 from ..errors import Conflict, NotFound
@@ -80,12 +79,11 @@ class DocumentService:
     def html(self, session, contract, version=None, with_values=True):
         return render_contract_html(self.document(session, contract, version, with_values))
 
-    def draft_preview(self, session, draft, contract=None, number=""):
-        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest), with
-        the points reviewers will raise on it, so sales see them before submitting: ValidationFailed with field-level
-        messages when it is not a valid draft."""
-        provider = self.contracts.provider_profile(session, contract.provider_code if contract else None)
-        data = normalize_draft(draft, json.loads(provider.profile_json))
+    def draft_preview(self, session, draft, contract=None, number="", branch=""):
+        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest; for
+        the provider it names, else ``branch``), with the points reviewers will raise on it, so sales see them before
+        submitting: ValidationFailed with field-level messages when it is not a valid draft."""
+        _provider, data = self.contracts.draft(session, draft, branch, contract)
         kind = data["template"]
         version = (contract.template_version if contract and contract.template == kind
                    else self.templates.latest_version(session, kind) or 1)
