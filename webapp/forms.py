@@ -103,7 +103,7 @@ class ContractForm(FlaskForm):
     liquidated_damages = StringField(_l("Liquidated damages (yuan)"))
     special_terms = TextAreaField(_l("Special terms"))
 
-    ROW_LISTS = ("items", "one_time_fees", "installments")
+    ROW_LISTS = {"items": Item, "one_time_fees": Fee, "installments": Installment}  # each list's row
 
     def to_draft(self):
         """The API's draft shape; blank optional fields are left out so the validator applies defaults."""
@@ -137,6 +137,21 @@ class ContractForm(FlaskForm):
     def add_row(self, name):
         if name in self.ROW_LISTS:
             getattr(self, name).append_entry()
+
+    def remove_row(self, name, position):
+        """Drop a row (by its place in the list) and number the rest from 0 again; the last row left is emptied."""
+        if name not in self.ROW_LISTS:
+            return
+        rows = getattr(self, name)
+        kept = [entry.data for index, entry in enumerate(rows.entries) if index != position]
+        rows.entries, rows.last_index = [], -1
+        for data in kept or [None]:
+            rows.append_entry(data)
+
+    def blank_row(self, name):
+        """An empty row of a list, numbered ``__index__``: the page's template that the script copies to add a row
+        without a round trip (it puts the row's number in place of ``__index__``)."""
+        return self.ROW_LISTS[name](prefix=f"{name}-__index__-")
 
     def attach_errors(self, fields):
         """Put the validator's dotted-path errors on the matching form fields; the rest are returned."""

@@ -199,6 +199,23 @@ def test_the_project_name_is_its_own_field_required_for_a_technical_service(as_u
     assert "项目名称" in diff and "project_name" not in diff and "精准教学考试服务二期项目" in diff
 
 
+def test_without_javascript_a_row_is_added_and_removed_by_the_server_and_the_rest_renumbered(as_user, api):
+    sales = as_user("sales")
+    data = form_data(load_fixture("contract-technical-service.json"))  # four services: items-0 … items-3
+    removed = sales.post("/contracts/new", {**data, "action": "remove:items-1"}, page="/contracts/new")
+    html = removed.get_data(as_text=True)
+    assert removed.status_code == 200 and "阅卷服务" not in html
+    names = re.findall(r'name="items-(\d+)-name" [^>]*value="([^"]*)"', html)
+    assert names == [("0", "考试服务"), ("1", "异常问题处理"), ("2", "定制化服务")]
+    assert 'value="remove:items-2"' in html and 'value="remove:items-3"' not in html
+    last = sales.post("/contracts/new", {**data, "installments-0-due_date": "2025-06-30", "plan_kind": "installments",
+                                         "action": "remove:installments-0"}, page="/contracts/new").get_data(as_text=True)
+    assert re.search(r'name="installments-0-due_date"[^>]* value=""', last)  # the last row is emptied, not gone
+    added = sales.post("/contracts/new", {**data, "action": "add:one_time_fees"}, page="/contracts/new")
+    assert 'name="one_time_fees-1-name"' in added.get_data(as_text=True)
+    assert api.call("GET", "/contracts", "sales").json["total"] == 0
+
+
 def test_editing_a_draft_written_before_the_project_name_field_offers_the_name_read_from_its_title(as_user, api, platform):
     draft = {key: value for key, value in load_fixture("contract-technical-service.json").items() if key != "project_name"}
     contract = api.call("POST", "/contracts", "sales", {**draft, "project_name": "临时"}).json

@@ -149,8 +149,12 @@ def _handle_form(form, save, contract=None):
     """Shared by new and edit: add a row, preview, or save (create/revise, then optionally submit)."""
     _offer_providers(form, contract)
     action = request.form.get("action", "save")
-    if action.startswith("add:"):
+    if action.startswith("add:"):  # without JavaScript; contract-form.js adds and removes rows in the page
         form.add_row(action[4:])
+        return _form_response(form, contract)
+    if action.startswith("remove:"):
+        name, _sep, position = action[7:].rpartition("-")
+        form.remove_row(name, int(position) if position.isdigit() else -1)
         return _form_response(form, contract)
     if not form.validate():  # CSRF and field types; the contract rules come from the services below
         return _form_response(form, contract, status=400)
