@@ -26,7 +26,12 @@ def live(database_url, tmp_path):
 INKED = """() => { const c = document.getElementById('signature-pad');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""  # pixels drawn on the pad
-
+LOADED = "n => { const i = document.getElementById('page-' + n); return i.complete && i.naturalWidth > 0; }"
+FOCUSED = "id => document.activeElement && document.activeElement.id === id"
+IN_VIEW = """id => {  // on the screen, and still since the last frame: the smooth scroll that brought it there is over
+    const r = document.getElementById(id).getBoundingClientRect(), still = window['top of ' + id] === r.top;
+    window['top of ' + id] = r.top;
+    return still && r.top >= 0 && r.bottom <= window.innerHeight; }"""
 
 
 def draw_with_a_finger(page, selector):
@@ -106,6 +111,10 @@ def test_customer_draws_and_signs(live, chromium, screen):
         worker.start()  # thread of its own (pyHanko runs asyncio, which Playwright's loop in this thread would refuse)
         worker.join()
         page.reload()
+        page.evaluate("document.getElementById('page-3').scrollIntoView()")  # in the page, or the pages' box at a desk
+        page.wait_for_function("() => document.getElementById('page-counter').textContent.startsWith('第 3 页')")
+        page.wait_for_function(LOADED, arg=3)
+        page.screenshot(path=str(SCREENSHOTS / f"customer-5-document-{screen}.png"))
         assert not page.is_visible("#intent_code")  # no field for a code before one is sent
         page.click("#intent-button")  # the intent check: one one-time code to the verified email for everything
         page.wait_for_selector("#intent_code", state="visible")  # sent without leaving the page
@@ -163,12 +172,6 @@ def run_the_worker(live):
     worker.join()
 
 
-LOADED = "n => { const i = document.getElementById('page-' + n); return i.complete && i.naturalWidth > 0; }"
-FOCUSED = "id => document.activeElement && document.activeElement.id === id"
-IN_VIEW = """id => { const r = document.getElementById(id).getBoundingClientRect();
-    return r.top >= 0 && r.bottom <= window.innerHeight; }"""
-
-
 def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
     """At 390 px: the document's pages as images that load as they near the screen, fit the width and are counted;
     the "next item to fill in" button leads through the letter's fields (passing over one left empty), its save
@@ -179,8 +182,9 @@ def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
     run_the_worker(live)  # the customer's step opened: the pages of a copy to read while the letter is blank
     context = chromium.new_context(**SCREENS["phone"], locale="zh-CN")
     page = context.new_page()
-    errors = []
+    errors, images = [], set()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: images.add(request.url) if "/pages/" in request.url else None)
 
     def fits():
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -192,7 +196,8 @@ def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
         sign_in_and_accept(page, live, link, contract["id"])
         total = page.locator("img.page").count()
         assert total > 10
-        assert not page.evaluate(LOADED, total)  # far below the screen: not loaded yet
+        page.wait_for_load_state("networkidle")
+        assert 0 < len(images) < total - 5  # the pages far below the screen are not loaded yet
         assert page.inner_text("#page-counter") == f"第 1 页，共 {total} 页"
         for number in range(1, total + 1):
             page.locator(f"#page-{number}").scroll_into_view_if_needed()
@@ -219,7 +224,8 @@ def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
         page.wait_for_function(FOCUSED, arg=field("name"))
         page.fill(f"#{field('name')}", "徐永立")
         next_item()  # every field filled: save them
-        page.wait_for_function("() => document.activeElement.matches('#letter-information_security button[type=submit]')")
+        page.wait_for_function(FOCUSED, arg="letter-information_security-save")
+        page.wait_for_function(IN_VIEW, arg="letter-information_security-save")
         page.screenshot(path=str(SCREENSHOTS / "customer-phone-next-item.png"))
         fits()
         page.keyboard.press("Enter")

@@ -5,23 +5,27 @@
 (function () {
   "use strict";
 
-  // "Page 3 of 15" for the page at the upper third of the screen, as the reader scrolls
+  // "Page 3 of 15" for the page at the upper third of what shows of the pages (on a phone they scroll with the page,
+  // at a desk in their own box), as the reader scrolls
   function pageCounter() {
     var counter = document.getElementById("page-counter");
+    var box = document.querySelector(".pages");
     var pages = Array.prototype.slice.call(document.querySelectorAll("img.page"));
-    if (!counter || !pages.length) return;
+    if (!counter || !box || !pages.length) return;
     var template = counter.getAttribute("data-template"), shown = 0, queued = false;
     function update() {
       queued = false;
-      var line = window.innerHeight / 3, number = 1;
+      var shows = box.getBoundingClientRect();
+      var top = Math.max(shows.top, 0), bottom = Math.min(shows.bottom, window.innerHeight);
+      var line = top + Math.max(bottom - top, 0) / 3, number = 1;
       pages.forEach(function (page) {
         if (page.getBoundingClientRect().top <= line) number = Number(page.getAttribute("data-number"));
       });
       if (number !== shown) { shown = number; counter.textContent = template.replace("{n}", number); }
     }
-    window.addEventListener("scroll", function () {
+    document.addEventListener("scroll", function () {  // the page's scrolling and the box's
       if (!queued) { queued = true; window.requestAnimationFrame(update); }
-    }, { passive: true });
+    }, { passive: true, capture: true });
     update();
   }
 
