@@ -144,8 +144,7 @@ def intent(contract_id):
     except DomainError as exc:
         return _refused(exc)
     if request.accept_mimetypes.best == "application/json":  # the page's script: it shows the code field in place
-        return jsonify({"destination": sent["destination"], "expires_at": sent["expires_at"],
-                        "message": _("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
+        return jsonify({"message": _("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
                                      destination=sent["destination"])})
     return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="code"))  # the page says where it went
 

@@ -148,9 +148,9 @@ class DocumentService:
             .order_by(DocumentPage.number))))
 
     def has_pages(self, session, contract_id, source_sha256):
-        return session.exec(select(DocumentPage.id).where(DocumentPage.contract_id == contract_id,
-                                                          DocumentPage.source_sha256 == source_sha256).limit(1)).first() \
-            is not None
+        first = session.exec(select(DocumentPage.id).where(
+            DocumentPage.contract_id == contract_id, DocumentPage.source_sha256 == source_sha256).limit(1)).first()
+        return first is not None
 
     def page_png(self, session, contract, source_sha256, number):
         """One page's PNG of a rendering of ``contract`` (whoever may read the contract may read its pages)."""
