@@ -67,7 +67,11 @@ def test_invitation_login_and_signature(live, live_api):
     no_code = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
                                                                     "typed_name": "徐永立", "consent": "1"})
     assert no_code.status_code == 422 and "error-text" in no_code.text
+    assert '<div id="code-entry" hidden>' in no_code.text  # no field for a code before one is sent
     code = intent_code(live, http, contract["id"], page)
+    sent = http.get(f"{live.base}/sign/{contract['id']}").text  # without JavaScript: the page again, with the field
+    assert '<div id="code-entry">' in sent and "确认码已发送至 x***i@school.example" in sent
+    assert sent.count('id="intent-button"') == 1 and "重新发送确认码" in sent
     signed = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
                                                                    "typed_name": "徐永立", "consent": "1",
                                                                    "intent_code": code})

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
+from sqlalchemy import delete
 from sqlmodel import select
 
 from ..contracts.diff import field_changes, text_changes
@@ -22,13 +23,21 @@ from ..documents import render_contract_html, render_contract_pdf
 from ..db import Statement
 from ..errors import Conflict, NotFound
 from ..fingerprints import sha256_hex
-from ..models import SignedDocument
+from ..models import DocumentPage, SignedDocument
 
 REVIEW_STATUSES = {"legal_review", "finance_review"}
 MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
                           "coalesce(document_id, 0) = :expected")
 PACKAGE = "package"
 REVIEW_DIGESTS_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class PageListing:
+    """The pages drawn of a contract's document as it renders now (none while they are drawn), without their bytes."""
+
+    source_sha256: str  # the rendering they show: a page's URL names it, so an image never shows another one
+    pages: list  # rows of (number, width, height)
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,36 @@ class DocumentService:
         same_mark = {"version": new["version"], "status": new["status"]}
         return {"fields": field_changes(old["data"], new["data"]),
                 "text": text_changes(render_contract_html({**old, **same_mark}), render_contract_html(new))}
+
+    # --- pages to read on a phone -------------------------------------------------------------------------------------
+    def page_listing(self, session, contract):
+        """The pages of the contract's document as it renders now, with the values filled in so far."""
+        source = sha256_hex(self.html(session, contract))
+        return PageListing(source, list(session.exec(
+            select(DocumentPage.number, DocumentPage.width, DocumentPage.height)
+            .where(DocumentPage.contract_id == contract.id, DocumentPage.source_sha256 == source)
+            .order_by(DocumentPage.number))))
+
+    def has_pages(self, session, contract_id, source_sha256):
+        first = session.exec(select(DocumentPage.id).where(
+            DocumentPage.contract_id == contract_id, DocumentPage.source_sha256 == source_sha256).limit(1)).first()
+        return first is not None
+
+    def page_png(self, session, contract, source_sha256, number):
+        """One page's PNG of a rendering of ``contract`` (whoever may read the contract may read its pages)."""
+        png = session.exec(select(DocumentPage.png).where(
+            DocumentPage.contract_id == contract.id, DocumentPage.source_sha256 == source_sha256,
+            DocumentPage.number == number)).first()
+        if png is None:
+            raise NotFound(f"no page {number} of that rendering of contract {contract.number}")
+        return png
+
+    def keep_pages(self, session, contract_id, source_sha256, images):
+        """The pages of the contract's latest rendering (``workflows.documents.pages``), in place of any before."""
+        session.execute(delete(DocumentPage).where(DocumentPage.contract_id == contract_id))
+        session.add_all(DocumentPage(contract_id=contract_id, source_sha256=source_sha256, number=image.number,
+                                     width=image.width, height=image.height, png=image.png) for image in images)
+        session.flush()
 
     # --- the signing chain --------------------------------------------------------------------------------------------
     def current(self, session, contract):

@@ -27,7 +27,8 @@ from sqlmodel import select
 from ..actors import is_customer
 from ..clock import china_time, utcnow
 from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
-                         render_contract_html, render_document_pdf)
+                         render_contract_html, render_contract_pdf, render_document_pdf)
+from ..documents.pages import page_images
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..fingerprints import sha256_hex
 from ..models import Contract, ContractLetter, OutboxMail, Signature
@@ -101,11 +102,14 @@ class SigningService:
             self.request_prepare(session, step.contract_id)
 
     def prepare(self, job):
-        """Job: render the document with the customer's letter values and certify it with every signature field.
+        """Job: render the document with the customer's letter values and certify it with every signature field;
+        then, in the next round, draw its pages as images to read on a phone. While the job runs the signing page
+        says the document is being prepared, so it is ready with its pages.
 
-        Idempotent: nothing happens when the current document already renders from the same values, when the
-        customer's letters are not complete yet, or once anyone signed. Values that change while the job runs are
-        taken up in another round."""
+        While the customer's letters are not complete yet, it draws the pages of a reading copy instead (the letters'
+        blanks as they stand). Idempotent: nothing happens when the current document already renders from the same
+        values and has its pages, or once anyone signed. Values that change while the job runs are taken up in
+        another round."""
         contract_id = job.payload["contract_id"]
         for _round in range(MAX_PREPARE_ROUNDS):
             with self.db.read() as session:
@@ -115,16 +119,24 @@ class SigningService:
                 current = self.documents.current(session, contract)
                 if current is not None and current.kind != "certified":
                     return  # signing began: the document is fixed
-                if self._unfilled(session, contract):
-                    return
-                approved = self.documents.fresh_review_digest(session, contract)
-                if approved != contract.approved_sha256:
-                    self._refuse_to_certify(contract_id, approved)
                 document = self.documents.document(session, contract)
                 source = sha256_hex(render_contract_html(document))
-                if current is not None and current.source_sha256 == source:
-                    return
-                replaces = contract.document_id
+                drawn = self.documents.has_pages(session, contract_id, source)
+                unfilled = bool(self._unfilled(session, contract))
+                approved = None if unfilled else self.documents.fresh_review_digest(session, contract)
+                as_approved = approved == contract.approved_sha256
+                prepared = current is not None and current.source_sha256 == source
+                replaces, prepared_pdf = contract.document_id, current.pdf if prepared and not drawn else None
+            if unfilled:
+                if not drawn:
+                    self._keep_pages(contract_id, source, render_contract_pdf(document))
+                return
+            if not as_approved:
+                self._refuse_to_certify(contract_id, approved)
+            if prepared:
+                if prepared_pdf is not None:  # just certified (the round before), or by a release that drew none
+                    self._keep_pages(contract_id, source, prepared_pdf)
+                return
             pdf, places = render_document_pdf(document)
             certified = self.verified(self.toolkit().certify(pdf, places))
             with self.db.write() as session:
@@ -138,6 +150,12 @@ class SigningService:
                                     details={"document_sha256": row.sha256, "approved_sha256": approved,
                                              "fields": [p.field_name for p in places]})
         raise Conflict(f"contract {contract_id}: the letters kept changing while the document was prepared")
+
+    def _keep_pages(self, contract_id, source, pdf):
+        """Draw the pages of ``pdf``, the rendering ``source`` of the contract's document, and keep them."""
+        pages = page_images(pdf)
+        with self.db.write() as session:
+            self.documents.keep_pages(session, contract_id, source, pages)
 
     def _refuse_to_certify(self, contract_id, rendered):
         """The document no longer renders as approved (a template or the rendering code changed under the contract):
@@ -231,6 +249,13 @@ class SigningService:
             except ValidationFailed as exc:
                 raise ValidationFailed(exc.message, {"intent_code": next(iter(exc.fields.values()), "")}) from None
             return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()}
+
+    def pending_code(self, session, actor, contract):
+        """Where the code the actor may type to sign ``contract`` was sent (masked) and until when; None before one
+        was sent, and once it is used, expired or blocked."""
+        row = self.intent.pending(session, contract.id, self._signer_key(actor))
+        return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()} \
+            if row is not None else None
 
     def last_code(self, session, contract_id):
         """Development only (the CLI refuses under production): the newest code mailed for a contract."""
