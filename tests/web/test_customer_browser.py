@@ -1,12 +1,13 @@
 """In a real browser: the invited customer signs in through the embedded provider's pages, fills in the letter, draws
-a signature with the mouse, ticks consent, mistypes the code (what was drawn and ticked stays), signs the contract and
-its letter with one code, and sees the contract move on to countersigning."""
+a signature (the mouse on a desk, a finger on a phone), ticks consent, mistypes the code (what was drawn and ticked
+stays), signs the contract and its letter with one code, and sees the contract move on to countersigning."""
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Api, screenshot
+from tests.web.browsing import INKED, SCREENS, draw_signature
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
 from workflows.demo import DEMO_PASSWORD
 from workflows.models import Signature
@@ -20,17 +21,6 @@ def live(database_url, tmp_path):
     server = LiveApp(database_url, tmp_path)
     yield server
     server.close()
-
-
-INKED = """() => { const c = document.getElementById('signature-pad');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""  # pixels drawn on the pad
-
-
-
-SCREENS = {"desk": {"viewport": {"width": 1280, "height": 900}},
-           "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-                     "has_touch": True}}
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -80,19 +70,7 @@ def test_customer_draws_and_signs(live, chromium, screen):
         with live.platform.db.read() as session:
             code = live.platform.signing.last_code(session, contract["id"])
         page.fill("#intent_code", "000000" if code != "000000" else "111111")
-        pad = page.locator("#signature-pad")
-        pad.scroll_into_view_if_needed()
-        box = pad.bounding_box()
-        x, y = box["x"], box["y"]
-        page.mouse.move(x + 40, y + 120)
-        page.mouse.down()
-        for i in range(1, 30):  # a wavy stroke, like a hand would draw
-            page.mouse.move(x + 40 + i * 12, y + 120 - (40 if i % 4 < 2 else -10) + i, steps=3)
-        page.mouse.up()
-        page.mouse.move(x + 120, y + 60)
-        page.mouse.down()
-        page.mouse.move(x + 160, y + 170, steps=8)
-        page.mouse.up()
+        draw_signature(page)  # the mouse on a desk, a finger on the phone
         assert page.is_checked("input[name=method][value=drawn]")
         page.check("#consent")
         assert not page.locator("#sign code.digest").is_visible()  # a customer reads no hash unless they ask for it
