@@ -141,3 +141,19 @@ def test_the_change_list_names_fields_as_people_do_and_ignores_the_version_mark(
     html = as_user("sales").get(f"/contracts/{contract['id']}/diff?from=1&to=2").get_data(as_text=True)
     assert "合同条款约定的乙方联系人" in html and "designated_contacts" not in html
     assert "第1版" not in html.split("<h3>")[-1]  # the changed clauses, not every page's version mark
+
+
+def test_a_revision_that_changes_nothing_says_so_on_the_reviewers_task_page(as_user, api):
+    """The walkthrough's revision names the liaison the articles already print (陆洋, the provider's contact): the
+    reviewer is told the versions are the same instead of an empty table under an empty heading."""
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    api.decide("legal", contract["id"], "return", "第十一条联系人与首页不一致")
+    assert api.call("PATCH", f"/contracts/{contract['id']}", "sales",
+                    {"designated_contacts": {"provider": "陆洋"}}).json["version"] == 2
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    (task,) = api.tasks("legal", contract["id"])
+    html = as_user("legal").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    changes = html[html.index("自第 1 版"):]
+    changes = changes[:changes.index('<div class="card">')]
+    assert "两个版本内容相同" in changes and "条款变更" not in changes and "<table" not in changes
