@@ -60,6 +60,7 @@ def test_preview_renders_without_saving_and_adding_a_row_keeps_the_input(as_user
     data = {**form_data(load_fixture("contract-network-line.json")), "action": "preview"}
     preview = sales.post("/contracts/new", data, page="/contracts/new")
     assert preview.status_code == 200 and "srcdoc=" in preview.get_data(as_text=True)
+    assert "草稿 · 第1版" in preview.get_data(as_text=True)  # what saving it makes, as the header will print it
     more = sales.post("/contracts/new", {**data, "action": "add:items"}, page="/contracts/new")
     assert 'name="items-5-name"' in more.get_data(as_text=True)
     assert api.call("GET", "/contracts", "sales").json["total"] == 0
@@ -71,6 +72,8 @@ def test_edit_makes_a_new_version_and_submit_sends_it_to_legal(as_user, api):
     page = sales.get(f"/contracts/{contract['id']}/edit")
     assert page.status_code == 200 and "长垣市第一中学" in page.get_data(as_text=True)
     data = {**form_data(load_fixture("contract-technical-service.json")), "title": "改过的标题", "action": "submit"}
+    preview = sales.post(f"/contracts/{contract['id']}/edit", {**data, "action": "preview"}).get_data(as_text=True)
+    assert "草稿 · 第2版" in preview  # the version saving the edit makes
     response = sales.post(f"/contracts/{contract['id']}/edit", data)
     assert response.status_code == 302
     detail = api.call("GET", f"/contracts/{contract['id']}", "sales").json
