@@ -104,6 +104,8 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     assert page.locator('#process-viewer .djs-element.qy-done[data-element-id="prepare_draft"]').count() == 1
     assert page.locator("#process-viewer .bjs-powered-by").is_visible()  # the bpmn.io watermark stays
     assert page.inner_text("#process-viewer-info") == "第 2 版 · 运行中"
+    lanes = page.locator('#process-viewer .djs-element[data-element-id^="lane_"] text').all_text_contents()
+    assert "法务" in lanes and "legal" not in lanes  # a lane is named by its role's name, not the role code
     page.locator("#process-card").screenshot(path=str(SCREENSHOTS / "viewer.png"))
     assert page.js_errors == []
 

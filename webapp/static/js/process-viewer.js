@@ -4,12 +4,21 @@
   var el = document.getElementById("process-viewer");
   if (!el || !window.BpmnJS) { return; }
   var viewer = new window.BpmnJS({ container: el });
+  // A lane's name is the role code the engine reads (sales, legal ...); people read the role's name.
+  function lanesNamed(xml, roles) {
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    var lanes = doc.getElementsByTagNameNS("http://www.omg.org/spec/BPMN/20100524/MODEL", "lane");
+    Array.prototype.forEach.call(lanes, function (lane) {
+      if (roles[lane.getAttribute("name")]) { lane.setAttribute("name", roles[lane.getAttribute("name")]); }
+    });
+    return new XMLSerializer().serializeToString(doc);
+  }
   window.qyViewer = viewer;
   fetch(el.dataset.source, { credentials: "same-origin" }).then(function (r) {
     if (!r.ok) { throw new Error(r.status === 404 ? "" : "HTTP " + r.status); }
     return r.json();
   }).then(function (trace) {
-    return viewer.importXML(trace.bpmn_xml).then(function () {
+    return viewer.importXML(lanesNamed(trace.bpmn_xml, JSON.parse(el.dataset.roles || "{}"))).then(function () {
       var canvas = viewer.get("canvas"), registry = viewer.get("elementRegistry");
       function mark(ids, marker) { ids.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, marker); } }); }
       mark(trace.completed, "qy-done"); mark(trace.current, "qy-current"); mark(trace.flows, "qy-path");
@@ -18,7 +27,8 @@
       if (scale > box.scale) {
         var current = trace.current.map(function (id) { return registry.get(id); }).filter(Boolean)[0];
         var x = current ? current.x - box.outer.width / scale / 3 : box.inner.x;
-        canvas.viewbox({ x: Math.max(x, box.inner.x - 10), y: box.inner.y - 10,
+        var y = current ? current.y - box.outer.height / scale / 3 : box.inner.y;  // a step in a lower lane too
+        canvas.viewbox({ x: Math.max(x, box.inner.x - 10), y: Math.max(y, box.inner.y - 10),
                          width: box.outer.width / scale, height: box.outer.height / scale });
       }
       el.dataset.loaded = "1";
