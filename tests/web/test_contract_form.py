@@ -1,4 +1,6 @@
 """Sales draft both seed contracts through the web form: computed figures, field errors, preview, edit, submit."""
+import re
+
 from tests.conftest import load_fixture
 from tests.letters.helpers import at_customer, complete_letters, customer_signs
 
@@ -160,3 +162,15 @@ def test_a_revision_that_changes_nothing_says_so_on_the_reviewers_task_page(as_u
     changes = html[html.index("自第 1 版"):]
     changes = changes[:changes.index('<div class="card">')]
     assert "两个版本内容相同" in changes and "条款变更" not in changes and "<table" not in changes
+
+
+def test_each_signature_says_what_vouched_for_the_signer_without_account_codes(as_user, api):
+    """The signatory is 陈志强 of the provider's staff, not the account 'signatory' under 'qianyue:staff'; the seal is
+    the organisation's certificate by its credit code; the integration's account is one in words too."""
+    contract_id = at_customer(api, load_fixture("contract-technical-service.json"))
+    complete_letters(api, contract_id)
+    assert customer_signs(api, contract_id).status_code == 200
+    api.sign("signatory", contract_id)
+    page = as_user("legal").get(f"/contracts/{contract_id}").get_data(as_text=True)
+    identities = re.findall(r"<dt>身份</dt><dd>(.*?)</dd>", page, re.S)
+    assert identities == ["系统对接账号"] * 2 + ["乙方员工账号", "合同专用章证书（统一社会信用代码 91410700747429956F）"]
