@@ -11,7 +11,7 @@ INKED = """() => { const c = document.getElementById('signature-pad');
 
 
 def sign_in(page, base, username):
-    """The staff login page, as a person types it; waits for the page it leads to (the inbox, or where they were going)."""
+    """The staff login page, as a person types it; waits for the page it leads to (the inbox, or where they went)."""
     page.goto(f"{base}/login")
     page.fill("#username", username)
     page.fill("#password", DEMO_PASSWORD)
