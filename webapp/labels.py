@@ -63,7 +63,7 @@ SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l(
 
 # what each key of a contract's data means, for the change list (a dotted path reads 甲方 · 项目联系人 · 电话)
 FIELD_PARTS = {
-    "title": _l("Title"), "template": _l("Contract kind"), "service_types": _l("Service types"),
+    "title": _l("Title"), "project_name": _l("Project name"), "template": _l("Contract kind"), "service_types": _l("Service types"),
     "signing_place": _l("Signing place"), "customer": _l("Customer"), "provider": _l("Provider"),
     "provider_contact": _l("Provider's project contact"), "designated_contacts": _l("Liaisons named in the articles"),
     "contact": _l("Project contact"), "bank": _l("Bank account"), "name": _l("Name"), "phone": _l("Phone"),

@@ -4,12 +4,14 @@
   var el = document.getElementById("process-viewer");
   if (!el || !window.BpmnJS) { return; }
   var viewer = new window.BpmnJS({ container: el });
-  // A lane's name is the role code the engine reads (sales, legal ...); people read the role's name.
-  function lanesNamed(xml, roles) {
+  var roles = JSON.parse(el.dataset.roles || "{}");
+  /* A lane's name is the role code the engine assigns by ("legal"); readers see the role's name ("法务"). Read-only
+   * page, so the shown copy of the XML may differ from the deployed one. */
+  function withRoleNames(xml) {
     var doc = new DOMParser().parseFromString(xml, "application/xml");
-    var lanes = doc.getElementsByTagNameNS("http://www.omg.org/spec/BPMN/20100524/MODEL", "lane");
-    Array.prototype.forEach.call(lanes, function (lane) {
-      if (roles[lane.getAttribute("name")]) { lane.setAttribute("name", roles[lane.getAttribute("name")]); }
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS("http://www.omg.org/spec/BPMN/20100524/MODEL", "lane"), function (lane) {
+      var code = lane.getAttribute("name");
+      if (roles[code]) { lane.setAttribute("name", roles[code]); }
     });
     return new XMLSerializer().serializeToString(doc);
   }
@@ -18,7 +20,7 @@
     if (!r.ok) { throw new Error(r.status === 404 ? "" : "HTTP " + r.status); }
     return r.json();
   }).then(function (trace) {
-    return viewer.importXML(lanesNamed(trace.bpmn_xml, JSON.parse(el.dataset.roles || "{}"))).then(function () {
+    return viewer.importXML(withRoleNames(trace.bpmn_xml)).then(function () {
       var canvas = viewer.get("canvas"), registry = viewer.get("elementRegistry");
       function mark(ids, marker) { ids.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, marker); } }); }
       mark(trace.completed, "qy-done"); mark(trace.current, "qy-current"); mark(trace.flows, "qy-path");
