@@ -27,6 +27,7 @@ class Seed:
     """What differs between the two journeys: the contract typed in, what legal returns it for and how sales revise
     it, who the customer's signer is and what the letters ask of them."""
     fixture: str
+    branch: str  # the provider's branch (乙方) that signs it
     previewed: str  # what the preview shows of this contract
     returned_for: str
     revision: dict  # form field id -> the value sales type when they revise
@@ -37,20 +38,25 @@ class Seed:
     waits_for_renewal: bool  # once active, the process waits for the renewal notice (a term that ended has none)
 
 
-SECURITY_OFFICER = {"#information_security-security_officer_name": "徐永立",
-                    "#information_security-security_officer_title": "校长",
-                    "#information_security-security_officer_contact": "0373-8887111"}
 SEEDS = {
-    "003": Seed("contract-technical-service.json", "7个工作日内予以答复", "请在特别约定中写明考试服务的响应时限",
-                {"#special_terms": "乙方在收到甲方考试服务需求后2个工作日内响应。"}, "2个工作日内响应",
-                "xu.yongli", SECURITY_OFFICER, letters=("网络及信息安全承诺书",),
-                waits_for_renewal=True),
-    "000": Seed("contract-network-line.json", "肆拾伍万元整", "第二期付款日晚于服务期满，请调整到服务期内",
-                {"#installments-0-due_date": "2022-06-30", "#installments-1-due_date": "2022-12-31"}, "2022年12月31日",
-                "wu.jianrong", {"#information_security-security_officer_name": "吴建荣",
-                                "#information_security-security_officer_title": "主任",
-                                "#information_security-security_officer_contact": "0519-85681234"},
-                letters=("用户入网责任书", "网络及信息安全承诺书"), waits_for_renewal=False),
+    "003": Seed(
+        fixture="contract-technical-service.json", branch="xinxiang", previewed="7个工作日内予以答复",
+        returned_for="请在特别约定中写明考试服务的响应时限",
+        revision={"#special_terms": "乙方在收到甲方考试服务需求后2个工作日内响应。"}, revised_text="2个工作日内响应",
+        customer_login="xu.yongli",
+        letter_values={"#information_security-security_officer_name": "徐永立",
+                       "#information_security-security_officer_title": "校长",
+                       "#information_security-security_officer_contact": "0373-8887111"},
+        letters=("网络及信息安全承诺书",), waits_for_renewal=True),
+    "000": Seed(
+        fixture="contract-network-line.json", branch="changzhou", previewed="肆拾伍万元整",
+        returned_for="第二期付款日晚于服务期满，请调整到服务期内",
+        revision={"#installments-0-due_date": "2022-06-30", "#installments-1-due_date": "2022-12-31"},
+        revised_text="2022年12月31日", customer_login="wu.jianrong",
+        letter_values={"#information_security-security_officer_name": "吴建荣",
+                       "#information_security-security_officer_title": "主任",
+                       "#information_security-security_officer_contact": "0519-85681234"},
+        letters=("用户入网责任书", "网络及信息安全承诺书"), waits_for_renewal=False),
 }
 
 
@@ -79,10 +85,14 @@ class Camera:
             assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{step} is wider than the phone"
 
 
-def type_contract(page, draft):
-    """Type a contract in the API's shape into the new-contract form, field by field, adding rows as a person does."""
+def type_contract(page, draft, branch):
+    """Type a contract in the API's shape into the new-contract form, field by field, adding rows as a person does;
+    ``branch`` is the provider's branch (乙方) chosen."""
+    page.select_option("#provider", branch)
     page.select_option("#template", draft["template"])
     page.fill("#title", draft["title"])
+    if "project_name" in draft:
+        page.fill("#project_name", draft["project_name"])
     for service in draft["service_types"]:
         page.check(f"input[name=service_types][value={service}]")
     for key, value in draft["customer"].items():
@@ -171,7 +181,7 @@ def test_journey(live, smtp, chromium, tmp_path, seed):
         # 1. sales type the contract into the form, look at the preview, submit it
         sales = desk("sales")
         sales.click("nav >> text=新建合同")
-        type_contract(sales, draft)
+        type_contract(sales, draft, journey.branch)
         shot(sales, "sales-types-the-contract")
         sales.click("button[name=action][value=preview]")
         sales.frame_locator("iframe.preview").locator(f"text={journey.previewed}").first.wait_for()
