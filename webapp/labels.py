@@ -5,6 +5,8 @@ from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from workflows.actors import API_ISSUER, SEAL_ISSUER, STAFF_ISSUER
+
 ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
          "provider": _l("Provider signatory"), "admin": _l("Administrator")}
 STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"), "finance_review": _l("Finance review"),
@@ -92,6 +94,19 @@ def field_label(path):
                       for part in parts)
 
 
+def signer_identity(signature):
+    """Who vouched for a provider's or an integration's signature, in words: the staff account (its holder is named
+    beside it, never its username), the organisation's seal certificate, the API account. None for a person signed in
+    at an identity provider: that account (issuer and subject) is the evidence, shown as it is."""
+    if signature.issuer == STAFF_ISSUER:
+        return _("the provider's staff account")
+    if signature.issuer == SEAL_ISSUER:
+        return _("the contract seal's certificate (unified social credit code %(code)s)", code=signature.subject)
+    if signature.issuer == API_ISSUER:
+        return _("an integration's API account")
+    return None
+
+
 def from_json(text):
     """History details are stored as JSON text; templates read them as a dict."""
     try:
@@ -124,6 +139,7 @@ def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.filters["person"] = person
     app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["signer_identity"] = signer_identity
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
                                  LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,

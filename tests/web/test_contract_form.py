@@ -67,6 +67,7 @@ def test_preview_renders_without_saving_and_adding_a_row_keeps_the_input(as_user
     data = {**form_data(load_fixture("contract-network-line.json")), "action": "preview"}
     preview = sales.post("/contracts/new", data, page="/contracts/new")
     assert preview.status_code == 200 and "srcdoc=" in preview.get_data(as_text=True)
+    assert "草稿 · 第1版" in preview.get_data(as_text=True)  # what saving it makes, as the header will print it
     more = sales.post("/contracts/new", {**data, "action": "add:items"}, page="/contracts/new")
     assert 'name="items-5-name"' in more.get_data(as_text=True)
     assert api.call("GET", "/contracts", "sales").json["total"] == 0
@@ -78,6 +79,8 @@ def test_edit_makes_a_new_version_and_submit_sends_it_to_legal(as_user, api):
     page = sales.get(f"/contracts/{contract['id']}/edit")
     assert page.status_code == 200 and "长垣市第一中学" in page.get_data(as_text=True)
     data = {**form_data(load_fixture("contract-technical-service.json")), "title": "改过的标题", "action": "submit"}
+    preview = sales.post(f"/contracts/{contract['id']}/edit", {**data, "action": "preview"}).get_data(as_text=True)
+    assert "草稿 · 第2版" in preview  # the version saving the edit makes
     response = sales.post(f"/contracts/{contract['id']}/edit", data)
     assert response.status_code == 302
     detail = api.call("GET", f"/contracts/{contract['id']}", "sales").json
@@ -148,6 +151,34 @@ def test_the_change_list_names_fields_as_people_do_and_ignores_the_version_mark(
     html = as_user("sales").get(f"/contracts/{contract['id']}/diff?from=1&to=2").get_data(as_text=True)
     assert "合同条款约定的乙方联系人" in html and "designated_contacts" not in html
     assert "第1版" not in html.split("<h3>")[-1]  # the changed clauses, not every page's version mark
+
+
+def test_a_revision_that_changes_nothing_says_so_on_the_reviewers_task_page(as_user, api):
+    """The walkthrough's revision names the liaison the articles already print (陆洋, the provider's contact): the
+    reviewer is told the versions are the same instead of an empty table under an empty heading."""
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    api.decide("legal", contract["id"], "return", "第十一条联系人与首页不一致")
+    assert api.call("PATCH", f"/contracts/{contract['id']}", "sales",
+                    {"designated_contacts": {"provider": "陆洋"}}).json["version"] == 2
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    (task,) = api.tasks("legal", contract["id"])
+    html = as_user("legal").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    changes = html[html.index("自第 1 版"):]
+    changes = changes[:changes.index('<div class="card">')]
+    assert "两个版本内容相同" in changes and "条款变更" not in changes and "<table" not in changes
+
+
+def test_each_signature_says_what_vouched_for_the_signer_without_account_codes(as_user, api):
+    """The signatory is 陈志强 of the provider's staff, not the account 'signatory' under 'qianyue:staff'; the seal is
+    the organisation's certificate by its credit code; the integration's account is one in words too."""
+    contract_id = at_customer(api, load_fixture("contract-technical-service.json"))
+    complete_letters(api, contract_id)
+    assert customer_signs(api, contract_id).status_code == 200
+    api.sign("signatory", contract_id)
+    page = as_user("legal").get(f"/contracts/{contract_id}").get_data(as_text=True)
+    identities = re.findall(r"<dt>身份</dt><dd>(.*?)</dd>", page, re.S)
+    assert identities == ["系统对接账号"] * 2 + ["乙方员工账号", "合同专用章证书（统一社会信用代码 91410700747429956F）"]
 
 
 def test_the_form_offers_each_provider_branch_by_name_and_numbers_the_contract_as_the_one_chosen(as_user, api):

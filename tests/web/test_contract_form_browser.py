@@ -3,7 +3,7 @@ the page added is saved as typed."""
 import pytest
 
 from tests.conftest import load_fixture, screenshot
-from tests.web.test_browser import sign_in
+from tests.web.browsing import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SCREENSHOTS, Api, screenshot
+from tests.web.browsing import INKED, SCREENS, draw_signature
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
 from workflows.demo import DEMO_PASSWORD
 from workflows.models import Signature
@@ -23,50 +24,12 @@ def live(database_url, tmp_path):
     server.close()
 
 
-INKED = """() => { const c = document.getElementById('signature-pad');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""  # pixels drawn on the pad
 LOADED = "n => { const i = document.getElementById('page-' + n); return i.complete && i.naturalWidth > 0; }"
 FOCUSED = "id => document.activeElement && document.activeElement.id === id"
 IN_VIEW = """id => {  // on the screen, and still since the last frame: the smooth scroll that brought it there is over
     const r = document.getElementById(id).getBoundingClientRect(), still = window['top of ' + id] === r.top;
     window['top of ' + id] = r.top;
     return still && r.top >= 0 && r.bottom <= window.innerHeight; }"""
-
-
-def draw_with_a_finger(page, selector):
-    """Two strokes of a finger across the element: touch events as a phone's screen sends them (Chromium's input
-    layer makes the pointer events signature_pad listens to)."""
-    box = page.locator(selector).bounding_box()
-    x, y = box["x"], box["y"]
-    touch = page.context.new_cdp_session(page)
-    for stroke in ([(40 + i * 10, 100 + (35 if i % 4 < 2 else -25)) for i in range(28)],
-                   [(120 + i * 4, 40 + i * 12) for i in range(12)]):
-        (first_x, first_y), *rest = stroke
-        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x + first_x, "y": y + first_y}]})
-        for dx, dy in rest:
-            touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx, "y": y + dy}]})
-        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    touch.detach()
-
-
-def draw_with_the_mouse(page, selector):
-    box = page.locator(selector).bounding_box()
-    x, y = box["x"], box["y"]
-    page.mouse.move(x + 40, y + 120)
-    page.mouse.down()
-    for i in range(1, 30):  # a wavy stroke, like a hand would draw
-        page.mouse.move(x + 40 + i * 12, y + 120 - (40 if i % 4 < 2 else -10) + i, steps=3)
-    page.mouse.up()
-    page.mouse.move(x + 120, y + 60)
-    page.mouse.down()
-    page.mouse.move(x + 160, y + 170, steps=8)
-    page.mouse.up()
-
-
-SCREENS = {"desk": {"viewport": {"width": 1280, "height": 900}},
-           "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-                     "has_touch": True}}
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -122,9 +85,7 @@ def test_customer_draws_and_signs(live, chromium, screen):
         with live.platform.db.read() as session:
             code = live.platform.signing.last_code(session, contract["id"])
         page.fill("#intent_code", "000000" if code != "000000" else "111111")
-        page.locator("#signature-pad").scroll_into_view_if_needed()
-        (draw_with_a_finger if screen == "phone" else draw_with_the_mouse)(page, "#signature-pad")
-        page.wait_for_function(f"() => ({INKED})() > 200")
+        draw_signature(page)  # the mouse on a desk, a finger on the phone
         assert page.is_checked("input[name=method][value=drawn]")
         page.check("#consent")
         assert not page.locator("#sign code.digest").is_visible()  # a customer reads no hash unless they ask for it
@@ -236,7 +197,7 @@ def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
         assert page.locator("img.page").count() == total  # now the pages of the document to sign
         next_item()
         page.wait_for_function(IN_VIEW, arg="signature-pad")
-        draw_with_a_finger(page, "#signature-pad")
+        draw_signature(page)
         page.wait_for_function(f"() => ({INKED})() > 200")
         next_item()
         page.wait_for_function(FOCUSED, arg="consent")

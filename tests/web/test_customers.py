@@ -98,6 +98,16 @@ def test_invitation_login_and_signature(live, live_api):
     assert http.get(f"{live.base}/sign/{contract['id']}").status_code == 401
 
 
+def test_while_the_document_is_prepared_the_page_reloads_itself_as_the_page_alone(live, live_api):
+    """Saving a letter leads to /sign/<id>#letter-...; a bare refresh there only jumps to the anchor in chromium, so
+    the customer would wait for a document that is long ready: the refresh names the page without the fragment."""
+    contract, http, accepted, _to = accept_invitation(live, live_api)
+    saved = http.post(f"{live.base}/sign/{contract['id']}/letters/information_security",
+                      data={"csrf_token": csrf(accepted.text), **{f"value.{k}": v for k, v in SECURITY_VALUES.items()}})
+    assert saved.status_code == 200 and saved.history[0].headers["Location"].endswith("#letter-information_security")
+    assert f'<meta http-equiv="refresh" content="3; url=/sign/{contract["id"]}">' in saved.text
+
+
 def test_document_hash_mismatch_is_refused(live, live_api):
     contract, http, accepted, _to = accept_invitation(live, live_api)
     page = fill_letters(live, http, contract["id"], accepted.text)

@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from tests.process.test_lifecycle import create, small_contract, submit
-from workflows.demo import DEMO_PASSWORD
+from tests.web.browsing import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,19 +45,11 @@ def page(chromium, live_url):
     context.close()
 
 
-def sign_in(page, username):
-    page.goto(page.base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
 def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with platform.db.read() as session:
         original = platform.repository.latest(session, "contract_approval")
-    sign_in(page, "admin")
+    sign_in(page, page.base, "admin")
     page.goto(page.base + "/admin/processes/contract_approval/edit")
     page.wait_for_selector("#modeler-status.ok")
     page.wait_for_selector('[data-element-id="legal_review"]')
@@ -124,7 +116,7 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
 
 
 def test_dmn_table_edit_and_deploy(page, platform):
-    sign_in(page, "admin")
+    sign_in(page, page.base, "admin")
     page.goto(page.base + "/admin/processes/contract_approval/edit/dmn/finance_routing.dmn")
     page.wait_for_selector("#modeler-status.ok")
     page.wait_for_selector(".tjs-table")

@@ -49,7 +49,8 @@ def portal():
     with platform().db.read() as db:
         contracts = platform().access.customer_contracts(db, actor())
         open_tasks = {c.id for c in contracts if platform().contracts.open_task(db, c.id, "customer") is not None}
-    return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks)
+        packaged = {c.id for c in contracts if c.status == "active" and platform().documents.package(db, c.id)}
+    return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks, packaged=packaged)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])

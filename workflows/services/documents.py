@@ -96,8 +96,9 @@ class DocumentService:
         kind = data["template"]
         version = (contract.template_version if contract and contract.template == kind
                    else self.templates.latest_version(session, kind) or 1)
-        html = render_contract_html({"number": contract.number if contract else number, "version": 0, "status": "draft",
-                                     "data": data, "letters": [],
+        saved_as = contract.current_version + 1 if contract else 1  # the version saving it makes, not a "第0版"
+        html = render_contract_html({"number": contract.number if contract else number, "version": saved_as,
+                                     "status": "draft", "data": data, "letters": [],
                                      "template_source": self.templates.source(session, kind, version)})
         letters = [letter["title"] for letter in self.letters.mandated(session, contract, data)]
         return DraftPreview(html, self.contracts.lint(data, letters))

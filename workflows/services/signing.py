@@ -24,7 +24,7 @@ from threading import Lock
 
 from sqlmodel import select
 
-from ..actors import is_customer
+from ..actors import SEAL_ISSUER, STAFF_ISSUER, is_customer
 from ..clock import china_time, utcnow
 from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
                          render_contract_html, render_contract_pdf, render_document_pdf)
@@ -356,13 +356,13 @@ class SigningService:
             contract = session.get(Contract, contract.id)
             row = self.documents.advance(session, contract, "signed:provider", pdf, replaces=current.id,
                                          parent_id=current.id, verified=True)
-            evidence = {"identity_id": None, "issuer": "qianyue:staff", "subject": actor.username, "name": name,
+            evidence = {"identity_id": None, "issuer": STAFF_ISSUER, "subject": actor.username, "name": name,
                         "email": actor.email, "method": "account_name", "typed_name": "", "image_png": None,
                         "consent_text": "", "intent": intent, "signer": person, "signed_at": when,
                         "document_sha256": current.sha256, "pades_sha256": row.sha256}
             self._record(session, contract, task.id, "provider", SIGNATORY_PLACE, evidence, origin)
             self._record(session, contract, task.id, "provider", PROVIDER_PLACE,
-                         {**evidence, "issuer": "seal", "subject": provider.get("credit_code", ""),
+                         {**evidence, "issuer": SEAL_ISSUER, "subject": provider.get("credit_code", ""),
                           "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer}, origin)
             done = self.tasks.complete(session, task.id, actor, "sign",
                                        data=self.contracts.process_variables(session, contract))
@@ -414,13 +414,12 @@ class SigningService:
     def certificate_data(self, session, contract):
         """What the completion certificate states: each field's signer, role and method, the hash each was shown."""
         data = self.contracts.version_data(session, contract.id, contract.current_version)
-        letters = {row.code: row for row in self.letters.attached(session, contract.id)}
+        roles = self.field_roles(session, contract.id)
         signers = []
-        for s in session.exec(select(Signature).where(Signature.contract_id == contract.id).order_by(Signature.id)):
+        for s in self.signatures(session, contract.id):
             organisation = data["provider"] if s.role == "provider" else data["customer"]
-            letter = letters.get(s.letter_code) if s.letter_code else None
             signers.append({
-                "role_label": _role_label(s, letter), "field": s.field, "name": s.name,
+                "role_label": roles[s.field], "field": s.field, "name": s.name,
                 "identity": ("合同专用章" if s.method == "organisation_seal" else f"{s.issuer} {s.subject}".strip())
                 + (f" <{s.email}>" if s.email and s.method != "organisation_seal" else ""),
                 "organisation": organisation["name"], "credit_code": organisation.get("credit_code", ""),
@@ -467,8 +466,16 @@ class SigningService:
                 for row in self.documents.on_record(session, digest):
                     contract = session.get(Contract, row.contract_id)
                     if contract is not None:
-                        records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind}
+                        records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind,
+                                                "fields": self.field_roles(session, contract.id)}
         return report, list(records.values())
+
+    def field_roles(self, session, contract_id):
+        """Each signature field of a contract by whose it is, as the completion certificate names it (甲方,
+        甲方（附件一《…》）, 乙方授权代表, 乙方（合同专用章）)."""
+        letters = {row.code: row for row in self.letters.attached(session, contract_id)}
+        return {s.field: _role_label(s, letters.get(s.letter_code) if s.letter_code else None)
+                for s in self.signatures(session, contract_id)}
 
     def verified(self, pdf):
         """``pdf``, once it verifies: nothing that does not is ever stored (a signing act that produced one fails)."""

@@ -29,7 +29,8 @@
       if (scale > box.scale) {
         var current = trace.current.map(function (id) { return registry.get(id); }).filter(Boolean)[0];
         var x = current ? current.x - box.outer.width / scale / 3 : box.inner.x;
-        canvas.viewbox({ x: Math.max(x, box.inner.x - 10), y: box.inner.y - 10,
+        var y = current ? current.y - box.outer.height / scale / 3 : box.inner.y;  // a step in a lower lane too
+        canvas.viewbox({ x: Math.max(x, box.inner.x - 10), y: Math.max(y, box.inner.y - 10),
                          width: box.outer.width / scale, height: box.outer.height / scale });
       }
       el.dataset.loaded = "1";
