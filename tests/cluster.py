@@ -17,11 +17,9 @@ from pathlib import Path
 
 import psycopg
 import requests
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
 from tests.conftest import Api, free_port
-from tests.test_notifications import Inbox
 from workflows.clock import aware, utcnow
 from workflows.platform import Platform
 
@@ -92,16 +90,6 @@ class WebhookReceiver:
 
     def close(self):
         self.server.shutdown()
-
-
-class SmtpServer:
-    def __init__(self):
-        self.inbox, self.port = Inbox(), free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def close(self):
-        self.controller.stop()
 
 
 def environment(database_url, **settings):

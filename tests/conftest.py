@@ -10,11 +10,15 @@ import re
 import shutil
 import socket
 import threading
+import time
 import uuid
+from email import message_from_bytes
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from playwright.sync_api import sync_playwright
 from sqlalchemy.engine import make_url
@@ -43,6 +47,47 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class SmtpServer:
+    """A real SMTP server on a loopback port (aiosmtpd) keeping what it receives: the tests read mail as its recipient
+    would, after the application's mail jobs delivered it. ``port`` given: one that nothing listened on so far."""
+
+    def __init__(self, port=None):
+        self.messages, self.port = [], port or free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content)
+        self.messages.append({"to": envelope.rcpt_tos, "subject": str(make_header(decode_header(message["Subject"]))),
+                              "body": message.get_payload(decode=True).decode("utf-8")})
+        return "250 OK"
+
+    def to(self, address):
+        return [m for m in self.messages if address in m["to"]]
+
+    def wait_for(self, address, subject, seen=0, timeout=30):
+        """The next mail to ``address`` whose subject holds ``subject`` after the ``seen`` first ones, once a worker
+        delivered it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            arrived = [m for m in self.to(address) if subject in m["subject"]]
+            if len(arrived) > seen:
+                return arrived[seen]
+            time.sleep(0.1)
+        raise AssertionError(f"no mail '{subject}' to {address} within {timeout} s; received: "
+                             f"{[(m['to'], m['subject']) for m in self.messages]}")
+
+    def close(self):
+        self._controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    yield server
+    server.close()
 
 
 def load_fixture(name):

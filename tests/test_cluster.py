@@ -18,9 +18,9 @@ import pytest
 import redis
 import requests
 
-from tests.cluster import (Cluster, ClusterApi, Load, NoServerBinaries, PrivatePostgres, SmtpServer, WebhookReceiver,
-                           alive, children, database, drop_database, half_made, refused_wrongly, wait_for)
-from tests.conftest import PG_URL, _admin_dsn, load_fixture
+from tests.cluster import (Cluster, ClusterApi, Load, NoServerBinaries, PrivatePostgres, WebhookReceiver, alive,
+                           children, database, drop_database, half_made, refused_wrongly, wait_for)
+from tests.conftest import PG_URL, SmtpServer, _admin_dsn, load_fixture
 from tests.web.customer_flow import contract_at_customer
 
 pytestmark = [pytest.mark.db, pytest.mark.slow,
@@ -46,7 +46,7 @@ def cluster(tmp_path_factory):
                           MAIL_DEFAULT_SENDER="qianyue@provider.example",
                           WEBHOOK_URL=f"http://127.0.0.1:{hooks.port}/events", WEBHOOK_SECRET="webhook-secret",
                           JOB_LEASE_SECONDS="8", RATELIMIT_SIGN_IN=f"{SIGN_IN_LIMIT} per minute")
-        running.smtp, running.hooks = smtp.inbox, hooks
+        running.smtp, running.hooks = smtp, hooks
         yield running
         pids = running.state()["pids"].values()
         assert running.stop() == 143  # SIGTERM: every process stopped with it

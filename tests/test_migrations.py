@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 from tests.letters.helpers import at_customer, complete_letters, customer_signs, technical_service
 from workflows import migrate
 from workflows.db import Database
+from workflows.models import Contract
 
 
 def test_migrations_match_the_models(tmp_path):
@@ -59,3 +60,23 @@ def test_a_database_in_use_goes_down_and_up_and_keeps_signed_evidence(api, platf
     (task,) = api.tasks("signatory", contract_id)  # signed by the customer before the upgrade: no places to sign at
     refused = api.complete_sign("signatory", task["id"], contract_id)
     assert refused.status_code == 409 and "before signature places" in refused.json["message"], refused.json
+
+
+BEFORE_PAGES = "5d1f7c2a9e43"  # the revision before the document's pages were drawn as images
+
+
+def test_the_upgrade_draws_the_pages_of_documents_already_prepared(api, platform):
+    """A contract waiting for its customer, its document prepared by a release that drew no pages: the upgrade queues
+    the job that draws them, so the customer reads it on a phone without anything changing."""
+    contract_id = at_customer(api, technical_service())
+    complete_letters(api, contract_id)
+    migrate.downgrade(platform.db, BEFORE_PAGES)
+    migrate.upgrade(platform.db)
+    with platform.db.read() as session:
+        contract = session.get(Contract, contract_id)
+        assert platform.documents.page_listing(session, contract).pages == []
+    api.run_jobs()
+    with platform.db.read() as session:
+        contract = session.get(Contract, contract_id)
+        listing = platform.documents.page_listing(session, contract)
+        assert listing.pages and listing.source_sha256 == platform.documents.current(session, contract).source_sha256

@@ -2,44 +2,17 @@
 (once across two nodes), outages (back-off, dead, retried from /admin/jobs) and a worker that dies mid-job."""
 import threading
 from datetime import datetime, time, timedelta
-from email import message_from_bytes
-from email.header import decode_header, make_header
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
-from tests.conftest import Api, Browser, free_port, load_fixture
+from tests.conftest import Api, Browser, SmtpServer, free_port, load_fixture
 from webapp import create_app
 from workflows.clock import CHINA, aware, utcnow
 from workflows.mail import Mailer, MailSettings
 from workflows.models import Job, OutboxMail, RecurringExecution
 from workflows.db import StatementCount
 from workflows.services.notifications import MAIL, MAIL_POLICY, Mail
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.content)
-        self.messages.append({"to": envelope.rcpt_tos, "subject": str(make_header(decode_header(message["Subject"]))),
-                              "body": message.get_payload(decode=True).decode("utf-8")})
-        return "250 OK"
-
-    def to(self, address):
-        return [m for m in self.messages if address in m["to"]]
-
-
-@pytest.fixture
-def smtp():
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    inbox.port = port
-    yield inbox
-    controller.stop()
 
 
 def mail_app(database_url, tmp_path, port):
@@ -163,9 +136,7 @@ def test_an_smtp_outage_backs_off_ends_dead_on_the_jobs_page_and_is_sent_after_a
     assert "ConnectionRefusedError: [Errno 111] Connection refused" in row and "Traceback" not in row
     contract_page = admin.get(f"/contracts/{contract['id']}").get_data(as_text=True)
     assert f'id="failed-job-{job.id}"' in contract_page and "发送邮件" in contract_page  # the contract page says so too
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=closed)
-    controller.start()
+    inbox = SmtpServer(port=closed)
     try:
         assert admin.post(f"/admin/jobs/{job.id}/retry", page="/admin/jobs").status_code == 302
         assert mail_job(platform).status == "queued"
@@ -175,7 +146,7 @@ def test_an_smtp_outage_backs_off_ends_dead_on_the_jobs_page_and_is_sent_after_a
             assert session.get(OutboxMail, job.payload["mail_id"]).sent_at is not None
         assert f'id="dead-job-{job.id}"' not in admin.get("/admin/jobs").get_data(as_text=True)
     finally:
-        controller.stop()
+        inbox.close()
         platform.db.dispose()
 
 

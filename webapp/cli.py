@@ -135,11 +135,14 @@ users_cli = AppGroup("users", help="Staff and integration users.")
 @click.option("--email", default="")
 @click.option("--customer-org", default=None,
               help="For an integration account with the customer role: the 统一社会信用代码 of the organisation it acts for.")
+@click.option("--provider", "provider_code", default="",
+              help="For an account manager: the provider branch (a provider profile's code) their drafts default to.")
 @fail_on_domain_error
-def users_create(username, roles, password, display_name, email, customer_org):
+def users_create(username, roles, password, display_name, email, customer_org, provider_code):
     """Create a user with one or more roles."""
     with platform().db.write() as session:
-        user = platform().accounts.create_user(session, username, roles, password, display_name, email, customer_org)
+        user = platform().accounts.create_user(session, username, roles, password, display_name, email, customer_org,
+                                               provider_code)
         click.echo(f"created {user.username} ({user.roles})")
 
 

@@ -77,6 +77,9 @@ class Designated(Form):
 class ContractForm(FlaskForm):
     template = SelectField(_l("Contract kind"), choices=[SelectChoice(code, text) for code, text in TEMPLATE_KINDS.items()])
     title = StringField(_l("Title"))
+    project_name = StringField(_l("Project name"))
+    # the provider profiles are the view's to fill in; which one is allowed is the drafting service's to say
+    provider = SelectField(_l("Provider branch (乙方)"), choices=[], validate_choice=False)
     service_types = MultiCheckbox(_l("Service types"), choices=[SelectChoice(code, text) for code, text in SERVICE_TYPES.items()])
     customer = FormField(Customer)
     provider_contact = FormField(Contact, label=_l("Provider's project contact"))
@@ -100,14 +103,14 @@ class ContractForm(FlaskForm):
     liquidated_damages = StringField(_l("Liquidated damages (yuan)"))
     special_terms = TextAreaField(_l("Special terms"))
 
-    ROW_LISTS = ("items", "one_time_fees", "installments")
+    ROW_LISTS = {"items": Item, "one_time_fees": Fee, "installments": Installment}  # each list's row
 
     def to_draft(self):
         """The API's draft shape; blank optional fields are left out so the validator applies defaults."""
         data = self.data
-        draft = {key: data[key] for key in ("template", "title", "service_types", "total", "installation_address",
-                                            "service_location", "service_mode", "signing_place", "late_fee_rate_per_day",
-                                            "liquidated_damages", "special_terms", "tax_rate")}
+        draft = {key: data[key] for key in ("template", "title", "project_name", "provider", "service_types", "total",
+                                            "installation_address", "service_location", "service_mode", "signing_place",
+                                            "late_fee_rate_per_day", "liquidated_damages", "special_terms", "tax_rate")}
         draft["customer"] = _prune({**data["customer"], "bank": _prune(data["customer"]["bank"]) or None})
         draft["provider_contact"] = _prune(data["provider_contact"]) or None
         draft["designated_contacts"] = _prune(data["designated_contacts"]) or None
@@ -134,6 +137,21 @@ class ContractForm(FlaskForm):
     def add_row(self, name):
         if name in self.ROW_LISTS:
             getattr(self, name).append_entry()
+
+    def remove_row(self, name, position):
+        """Drop a row (by its place in the list) and number the rest from 0 again; the last row left is emptied."""
+        if name not in self.ROW_LISTS:
+            return
+        rows = getattr(self, name)
+        kept = [entry.data for index, entry in enumerate(rows.entries) if index != position]
+        rows.entries, rows.last_index = [], -1
+        for data in kept or [None]:
+            rows.append_entry(data)
+
+    def blank_row(self, name):
+        """An empty row of a list, numbered ``__index__``: the page's template that the script copies to add a row
+        without a round trip (it puts the row's number in place of ``__index__``)."""
+        return self.ROW_LISTS[name](prefix=f"{name}-__index__-")
 
     def attach_errors(self, fields):
         """Put the validator's dotted-path errors on the matching form fields; the rest are returned."""

@@ -5,6 +5,8 @@ from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from workflows.actors import API_ISSUER, SEAL_ISSUER, STAFF_ISSUER
+
 ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
          "provider": _l("Provider signatory"), "admin": _l("Administrator")}
 STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"), "finance_review": _l("Finance review"),
@@ -62,7 +64,7 @@ SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l(
 
 # what each key of a contract's data means, for the change list (a dotted path reads 甲方 · 项目联系人 · 电话)
 FIELD_PARTS = {
-    "title": _l("Title"), "template": _l("Contract kind"), "service_types": _l("Service types"),
+    "title": _l("Title"), "project_name": _l("Project name"), "template": _l("Contract kind"), "service_types": _l("Service types"),
     "signing_place": _l("Signing place"), "customer": _l("Customer"), "provider": _l("Provider"),
     "provider_contact": _l("Provider's project contact"), "designated_contacts": _l("Liaisons named in the articles"),
     "contact": _l("Project contact"), "bank": _l("Bank account"), "name": _l("Name"), "phone": _l("Phone"),
@@ -91,6 +93,19 @@ def field_label(path):
         return str(DESIGNATED_SIDES[parts[1]])
     return " · ".join(_("row %(n)s", n=int(part) + 1) if part.isdigit() else str(FIELD_PARTS.get(part, part))
                       for part in parts)
+
+
+def signer_identity(signature):
+    """Who vouched for a provider's or an integration's signature, in words: the staff account (its holder is named
+    beside it, never its username), the organisation's seal certificate, the API account. None for a person signed in
+    at an identity provider: that account (issuer and subject) is the evidence, shown as it is."""
+    if signature.issuer == STAFF_ISSUER:
+        return _("the provider's staff account")
+    if signature.issuer == SEAL_ISSUER:
+        return _("the contract seal's certificate (unified social credit code %(code)s)", code=signature.subject)
+    if signature.issuer == API_ISSUER:
+        return _("an integration's API account")
+    return None
 
 
 def from_json(text):
@@ -125,6 +140,7 @@ def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.filters["person"] = person
     app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["signer_identity"] = signer_identity
     app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
                                  LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,

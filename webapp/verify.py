@@ -4,6 +4,7 @@ Uploads are rate-limited per address in ``limits.py`` (storage shared by every p
 from flask import Blueprint, current_app, render_template, request
 
 from workflows.signing import PDF_MAGIC
+from workflows.signing.pdf import CERTIFICATION_FIELD
 
 bp = Blueprint("verify", __name__)
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -25,4 +26,14 @@ def verify_page():
         return render_template("verify.html", report=None, records=None,
                                error="请上传 PDF 文件。Please upload a PDF file."), 422
     report, records = current_app.extensions["qianyue"].signing.verify(data)
-    return render_template("verify.html", report=report, error=None, records=records, filename=upload.filename)
+    return render_template("verify.html", report=report, error=None, records=records, filename=upload.filename,
+                           fields=field_names(records))
+
+
+def field_names(records):
+    """Whose each signature field is: the platform's certification, and the signers' fields as on record for the
+    contract the file matches (a file on no record keeps the bare field names)."""
+    names = {CERTIFICATION_FIELD: "平台认证"}
+    for record in records:
+        names.update(record["fields"])
+    return names

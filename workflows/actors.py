@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 STAFF_ROLES = frozenset({"sales", "legal", "finance", "provider", "admin"})
 API_ISSUER = "qianyue:api"  # the issuer of the identity an API account with the customer role acts as
+STAFF_ISSUER = "qianyue:staff"  # a provider's signature: the staff account (subject: its username) that signed
+SEAL_ISSUER = "seal"  # the organisation's 合同专用章 (subject: its 统一社会信用代码)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def seed(platform):
         for username, role, display_name, email in DEMO_USERS:
             if platform.accounts.find(session, username) is None:
                 platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, display_name, email,
-                                              SEED_003_CREDIT_CODE if role == "customer" else None)
+                                              SEED_003_CREDIT_CODE if role == "customer" else None,
+                                              DEMO_PROVIDERS[0]["code"] if role == "sales" else "")
     seed_identity_provider(platform)
     return deploy_shipped(platform, "demo-seed")
 

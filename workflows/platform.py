@@ -82,7 +82,7 @@ class Platform:
         self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters)
         self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                         self.signing)
-        self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers)
+        self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers, self.letters)
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts)
         self._declare_process_hooks(digest_at)

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from workflows.contracts.validation import add_months, normalize_draft, periodic_due_dates
+from workflows.contracts.validation import add_months, normalize_draft, periodic_due_dates, project_name_from_title
 from workflows.errors import ValidationFailed
 
 DELETE = object()
@@ -272,6 +272,10 @@ TECHNICAL_ERRORS = [
     ("title", 123, "title"),
     ("title", "   ", "title"),
     ("title", DELETE, "title"),
+    ("project_name", DELETE, "project_name"),
+    ("project_name", "  ", "project_name"),
+    ("project_name", "项" * 201, "project_name"),
+    ("project_name", ["精准教学考试服务项目"], "project_name"),
     ("provider", "changzhou", "provider"),
     ("provider", {"code": "xinxiang"}, "provider"),
     ("service_types", [], "service_types"),
@@ -412,3 +416,35 @@ def test_first_problem_of_a_field_is_kept(technical_draft, xinxiang):
     errors = field_errors(technical_draft, xinxiang)
     assert "金额" in errors["items.0.amount"]
     assert "items" not in errors  # no sum check while an amount is unusable
+
+
+def test_the_project_name_is_the_one_the_articles_print_and_only_a_technical_service_must_give_it(
+        technical_draft, network_draft, xinxiang, changzhou):
+    assert normalize_draft(technical_draft, xinxiang)["project_name"] == "长垣市第一中学精准教学考试服务项目"
+    assert normalize_draft({**technical_draft, "project_name": " 精准教学 "}, xinxiang)["project_name"] == "精准教学"
+    assert normalize_draft(network_draft, changzhou)["project_name"] == ""  # seed 000 names no project
+    assert normalize_draft({**network_draft, "project_name": "数字城管专线"}, changzhou)["project_name"] == "数字城管专线"
+    assert field_errors({**technical_draft, "project_name": ""}, xinxiang) == {"project_name": "必填"}
+
+
+@pytest.mark.parametrize(("title", "project"), [
+    ("长垣市第一中学精准教学考试服务项目服务合同", "长垣市第一中学精准教学考试服务项目"),
+    ("智慧校园平台运维技术服务合同", "智慧校园平台运维"),
+    ("常州市城市管理局数字城管专线续签合同", "常州市城市管理局数字城管专线续签"),
+    ("精准教学考试服务项目", "精准教学考试服务项目"),
+    ("合同", "合同"),
+])
+def test_a_project_name_is_read_from_a_title_for_drafts_written_before_it_had_a_field(title, project):
+    assert project_name_from_title(title) == project
+
+
+def test_a_provider_problem_found_by_the_caller_is_reported_with_the_other_field_errors(technical_draft, xinxiang):
+    technical_draft["term"]["end"] = "2024-01-01"
+    errors = field_errors_with(technical_draft, xinxiang, "没有这个乙方主体")
+    assert errors == {"provider": "没有这个乙方主体", "term.end": "结束日期应晚于开始日期"}
+
+
+def field_errors_with(draft, provider, provider_problem):
+    with pytest.raises(ValidationFailed) as caught:
+        normalize_draft(draft, provider, provider_problem)
+    return caught.value.fields

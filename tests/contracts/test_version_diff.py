@@ -13,6 +13,15 @@ def test_field_changes_lists_changed_added_and_removed_paths():
                        ("title", "甲", "乙")]
 
 
+def test_field_changes_leave_out_what_is_computed_from_the_fields():
+    """A moved due date is one change, not three (and no routing flag like installments_after_term True → False)."""
+    before = {"payment_plan": {"installments": [{"due_date": "2023-06-01"}]},
+              "figures": {"schedule": [{"due_date": "2023-06-01"}], "installments_after_term": True}}
+    after = {"payment_plan": {"installments": [{"due_date": "2022-12-31"}]},
+             "figures": {"schedule": [{"due_date": "2022-12-31"}], "installments_after_term": False}}
+    assert [c.path for c in field_changes(before, after)] == ["payment_plan.installments.0.due_date"]
+
+
 def test_text_changes_show_the_changed_clause_with_context():
     before = "<html><body><p>第一条 甲方</p><p>第二条 价款为100元</p><p>第三条 其他</p></body></html>"
     after = "<html><body><p>第一条 甲方</p><p>第二条 价款为120元</p><p>第三条 其他</p></body></html>"

@@ -166,3 +166,37 @@ def test_fonts_are_subset_with_harfbuzz():
     from weasyprint.text.ffi import harfbuzz_subset
 
     assert harfbuzz_subset is not None, "apt-get install libharfbuzz-subset0"
+
+
+def test_the_articles_name_the_project_not_the_contracts_title(technical_service_contract):
+    """Seed 003 reads 就长垣市第一中学精准教学考试服务项目（“项目”）, not 就…服务项目服务合同（“项目”）."""
+    html = render_contract_html(technical_service_contract)
+    assert "<td>项目名称：</td><td>长垣市第一中学精准教学考试服务项目</td>" in html
+    assert "本合同甲方委托乙方就长垣市第一中学精准教学考试服务项目（“项目”）进行专项技术服务" in html
+    assert "技术服务的目标：完成长垣市第一中学精准教学考试服务项目技术服务。" in html
+    assert "服务合同（“项目”）" not in html and "服务合同技术服务" not in html
+    earlier = copy.deepcopy(technical_service_contract)  # a version stored before the project had a field prints its title
+    del earlier["data"]["project_name"]
+    assert "就长垣市第一中学精准教学考试服务项目服务合同（“项目”）" in render_contract_html(earlier)
+
+
+def test_each_one_time_fee_says_what_it_covers(network_line_contract):
+    """Seed 000's 1.1 explains the access fee (开户费、工料费、安装调测费); the relocation fee of 1.2 is not an access fee."""
+    html = render_contract_html(network_line_contract)
+    access = next(line for line in html.splitlines() if "一次性接入费" in line)
+    relocation = next(line for line in html.splitlines() if "移机费" in line)
+    assert "一次性接入费（包括开户费、工料费、安装调测费等一次性费用，不包括用户终端和内部局域网设备费）标准资费为" in access
+    assert "开户费" not in relocation and "迁至新的装机地址" in relocation and "在新址重新布放线路并安装调测" in relocation
+    contract = copy.deepcopy(network_line_contract)
+    contract["data"]["one_time_fees"][0]["name"] = "设备租赁费"  # a fee of another kind claims no scope
+    assert "设备租赁费标准资费为" in render_contract_html(contract)
+
+
+@pytest.mark.parametrize(("status", "mark"), [("draft", "草稿 · 第3版"), ("review", "第3版"), ("final", "")])
+def test_the_version_mark_is_on_drafts_and_review_copies_not_on_the_document_to_sign(technical_service_with_letter,
+                                                                                      status, mark):
+    html = render_contract_html({**technical_service_with_letter, "status": status})
+    assert f'<div class="page-status">{mark}</div>' in html
+    assert f'<div class="page-status">{mark + " · " if mark else ""}附件一</div>' in html
+    if status == "final":
+        assert "第3版" not in html

@@ -3,7 +3,8 @@
 The columns are the roles: anonymous, each staff role, the customer of the contract and the customer of another
 contract (its integration account on /api/v1, the person signed in at the identity provider on the pages). The ids in
 the paths name the world of tests/security/world.py: {draft} (with sales), {review} (its legal task {legal_task}
-open), {contract} (with its customer, the document prepared; {customer_task}) and {other} (another customer's).
+open), {contract} (with its customer, the document prepared; {customer_task}; {contract_pages}: the rendering its page
+images show) and {other} (another customer's).
 
 Each row's calls run in the table's order; within a row, the roles the row refuses go first, so that the one call
 that succeeds (a draft submitted, a task claimed) cannot change what the refused ones are told. A route without a row
@@ -126,6 +127,7 @@ TABLE = [
     ("POST", "/sign/{contract}/letters/information_security",            401, 401, 401, 401, 401, 401, 422, 404),
     ("GET", "/sign/{contract}/preview",                                  401, 401, 401, 401, 401, 401, 200, 404),
     ("GET", "/sign/{contract}/document.pdf",                             401, 401, 401, 401, 401, 401, 200, 404),
+    ("GET", "/sign/{contract}/pages/{contract_pages}/1.png",             401, 401, 401, 401, 401, 401, 200, 404),
     ("GET", "/sign/{contract}/package.pdf",                              401, 401, 401, 401, 401, 401, 409, 404),
     # --- signing in, the identity provider, public pages ------------------------------------------------------------
     ("GET", "/auth/oidc/login",                                          302, 302, 302, 302, 302, 302, 302, 302),
@@ -222,7 +224,8 @@ def test_every_route_has_a_row(app):
     """A route added without its row in the table fails here."""
     routes = {(rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}}
     adapter = app.url_map.bind("localhost")
-    example = {"draft": 1, "review": 2, "contract": 3, "other": 4, "legal_task": "t", "customer_task": "t"}
+    example = {"draft": 1, "review": 2, "contract": 3, "other": 4, "legal_task": "t", "customer_task": "t",
+               "contract_pages": "0" * 64}
     tabled = {(adapter.match(urlsplit(path.format(**example)).path, method, return_rule=True)[0].rule, method)
               for method, path, *_statuses in TABLE + SIGN_OUT}
     assert not routes - tabled, f"add these routes to the table: {sorted(routes - tabled)}"

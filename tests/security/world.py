@@ -107,6 +107,8 @@ def build(app):
         visitors[role] = customer_visitor(app, api, *CUSTOMERS[role], relative(link))
     (legal_task,) = api.tasks("legal", review)
     (customer_task,) = api.tasks("customer", contract)
+    with platform.db.read() as session:  # the rendering whose pages the job drew
+        pages = platform.documents.page_listing(session, platform.contracts.get(session, contract)).source_sha256
     ids = {"draft": draft, "review": review, "contract": contract, "other": other, "legal_task": legal_task["id"],
-           "customer_task": customer_task["id"]}
+           "customer_task": customer_task["id"], "contract_pages": pages}
     return visitors, ids

@@ -151,6 +151,33 @@ def test_intent_code_expires(platform, contract_id):
         intents.check(platform.db, contract_id, SIGNER, mail.last_code)
 
 
+def test_a_code_is_pending_from_its_sending_until_it_is_used_expired_or_blocked(platform, contract_id):
+    """What the signing page asks: is there a code to type (and where did it go)? Not before one is sent."""
+    intents, mail = IntentService(), Mailbox()
+
+    def pending():
+        with platform.db.read() as session:
+            row = intents.pending(session, contract_id, SIGNER)
+            return row.destination if row else None
+
+    assert pending() is None
+    with platform.db.write() as session:
+        intents.issue(session, contract_id, SIGNER, "email", mail, "zhang.san@example.com")
+    assert pending() == "z***n@example.com"
+    evidence = intents.check(platform.db, contract_id, SIGNER, mail.last_code)
+    with platform.db.write() as session:
+        intents.consume(session, evidence)
+    assert pending() is None  # used
+    with platform.db.write() as session:
+        row = intents.issue(session, contract_id, SIGNER, "email", mail, "zhang.san@example.com")
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    assert pending() is None  # expired
+    with platform.db.write() as session:
+        row = intents.issue(session, contract_id, SIGNER, "email", mail, "zhang.san@example.com")
+        row.attempts = 5
+    assert pending() is None  # blocked by wrong guesses
+
+
 def test_wrong_attempts_are_counted_and_limited(platform, contract_id):
     intents = IntentService()
     with platform.db.write() as session:

@@ -88,6 +88,15 @@ def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
     assert "On record" in result.output
     assert runner.invoke(args=["verify", str(bad)]).exit_code != 0
 
+    # the public /verify page names each field as the certificate does, not by its name in the PDF
+    page = app.test_client().post("/verify", data={"file": (io.BytesIO(pdf), "package.pdf")},
+                                  content_type="multipart/form-data").get_data(as_text=True)
+    cells = re.findall(r"<td>(?:签署文件包|所附合同)</td>\s*<td>(.*?)</td>", page, re.S)
+    named = [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+    assert named == ["平台认证", "时间戳 Timestamp", "平台认证", "甲方（附件一《网络及信息安全承诺书》）", "甲方", "乙方授权代表",
+                     "乙方（合同专用章）", "时间戳 Timestamp"], named
+    assert "已签署并加盖时间戳的合同" in page and "(timestamped)" not in page
+
     # pdfsig with our root in an NSS database: every CMS signature valid and trusted, in the package and the contract
     nss = tmp_path / "nssdb"
     nss.mkdir()

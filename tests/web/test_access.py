@@ -32,6 +32,9 @@ PAGES = {
     "/admin/letters": ONLY("admin"),
     "/admin/letters/information_security/new": ONLY("admin"),
     "/admin/letters/information_security/1": ONLY("admin"),
+    # a page of a contract's document, for the customer's signer alone (tests/web/test_page_images.py): staff and the
+    # integration account, signed in on the staff pages, are asked to sign in as a customer
+    "/sign/{contract}/pages/" + "0" * 64 + "/1.png": {u: 401 for u in USERS},
 }
 # the customer's integration account acts for seed 003's school: the draft {contract} is that school's, but a draft is
 # the provider's own until it is sent for signature, so it is as absent to the account as another customer's contract

@@ -2,21 +2,9 @@
 import pytest
 
 from tests.conftest import load_fixture, screenshot
-from workflows.demo import DEMO_PASSWORD
+from tests.web.browsing import sign_in, sign_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)  # the inbox; an administrator the contracts
-
-
-def sign_out(page):
-    page.click("text=退出登录")
 
 
 def test_legal_returns_and_sales_resubmits(api, live_url, page):

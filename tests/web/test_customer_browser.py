@@ -1,12 +1,14 @@
 """In a real browser: the invited customer signs in through the embedded provider's pages, fills in the letter, draws
-a signature with the mouse, ticks consent, mistypes the code (what was drawn and ticked stays), signs the contract and
-its letter with one code, and sees the contract move on to countersigning."""
+a signature (with the mouse at a desk, a finger on a phone), ticks consent, mistypes the code (what was drawn and ticked
+stays), signs the contract and its letter with one code, and sees the contract move on to countersigning. And on a
+phone: a long contract read page by page, the button that leads to each thing still to fill in."""
 import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Api, screenshot
+from tests.conftest import SCREENSHOTS, Api, screenshot
+from tests.web.browsing import INKED, SCREENS, draw_signature
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
 from workflows.demo import DEMO_PASSWORD
 from workflows.models import Signature
@@ -22,15 +24,12 @@ def live(database_url, tmp_path):
     server.close()
 
 
-INKED = """() => { const c = document.getElementById('signature-pad');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""  # pixels drawn on the pad
-
-
-
-SCREENS = {"desk": {"viewport": {"width": 1280, "height": 900}},
-           "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-                     "has_touch": True}}
+LOADED = "n => { const i = document.getElementById('page-' + n); return i.complete && i.naturalWidth > 0; }"
+FOCUSED = "id => document.activeElement && document.activeElement.id === id"
+IN_VIEW = """id => {  // on the screen, and still since the last frame: the smooth scroll that brought it there is over
+    const r = document.getElementById(id).getBoundingClientRect(), still = window['top of ' + id] === r.top;
+    window['top of ' + id] = r.top;
+    return still && r.top >= 0 && r.bottom <= window.innerHeight; }"""
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -75,24 +74,18 @@ def test_customer_draws_and_signs(live, chromium, screen):
         worker.start()  # thread of its own (pyHanko runs asyncio, which Playwright's loop in this thread would refuse)
         worker.join()
         page.reload()
+        page.evaluate("document.getElementById('page-3').scrollIntoView()")  # in the page, or the pages' box at a desk
+        page.wait_for_function("() => document.getElementById('page-counter').textContent.startsWith('第 3 页')")
+        page.wait_for_function(LOADED, arg=3)
+        page.screenshot(path=str(SCREENSHOTS / f"customer-5-document-{screen}.png"))
+        assert not page.is_visible("#intent_code")  # no field for a code before one is sent
         page.click("#intent-button")  # the intent check: one one-time code to the verified email for everything
-        page.wait_for_selector("#signature-pad", state="visible")
+        page.wait_for_selector("#intent_code", state="visible")  # sent without leaving the page
+        assert "x***i@school.example" in page.inner_text("#code-sent")
         with live.platform.db.read() as session:
             code = live.platform.signing.last_code(session, contract["id"])
         page.fill("#intent_code", "000000" if code != "000000" else "111111")
-        pad = page.locator("#signature-pad")
-        pad.scroll_into_view_if_needed()
-        box = pad.bounding_box()
-        x, y = box["x"], box["y"]
-        page.mouse.move(x + 40, y + 120)
-        page.mouse.down()
-        for i in range(1, 30):  # a wavy stroke, like a hand would draw
-            page.mouse.move(x + 40 + i * 12, y + 120 - (40 if i % 4 < 2 else -10) + i, steps=3)
-        page.mouse.up()
-        page.mouse.move(x + 120, y + 60)
-        page.mouse.down()
-        page.mouse.move(x + 160, y + 170, steps=8)
-        page.mouse.up()
+        draw_signature(page)  # the mouse on a desk, a finger on the phone
         assert page.is_checked("input[name=method][value=drawn]")
         page.check("#consent")
         assert not page.locator("#sign code.digest").is_visible()  # a customer reads no hash unless they ask for it
@@ -119,3 +112,110 @@ def test_customer_draws_and_signs(live, chromium, screen):
     assert [row.field for row in rows] == ["letter-information_security", "customer"]
     assert all(row.method == "drawn" and row.image_png.startswith(b"\x89PNG") and len(row.image_png) > 1000
                for row in rows)
+
+
+def sign_in_and_accept(page, live, link, contract_id):
+    page.goto(link)
+    page.click("a[href*='/auth/oidc/login']")
+    page.fill("#idp-username", "xu.yongli")
+    page.fill("#idp-password", DEMO_PASSWORD)
+    page.click("form button[type=submit]")
+    page.click("#allow")
+    page.wait_for_url(link)
+    page.click("#accept")
+    page.wait_for_url(f"{live.base}/sign/{contract_id}")
+
+
+def run_the_worker(live):
+    """As beside `make run`: a thread of its own (pyHanko runs asyncio, which Playwright's loop here would refuse)."""
+    worker = threading.Thread(target=live.platform.jobs.run_pending, args=("tests",))
+    worker.start()
+    worker.join()
+
+
+def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
+    """At 390 px: the document's pages as images that load as they near the screen, fit the width and are counted;
+    the "next item to fill in" button leads through the letter's fields (passing over one left empty), its save
+    button, then the signature, consent, the code; the page never scrolls sideways."""
+    api = Api(live.app.test_client(), live.platform)
+    contract = contract_at_customer(api)
+    ((_to, _kind, link, _body),) = invitation_links(live.platform, contract["id"])
+    run_the_worker(live)  # the customer's step opened: the pages of a copy to read while the letter is blank
+    context = chromium.new_context(**SCREENS["phone"], locale="zh-CN")
+    page = context.new_page()
+    errors, images = [], set()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: images.add(request.url) if "/pages/" in request.url else None)
+
+    def fits():
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    def next_item():
+        page.click("#next-field")
+
+    try:
+        sign_in_and_accept(page, live, link, contract["id"])
+        total = page.locator("img.page").count()
+        assert total > 10
+        page.wait_for_load_state("networkidle")
+        assert 0 < len(images) < total - 5  # the pages far below the screen are not loaded yet
+        assert page.inner_text("#page-counter") == f"第 1 页，共 {total} 页"
+        for number in range(1, total + 1):
+            page.locator(f"#page-{number}").scroll_into_view_if_needed()
+            page.wait_for_function(LOADED, arg=number)
+        width = page.locator("#page-1").bounding_box()["width"]
+        assert 330 < width <= 390
+        fits()
+        page.evaluate("document.getElementById('page-5').scrollIntoView()")
+        page.wait_for_function("() => document.getElementById('page-counter').textContent.startsWith('第 5 页')")
+        assert page.locator("#page-counter").bounding_box()["y"] >= 0  # it stays on the screen
+        page.screenshot(path=str(SCREENSHOTS / "customer-phone-reading.png"))
+
+        field = "information_security-security_officer_{}".format
+        next_item()
+        page.wait_for_function(FOCUSED, arg=field("name"))
+        page.wait_for_function(IN_VIEW, arg=field("name"))
+        next_item()  # the name is left empty for now: on to the next one
+        page.wait_for_function(FOCUSED, arg=field("title"))
+        page.fill(f"#{field('title')}", "校长")
+        next_item()
+        page.wait_for_function(FOCUSED, arg=field("contact"))
+        page.fill(f"#{field('contact')}", "0373-8887111")
+        next_item()  # round to the one left empty
+        page.wait_for_function(FOCUSED, arg=field("name"))
+        page.fill(f"#{field('name')}", "徐永立")
+        next_item()  # every field filled: save them
+        page.wait_for_function(FOCUSED, arg="letter-information_security-save")
+        page.wait_for_function(IN_VIEW, arg="letter-information_security-save")
+        page.screenshot(path=str(SCREENSHOTS / "customer-phone-next-item.png"))
+        fits()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("p[role=status]")  # the document with these entries is being prepared
+        run_the_worker(live)
+        page.reload()
+
+        assert page.locator("img.page").count() == total  # now the pages of the document to sign
+        next_item()
+        page.wait_for_function(IN_VIEW, arg="signature-pad")
+        draw_signature(page)
+        page.wait_for_function(f"() => ({INKED})() > 200")
+        next_item()
+        page.wait_for_function(FOCUSED, arg="consent")
+        page.check("#consent")
+        next_item()
+        page.wait_for_function(FOCUSED, arg="intent-button")
+        assert not page.is_visible("#intent_code") and page.locator("button:has-text('发送确认码')").count() == 1
+        page.click("#intent-button")
+        page.wait_for_function(FOCUSED, arg="intent_code")  # the code's field shows, saying where the code went
+        assert page.inner_text("#code-sent").startswith("确认码已发送至 x***i@school.example")
+        page.evaluate("document.activeElement.blur()")  # away from the field: the code is still missing
+        next_item()
+        page.wait_for_function(FOCUSED, arg="intent_code")
+        with live.platform.db.read() as session:
+            page.fill("#intent_code", live.platform.signing.last_code(session, contract["id"]))
+        assert page.is_hidden("#next-field")  # nothing left but to sign
+        fits()
+        screenshot(page, "customer-phone-ready-to-sign")
+        assert errors == []
+    finally:
+        context.close()

@@ -67,7 +67,11 @@ def test_invitation_login_and_signature(live, live_api):
     no_code = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
                                                                     "typed_name": "徐永立", "consent": "1"})
     assert no_code.status_code == 422 and "error-text" in no_code.text
+    assert '<div id="code-entry" hidden>' in no_code.text  # no field for a code before one is sent
     code = intent_code(live, http, contract["id"], page)
+    sent = http.get(f"{live.base}/sign/{contract['id']}").text  # without JavaScript: the page again, with the field
+    assert '<div id="code-entry">' in sent and "确认码已发送至 x***i@school.example" in sent
+    assert sent.count('id="intent-button"') == 1 and "重新发送确认码" in sent
     signed = http.post(f"{live.base}/sign/{contract['id']}", data={**signing_form(page), "method": "typed",
                                                                    "typed_name": "徐永立", "consent": "1",
                                                                    "intent_code": code})
@@ -92,6 +96,16 @@ def test_invitation_login_and_signature(live, live_api):
     portal = http.get(f"{live.base}/portal")
     http.post(f"{live.base}/auth/oidc/logout", data={"csrf_token": csrf(portal.text)})
     assert http.get(f"{live.base}/sign/{contract['id']}").status_code == 401
+
+
+def test_while_the_document_is_prepared_the_page_reloads_itself_as_the_page_alone(live, live_api):
+    """Saving a letter leads to /sign/<id>#letter-...; a bare refresh there only jumps to the anchor in chromium, so
+    the customer would wait for a document that is long ready: the refresh names the page without the fragment."""
+    contract, http, accepted, _to = accept_invitation(live, live_api)
+    saved = http.post(f"{live.base}/sign/{contract['id']}/letters/information_security",
+                      data={"csrf_token": csrf(accepted.text), **{f"value.{k}": v for k, v in SECURITY_VALUES.items()}})
+    assert saved.status_code == 200 and saved.history[0].headers["Location"].endswith("#letter-information_security")
+    assert f'<meta http-equiv="refresh" content="3; url=/sign/{contract["id"]}">' in saved.text
 
 
 def test_document_hash_mismatch_is_refused(live, live_api):

@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import screenshot
 from tests.process.test_incidents import stopped  # noqa: F401  (the fixture: a contract whose legal step failed)
-from tests.web.test_browser import sign_in
+from tests.web.browsing import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

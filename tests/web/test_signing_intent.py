@@ -9,7 +9,7 @@ def test_provider_countersigns_on_the_task_page_with_a_code(api, as_user, platfo
     (task,) = api.tasks("signatory", contract_id)
     web = as_user("signatory")
     page = web.get(f"/tasks/{task['id']}").get_data(as_text=True)
-    assert 'name="intent_code"' in page and f"/tasks/{task['id']}/intent" in page
+    assert f"/tasks/{task['id']}/intent" in page and '<div id="code-entry" hidden>' in page  # no code sent yet
     digest = api.call("GET", f"/contracts/{contract_id}", "sales").json["document"]["document_sha256"]
     assert f'name="document_sha256" value="{digest}"' in page  # the page posts the hash of the PDF it offers
     refused = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign", "document_sha256": digest},
@@ -17,6 +17,7 @@ def test_provider_countersigns_on_the_task_page_with_a_code(api, as_user, platfo
     assert refused.status_code == 422 and 'name="intent_code"' in refused.get_data(as_text=True)
     sent = web.post(f"/tasks/{task['id']}/intent", page=f"/tasks/{task['id']}")
     assert sent.status_code == 302
+    assert '<div id="code-entry">' in web.get(f"/tasks/{task['id']}").get_data(as_text=True)  # now the field shows
     done = web.post(f"/tasks/{task['id']}/decide", {"decision": "sign", "document_sha256": digest,
                                                     "intent_code": api.last_code(contract_id)}, page=f"/tasks/{task['id']}")
     assert done.status_code == 302, done.get_data(as_text=True)[:500]

@@ -256,6 +256,10 @@ SCHEMAS = {
                       "description": "See docs/contract-data.md for every field and rule.",
                       "properties": {"template": {"enum": ["network_line", "technical_service"]},
                                      "title": {"type": "string", "maxLength": 200},
+                                     "project_name": {"type": "string", "maxLength": 200,
+                                                      "description": "required for a technical service"},
+                                     "provider": {"type": "string", "description": "a provider profile's code; "
+                                                  "by default the account manager's branch"},
                                      "service_types": {"type": "array", "items": {"type": "string"}},
                                      "customer": {"type": "object"}, "items": {"type": "array"},
                                      "total": {"type": ["string", "number"]}, "payment_plan": {"type": "object"},

@@ -16,8 +16,9 @@ def _page(errors=None, form=None):
     with platform().db.read() as session:
         everyone = session.exec(select(User).order_by(User.username)).all()
         orgs = {u.username: platform().accounts.customer_org(session, u) for u in everyone if "customer" in u.role_set}
-    return render_template("admin/users.html", users=everyone, roles=ROLES, customer_orgs=orgs, errors=errors or {},
-                           form=form or {})
+        branches = [(p.code, p.name) for p in platform().contracts.providers(session)]
+    return render_template("admin/users.html", users=everyone, roles=ROLES, customer_orgs=orgs, branches=branches,
+                           errors=errors or {}, form=form or {})
 
 
 @bp.get("/users")
@@ -34,7 +35,8 @@ def create_user():
         with platform().db.write() as session:
             platform().accounts.create_user(session, form.get("username", "").strip(), form.getlist("roles"),
                                             form.get("password", ""), form.get("display_name", "").strip(),
-                                            form.get("email", "").strip(), form.get("customer_org", "").strip() or None)
+                                            form.get("email", "").strip(), form.get("customer_org", "").strip() or None,
+                                            form.get("provider_code", ""))
     except DomainError as exc:
         return _page(exc.fields, form), 422
     flash(_("User %(name)s created.", name=form.get("username")), "success")
@@ -47,7 +49,8 @@ def update_user(username):
     try:
         with platform().db.write() as session:
             platform().accounts.set_roles(session, username, request.form.getlist("roles"), request.form.get("active") == "1",
-                                          acting=g.user.username, customer_org=request.form.get("customer_org"))
+                                          acting=g.user.username, customer_org=request.form.get("customer_org"),
+                                          provider_code=request.form.get("provider_code"))
         flash(_("User %(name)s updated.", name=username), "success")
     except (DomainError, ValidationFailed) as exc:
         flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")

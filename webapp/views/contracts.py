@@ -137,11 +137,24 @@ def _form_response(form, contract=None, preview=None, unplaced=None, status=200)
                            unplaced=unplaced or {}), status
 
 
+def _offer_providers(form, contract=None):
+    """The provider select: a new draft's choice of every profile (the drafting service's default chosen unless the
+    form says otherwise); a contract's own provider only."""
+    form.provider.choices, default = platform().drafting.providers(g.user, contract)
+    form.provider.data = form.provider.data or default
+    return form
+
+
 def _handle_form(form, save, contract=None):
     """Shared by new and edit: add a row, preview, or save (create/revise, then optionally submit)."""
+    _offer_providers(form, contract)
     action = request.form.get("action", "save")
-    if action.startswith("add:"):
+    if action.startswith("add:"):  # without JavaScript; contract-form.js adds and removes rows in the page
         form.add_row(action[4:])
+        return _form_response(form, contract)
+    if action.startswith("remove:"):
+        name, _sep, position = action[7:].rpartition("-")
+        form.remove_row(name, int(position) if position.isdigit() else -1)
         return _form_response(form, contract)
     if not form.validate():  # CSRF and field types; the contract rules come from the services below
         return _form_response(form, contract, status=400)
@@ -149,7 +162,8 @@ def _handle_form(form, save, contract=None):
     if action == "preview":
         try:
             with platform().db.read() as session:
-                preview = platform().documents.draft_preview(session, draft, contract, number=_("(number on saving)"))
+                preview = platform().documents.draft_preview(session, draft, contract, number=_("(number on saving)"),
+                                                             branch=g.user.provider_code)
             return _form_response(form, contract, preview=preview)
         except ValidationFailed as exc:
             return _form_response(form, contract, unplaced=form.attach_errors(exc.fields), status=422)
@@ -175,7 +189,7 @@ def _handle_form(form, save, contract=None):
 def new():
     form = ContractForm()
     if request.method == "GET":
-        return _form_response(form)
+        return _form_response(_offer_providers(form))
     return _handle_form(form, lambda draft: platform().drafting.create(g.user, draft))
 
 
@@ -184,15 +198,15 @@ def new():
 def edit(contract_id):
     with platform().db.read() as session:
         contract = platform().contracts.get(session, contract_id)
-        current = platform().contracts.version_data(session, contract.id, contract.current_version)
+        current = platform().contracts.current_draft(session, contract)
     if contract.status != "draft":
         flash(_("Only a draft with sales can be edited."), "error")
         return redirect(url_for("contracts.show", contract_id=contract.id))
     if request.method == "GET":
-        return _form_response(ContractForm.from_draft(current), contract)
+        return _form_response(_offer_providers(ContractForm.from_draft(current), contract), contract)
 
     def save(draft):  # the form carries every field, so the patch replaces the whole draft (null removes what was cleared)
-        cleared = {key: None for key in current if key not in draft and key not in ("figures", "provider")}
+        cleared = {key: None for key in current if key not in draft}
         return platform().drafting.revise(g.user, contract.id, {**cleared, **draft})
     return _handle_form(ContractForm(), save, contract)
 

@@ -3,7 +3,7 @@ declining), the portal (/portal); and the staff page about who signs (resend, ch
 bind a signer). Every action is one call to a use case of ``workflows``."""
 from functools import wraps
 
-from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, g, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from workflows.actors import CustomerActor
@@ -49,7 +49,8 @@ def portal():
     with platform().db.read() as db:
         contracts = platform().access.customer_contracts(db, actor())
         open_tasks = {c.id for c in contracts if platform().contracts.open_task(db, c.id, "customer") is not None}
-    return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks)
+        packaged = {c.id for c in contracts if c.status == "active" and platform().documents.package(db, c.id)}
+    return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks, packaged=packaged)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -84,11 +85,13 @@ def sign(contract_id, errors=None, status=200, form=None):
             signatures = services.signing.signatures(db, contract.id)
             current = services.documents.current(db, contract)
             package = services.documents.package(db, contract.id) if contract.status == "active" else None
+            reading = services.documents.page_listing(db, contract)
+            code = services.signing.pending_code(db, actor(), contract) if state else None
     except DomainError as exc:
         return _refused(exc)
     return render_template("customer/sign.html", contract=contract, task=task, state=state, letters=letters,
                            signatures=signatures, current=current, package=package, consent_text=CONSENT_TEXT,
-                           errors=errors or {}, form=form or {}), status
+                           reading=reading, code=code, errors=errors or {}, form=form or {}), status
 
 
 @bp.post("/sign/<int:contract_id>")
@@ -141,9 +144,10 @@ def intent(contract_id):
         return sign(contract_id, errors=exc.fields, status=422, form=request.form)
     except DomainError as exc:
         return _refused(exc)
-    flash(_("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
-            destination=sent["destination"]), "success")
-    return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="sign"))
+    if request.accept_mimetypes.best == "application/json":  # the page's script: it shows the code field in place
+        return jsonify({"message": _("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
+                                     destination=sent["destination"])})
+    return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="code"))  # the page says where it went
 
 
 @bp.post("/sign/<int:contract_id>/letters/<code>")
@@ -169,6 +173,18 @@ def preview(contract_id):
     except DomainError as exc:
         return _refused(exc)
     return document_response(html)
+
+
+@bp.get("/sign/<int:contract_id>/pages/<string(length=64):source>/<int:number>.png")
+@customer_required
+def page_image(contract_id, source, number):
+    """One page of the document as an image, for reading on a phone: whoever may read the contract's PDF."""
+    try:
+        with platform().db.read() as db:
+            png = platform().documents.page_png(db, platform().access.contract(db, actor(), contract_id), source, number)
+    except DomainError as exc:
+        return _refused(exc)
+    return Response(png, mimetype="image/png")
 
 
 @bp.get("/sign/<int:contract_id>/document.pdf")

@@ -29,6 +29,7 @@ def page_context(session, task, errors=None, form=None):
         "lint": services.contracts.lint(data, [letter["title"] for letter in letters]), "letters": letters,
         "signing_document": services.documents.current(session, contract),
         "signatures": services.signing.signatures(session, contract.id),
+        "code": services.signing.pending_code(session, g.user, contract),  # the code field shows once one was sent
         "history": services.history.for_contract(session, contract.id),
         "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,
         "returned": services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None,

@@ -26,11 +26,22 @@ SERVICE_TYPES = {
                           "tax_rate": VALUE_ADDED_RATE, "network_access": False},
 }
 
-# number_kind and number_suffix frame the contract number, e.g. JSCZE2208138CGN00, HAXXS2401525ECN00.
+# number_kind and number_suffix frame the contract number, e.g. JSCZE2208138CGN00, HAXXS2401525ECN00;
+# names_project: the articles name the project (就…（“项目”）进行专项技术服务), so a draft must give its name.
 TEMPLATES = {
-    "network_line": {"title_zh": "专线业务合同", "number_kind": "E", "number_suffix": "CGN00"},
-    "technical_service": {"title_zh": "技术服务合同", "number_kind": "S", "number_suffix": "ECN00"},
+    "network_line": {"title_zh": "专线业务合同", "number_kind": "E", "number_suffix": "CGN00", "names_project": False},
+    "technical_service": {"title_zh": "技术服务合同", "number_kind": "S", "number_suffix": "ECN00",
+                          "names_project": True},
 }
+
+# What a one-time fee covers, printed after its name in the network line contract (seed 000's 1.1 and 1.2): the first
+# entry whose word the fee's name contains. A fee of another kind prints its name alone, claiming nothing it may not
+# cover.
+ONE_TIME_FEE_SCOPES = (
+    ("移机", "（指甲方申请将已开通的业务迁至新的装机地址时，乙方拆除原址线路设备、在新址重新布放线路并安装调测所收取的一次性费用，"
+           "不包括用户终端和内部局域网设备费）"),
+    ("接入", "（包括开户费、工料费、安装调测费等一次性费用，不包括用户终端和内部局域网设备费）"),
+)
 
 DEMO_PROVIDERS = [
     {

@@ -31,8 +31,12 @@ def flatten(value, prefix=""):
     return flat
 
 
+COMPUTED = "figures"  # derived from the fields (schedule, amounts in words, routing flags): their change is the fields'
+
+
 def field_changes(before: dict, after: dict) -> list[FieldChange]:
-    old, new = flatten(before), flatten(after)
+    """The fields sales changed; what the system computes from them shows in the changed clauses instead."""
+    old, new = (flatten({key: value for key, value in data.items() if key != COMPUTED}) for data in (before, after))
     return [FieldChange(path, old.get(path), new.get(path)) for path in sorted(old.keys() | new.keys())
             if old.get(path) != new.get(path)]
 

@@ -21,7 +21,7 @@ ROOT_PATH = "payload"  # where errors about the draft as a whole are reported
 MAX_PATCH_DEPTH = 32
 
 DRAFT_KEYS = {
-    "template", "title", "provider", "service_types", "customer", "provider_contact",
+    "template", "title", "project_name", "provider", "service_types", "customer", "provider_contact",
     "designated_contacts", "items", "one_time_fees", "total", "tax_rate", "payment_plan", "term",
     "installation_address", "service_location", "service_mode", "signing_place",
     "late_fee_rate_per_day", "liquidated_damages", "special_terms",
@@ -54,14 +54,22 @@ ACCOUNT_NO = re.compile(r"\d{6,32}")
 
 REQUIRED = "必填"
 UNKNOWN_FIELD = "未知字段"
+UNKNOWN_PROVIDER = "没有这个乙方主体，请从列表中选择"
+PROVIDER_FIXED = "合同编号已按创建时的乙方主体编排，乙方主体不能更换"
+TITLE_ENDINGS = ("技术服务合同", "服务合同", "合同")  # longest first
 PLAN_SHAPE = "应为分期列表 installments，或周期付款 every_months/amount/first_due，二者选一"
 
 
-def normalize_draft(payload: dict, provider: dict) -> dict:
-    """Validate a draft and return its normalized form with the provider snapshot and computed figures."""
+def normalize_draft(payload: dict, provider: dict, provider_problem: str | None = None) -> dict:
+    """Validate a draft and return its normalized form with the provider snapshot and computed figures.
+
+    ``provider`` is the profile the draft is made against; ``provider_problem`` what the caller found wrong with the
+    draft's choice of it (an unknown code, a change of provider), reported with the draft's other field errors."""
     if not isinstance(payload, dict):
         raise ValidationFailed("合同草稿格式错误", {ROOT_PATH: "应为 JSON 对象"})
     root = _Scope(_Errors(), payload, "", DRAFT_KEYS)
+    if provider_problem:
+        root.fail("provider", provider_problem)
     draft = _read_draft(root, provider)
     _check_item_amounts(root.errors, draft["items"], draft["total"])
     _check_payment_plan(root.errors, draft)
@@ -289,13 +297,23 @@ def _exact_text(value):
     return str(value) if isinstance(value, float) else value
 
 
+def project_name_from_title(title: str) -> str:
+    """The project a title names, for drafts written before the project name had a field of its own: the title
+    without its closing 技术服务合同/服务合同/合同 (长垣市第一中学精准教学考试服务项目服务合同 → …服务项目)."""
+    ending = next((ending for ending in TITLE_ENDINGS if title.endswith(ending) and title != ending), "")
+    return title[:len(title) - len(ending)]
+
+
 def _read_draft(root: _Scope, provider: dict) -> dict:
     service_types = _service_types(root)
     customer = _customer(root)
     provider_contact = _provider_contact(root, provider)
+    template = root.choice("template", TEMPLATES)
     return {
-        "template": root.choice("template", TEMPLATES),
+        "template": template,
         "title": root.text("title", required=True),
+        # the project the articles name (就…（“项目”）, 完成…技术服务); required where the template prints it
+        "project_name": root.text("project_name", required=bool(TEMPLATES.get(template, {}).get("names_project"))),
         "provider": _provider_snapshot(root, provider),
         "service_types": service_types,
         "customer": customer,
@@ -318,7 +336,7 @@ def _provider_snapshot(root: _Scope, provider: dict) -> dict:
     """The profile as it was when drafting, so later profile edits never rewrite a signed contract."""
     code = root.text("provider", max_length=50)
     if code and code != provider.get("code"):
-        root.fail("provider", "与所选乙方主体不一致")
+        root.fail("provider", UNKNOWN_PROVIDER)
     return copy.deepcopy(provider)
 
 

@@ -3,6 +3,8 @@
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from workflows.contracts.catalog import ONE_TIME_FEE_SCOPES
+
 CHINESE_DIGITS = "零一二三四五六七八九"
 CHINESE_UNITS = ("", "十", "百", "千")
 
@@ -64,7 +66,14 @@ def service_type_label(code: str) -> str:
     return SERVICE_TYPE_LABELS.get(code, code)
 
 
+def fee_scope(name: str) -> str:
+    """What a one-time fee covers, in brackets after its name: 接入费 its 开户费、工料费…, 移机费 the move to a new
+    address; "" for a fee of another kind."""
+    return next((scope for word, scope in ONE_TIME_FEE_SCOPES if word in name), "")
+
+
 FILTERS = {
+    "fee_scope": fee_scope,
     "chinese_numeral": chinese_numeral,
     "money": money,
     "chinese_date": chinese_date,

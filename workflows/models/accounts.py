@@ -17,6 +17,8 @@ class User(SQLModel, table=True):
     email: str = Field(default="", max_length=200)
     password_hash: str = Field(default="", max_length=200)
     roles: str = Field(default="", max_length=200)  # comma-separated role names
+    # the provider branch (乙方, ``Provider.code``) an account manager drafts for: their new contracts default to it
+    provider_code: str = Field(default="", max_length=50, sa_column_kwargs={"server_default": ""})
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -1,4 +1,5 @@
 """Provider branches, contracts with their immutable versions and numbers, contract template versions."""
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Optional
@@ -19,6 +20,11 @@ class Provider(SQLModel, table=True):
     is_default: bool = Field(default=False)
     number_pattern: str = Field(default="{province}{city}{kind}{yymm}{seq:03d}{suffix}", max_length=100)
     profile_json: str = Field(sa_column=Column(Text, nullable=False))
+
+    @property
+    def name(self):
+        """The branch's legal name, as contracts print it (中国电信集团有限公司新乡分公司)."""
+        return json.loads(self.profile_json)["name"]
 
 
 class Contract(SQLModel, table=True):

@@ -2,7 +2,7 @@
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ..clock import utcnow
@@ -48,6 +48,27 @@ class SignedDocument(SQLModel, table=True):
     source_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # the HTML it renders
     places_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # where each field sits
     verified: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})  # these bytes verified when stored
+
+
+class DocumentPage(SQLModel, table=True):
+    """One page of a contract's document as a PNG image, to read it on a phone (``workflows.documents.pages``).
+
+    Drawn by the job that prepares the document (``SigningService.prepare``), never in a request, and kept in the
+    database so that any node serves it. Keyed by the SHA-256 of the HTML it renders from (``source_sha256``, as on
+    ``signed_document``): the pages of the certified PDF once it is prepared, before that of a reading copy with the
+    letters' blanks. Only the contract's latest rendering keeps its pages; they are a view, never evidence.
+    """
+
+    __tablename__ = "document_page"
+    __table_args__ = (UniqueConstraint("contract_id", "source_sha256", "number"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id")
+    source_sha256: str = Field(max_length=64)
+    number: int  # from 1
+    width: int  # pixels
+    height: int
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class SigningIdentity(SQLModel, table=True):

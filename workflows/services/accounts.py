@@ -20,7 +20,7 @@ from ..clock import utcnow
 from ..contracts.credit_code import credit_code_error
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import ApiToken, CustomerIdentity, User
+from ..models import ApiToken, CustomerIdentity, Provider, User
 from ..visible_text import hidden_characters_error
 
 ROLES = ("sales", "legal", "finance", "customer", "provider", "admin")
@@ -81,7 +81,9 @@ def _token_digest(token):
 
 
 class AccountService:
-    def create_user(self, session, username, roles, password, display_name="", email="", customer_org=None):
+    def create_user(self, session, username, roles, password, display_name="", email="", customer_org=None,
+                    provider_code=""):
+        """``provider_code``: the provider branch (乙方) an account manager drafts for, the default of their drafts."""
         errors = {}
         if not _USERNAME.match(username or ""):
             errors["username"] = "letters, digits and _ . @ - only, at most 100 characters"
@@ -95,12 +97,14 @@ class AccountService:
             errors["display_name"] = f"text of at most {DISPLAY_NAME_LENGTH} characters"
         elif hidden := hidden_characters_error(display_name):
             errors["display_name"] = hidden
+        if branch_error := self._branch_error(session, provider_code):
+            errors["provider_code"] = branch_error
         if errors:
             raise ValidationFailed("invalid user", errors)
         if self.find(session, username) is not None:
             raise Conflict(f"user {username!r} already exists", {"username": "already exists"})
         user = User(username=username, roles=",".join(sorted(set(roles))), password_hash=hash_password(password),
-                    display_name=display_name or username, email=email)
+                    display_name=display_name or username, email=email, provider_code=provider_code or "")
         session.add(user)
         session.flush()
         self._keep_customer_identity(session, user, customer_org)
@@ -115,18 +119,29 @@ class AccountService:
             raise NotFound(f"no user {username!r}")
         return user
 
-    def set_roles(self, session, username, roles, active, acting, customer_org=None):
-        """An admin changes a user's roles, the customer organisation an integration account acts for, or disables
-        the account (not their own admin role)."""
+    def set_roles(self, session, username, roles, active, acting, customer_org=None, provider_code=None):
+        """An admin changes a user's roles, the customer organisation an integration account acts for, the provider
+        branch an account manager drafts for (None: unchanged, "": none), or disables the account (not their own
+        admin role)."""
         user = self.get(session, username)
         roles_error = check_roles(roles)
         if roles_error:
             raise ValidationFailed("invalid roles", {"roles": roles_error})
         if username == acting and ("admin" not in roles or not active):
             raise ValidationFailed("you cannot remove your own admin role", {"roles": "keep your own admin role"})
+        if branch_error := self._branch_error(session, provider_code):
+            raise ValidationFailed("invalid provider branch", {"provider_code": branch_error})
         user.roles, user.active = ",".join(sorted(set(roles))), active
+        if provider_code is not None:
+            user.provider_code = provider_code
         self._keep_customer_identity(session, user, customer_org)
         return user
+
+    @staticmethod
+    def _branch_error(session, provider_code):
+        if provider_code and session.exec(select(Provider.code).where(Provider.code == provider_code)).first() is None:
+            return f"no provider profile {provider_code!r}"
+        return None
 
     def customer_org(self, session, user):
         """The credit code an integration account is bound to (None: it acts only on contracts bound to it)."""

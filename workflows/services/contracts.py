@@ -21,7 +21,8 @@ from sqlmodel import select
 from ..clock import china_time, utcnow
 from ..contracts.lint import LintContext, lint
 from ..contracts.numbers import contract_number, number_fields, number_prefix
-from ..contracts.validation import merge_patch, normalize_draft
+from ..contracts.catalog import TEMPLATES
+from ..contracts.validation import PROVIDER_FIXED, merge_patch, normalize_draft, project_name_from_title
 from ..db import Statement
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..fingerprints import canonical_json, sha256_hex
@@ -55,22 +56,57 @@ class ContractService:
         self.history = history
 
     # --- providers -----------------------------------------------------------
-    def provider_profile(self, session, code=None):
-        query = select(Provider).where(Provider.code == code) if code else select(Provider).where(Provider.is_default)
-        provider = session.exec(query.limit(1)).first()
+    def providers(self, session):
+        """Every provider profile (乙方 branch), the default one first: what a new draft may be made for."""
+        return list(session.exec(select(Provider).order_by(Provider.is_default.desc(), Provider.code)))
+
+    def provider_profile(self, session, code):
+        provider = session.exec(select(Provider).where(Provider.code == code).limit(1)).first()
         if provider is None:
-            if code:
-                raise ValidationFailed("unknown provider", {"provider": f"no provider profile {code!r}"})
-            raise Conflict("no default provider profile is configured (run `flask --app wsgi demo seed` or add one)")
+            raise NotFound(f"no provider profile {code!r}")
         return provider
 
+    def default_provider(self, session, branch=""):
+        """The provider of a new draft that names none: the account manager's branch, else the only profile, else the
+        one marked default."""
+        profiles = self.providers(session)
+        chosen = next((p for p in profiles if branch and p.code == branch), None)
+        if chosen is None and len(profiles) == 1:
+            chosen = profiles[0]
+        chosen = chosen or next((p for p in profiles if p.is_default), None)
+        if chosen is None:
+            raise Conflict("no default provider profile is configured (run `flask --app wsgi demo seed` or add one)")
+        return chosen
+
     # --- drafting --------------------------------------------------------------
-    def draft(self, session, payload):
-        """A payload checked and normalized against its provider profile: (provider, data), nothing written."""
+    def draft(self, session, payload, branch="", contract=None):
+        """A draft checked and normalized against its provider profile: (provider, data), nothing written.
+
+        A new draft is made for the provider it names (``provider``: a profile's code), by default the account
+        manager's ``branch``; a contract's draft for the provider its number was taken under. Naming an unknown
+        provider, or another than the contract's, is a field error reported with the draft's others."""
         if not isinstance(payload, dict):
             raise ValidationFailed("the contract must be a JSON object", {"": "expected an object"})
-        provider = self.provider_profile(session, payload.get("provider") if isinstance(payload.get("provider"), str) else None)
+        code = payload.get("provider")
+        named = code.strip() if isinstance(code, str) else ""
+        if contract is not None:
+            provider = self.provider_profile(session, contract.provider_code)
+            changed = PROVIDER_FIXED if named and named != provider.code else None
+            return provider, normalize_draft(payload, json.loads(provider.profile_json), changed)
+        # a code that names no profile is checked against the default one, which the validator reports as unknown
+        provider = next((p for p in self.providers(session) if p.code == named), None) if named else None
+        provider = provider or self.default_provider(session, branch)
         return provider, normalize_draft(payload, json.loads(provider.profile_json))
+
+    def current_draft(self, session, contract):
+        """The current version as the draft to revise: without what is computed (figures) or copied from the profile
+        (the provider), and with what versions written before a field existed lack: a technical service's project
+        name, from its title."""
+        data = self.version_data(session, contract.id, contract.current_version)
+        draft = {key: value for key, value in data.items() if key not in ("figures", "provider")}
+        if TEMPLATES[contract.template]["names_project"] and "project_name" not in draft:
+            draft["project_name"] = project_name_from_title(draft["title"])
+        return draft
 
     def create(self, session, provider, data, number, user):
         """A new contract and its version 1, under a number taken before (``take_number``); the process is started by
@@ -99,10 +135,7 @@ class ContractService:
             raise Conflict(f"the contract can be edited only while it is a draft with sales (it is {contract.status})")
         if not isinstance(patch, dict) or not patch:
             raise ValidationFailed("send the fields to change as a JSON object", {"": "expected a non-empty object"})
-        current = self.version_data(session, contract.id, contract.current_version)
-        draft = merge_patch({k: v for k, v in current.items() if k not in ("figures", "provider")}, patch)
-        provider = self.provider_profile(session, contract.provider_code)
-        data = normalize_draft({**draft, "provider": provider.code}, json.loads(provider.profile_json))
+        _provider, data = self.draft(session, merge_patch(self.current_draft(session, contract), patch), contract=contract)
         if data["template"] != contract.template:
             raise ValidationFailed("the template of a contract cannot change", {"template": "cannot change"})
         version = contract.current_version + 1

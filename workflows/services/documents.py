@@ -15,20 +15,29 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
+from sqlalchemy import delete
 from sqlmodel import select
 
 from ..contracts.diff import field_changes, text_changes
-from ..contracts.validation import normalize_draft
 from ..documents import render_contract_html, render_contract_pdf
 from ..db import Statement
 from ..errors import Conflict, NotFound
 from ..fingerprints import sha256_hex
-from ..models import SignedDocument
+from ..models import DocumentPage, SignedDocument
 
+REVIEW_STATUSES = {"legal_review", "finance_review"}
 MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
                           "coalesce(document_id, 0) = :expected")
 PACKAGE = "package"
 REVIEW_DIGESTS_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class PageListing:
+    """The pages drawn of a contract's document as it renders now (none while they are drawn), without their bytes."""
+
+    source_sha256: str  # the rendering they show: a page's URL names it, so an image never shows another one
+    pages: list  # rows of (number, width, height)
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,8 @@ class DocumentService:
     # --- rendering ----------------------------------------------------------------------------------------------------
     def document(self, session, contract, version=None, with_values=True):
         """What the contract's document renders from: a version's data, the contract template version it was drafted
-        on, and the letters that version pinned with their template text (and, once attached, the values filled in).
-        A draft with sales renders marked as a draft; from review on, as it will be signed."""
+        on, and the letters that version pinned with their template text (and, once attached, the values filled in),
+        its pages marked as the stage it is read at (``_stage``)."""
         version = version or contract.current_version
         data = self.contracts.version_data(session, contract.id, version)
         pins = self.letters.pinned(session, contract, version)
@@ -72,25 +81,24 @@ class DocumentService:
             letters.append({"code": pin["code"], "title": pin["title"], "position": position,
                             "template_version": template.version, "source": template.source,
                             "fields": json.loads(template.fields_json), "values": values.get(pin["code"], {})})
-        return {"number": contract.number, "version": version, "status": "draft" if contract.status == "draft" else "final",
-                "data": data,
+        return {"number": contract.number, "version": version, "status": _stage(contract, version), "data": data,
                 "letters": letters,
                 "template_source": self.templates.source(session, contract.template, contract.template_version)}
 
     def html(self, session, contract, version=None, with_values=True):
         return render_contract_html(self.document(session, contract, version, with_values))
 
-    def draft_preview(self, session, draft, contract=None, number=""):
-        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest), with
-        the points reviewers will raise on it, so sales see them before submitting: ValidationFailed with field-level
-        messages when it is not a valid draft."""
-        provider = self.contracts.provider_profile(session, contract.provider_code if contract else None)
-        data = normalize_draft(draft, json.loads(provider.profile_json))
+    def draft_preview(self, session, draft, contract=None, number="", branch=""):
+        """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest; for
+        the provider it names, else ``branch``), with the points reviewers will raise on it, so sales see them before
+        submitting: ValidationFailed with field-level messages when it is not a valid draft."""
+        _provider, data = self.contracts.draft(session, draft, branch, contract)
         kind = data["template"]
         version = (contract.template_version if contract and contract.template == kind
                    else self.templates.latest_version(session, kind) or 1)
-        html = render_contract_html({"number": contract.number if contract else number, "version": 0, "status": "draft",
-                                     "data": data, "letters": [],
+        saved_as = contract.current_version + 1 if contract else 1  # the version saving it makes, not a "第0版"
+        html = render_contract_html({"number": contract.number if contract else number, "version": saved_as,
+                                     "status": "draft", "data": data, "letters": [],
                                      "template_source": self.templates.source(session, kind, version)})
         letters = [letter["title"] for letter in self.letters.mandated(session, contract, data)]
         return DraftPreview(html, self.contracts.lint(data, letters))
@@ -125,9 +133,41 @@ class DocumentService:
     def diff(self, session, contract, before, after):
         """Changed fields and changed rendered lines between two versions of a contract."""
         old, new = (self.document(session, contract, version, with_values=False) for version in (before, after))
-        # both rendered under one version mark: "第1版" against "第2版" on every page is not a change of the text
+        # both rendered under one version mark: "第1版" against "第2版" (or against none, once the newer one was sent
+        # for signing) on every page is not a change of the text
+        same_mark = {"version": new["version"], "status": new["status"]}
         return {"fields": field_changes(old["data"], new["data"]),
-                "text": text_changes(render_contract_html({**old, "version": new["version"]}), render_contract_html(new))}
+                "text": text_changes(render_contract_html({**old, **same_mark}), render_contract_html(new))}
+
+    # --- pages to read on a phone -------------------------------------------------------------------------------------
+    def page_listing(self, session, contract):
+        """The pages of the contract's document as it renders now, with the values filled in so far."""
+        source = sha256_hex(self.html(session, contract))
+        return PageListing(source, list(session.exec(
+            select(DocumentPage.number, DocumentPage.width, DocumentPage.height)
+            .where(DocumentPage.contract_id == contract.id, DocumentPage.source_sha256 == source)
+            .order_by(DocumentPage.number))))
+
+    def has_pages(self, session, contract_id, source_sha256):
+        first = session.exec(select(DocumentPage.id).where(
+            DocumentPage.contract_id == contract_id, DocumentPage.source_sha256 == source_sha256).limit(1)).first()
+        return first is not None
+
+    def page_png(self, session, contract, source_sha256, number):
+        """One page's PNG of a rendering of ``contract`` (whoever may read the contract may read its pages)."""
+        png = session.exec(select(DocumentPage.png).where(
+            DocumentPage.contract_id == contract.id, DocumentPage.source_sha256 == source_sha256,
+            DocumentPage.number == number)).first()
+        if png is None:
+            raise NotFound(f"no page {number} of that rendering of contract {contract.number}")
+        return png
+
+    def keep_pages(self, session, contract_id, source_sha256, images):
+        """The pages of the contract's latest rendering (``workflows.documents.pages``), in place of any before."""
+        session.execute(delete(DocumentPage).where(DocumentPage.contract_id == contract_id))
+        session.add_all(DocumentPage(contract_id=contract_id, source_sha256=source_sha256, number=image.number,
+                                     width=image.width, height=image.height, png=image.png) for image in images)
+        session.flush()
 
     # --- the signing chain --------------------------------------------------------------------------------------------
     def current(self, session, contract):
@@ -201,3 +241,14 @@ class DocumentService:
         if row is None:
             raise NotFound("the contract has no signing document yet")
         return row
+
+
+def _stage(contract, version):
+    """How a version's pages are marked: a draft with sales "草稿 · 第N版"; a version reviewers read and compare (in
+    review, or an earlier version of the contract) "第N版"; the current version once sent for signing (what the customer
+    signs, the signed and final document) carries no version mark."""
+    if contract.status == "draft":
+        return "draft"
+    if contract.status in REVIEW_STATUSES or version != contract.current_version:
+        return "review"
+    return "final"

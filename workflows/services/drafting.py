@@ -11,11 +11,24 @@ class DraftingService:
         self.contracts = contracts
         self.letters = letters
 
+    def providers(self, actor, contract=None):
+        """The provider profiles a draft of ``actor`` may be made for, as (code, name), and the one chosen unless they
+        choose another: for a new draft every profile, their branch (else the only or the default profile) chosen; a
+        contract's draft keeps the provider its number was taken under."""
+        self.access.require_role(actor, "sales")
+        with self.db.read() as session:
+            if contract is not None:
+                provider = self.contracts.provider_profile(session, contract.provider_code)
+                return [(provider.code, provider.name)], provider.code
+            choices = [(provider.code, provider.name) for provider in self.contracts.providers(session)]
+            return choices, self.contracts.default_provider(session, actor.provider_code).code
+
     def create(self, actor, payload):
-        """A new draft (version 1, its letters pinned) and its approval process; returns the contract."""
+        """A new draft (version 1, its letters pinned) and its approval process, for the provider it names or the
+        account manager's branch; returns the contract."""
         self.access.require_role(actor, "sales")
         with self.db.write() as session:  # the number in a short transaction of its own (ContractService.take_number),
-            provider, data = self.contracts.draft(session, payload)  # which locks its counter only at its very end
+            provider, data = self.contracts.draft(session, payload, actor.provider_code)  # locking its counter at its end
             number = self.contracts.take_number(session, provider, data)
         with self.db.write() as session:
             contract, version = self.contracts.create(session, provider, data, number, actor)

@@ -12,7 +12,8 @@ from ..models import Contract, CustomerIdentity, User
 
 @dataclass(frozen=True)
 class InvitationPreview:
-    """What an invited signer reads before accepting: which contract, between whom, and their account manager."""
+    """What an invited signer reads before accepting: which contract, between whom, their account manager, and the
+    letters signed with it (by their titles: 《用户入网责任书》 is no 承诺书)."""
 
     number: str
     title: str
@@ -21,14 +22,16 @@ class InvitationPreview:
     provider: str
     sender: str
     email: str
+    letters: tuple = ()  # the titles, in attachment order
 
 
 class InvitationService:
-    def __init__(self, db, access, contracts, customers):
+    def __init__(self, db, access, contracts, customers, letters):
         self.db = db
         self.access = access
         self.contracts = contracts
         self.customers = customers
+        self.letters = letters
 
     def accept(self, actor, token):
         """A signed-in customer accepts an invitation; returns the contract id."""
@@ -49,8 +52,9 @@ class InvitationService:
             contract = session.get(Contract, invitation.contract_id)
             data = self.contracts.version_data(session, contract.id, contract.current_version)
             sender = session.exec(select(User.display_name).where(User.username == contract.created_by)).first()
+            letters = tuple(pin["title"] for pin in self.letters.pinned(session, contract))
             return InvitationPreview(contract.number, contract.title, contract.total, contract.customer_name,
-                                     data.get("provider", {}).get("name", ""), sender or "", invitation.email)
+                                     data.get("provider", {}).get("name", ""), sender or "", invitation.email, letters)
 
     def resend(self, actor, contract_id):
         """A new link to the same contact (the old one dies); the accepted signer stays."""

@@ -24,11 +24,12 @@ from threading import Lock
 
 from sqlmodel import select
 
-from ..actors import is_customer
+from ..actors import SEAL_ISSUER, STAFF_ISSUER, is_customer
 from ..clock import china_time, utcnow
 from ..db import Statement
 from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
-                         render_contract_html, render_document_pdf)
+                         render_contract_html, render_contract_pdf, render_document_pdf)
+from ..documents.pages import page_images
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..fingerprints import sha256_hex
 from ..models import Contract, ContractLetter, OutboxMail, Signature
@@ -105,11 +106,14 @@ class SigningService:
             self.request_prepare(session, step.contract_id)
 
     def prepare(self, job):
-        """Job: render the document with the customer's letter values and certify it with every signature field.
+        """Job: render the document with the customer's letter values and certify it with every signature field;
+        then, in the next round, draw its pages as images to read on a phone. While the job runs the signing page
+        says the document is being prepared, so it is ready with its pages.
 
-        Idempotent: nothing happens when the current document already renders from the same values, when the
-        customer's letters are not complete yet, or once anyone signed. Values that change while the job runs are
-        taken up in another round."""
+        While the customer's letters are not complete yet, it draws the pages of a reading copy instead (the letters'
+        blanks as they stand). Idempotent: nothing happens when the current document already renders from the same
+        values and has its pages, or once anyone signed. Values that change while the job runs are taken up in
+        another round."""
         contract_id = job.payload["contract_id"]
         for _round in range(MAX_PREPARE_ROUNDS):
             with self.db.read() as session:
@@ -119,16 +123,24 @@ class SigningService:
                 current = self.documents.current(session, contract)
                 if current is not None and current.kind != "certified":
                     return  # signing began: the document is fixed
-                if self._unfilled(session, contract):
-                    return
-                approved = self.documents.fresh_review_digest(session, contract)
-                if approved != contract.approved_sha256:
-                    self._refuse_to_certify(contract_id, approved)
                 document = self.documents.document(session, contract)
                 source = sha256_hex(render_contract_html(document))
-                if current is not None and current.source_sha256 == source:
-                    return
-                replaces = contract.document_id
+                drawn = self.documents.has_pages(session, contract_id, source)
+                unfilled = bool(self._unfilled(session, contract))
+                approved = None if unfilled else self.documents.fresh_review_digest(session, contract)
+                as_approved = approved == contract.approved_sha256
+                prepared = current is not None and current.source_sha256 == source
+                replaces, prepared_pdf = contract.document_id, current.pdf if prepared and not drawn else None
+            if unfilled:
+                if not drawn:
+                    self._keep_pages(contract_id, source, render_contract_pdf(document))
+                return
+            if not as_approved:
+                self._refuse_to_certify(contract_id, approved)
+            if prepared:
+                if prepared_pdf is not None:  # just certified (the round before), or by a release that drew none
+                    self._keep_pages(contract_id, source, prepared_pdf)
+                return
             pdf, places = render_document_pdf(document)
             certified = self.verified(self.toolkit().certify(pdf, places))
             with self.db.write() as session:
@@ -142,6 +154,12 @@ class SigningService:
                                     details={"document_sha256": row.sha256, "approved_sha256": approved,
                                              "fields": [p.field_name for p in places]})
         raise Conflict(f"contract {contract_id}: the letters kept changing while the document was prepared")
+
+    def _keep_pages(self, contract_id, source, pdf):
+        """Draw the pages of ``pdf``, the rendering ``source`` of the contract's document, and keep them."""
+        pages = page_images(pdf)
+        with self.db.write() as session:
+            self.documents.keep_pages(session, contract_id, source, pages)
 
     def _refuse_to_certify(self, contract_id, rendered):
         """The document no longer renders as approved (a template or the rendering code changed under the contract):
@@ -235,6 +253,13 @@ class SigningService:
             except ValidationFailed as exc:
                 raise ValidationFailed(exc.message, {"intent_code": next(iter(exc.fields.values()), "")}) from None
             return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()}
+
+    def pending_code(self, session, actor, contract):
+        """Where the code the actor may type to sign ``contract`` was sent (masked) and until when; None before one
+        was sent, and once it is used, expired or blocked."""
+        row = self.intent.pending(session, contract.id, self._signer_key(actor))
+        return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()} \
+            if row is not None else None
 
     def last_code(self, session, contract_id):
         """Development only (the CLI refuses under production): the newest code mailed for a contract."""
@@ -335,13 +360,13 @@ class SigningService:
             contract = session.get(Contract, contract.id)
             row = self.documents.advance(session, contract, "signed:provider", pdf, replaces=current.id,
                                          parent_id=current.id, verified=True)
-            evidence = {"identity_id": None, "issuer": "qianyue:staff", "subject": actor.username, "name": name,
+            evidence = {"identity_id": None, "issuer": STAFF_ISSUER, "subject": actor.username, "name": name,
                         "email": actor.email, "method": "account_name", "typed_name": "", "image_png": None,
                         "consent_text": "", "intent": intent, "signer": person, "signed_at": when,
                         "document_sha256": current.sha256, "pades_sha256": row.sha256}
             self._record(session, contract, task.id, "provider", SIGNATORY_PLACE, evidence, origin)
             self._record(session, contract, task.id, "provider", PROVIDER_PLACE,
-                         {**evidence, "issuer": "seal", "subject": provider.get("credit_code", ""),
+                         {**evidence, "issuer": SEAL_ISSUER, "subject": provider.get("credit_code", ""),
                           "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer}, origin)
             done = self.tasks.complete(session, task.id, actor, "sign",
                                        data=self.contracts.process_variables(session, contract))
@@ -393,13 +418,12 @@ class SigningService:
     def certificate_data(self, session, contract):
         """What the completion certificate states: each field's signer, role and method, the hash each was shown."""
         data = self.contracts.version_data(session, contract.id, contract.current_version)
-        letters = {row.code: row for row in self.letters.attached(session, contract.id)}
+        roles = self.field_roles(session, contract.id)
         signers = []
-        for s in session.exec(select(Signature).where(Signature.contract_id == contract.id).order_by(Signature.id)):
+        for s in self.signatures(session, contract.id):
             organisation = data["provider"] if s.role == "provider" else data["customer"]
-            letter = letters.get(s.letter_code) if s.letter_code else None
             signers.append({
-                "role_label": _role_label(s, letter), "field": s.field, "name": s.name,
+                "role_label": roles[s.field], "field": s.field, "name": s.name,
                 "identity": ("合同专用章" if s.method == "organisation_seal" else f"{s.issuer} {s.subject}".strip())
                 + (f" <{s.email}>" if s.email and s.method != "organisation_seal" else ""),
                 "organisation": organisation["name"], "credit_code": organisation.get("credit_code", ""),
@@ -448,8 +472,16 @@ class SigningService:
                 for row in self.documents.on_record(session, digest):
                     contract = session.get(Contract, row.contract_id)
                     if contract is not None:
-                        records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind}
+                        records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind,
+                                                "fields": self.field_roles(session, contract.id)}
         return report, list(records.values())
+
+    def field_roles(self, session, contract_id):
+        """Each signature field of a contract by whose it is, as the completion certificate names it (甲方,
+        甲方（附件一《…》）, 乙方授权代表, 乙方（合同专用章）)."""
+        letters = {row.code: row for row in self.letters.attached(session, contract_id)}
+        return {s.field: _role_label(s, letters.get(s.letter_code) if s.letter_code else None)
+                for s in self.signatures(session, contract_id)}
 
     def verified(self, pdf):
         """``pdf``, once it verifies: nothing that does not is ever stored (a signing act that produced one fails)."""

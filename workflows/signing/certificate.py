@@ -104,7 +104,7 @@ def _moment(value) -> str:
 def _intent_text(evidence: dict | None) -> str:
     if not evidence:
         return "与授权代表同一签署行为" if evidence is not None else "无"
-    channel = {"email": "邮箱验证码", "sms": "短信验证码"}.get(evidence.get("channel"), evidence.get("channel", ""))
+    channel = {"email": "邮箱确认码", "sms": "短信确认码"}.get(evidence.get("channel"), evidence.get("channel", ""))
     return (f"{channel}（发送至 {evidence.get('destination', '')}），发送于 {_moment(evidence['issued_at'])}，"
             f"验证于 {_moment(evidence['verified_at'])}（北京时间）")
 

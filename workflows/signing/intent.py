@@ -90,6 +90,14 @@ class IntentService:
             self.sms.send(destination, text)
         return row
 
+    def pending(self, session, contract_id: int, signer_key: str) -> IntentCode | None:
+        """The code the signer may still type for this contract (the newest, unused, unexpired, not blocked), or
+        None: the signing page asks for a code only once one was sent."""
+        row = session.exec(select(IntentCode).where(
+            IntentCode.contract_id == contract_id, IntentCode.signer_key == signer_key, IntentCode.used_at.is_(None))
+            .order_by(IntentCode.id.desc()).limit(1)).first()
+        return row if row is not None and aware(row.expires_at) > utcnow() and row.attempts < MAX_ATTEMPTS else None
+
     def check(self, db, contract_id: int, signer_key: str, code) -> dict:
         """Check ``code`` against the signer's newest unused code for this contract, without using it up.
 
