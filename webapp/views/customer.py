@@ -48,7 +48,7 @@ def portal():
         return render_template("customer/sign_in.html", providers=providers())
     with platform().db.read() as db:
         contracts = platform().access.customer_contracts(db, actor())
-        open_tasks = {c.id for c in contracts if platform().contracts.open_task(db, c.id, "customer") is not None}
+        open_tasks = platform().contracts.with_open_task(db, [c.id for c in contracts], "customer")
     return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks)
 
 
