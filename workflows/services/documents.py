@@ -22,13 +22,13 @@ from ..contracts.validation import normalize_draft
 from ..documents import render_contract_html, render_contract_pdf
 from ..db import Statement
 from ..errors import Conflict, NotFound
-from ..fingerprints import sha256_hex
+from ..fingerprints import canonical_json, sha256_hex
 from ..models import SignedDocument
 
 MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
                           "coalesce(document_id, 0) = :expected")
 PACKAGE = "package"
-REVIEW_DIGESTS_KEPT = 4096
+DIGESTS_KEPT = 4096  # of each kind, per process
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class DocumentService:
         self.contracts = contracts
         self.letters = letters
         self.templates = templates
-        self._review_digests, self._lock = OrderedDict(), Lock()
+        self._review_digests, self._html_digests, self._lock = OrderedDict(), OrderedDict(), Lock()
 
     # --- rendering ----------------------------------------------------------------------------------------------------
     def document(self, session, contract, version=None, with_values=True):
@@ -79,6 +79,21 @@ class DocumentService:
 
     def html(self, session, contract, version=None, with_values=True):
         return render_contract_html(self.document(session, contract, version, with_values))
+
+    def html_digest(self, session, contract):
+        """The SHA-256 of the document as it renders now, with the values filled in: whether the prepared PDF is still
+        that is asked on every view of the signing page. Kept per process by the SHA-256 of everything it renders
+        from (the rendering is a function of that alone)."""
+        document = self.document(session, contract)
+        key = sha256_hex(canonical_json(document))
+        digest = self._html_digests.get(key)
+        if digest is None:
+            digest = sha256_hex(render_contract_html(document))
+            with self._lock:
+                self._html_digests[key] = digest
+                while len(self._html_digests) > DIGESTS_KEPT:
+                    self._html_digests.popitem(last=False)
+        return digest
 
     def draft_preview(self, session, draft, contract=None, number=""):
         """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest), with
@@ -110,7 +125,7 @@ class DocumentService:
             digest = self.fresh_review_digest(session, contract)
             with self._lock:
                 self._review_digests[key] = digest
-                while len(self._review_digests) > REVIEW_DIGESTS_KEPT:
+                while len(self._review_digests) > DIGESTS_KEPT:
                     self._review_digests.popitem(last=False)
         return digest
 

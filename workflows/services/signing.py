@@ -180,7 +180,7 @@ class SigningService:
         job = self.jobs.latest(session, PREPARE, contract.id)
         pending = job is not None and job.status in (QUEUED, RUNNING)
         ready = (current is not None and not unfilled and not pending
-                 and current.source_sha256 == sha256_hex(self.documents.html(session, contract)))
+                 and current.source_sha256 == self.documents.html_digest(session, contract))
         failed = not ready and not unfilled and job is not None and job.status == DEAD
         status = "ready" if ready else "letters" if unfilled else "failed" if failed else "preparing"
         return {"status": status, "document_sha256": current.sha256 if current is not None and ready else None,
