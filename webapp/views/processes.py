@@ -194,19 +194,26 @@ def _trace(session, instance_id):
 
 
 # --- the editors ----------------------------------------------------------------------
+def _editing(key):
+    """The newest version, which the editors start from, and its decision tables' file names; never every version's
+    rows (the versions page's context), which a process edited for a year has many of."""
+    with platform().db.read() as session:
+        latest = platform().repository.latest(session, key, required=False)
+    if latest is None:
+        abort(404, _("No process %(key)s is deployed.", key=key))
+    return {"key": key, "latest": latest, "dmn_names": sorted(monitoring.dmn_files(latest))}
+
+
 @bp.get("/<key>/edit")
 @roles_required("admin")
 def edit(key):
-    with platform().db.read() as session:
-        context = _versions_context(session, key)
-    return render_template("admin/process_modeler.html", **context, roles=ROLES)
+    return render_template("admin/process_modeler.html", **_editing(key), roles=ROLES)
 
 
 @bp.get("/<key>/edit/dmn/<filename>")
 @roles_required("admin")
 def edit_dmn(key, filename):
-    with platform().db.read() as session:
-        context = _versions_context(session, key)
+    context = _editing(key)
     if filename not in context["dmn_names"]:
         abort(404, _("Version %(v)s has no file %(f)s.", v=context["latest"].version, f=filename))
     return render_template("admin/process_dmn.html", **context, filename=filename)
