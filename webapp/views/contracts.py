@@ -61,8 +61,8 @@ def show(contract_id):
             activation_missing=services.activation.blockers(session, contract),
             lint=services.contracts.lint(data, [letter["title"] for letter in letters]),
             signatures=services.signing.signatures(session, contract.id),
-            signing_document=services.documents.current(session, contract),
-            package=services.documents.package(session, contract.id) if contract.status == "active" else None,
+            signing_document=services.documents.current_facts(session, contract),
+            package=contract.status == "active" and services.documents.has_package(session, contract.id),
             pending_change=services.customers.pending_contact_change(session, contract.id),
             audit=services.history.audit(session, contract.id), history=history,
             task_titles=services.history.task_titles(session, contract.id))

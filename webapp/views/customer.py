@@ -82,12 +82,11 @@ def sign(contract_id, errors=None, status=200, form=None):
             state = services.signing.signing_state(db, contract) if contract.status == "awaiting_customer" else None
             letters = services.letters.listing(db, contract)
             signatures = services.signing.signatures(db, contract.id)
-            current = services.documents.current(db, contract)
-            package = services.documents.package(db, contract.id) if contract.status == "active" else None
+            package = contract.status == "active" and services.documents.has_package(db, contract.id)
     except DomainError as exc:
         return _refused(exc)
     return render_template("customer/sign.html", contract=contract, task=task, state=state, letters=letters,
-                           signatures=signatures, current=current, package=package, consent_text=CONSENT_TEXT,
+                           signatures=signatures, package=package, consent_text=CONSENT_TEXT,
                            errors=errors or {}, form=form or {}), status
 
 

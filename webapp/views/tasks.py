@@ -30,7 +30,7 @@ def page_context(session, task, errors=None, form=None):
         "task": task, "contract": contract, "data": data, "figures": data["figures"],
         "task_form": services.tasks.form(session, task) if task.state == "open" else None,
         "lint": services.contracts.lint(data, [letter["title"] for letter in letters]), "letters": letters,
-        "signing_document": services.documents.current(session, contract),
+        "signing_document": services.documents.current_facts(session, contract),
         "signatures": services.signing.signatures(session, contract.id),
         "history": history,
         "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,

@@ -13,6 +13,7 @@ versions the contract version pinned, and the chain of PDFs the signing produces
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from threading import Lock
 
 from sqlmodel import select
@@ -35,6 +36,17 @@ DIGESTS_KEPT = 4096  # of each kind, per process
 class DraftPreview:
     html: str
     findings: list  # the reviewers' hints (``ContractService.lint``)
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """A document of the signing chain as pages show it and checks compare it: all but its bytes."""
+
+    id: int
+    kind: str
+    sha256: str
+    source_sha256: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,20 @@ class DocumentService:
     def current(self, session, contract):
         """The current PDF of the contract's signing chain (certified, signed, timestamped), or None before it."""
         return session.get(SignedDocument, contract.document_id) if contract.document_id else None
+
+    def current_facts(self, session, contract):
+        """The current document without its bytes (half a megabyte and more, which no page reads), or None before it."""
+        if not contract.document_id:
+            return None
+        row = session.exec(select(SignedDocument.id, SignedDocument.kind, SignedDocument.sha256,
+                                  SignedDocument.source_sha256, SignedDocument.created_at)
+                           .where(SignedDocument.id == contract.document_id)).first()
+        return DocumentFacts(*row) if row is not None else None
+
+    def has_package(self, session, contract_id):
+        """Whether the final package was built (without reading it)."""
+        return session.exec(select(SignedDocument.id).where(
+            SignedDocument.contract_id == contract_id, SignedDocument.kind == PACKAGE).limit(1)).first() is not None
 
     def chain(self, session, contract_id):
         """The current document and every one it was signed from, oldest first (the certified one heads it)."""

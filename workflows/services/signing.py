@@ -175,7 +175,7 @@ class SigningService:
         while the contract waits for the customer's signature."""
         if contract.status != "awaiting_customer":
             raise Conflict(f"the contract is not waiting for the customer's signature (it is {contract.status})")
-        current = self.documents.current(session, contract)
+        current = self.documents.current_facts(session, contract)
         unfilled = self._unfilled(session, contract)
         job = self.jobs.latest(session, PREPARE, contract.id)
         pending = job is not None and job.status in (QUEUED, RUNNING)
@@ -197,8 +197,8 @@ class SigningService:
         """The customer fills a letter's fields; the document is prepared again with them."""
         with self.db.write() as session:
             contract = self._customer_contract(session, actor, contract_id)
-            if self.documents.current(session, contract) is not None and \
-                    self.documents.current(session, contract).kind != "certified":
+            current = self.documents.current_facts(session, contract)
+            if current is not None and current.kind != "certified":
                 raise Conflict("the contract is signed; its letters can no longer change")
             letter = self.letters.store_values(session, contract, code, values, actor)
             self.request_prepare(session, contract.id)
