@@ -94,7 +94,7 @@ LOCALES      := zh_Hans_CN en
 PYBABEL      := $(VENV)/bin/pybabel
 
 translations: $(STAMP)
-	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* ._ node_modules __pycache__' \
+	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext -k _p:1c,2 --ignore-dirs='.* ._ node_modules __pycache__' \
 		--sort-by-file --no-wrap --project=Qianyue --copyright-holder=Qianyue -o $(TRANSLATIONS)/messages.pot .
 	@for locale in $(LOCALES); do \
 		if [ -f $(TRANSLATIONS)/$$locale/LC_MESSAGES/messages.po ]; then \

@@ -20,7 +20,7 @@ POT = TRANSLATIONS / "messages.pot"
 LOCALES = ("zh_Hans_CN", "en")
 FIX = "run `make translations`"
 # The same extraction as the Makefile's `translations` target.
-EXTRACT = ["extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
+EXTRACT = ["extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-k", "_p:1c,2",
            "--ignore-dirs", ".* ._ node_modules __pycache__"]
 # git writes a checkout's files in no promised order, so a fresh clone's .mo may be a moment older than its .po.
 CHECKOUT_SLACK_SECONDS = 2

@@ -77,6 +77,11 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     page.press("#prop-condition", "Tab")
     page.evaluate("() => window.qyModeler.get('selection').select(window.qyModeler.get('elementRegistry').get('legal_review'))")
     page.screenshot(path=str(SCREENSHOTS / "modeler.png"))
+    page.click('.djs-element[data-element-id="lane_legal"]', position={"x": 10, "y": 60})
+    assert page.eval_on_selector("#prop-lane", "s => s.options[s.selectedIndex].text") == "法务（legal）"
+    # bpmn-js's palette speaks the page's language too
+    titles = page.eval_on_selector_all(".djs-palette .entry", "es => es.map(e => e.getAttribute('aria-label'))")
+    assert "创建开始事件" in titles and "启用抓手工具" in titles, titles
 
     saved = page.evaluate("() => window.qyModeler.saveXML({format: true}).then(r => r.xml)")
     assert spiff_extensions(saved) == spiff_extensions(original.bpmn_xml)  # every spiffworkflow:* element survives
@@ -111,6 +116,8 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     assert page.locator('#process-viewer .djs-element.qy-current[data-element-id="legal_review"]').count() == 1
     assert page.locator('#process-viewer .djs-element.qy-done[data-element-id="prepare_draft"]').count() == 1
     assert page.locator("#process-viewer .bjs-powered-by").is_visible()  # the bpmn.io watermark stays
+    lanes = page.eval_on_selector_all('#process-viewer .djs-element[data-element-id^="lane_"] text', "ts => ts.map(t => t.textContent)")
+    assert {"客户经理", "法务", "财务"} <= set(lanes) and "legal" not in lanes, lanes  # roles by name, not code
     assert page.inner_text("#process-viewer-info") == "第 2 版 · 运行中"
     page.locator("#process-card").screenshot(path=str(SCREENSHOTS / "viewer.png"))
     assert page.js_errors == []
@@ -122,6 +129,16 @@ def test_dmn_table_edit_and_deploy(page, platform):
     page.wait_for_selector("#modeler-status.ok")
     page.wait_for_selector(".tjs-table")
     page.screenshot(path=str(SCREENSHOTS / "dmn.png"))
+    # dmn-js's own headings and buttons speak the page's language; a clause word is not taken for a time ("When")
+    headings = page.inner_text(".tjs-table thead")
+    assert "当" in headings and "则" in headings and "注释" in headings and "When" not in headings, headings
+    assert "时间" not in headings, headings
+    assert page.get_by_role("button", name="查看决策需求图").is_visible()
+    # the bpmn.io watermark stays visible and covers no cell of the table
+    logo = page.locator("#dmn-canvas .bjs-powered-by").bounding_box()
+    assert logo and page.locator("#dmn-canvas .bjs-powered-by").is_visible()
+    table = page.locator(".tjs-table").bounding_box()
+    assert logo["y"] >= table["y"] + table["height"] or logo["x"] >= table["x"] + table["width"], (logo, table)
     # edit one cell through dmn-js's own API, as typing would, then save
     page.evaluate("""() => {
         const viewer = window.qyDmnModeler.getActiveViewer();

@@ -13,8 +13,10 @@ from workflows.errors import Conflict, DomainError, InvalidDefinition, NotFound,
 from workflows.services import migration, monitoring
 from workflows.services.accounts import ROLES
 
+from ..editor_texts import BPMN_JS, DMN_JS, in_current_language
 from ..errors import MalformedRequest
 from ..inputs import LARGEST_ID, json_body
+from ..labels import ROLES as ROLE_LABELS
 from ..security import platform, roles_required
 from workflows.actors import STAFF_ROLES
 
@@ -207,7 +209,9 @@ def _editing(key):
 @bp.get("/<key>/edit")
 @roles_required("admin")
 def edit(key):
-    return render_template("admin/process_modeler.html", **_editing(key), roles=ROLES)
+    return render_template("admin/process_modeler.html", **_editing(key),
+                           role_names={role: str(ROLE_LABELS.get(role, role)) for role in ROLES},
+                           editor_texts=in_current_language(BPMN_JS))
 
 
 @bp.get("/<key>/edit/dmn/<filename>")
@@ -216,7 +220,8 @@ def edit_dmn(key, filename):
     context = _editing(key)
     if filename not in context["dmn_names"]:
         abort(404, _("Version %(v)s has no file %(f)s.", v=context["latest"].version, f=filename))
-    return render_template("admin/process_dmn.html", **context, filename=filename)
+    return render_template("admin/process_dmn.html", **context, filename=filename,
+                           editor_texts=in_current_language(DMN_JS))
 
 
 @bp.get("/<key>/latest.json")

@@ -5,7 +5,10 @@
   if (!app || !window.DmnJS) { return; }
   var T = JSON.parse(document.getElementById("modeler-i18n").textContent);
   var statusEl = document.getElementById("modeler-status"), errorsEl = document.getElementById("deploy-errors");
-  var modeler = new window.DmnJS({ container: "#dmn-canvas", common: { keyboard: { bindTo: window } } });
+  var translated = { additionalModules: [window.qyEditorTranslate()] };  // per view: dmn-js drops common's modules
+  var modeler = new window.DmnJS({ container: "#dmn-canvas", common: { keyboard: { bindTo: window } },
+                                   drd: translated, decisionTable: translated, literalExpression: translated,
+                                   boxedExpression: translated });
   var state = { version: null, dirty: false };
   window.qyDmnModeler = modeler;
   function status(text, kind) { statusEl.textContent = text; statusEl.className = kind || ""; }

@@ -19,11 +19,12 @@
   var app = document.getElementById("modeler-app");
   if (!app || !window.BpmnJS) { return; }
   var T = JSON.parse(document.getElementById("modeler-i18n").textContent);
-  var roles = app.dataset.roles.split(",");
+  var roleNames = JSON.parse(app.dataset.roles), roles = Object.keys(roleNames);  // code -> the role's name
   var statusEl = document.getElementById("modeler-status");
   var errorsEl = document.getElementById("deploy-errors");
   var panel = document.getElementById("properties");
-  var modeler = new window.BpmnJS({ container: "#canvas", keyboard: { bindTo: document } });
+  var modeler = new window.BpmnJS({ container: "#canvas", keyboard: { bindTo: document },
+                                     additionalModules: [window.qyEditorTranslate()] });
   var modeling = modeler.get("modeling"), moddle = modeler.get("moddle"), registry = modeler.get("elementRegistry");
   var canvas = modeler.get("canvas");
   var state = { version: null, dirty: false, selected: null, errorIds: [] };
@@ -110,7 +111,7 @@
     var h = document.createElement("h3"); h.textContent = (T.types || {})[type] || type; panel.appendChild(h);
     var id = field("prop-id", T.id, bo.id); id.input.readOnly = true; panel.appendChild(id.wrap);
     if (type === "Lane") {
-      var opts = roles.map(function (r) { return [r, r]; });
+      var opts = roles.map(function (r) { return [r, roleNames[r] + "（" + r + "）"]; });
       if (roles.indexOf(bo.name || "") < 0) { opts.unshift([bo.name || "", bo.name || "—"]); }
       add(panel, field("prop-lane", T.lane_role, bo.name || "", "select", opts),
           function (v) { modeling.updateLabel(element, v); markDirty(); });
