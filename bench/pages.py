@@ -7,15 +7,16 @@ with --database-url, a private database created on that PostgreSQL server and dr
 legal review, one with its customer (letter filled, document prepared), the staff signed in through the sign-in page,
 the customer's person through the embedded identity provider; N+1 more contracts at the customer's step. It is built
 by one app; everything timed runs on a second app on the same database that has served nothing yet (a fresh process,
-as after a deploy or a gunicorn worker's recycling), through Flask's WSGI test client with the same cookies:
+as after a deploy or a gunicorn worker's recycling, its templates compiled as the servers do), through Flask's WSGI test
+client with the same cookies:
 
 - the clicks: accepting each invitation and saving each letter (with the signing page each redirects to), the
-  customer's sign-in at the provider (its four requests), staff sign-in (POST /login);
+  customer's sign-in at the provider (its five requests), staff sign-in (POST /login);
 - every GET page of the table (tests/security/pages.py: HTML pages and what they fetch or offer, never a PDF) as each
   role it lets see it (sales, legal, finance, signatory, admin, customer; anonymous for the public ones), plus the
   pages of a contract that became active on the first app; one request first, then N timed.
 
-"first" is the first request of a page and role on the fresh app (cold caches, templates not compiled yet); p50 and
+"first" is the first request of a page and role on the fresh app (cold caches and connections); p50 and
 p95 are of the N after it, with the request thread's CPU time beside. Server time is taken inside the WSGI callable:
 from the request's arrival until its body is produced (every hook, the database, the rendering; not the test client).
 "again" counts the static files a page links that a browser asks for again on the next visit (no max-age).
@@ -47,6 +48,7 @@ from tests.security.pages import pages  # noqa: E402
 from tests.security.world import STAFF, at_customer, build, customer_sign_in, relative  # noqa: E402
 from tests.web.customer_flow import LiveApp, invitation_links  # noqa: E402
 from webapp import create_app  # noqa: E402
+from webapp.warmup import compile_templates  # noqa: E402
 from workflows import demo, migrate  # noqa: E402
 from workflows.demo import DEMO_PASSWORD  # noqa: E402
 from workflows.services.accounts import password_matches  # noqa: E402
@@ -211,6 +213,7 @@ def main():
         node = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "APP_ENV": "development",
                            "INSTANCE_PATH": str(folder), "BASE_URL": builder.base, "AUDIT_KEY": AUDIT_KEY,
                            "RUN_WORKER": args.worker, **NO_RATE_LIMITS})
+        compile_templates(node)  # as gunicorn's workers and `make run`'s server do before their first request
         clock = ServerClock(node.wsgi_app)
         node.wsgi_app = clock
         for visitor in visitors.values():  # the same sessions, on the app that has served nothing yet
