@@ -83,6 +83,7 @@ test-postgres:
 bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/documents.py
+	$(PY) bench/pages.py
 
 # The message catalogs: re-extract every _()/gettext/lazy_gettext string into the .pot, merge it into
 # each locale's .po (creating a missing one), then compile the .mo files. Translate new entries in

@@ -7,6 +7,7 @@ the app's log handler (JSON in production).
 """
 import multiprocessing
 
+from webapp.warmup import compile_templates
 from workflows.logs import gunicorn_config
 from workflows.settings import Settings, SettingsError
 
@@ -26,3 +27,8 @@ graceful_timeout = 30
 keepalive = 5
 max_requests, max_requests_jitter = 5000, 500  # recycle a process now and then: a slow leak never becomes an outage
 logconfig_dict = gunicorn_config(settings.LOG_FORMAT, settings.LOG_LEVEL)
+
+
+def post_worker_init(worker):
+    """Each web process compiles the page templates before it takes a request (webapp/warmup.py)."""
+    compile_templates(worker.wsgi)

@@ -22,6 +22,7 @@ from workflows.errors import DomainError
 from workflows.platform import Platform
 from workflows.worker import start_in_process
 
+from . import assets
 from . import config as app_config
 from . import health, i18n, idp, labels, limits, oidc, request_log, security, tsa, verify
 from .api import bp as api_bp
@@ -57,6 +58,7 @@ def create_app(config=None):
     security.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
+    assets.init_app(app)
     security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp, letters_admin.bp,

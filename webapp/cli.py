@@ -16,6 +16,7 @@ from workflows.services.migration import plan_or_migrate
 from workflows.worker import Worker
 
 from .security import QuietRequestHandler
+from .warmup import compile_templates
 from .signing_cli import intent_cli, verify_command
 
 def platform():
@@ -290,7 +291,9 @@ def audit_seal():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, help="Default: PORT (which BASE_URL, when unset, names too).")
 def devserver_command(host, port):
-    """`make run`'s server: Werkzeug's, threaded, without reloader, debugger or a banner naming versions."""
+    """`make run`'s server: Werkzeug's, threaded, without reloader, debugger or a banner naming versions; the page
+    templates compiled before the first request."""
+    compile_templates(current_app)
     run_simple(host, port or current_app.config["PORT"], current_app._get_current_object(), threaded=True,
                request_handler=QuietRequestHandler)
 

@@ -97,9 +97,10 @@ def default_provider():
 
 # --- the customer session ------------------------------------------------------------------------------------------
 def load_customer():
+    """Before each request but a static file's (public): the customer of the session, if any."""
     g.customer = None
     token = session.get(CUSTOMER_KEY)
-    if token:
+    if token and request.endpoint != "static":
         with platform().db.read() as db_session:
             g.customer = platform().customers.identity_for(db_session, token)
         if g.customer is None:

@@ -66,10 +66,11 @@ def client_ip():
 
 
 def load_session_user():
-    """Before each request: the staff user of the session cookie, if any (g.user stays None otherwise)."""
+    """Before each request: the staff user of the session cookie, if any (g.user stays None otherwise). Not for a
+    static file: it is public, and a page links a dozen."""
     g.user = None
     token = session.get(SESSION_KEY)
-    if token:
+    if token and request.endpoint != "static":
         with platform().db.read() as db_session:
             g.user = platform().sessions.user_for(db_session, token)
         if g.user is None:

@@ -241,6 +241,18 @@ def test_contract_diagram_marks_done_current_and_path(api, as_user, platform):
     assert 'id="process-viewer"' in page
 
 
+def test_a_diagram_is_parsed_once_not_on_each_view(api, as_user, monkeypatch):
+    contract = create(api, small_contract())
+    legal = as_user("legal")
+    assert legal.get(f"/contracts/{contract['id']}/process.json").status_code == 200
+    parsed, real = [], monitoring.parse_safe_xml
+    monkeypatch.setattr(monitoring, "parse_safe_xml", lambda data: parsed.append(data) or real(data))  # the real one runs
+    submit(api, contract["id"])
+    for _ in range(2):
+        assert legal.get(f"/contracts/{contract['id']}/process.json").json["current"] == ["legal_review"]
+    assert parsed == []
+
+
 def test_instance_filters(api, platform):
     running = create(api, small_contract())
     with platform.db.read() as session:

@@ -10,7 +10,7 @@ from html import unescape
 from urllib.parse import urlsplit
 
 from tests.conftest import Api, Browser, IsolatedClient, csrf_token, load_fixture
-from tests.letters.helpers import SECURITY_VALUES
+from tests.letters.helpers import SECURITY_VALUES, complete_letters, customer_signs
 from tests.web.customer_flow import invitation_links
 from workflows.demo import DEMO_PASSWORD
 
@@ -51,20 +51,28 @@ def staff_visitor(app, api, username):
     return visitor
 
 
-def customer_visitor(app, api, account, person, invitation_path):
-    """The person's whole OpenID Connect sign-in at the embedded provider, then their invitation accepted."""
-    client = IsolatedClient(app, app.response_class, use_cookies=True)
-    visitor = Visitor(client, api.token(account))
-    to_provider = client.get("/auth/oidc/login?provider=embedded")
+def customer_sign_in(client, person, record=lambda step, response: response):
+    """The person's whole OpenID Connect sign-in at the embedded provider, landing on the portal. ``record`` sees each
+    step's response (bench/pages.py times them)."""
+    to_provider = record("GET /auth/oidc/login", client.get("/auth/oidc/login?provider=embedded"))
     login_page = client.get(relative(client.get(relative(to_provider.location)).location)).get_data(as_text=True)
-    signed_in = client.post("/idp/login", data={
+    signed_in = record("POST /idp/login", client.post("/idp/login", data={
         "username": person, "password": DEMO_PASSWORD, "csrf_token": csrf_token(login_page),
-        "next": unescape(re.search(r'name="next" value="([^"]*)"', login_page).group(1))})
-    consent = client.get(relative(signed_in.location))
+        "next": unescape(re.search(r'name="next" value="([^"]*)"', login_page).group(1))}))
+    consent = record("GET /idp/authorize", client.get(relative(signed_in.location)))
     consent_page = consent.get_data(as_text=True)
     action = unescape(re.search(r'<form method="post" action="([^"]+)"', consent_page).group(1))
-    to_callback = client.post(action, data={"csrf_token": csrf_token(consent_page), "decision": "allow"})
-    assert relative(client.get(relative(to_callback.location)).location) == "/portal"
+    to_callback = record("POST /idp/authorize", client.post(action, data={"csrf_token": csrf_token(consent_page),
+                                                                          "decision": "allow"}))
+    back = record("GET /auth/oidc/callback", client.get(relative(to_callback.location)))
+    assert relative(back.location) == "/portal"
+
+
+def customer_visitor(app, api, account, person, invitation_path):
+    """The person signed in at the embedded provider, then their invitation accepted."""
+    client = IsolatedClient(app, app.response_class, use_cookies=True)
+    visitor = Visitor(client, api.token(account))
+    customer_sign_in(client, person)
     visitor.keep_csrf("/portal")
     assert visitor.call("POST", invitation_path).status_code == 302
     return visitor
@@ -112,3 +120,14 @@ def build(app):
     ids = {"draft": draft, "review": review, "contract": contract, "other": other, "legal_task": legal_task["id"],
            "customer_task": customer_task["id"], "contract_pages": pages}
     return visitors, ids
+
+
+def active_contract(app):
+    """A contract signed by both sides and active: its history holds every kind of event the journey writes."""
+    api = Api(app.test_client(), app.extensions["qianyue"])
+    contract_id = at_customer(api, load_fixture("contract-technical-service.json"))
+    complete_letters(api, contract_id)
+    assert customer_signs(api, contract_id).status_code == 200
+    api.sign("signatory", contract_id)
+    assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "active"
+    return contract_id

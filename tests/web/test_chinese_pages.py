@@ -12,10 +12,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.conftest import AUDIT_KEY, NO_RATE_LIMITS, Api, load_fixture
-from tests.letters.helpers import complete_letters, customer_signs
-from tests.security.test_route_roles import TABLE
-from tests.security.world import ROLES, STAFF, at_customer, build
+from tests.conftest import AUDIT_KEY, NO_RATE_LIMITS
+from tests.security.pages import pages
+from tests.security.world import STAFF, active_contract, build
 from tests.web.customer_flow import LiveApp
 
 pytestmark = pytest.mark.slow
@@ -82,32 +81,11 @@ def latin_words(html):
     return found
 
 
-def pages(ids):
-    """The table's HTML pages (GET, not a download or a machine's document), with the roles that see them."""
-    for method, path, *statuses in TABLE:
-        if method != "GET" or path.startswith(("/api/", "/idp/.well", "/idp/jwks", "/static/", "/healthz", "/readyz")):
-            continue
-        if re.search(r"\.(pdf|json|csv|png|ico|bpmn|dmn|xml)(\?|$)|/download$|/preview$", path):
-            continue
-        yield path.format(**ids), [role for role, status in zip(ROLES, statuses) if status == 200]
-
-
 @pytest.fixture
 def world(database_url, tmp_path):
     live = LiveApp(database_url, tmp_path, AUDIT_KEY=AUDIT_KEY, **NO_RATE_LIMITS)
     yield live.app, *build(live.app)
     live.close()
-
-
-def active_contract(app):
-    """A contract signed by both sides and active: its history holds every kind of event the journey writes."""
-    api = Api(app.test_client(), app.extensions["qianyue"])
-    contract_id = at_customer(api, load_fixture("contract-technical-service.json"))
-    complete_letters(api, contract_id)
-    assert customer_signs(api, contract_id).status_code == 200
-    api.sign("signatory", contract_id)
-    assert api.call("GET", f"/contracts/{contract_id}", "sales").json["status"] == "active"
-    return contract_id
 
 
 def test_every_page_reads_in_chinese(world):

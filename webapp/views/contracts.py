@@ -9,6 +9,7 @@ from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..downloads import pdf_response
 from ..forms import ContractForm
 from ..inputs import page_number
+from ..labels import know_people, people_in
 from ..security import document_response, platform, roles_required
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -49,20 +50,21 @@ def show(contract_id):
         contract = services.contracts.get(session, contract_id)
         data = services.contracts.version_data(session, contract.id, contract.current_version)
         letters = services.letters.listing(session, contract)
+        tasks = services.tasks.query(session, contract_id=contract.id)
+        versions = services.contracts.versions(session, contract.id)
+        history = services.history.for_contract(session, contract.id)
+        know_people(session, [*people_in(history), *(t.assignee for t in tasks), *(v.created_by for v in versions)])
         return render_template(
-            "contracts/show.html", contract=contract, data=data, figures=data["figures"],
-            tasks=services.tasks.query(session, contract_id=contract.id),
+            "contracts/show.html", contract=contract, data=data, figures=data["figures"], tasks=tasks,
             incident=services.runtime.incident(session, contract.id),
-            failed_jobs=services.jobs.failed(session, contract.id),
-            versions=services.contracts.versions(session, contract.id), letters=letters,
+            failed_jobs=services.jobs.failed(session, contract.id), versions=versions, letters=letters,
             activation_missing=services.activation.blockers(session, contract),
             lint=services.contracts.lint(data, [letter["title"] for letter in letters]),
             signatures=services.signing.signatures(session, contract.id),
-            signing_document=services.documents.current(session, contract),
-            package=services.documents.package(session, contract.id) if contract.status == "active" else None,
+            signing_document=services.documents.current_facts(session, contract),
+            package=contract.status == "active" and services.documents.has_package(session, contract.id),
             pending_change=services.customers.pending_contact_change(session, contract.id),
-            audit=services.history.audit(session, contract.id),
-            history=services.history.for_contract(session, contract.id),
+            audit=services.history.audit(session, contract.id), history=history,
             task_titles=services.history.task_titles(session, contract.id))
 
 

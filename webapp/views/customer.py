@@ -48,8 +48,8 @@ def portal():
         return render_template("customer/sign_in.html", providers=providers())
     with platform().db.read() as db:
         contracts = platform().access.customer_contracts(db, actor())
-        open_tasks = {c.id for c in contracts if platform().contracts.open_task(db, c.id, "customer") is not None}
-        packaged = {c.id for c in contracts if c.status == "active" and platform().documents.package(db, c.id)}
+        open_tasks = platform().contracts.with_open_task(db, [c.id for c in contracts], "customer")
+        packaged = {c.id for c in contracts if c.status == "active" and platform().documents.has_package(db, c.id)}
     return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks, packaged=packaged)
 
 
@@ -83,14 +83,13 @@ def sign(contract_id, errors=None, status=200, form=None):
             state = services.signing.signing_state(db, contract) if contract.status == "awaiting_customer" else None
             letters = services.letters.listing(db, contract)
             signatures = services.signing.signatures(db, contract.id)
-            current = services.documents.current(db, contract)
-            package = services.documents.package(db, contract.id) if contract.status == "active" else None
+            package = contract.status == "active" and services.documents.has_package(db, contract.id)
             reading = services.documents.page_listing(db, contract)
             code = services.signing.pending_code(db, actor(), contract) if state else None
     except DomainError as exc:
         return _refused(exc)
     return render_template("customer/sign.html", contract=contract, task=task, state=state, letters=letters,
-                           signatures=signatures, current=current, package=package, consent_text=CONSENT_TEXT,
+                           signatures=signatures, package=package, consent_text=CONSENT_TEXT,
                            reading=reading, code=code, errors=errors or {}, form=form or {}), status
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from workflows.services.inbox import ASSIGNMENTS, InboxFilters
 
 from ..inputs import page_number
+from ..labels import know_people
 from ..security import login_required, platform
 
 bp = Blueprint("inbox", __name__)
@@ -58,5 +59,6 @@ def index():
         rows, total = platform().inbox.page(session, g.user, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         counts = platform().inbox.counts(session, g.user)
         returns = platform().history.returns(session, {contract.id for task, contract in rows if task.role == "sales"})
+        know_people(session, [task.assignee for task, _contract in rows] + [event.actor for event in returns.values()])
     return render_template("inbox.html", rows=rows, total=total, counts=counts, filters=filters, errors=errors, returns=returns,
                            page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), assignments=ASSIGNMENTS)

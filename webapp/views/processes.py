@@ -196,12 +196,20 @@ def _trace(session, instance_id):
 
 
 # --- the editors ----------------------------------------------------------------------
+def _editing(key):
+    """The newest version, which the editors start from, and its decision tables' file names; never every version's
+    rows (the versions page's context), which a process edited for a year has many of."""
+    with platform().db.read() as session:
+        latest = platform().repository.latest(session, key, required=False)
+    if latest is None:
+        abort(404, _("No process %(key)s is deployed.", key=key))
+    return {"key": key, "latest": latest, "dmn_names": sorted(monitoring.dmn_files(latest))}
+
+
 @bp.get("/<key>/edit")
 @roles_required("admin")
 def edit(key):
-    with platform().db.read() as session:
-        context = _versions_context(session, key)
-    return render_template("admin/process_modeler.html", **context,
+    return render_template("admin/process_modeler.html", **_editing(key),
                            role_names={role: str(ROLE_LABELS.get(role, role)) for role in ROLES},
                            editor_texts=in_current_language(BPMN_JS))
 
@@ -209,8 +217,7 @@ def edit(key):
 @bp.get("/<key>/edit/dmn/<filename>")
 @roles_required("admin")
 def edit_dmn(key, filename):
-    with platform().db.read() as session:
-        context = _versions_context(session, key)
+    context = _editing(key)
     if filename not in context["dmn_names"]:
         abort(404, _("Version %(v)s has no file %(f)s.", v=context["latest"].version, f=filename))
     return render_template("admin/process_dmn.html", **context, filename=filename,

@@ -8,7 +8,7 @@ from workflows.models import User
 from workflows.services.signing import Origin, SignatureInput
 
 from ..errors import status_of
-from ..labels import DECISIONS, label
+from ..labels import DECISIONS, know_people, label, people_in
 from ..security import client_ip, login_required, platform
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -23,16 +23,19 @@ def page_context(session, task, errors=None, form=None):
         if seen and seen < contract.current_version else None
     delegates = session.exec(select(User).where(User.active, User.roles.contains(task.role))).all()
     letters = services.letters.listing(session, contract)
+    history = services.history.for_contract(session, contract.id)
+    returned = services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None
+    know_people(session, [*people_in(history), task.assignee, returned and returned.actor])
     return {
         "task": task, "contract": contract, "data": data, "figures": data["figures"],
         "task_form": services.tasks.form(session, task) if task.state == "open" else None,
         "lint": services.contracts.lint(data, [letter["title"] for letter in letters]), "letters": letters,
-        "signing_document": services.documents.current(session, contract),
+        "signing_document": services.documents.current_facts(session, contract),
         "signatures": services.signing.signatures(session, contract.id),
         "code": services.signing.pending_code(session, g.user, contract),  # the code field shows once one was sent
-        "history": services.history.for_contract(session, contract.id),
+        "history": history,
         "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,
-        "returned": services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None,
+        "returned": returned,
         "delegates": [u for u in delegates if task.role in u.role_set and u.username not in (task.assignee, g.user.username)],
         "errors": errors or {}, "form": form or {},
     }

@@ -166,6 +166,14 @@ class ContractService:
         return session.exec(select(HumanTask).where(HumanTask.contract_id == contract_id, HumanTask.role == role,
                                                     HumanTask.state.in_(("open", "suspended")))).first()
 
+    def with_open_task(self, session, contract_ids, role):
+        """Which of ``contract_ids`` have an open task of a role: one query for a list of contracts."""
+        if not contract_ids:
+            return set()
+        return set(session.exec(select(HumanTask.contract_id).where(
+            HumanTask.contract_id.in_(contract_ids), HumanTask.role == role,
+            HumanTask.state.in_(("open", "suspended")))))
+
     # --- reading ---------------------------------------------------------------
     def get(self, session, contract_id):
         contract = session.get(Contract, contract_id) if isinstance(contract_id, int) else None

@@ -13,6 +13,7 @@ versions the contract version pinned, and the chain of PDFs the signing produces
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from threading import Lock
 
 from sqlalchemy import delete
@@ -22,14 +23,14 @@ from ..contracts.diff import field_changes, text_changes
 from ..documents import render_contract_html, render_contract_pdf
 from ..db import Statement
 from ..errors import Conflict, NotFound
-from ..fingerprints import sha256_hex
+from ..fingerprints import canonical_json, sha256_hex
 from ..models import DocumentPage, SignedDocument
 
 REVIEW_STATUSES = {"legal_review", "finance_review"}
 MOVE_DOCUMENT = Statement("UPDATE contract SET document_id = :new WHERE id = :id AND "
                           "coalesce(document_id, 0) = :expected")
 PACKAGE = "package"
-REVIEW_DIGESTS_KEPT = 4096
+DIGESTS_KEPT = 4096  # of each kind, per process
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,17 @@ class DraftPreview:
 
 
 @dataclass(frozen=True)
+class DocumentFacts:
+    """A document of the signing chain as pages show it and checks compare it: all but its bytes."""
+
+    id: int
+    kind: str
+    sha256: str
+    source_sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Download:
     """A PDF as every door hands it out: its bytes, the file name people see, its SHA-256."""
 
@@ -60,7 +72,7 @@ class DocumentService:
         self.contracts = contracts
         self.letters = letters
         self.templates = templates
-        self._review_digests, self._lock = OrderedDict(), Lock()
+        self._review_digests, self._html_digests, self._lock = OrderedDict(), OrderedDict(), Lock()
 
     # --- rendering ----------------------------------------------------------------------------------------------------
     def document(self, session, contract, version=None, with_values=True):
@@ -87,6 +99,21 @@ class DocumentService:
 
     def html(self, session, contract, version=None, with_values=True):
         return render_contract_html(self.document(session, contract, version, with_values))
+
+    def html_digest(self, session, contract):
+        """The SHA-256 of the document as it renders now, with the values filled in: whether the prepared PDF is still
+        that is asked on every view of the signing page. Kept per process by the SHA-256 of everything it renders
+        from (the rendering is a function of that alone)."""
+        document = self.document(session, contract)
+        key = sha256_hex(canonical_json(document))
+        digest = self._html_digests.get(key)
+        if digest is None:
+            digest = sha256_hex(render_contract_html(document))
+            with self._lock:
+                self._html_digests[key] = digest
+                while len(self._html_digests) > DIGESTS_KEPT:
+                    self._html_digests.popitem(last=False)
+        return digest
 
     def draft_preview(self, session, draft, contract=None, number="", branch=""):
         """A draft not saved yet, rendered as it would be (the template version of ``contract``, else the latest; for
@@ -118,7 +145,7 @@ class DocumentService:
             digest = self.fresh_review_digest(session, contract)
             with self._lock:
                 self._review_digests[key] = digest
-                while len(self._review_digests) > REVIEW_DIGESTS_KEPT:
+                while len(self._review_digests) > DIGESTS_KEPT:
                     self._review_digests.popitem(last=False)
         return digest
 
@@ -173,6 +200,20 @@ class DocumentService:
     def current(self, session, contract):
         """The current PDF of the contract's signing chain (certified, signed, timestamped), or None before it."""
         return session.get(SignedDocument, contract.document_id) if contract.document_id else None
+
+    def current_facts(self, session, contract):
+        """The current document without its bytes (half a megabyte and more, which no page reads), or None before it."""
+        if not contract.document_id:
+            return None
+        row = session.exec(select(SignedDocument.id, SignedDocument.kind, SignedDocument.sha256,
+                                  SignedDocument.source_sha256, SignedDocument.created_at)
+                           .where(SignedDocument.id == contract.document_id)).first()
+        return DocumentFacts(*row) if row is not None else None
+
+    def has_package(self, session, contract_id):
+        """Whether the final package was built (without reading it)."""
+        return session.exec(select(SignedDocument.id).where(
+            SignedDocument.contract_id == contract_id, SignedDocument.kind == PACKAGE).limit(1)).first() is not None
 
     def chain(self, session, contract_id):
         """The current document and every one it was signed from, oldest first (the certified one heads it)."""

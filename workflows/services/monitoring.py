@@ -1,5 +1,6 @@
 """What admins watch: where an instance is on its diagram, and instances per version by condition."""
 import json
+from functools import lru_cache
 
 from sqlalchemy import text
 from SpiffWorkflow.util.task import TaskState
@@ -12,7 +13,10 @@ _CURRENT = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.E
 FILTERS = ("all", "running", "stuck", "erroring", "timer", "completed")
 
 
+@lru_cache(maxsize=64)
 def _flows_by_ends(bpmn_xml):
+    """The sequence flows of a diagram by their (source, target): parsed once per diagram text (a deployed version never
+    changes), not on each view of a contract's diagram."""
     flows = {}
     for flow in parse_safe_xml(bpmn_xml.encode("utf-8")).iter(BPMN + "sequenceFlow"):
         flows.setdefault((flow.get("sourceRef"), flow.get("targetRef")), []).append(flow.get("id"))

@@ -197,12 +197,12 @@ class SigningService:
         while the contract waits for the customer's signature."""
         if contract.status != "awaiting_customer":
             raise Conflict(f"the contract is not waiting for the customer's signature (it is {contract.status})")
-        current = self.documents.current(session, contract)
+        current = self.documents.current_facts(session, contract)
         unfilled = self._unfilled(session, contract)
         job = self.jobs.latest(session, PREPARE, contract.id)
         pending = job is not None and job.status in (QUEUED, RUNNING)
         ready = (current is not None and not unfilled and not pending
-                 and current.source_sha256 == sha256_hex(self.documents.html(session, contract)))
+                 and current.source_sha256 == self.documents.html_digest(session, contract))
         failed = not ready and not unfilled and job is not None and job.status == DEAD
         status = "ready" if ready else "letters" if unfilled else "failed" if failed else "preparing"
         return {"status": status, "document_sha256": current.sha256 if current is not None and ready else None,
@@ -219,8 +219,8 @@ class SigningService:
         """The customer fills a letter's fields; the document is prepared again with them."""
         with self.db.write() as session:
             contract = self._customer_contract(session, actor, contract_id)
-            if self.documents.current(session, contract) is not None and \
-                    self.documents.current(session, contract).kind != "certified":
+            current = self.documents.current_facts(session, contract)
+            if current is not None and current.kind != "certified":
                 raise Conflict("the contract is signed; its letters can no longer change")
             letter = self.letters.store_values(session, contract, code, values, actor)
             self.request_prepare(session, contract.id)
