@@ -66,6 +66,7 @@ def test_contract_from_draft_to_verified_package(app, api, platform, tmp_path):
         assert signer["intent"]["channel"] == "email" and "***" in signer["intent"]["destination"]
         assert signer["certificate_serial"] != "-" and signer["signed_at"].utcoffset().total_seconds() == 8 * 3600
     assert [s["document_sha256"] for s in data["signers"][:2]] == [shown, shown]
+    assert data["signers"][2]["identity"].startswith("乙方员工账号")  # the staff account, not 'qianyue:staff signatory'
     assert data["verify_url"].endswith("/verify")
 
     embedded = _embedded_files(PdfFileReader(io.BytesIO(pdf), strict=False))[PACKAGE_ATTACHMENT][0]

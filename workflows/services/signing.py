@@ -24,7 +24,7 @@ from threading import Lock
 
 from sqlmodel import select
 
-from ..actors import SEAL_ISSUER, STAFF_ISSUER, is_customer
+from ..actors import API_ISSUER, SEAL_ISSUER, STAFF_ISSUER, is_customer
 from ..clock import china_time, utcnow
 from ..db import Statement
 from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chinese_numeral, letter_place,
@@ -54,7 +54,9 @@ PRIVATE_EVIDENCE = ("email", "issuer", "subject", "ip", "user_agent")  # of one 
 SIGNATURES_OF_CONTRACT = Statement(
     f"SELECT {', '.join(c.name for c in Signature.__table__.c)} FROM signature WHERE contract_id = :id ORDER BY id",
     columns=Signature.__table__.c)
-
+# Our own accounts, named as the certificate's reader knows them (their holder is named beside; the username is not
+# evidence anyone outside can check). A person signed in at an identity provider is shown by issuer and subject.
+CERTIFIED_ACCOUNTS = {STAFF_ISSUER: "乙方员工账号", API_ISSUER: "系统对接账号"}
 
 @dataclass(frozen=True)
 class SignatureInput:
@@ -424,7 +426,8 @@ class SigningService:
             organisation = data["provider"] if s.role == "provider" else data["customer"]
             signers.append({
                 "role_label": roles[s.field], "field": s.field, "name": s.name,
-                "identity": ("合同专用章" if s.method == "organisation_seal" else f"{s.issuer} {s.subject}".strip())
+                "identity": ("合同专用章" if s.method == "organisation_seal"
+                             else CERTIFIED_ACCOUNTS.get(s.issuer) or f"{s.issuer} {s.subject}".strip())
                 + (f" <{s.email}>" if s.email and s.method != "organisation_seal" else ""),
                 "organisation": organisation["name"], "credit_code": organisation.get("credit_code", ""),
                 "method": METHOD_LABELS.get(s.method, s.method) + (f"：{s.typed_name}" if s.typed_name else ""),
