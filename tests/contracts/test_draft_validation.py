@@ -272,8 +272,6 @@ TECHNICAL_ERRORS = [
     ("title", 123, "title"),
     ("title", "   ", "title"),
     ("title", DELETE, "title"),
-    ("project_name", DELETE, "project_name"),
-    ("project_name", "  ", "project_name"),
     ("project_name", "项" * 201, "project_name"),
     ("project_name", ["精准教学考试服务项目"], "project_name"),
     ("provider", "changzhou", "provider"),
@@ -418,13 +416,15 @@ def test_first_problem_of_a_field_is_kept(technical_draft, xinxiang):
     assert "items" not in errors  # no sum check while an amount is unusable
 
 
-def test_the_project_name_is_the_one_the_articles_print_and_only_a_technical_service_must_give_it(
+def test_the_project_name_is_the_one_the_articles_print_else_the_one_the_title_names(
         technical_draft, network_draft, xinxiang, changzhou):
     assert normalize_draft(technical_draft, xinxiang)["project_name"] == "长垣市第一中学精准教学考试服务项目"
     assert normalize_draft({**technical_draft, "project_name": " 精准教学 "}, xinxiang)["project_name"] == "精准教学"
     assert normalize_draft(network_draft, changzhou)["project_name"] == ""  # seed 000 names no project
     assert normalize_draft({**network_draft, "project_name": "数字城管专线"}, changzhou)["project_name"] == "数字城管专线"
-    assert field_errors({**technical_draft, "project_name": ""}, xinxiang) == {"project_name": "必填"}
+    without = {key: value for key, value in technical_draft.items() if key != "project_name"}
+    assert normalize_draft(without, xinxiang)["project_name"] == "长垣市第一中学精准教学考试服务项目"  # from the title
+    assert normalize_draft({**technical_draft, "project_name": " "}, xinxiang)["project_name"] == "长垣市第一中学精准教学考试服务项目"
 
 
 @pytest.mark.parametrize(("title", "project"), [

@@ -309,11 +309,14 @@ def _read_draft(root: _Scope, provider: dict) -> dict:
     customer = _customer(root)
     provider_contact = _provider_contact(root, provider)
     template = root.choice("template", TEMPLATES)
+    title = root.text("title", required=True)
+    names_project = bool(TEMPLATES.get(template, {}).get("names_project"))
     return {
         "template": template,
-        "title": root.text("title", required=True),
-        # the project the articles name (就…（“项目”）, 完成…技术服务); required where the template prints it
-        "project_name": root.text("project_name", required=bool(TEMPLATES.get(template, {}).get("names_project"))),
+        "title": title,
+        # the project the articles name (就…（“项目”）, 完成…技术服务): where the template prints it and none is given,
+        # the one the title names, so a client that never sent the field still drafts the contract it did before
+        "project_name": root.text("project_name") or (project_name_from_title(title) if names_project and title else ""),
         "provider": _provider_snapshot(root, provider),
         "service_types": service_types,
         "customer": customer,
