@@ -10,6 +10,8 @@ from werkzeug.serving import make_server
 
 from tests.conftest import free_port, load_fixture
 from webapp import create_app
+from webapp.oidc import CUSTOMER_KEY
+from workflows.actors import CustomerActor
 from workflows.demo import DEMO_PASSWORD
 from workflows.models import OutboxMail
 
@@ -108,3 +110,14 @@ def intent_code(live, http, contract_id, html):
 
 def new_http():
     return requests.Session()
+
+
+def invited_person(platform, client):
+    """The school's contact signed in (as the sign-in callback leaves the session): their identity."""
+    with platform.db.write() as session:
+        identity, token = platform.customers.sign_in(session, {
+            "issuer": "https://idp.example", "subject": "xu", "name": "徐永立", "email": "xu.yongli@school.example",
+            "email_verified": True}, "embedded")
+    with client.session_transaction() as session:
+        session[CUSTOMER_KEY] = token
+    return CustomerActor.of(identity)

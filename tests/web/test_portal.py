@@ -2,20 +2,8 @@
 whether its signature was awaited)."""
 from tests.letters.helpers import at_customer, technical_service
 from tests.process.test_statements import counted_statements
-from tests.web.customer_flow import invitation_links
-from webapp.oidc import CUSTOMER_KEY
-from workflows.actors import CustomerActor
+from tests.web.customer_flow import invitation_links, invited_person
 
-
-def invited_person(platform, client):
-    """The school's contact signed in (as the sign-in callback leaves the session): their identity."""
-    with platform.db.write() as session:
-        identity, token = platform.customers.sign_in(session, {
-            "issuer": "https://idp.example", "subject": "xu", "name": "徐永立", "email": "xu.yongli@school.example",
-            "email_verified": True}, "embedded")
-    with client.session_transaction() as session:
-        session[CUSTOMER_KEY] = token
-    return CustomerActor.of(identity)
 
 
 def accepted(api, platform, person):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.process.test_statements import counted_statements
-from webapp.oidc import CUSTOMER_KEY
+from tests.web.customer_flow import invited_person
 
 STATIC = Path(__file__).resolve().parents[2] / "webapp" / "static"
 LINKED = re.compile(r'(?:src|href)="/static/([^"?]+)\?v=([0-9a-f]+)"')
@@ -37,12 +37,7 @@ def signed_in(kind, as_user, client, platform):
     """A browser with a staff session, or with a customer's (as the sign-in callback leaves it), and its home page."""
     if kind == "staff":
         return as_user("legal"), "/inbox"
-    with platform.db.write() as session:
-        _identity, token = platform.customers.sign_in(session, {
-            "issuer": "https://idp.example", "subject": "xu", "name": "徐永立", "email": "xu.yongli@school.example",
-            "email_verified": True}, "embedded")
-    with client.session_transaction() as session:
-        session[CUSTOMER_KEY] = token
+    invited_person(platform, client)
     return client, "/portal"
 
 
