@@ -65,7 +65,10 @@ CLUSTER_PORT ?= 8080
 cluster: system-deps $(RUNTIME) vendor
 	$(PY) scripts/cluster --port $(CLUSTER_PORT) $(CLUSTER_ARGS)
 
-test: setup test-sqlite test-postgres
+# The two passes run side by side (each is mostly one Python process; two cores), each one's output printed whole
+# when it ends.
+test: setup
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite:
 	$(PY) -m pytest -q

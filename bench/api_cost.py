@@ -8,7 +8,9 @@ gunicorn's worker processes has, and the requests go to them in turn. Per endpoi
 this process spent on a request, the CPU PostgreSQL's backends spent meanwhile (/proc/PID/schedstat: the server must
 run on this machine) and the statements of its access log line (webapp/request_log.py), then the means over the mix. CPU time, unlike wall time, hardly moves when other work shares the machine, so two runs compare where
 two runs of bench/load.py do not. The job worker's work (preparing documents, packages) runs between requests and is
-not counted.
+not counted. Then, as the baseline of the same run, the cheapest requests through the same apps (`GET /healthz`; a
+token's `GET /api/v1/contracts?limit=1`): the mix's cost as a ratio to theirs, and the requests per second the
+machine's cores could give at each cost.
 
 --profile ENDPOINT (e.g. "POST /contracts"; again for another): pyinstrument's profile of that endpoint's requests
 added up, written to a text file (the figures of a profiled run are inflated by the profiler).
@@ -128,6 +130,40 @@ def report(recorder, statements, costs):
         count = sum(r[0] for r in chosen.values()) or 1
         means = [sum(r[0] * r[k] for r in chosen.values()) / count for k in (1, 2, 3)]
         print(f"{title:<40} {count:>5} {means[0]:>10.1f} {means[1]:>9.2f} {means[2]:>10.1f}")
+    return means  # outside the signing acts: app CPU ms, PostgreSQL CPU ms, statements
+
+
+FLOOR_REQUESTS = 200
+
+
+def measure_floor(session, token):
+    """The baseline of the same run: what the cheapest requests cost in the same apps. ``GET /healthz`` is Flask and
+    the access log alone; ``GET /api/v1/contracts?limit=1`` adds a token's lookup, one read transaction and JSON."""
+    floor = {}
+    for title, path, headers in (("GET /healthz", "/healthz", {}),
+                                 ("GET /contracts?limit=1 (token)", "/api/v1/contracts?limit=1",
+                                  {"Authorization": f"Bearer {token}"})):
+        spent = []
+        for _ in range(FLOOR_REQUESTS):
+            answer = session.request("GET", BASE + path, headers=headers)
+            assert answer.status_code == 200, (path, answer.status_code)
+            spent.append(session.costs[answer.headers["X-Request-ID"]])
+        warm = spent[FLOOR_REQUESTS // 10:]  # each app's first requests fill its caches
+        floor[title] = (statistics.fmean(c for c, _ in warm) / 1e6, statistics.fmean(p for _, p in warm) / 1e6)
+    return floor
+
+
+def report_floor(floor, mix):
+    """The mix's cost beside the floor, and the requests per second two cores could give at each (app and
+    PostgreSQL CPU only: no client, no proxy, no idle time)."""
+    cores = os.cpu_count() or 1
+    print(f"{'baseline (same apps, same run)':<40} {'app CPU ms':>10} {'PG CPU ms':>9} {'ratio':>6} "
+          f"{'req/s on ' + str(cores) + ' cores':>16}")
+    for title, (app_ms, pg_ms) in floor.items():
+        print(f"{title:<40} {app_ms:>10.2f} {pg_ms:>9.2f} {(mix[0] + mix[1]) / (app_ms + pg_ms):>6.1f} "
+              f"{cores * 1000 / (app_ms + pg_ms):>16.0f}")
+    print(f"{'the mix, outside the signing acts':<40} {mix[0]:>10.2f} {mix[1]:>9.2f} {1:>6.1f} "
+          f"{cores * 1000 / (mix[0] + mix[1]):>16.0f}")
 
 
 def main():
@@ -180,7 +216,9 @@ def main():
         for endpoint, errors in recorder.errors.items():
             for error in sorted(set(errors))[:3]:
                 print(f"  error {endpoint}: {error}")
-        report(recorder, lines.by_id, costs)
+        mix = report(recorder, lines.by_id, costs)
+        floor = measure_floor(InProcess(apps_in_turn, backends, costs, None), teams[0]["legal"][1])
+        report_floor(floor, mix)
         for endpoint in args.profile:
             write_profile(endpoint, recorder, profiles, folder)
         problems = load.check_invariants(worker, verify_packages=False)
