@@ -51,6 +51,7 @@ def create_app(config=None):
         base_url=settings.BASE_URL, webhook_url=settings.WEBHOOK_URL,
         webhook_secret=settings.WEBHOOK_SECRET.get_secret_value(), signing_settings=settings.signing(),
         log_codes=not settings.production and not settings.MAIL_SERVER, digest_at=settings.DIGEST_AT,
+        payment_reminder_days=settings.PAYMENT_REMINDER_DAYS,
         job_lease=timedelta(seconds=settings.JOB_LEASE_SECONDS) if settings.JOB_LEASE_SECONDS else None,
         job_retention=timedelta(days=settings.JOB_RETENTION_DAYS))
 
