@@ -198,3 +198,68 @@ def test_a_contract_no_longer_active_hears_of_nothing(api, platform, seed_003):
     assert platform.payments.scan(china(2025, 6, 25)) == (0, 0)
     assert platform.payments.scan(china(2026, 1, 5)) == (0, 0)
     assert all(r.reminded_at is None and r.overdue_at is None for r in instalment_rows(platform, seed_003))
+
+
+def import_csv(api, text, user="finance", encoding="utf-8"):
+    return api.call("POST", "/payments/import", user, data=text.encode(encoding), content_type="text/csv")
+
+
+def test_a_bank_statement_is_matched_by_contract_number_recorded_once_and_all_or_nothing(api, platform, seed_003):
+    seed_000 = activate(api, network_line())
+    numbers = {c: api.call("GET", f"/contracts/{c}", "finance").json["number"] for c in (seed_003, seed_000)}
+    statement = ("交易日期,贷方金额,交易流水号,对方户名,附言,合同编号\n"
+                 f"2025-07-05,\"200,000.00\",REF-A,某职业技术学院,技术服务费 {numbers[seed_003]},\n"
+                 "2025-07-06,1000.00,REF-B,某公司,货款,\n"
+                 f"2025-07-06,500.00,REF-C,某公司,{numbers[seed_003]}/{numbers[seed_000]},\n"
+                 f"2023/01/05,359600.00,REF-D,常州市城市管理局,,{numbers[seed_000]}\n")
+    answer = import_csv(api, statement)
+    assert answer.status_code == 200, answer.json
+    report = answer.json
+    assert [(r["line"], r["contract_number"], r["instalments"]) for r in report["recorded"]] == [
+        (2, numbers[seed_003], [{"instalment": 1, "amount": "180000.00"}, {"instalment": 2, "amount": "20000.00"}]),
+        (5, numbers[seed_000], [{"instalment": 1, "amount": "359600.00"}])]
+    assert [(r["line"], r["bank_reference"]) for r in report["unmatched"]] == [(3, "REF-B")]
+    assert [(r["line"], r["candidates"]) for r in report["ambiguous"]] == [(4, sorted(numbers.values()))]
+    assert [r.paid for r in instalment_rows(platform, seed_003)][:3] == [
+        Decimal("180000.00"), Decimal("20000.00"), Decimal("0.00")]
+    assert instalment_rows(platform, seed_000)[0].paid == Decimal("359600.00")
+    plan = payments(api, seed_003)["instalments"]
+    assert [(p["bank_reference"], p["source"]) for p in plan[1]["payments"]] == [("REF-A", "import")]
+
+    again = import_csv(api, statement).json  # the same file once more: every matched line is already recorded
+    assert again["recorded"] == [] and [r["bank_reference"] for r in again["already_recorded"]] == ["REF-A", "REF-D"]
+    assert [r.paid for r in instalment_rows(platform, seed_003)][:2] == [Decimal("180000.00"), Decimal("20000.00")]
+
+    wrong = ("交易日期,金额,流水号,附言\n"
+             f"2025-12-20,1000.00,REF-E,{numbers[seed_003]}\n"
+             f"2025-12-21,2000000.00,REF-F,{numbers[seed_003]}\n"
+             "2025-12-22,abc,REF-G,x\n")
+    refused = import_csv(api, wrong)
+    assert refused.status_code == 422
+    assert refused.json["fields"] == {"lines.4": "金额无法识别：abc"}  # the file is read whole before anything else
+    refused = import_csv(api, wrong.rsplit("2025-12-22", 1)[0])
+    assert refused.status_code == 422 and list(refused.json["fields"]) == ["lines.3"]
+    assert "超过合同" in refused.json["fields"]["lines.3"]
+    assert instalment_rows(platform, seed_003)[1].paid == Decimal("20000.00")  # REF-E was not recorded either
+
+    gbk = import_csv(api, f"交易日期,金额,流水号,摘要\n20251220,1000.00,REF-E,{numbers[seed_003]} 第二期\n", encoding="gbk")
+    assert gbk.status_code == 200 and [r["bank_reference"] for r in gbk.json["recorded"]] == ["REF-E"]
+    assert instalment_rows(platform, seed_003)[1].paid == Decimal("21000.00")
+
+
+@pytest.mark.parametrize("content, field", [
+    ("", "file"), ("日期,金额\n2025-01-01,1.00\n", "file"), ("交易日期,金额,流水号,附言\n", "file"),
+    ("交易日期,金额,流水号,附言\n2025-13-01,1.00,R,x\n", "lines.2"),
+    ("交易日期,金额,流水号,附言\n2025-01-01,-5.00,R,x\n", "lines.2"),
+    ("交易日期,金额,流水号,附言\n2025-01-01,1.005,R,x\n", "lines.2"),
+    ("交易日期,金额,流水号,附言\n2025-01-01,1.00,,x\n", "lines.2"),
+    ("交易日期,金额,流水号,附言\n2025-01-01,1.00,R,x\n2025-01-02,2.00,R,y\n", "lines.3"),
+])
+def test_a_statement_that_cannot_be_read_is_a_field_error(api, content, field):
+    refused = import_csv(api, content)
+    assert refused.status_code == 422 and field in refused.json["fields"], refused.json
+
+
+def test_only_finance_imports(api):
+    assert import_csv(api, "交易日期,金额,流水号,附言\n", user="sales").status_code == 403
+    assert import_csv(api, "交易日期,金额,流水号,附言\n", user="customer").status_code == 403

@@ -183,15 +183,17 @@ class PaymentService:
         return ContractPayments(contract.id, contract.number, contract.status, rate, day,
                                 [self._state(row, contract, rate, payments.get(row.id, []), day) for row in rows])
 
-    def open_instalments(self, session, actor, within_days=None, as_of=None):
+    def open_instalments(self, session, actor, within_days=None, as_of=None, contract_id=None):
         """The instalments of active contracts not fully paid and due within ``within_days`` (default: the reminder
-        window), overdue ones included, earliest due first: finance's list."""
+        window), overdue ones included, earliest due first: finance's list. For one contract: all it still owes."""
         self._require_staff(actor)
         day = as_of or china_today()
         horizon = day + timedelta(days=self.reminder_days if within_days is None else within_days)
-        found = session.exec(select(Instalment, Contract).join(Contract, Contract.id == Instalment.contract_id).where(
-            Contract.status == ACTIVE, Instalment.paid < Instalment.amount, Instalment.due_date <= horizon)
-            .order_by(Instalment.due_date, Instalment.contract_id, Instalment.seq)).all()
+        query = select(Instalment, Contract).join(Contract, Contract.id == Instalment.contract_id).where(
+            Contract.status == ACTIVE, Instalment.paid < Instalment.amount)
+        query = query.where(Instalment.due_date <= horizon) if contract_id is None else \
+            query.where(Instalment.contract_id == contract_id)
+        found = session.exec(query.order_by(Instalment.due_date, Instalment.contract_id, Instalment.seq)).all()
         payments = self._payments(session, [row.id for row, _ in found])
         rates = {}
         for _, contract in found:
@@ -242,26 +244,25 @@ class PaymentService:
             if reference and session.exec(select(PaymentReceived.id).where(
                     PaymentReceived.instalment_id == row.id, PaymentReceived.bank_reference == reference)).first():
                 errors["bank_reference"] = "该银行流水号已登记在这一期"
-            seen = body.get("version")
-            if seen is not None and (isinstance(seen, bool) or not isinstance(seen, int)):
+            seen = _whole(body.get("version"))
+            if body.get("version") not in (None, "") and seen is None:
                 errors["version"] = "应为整数"
             if errors:
                 raise ValidationFailed("the payment cannot be recorded", errors)
             if seen is not None and seen != row.version:
-                raise Conflict("another payment was recorded for this instalment meanwhile; reload and check it")
+                raise Conflict("该分期刚刚登记了另一笔收款，请刷新页面核对后再登记")
             self._pay(session, contract, [(row, amount)], received_on, reference, "manual", actor.username)
             return self._state(row, contract, self._rate(session, contract),
                                self._payments(session, [row.id]).get(row.id, []), china_today())
 
-    def _instalment_for(self, session, contract_id, seq):
-        if isinstance(seq, str) and seq.strip().isdigit():
-            seq = int(seq)
-        if isinstance(seq, bool) or not isinstance(seq, int):
+    def _instalment_for(self, session, contract_id, given):
+        seq = _whole(given)
+        if seq is None:
             raise ValidationFailed("name the instalment by its number", {"instalment": "应为分期序号（整数）"})
         row = session.exec(select(Instalment).where(Instalment.contract_id == contract_id, Instalment.seq == seq)).first()
         if row is None:
             if not session.exec(select(Instalment.id).where(Instalment.contract_id == contract_id).limit(1)).first():
-                raise Conflict("the contract has no payment plan to record against (it has not become active)")
+                raise Conflict("该合同尚未生效，没有可登记收款的分期")
             raise ValidationFailed("no such instalment", {"instalment": f"本合同没有第{seq}期"})
         return row
 
@@ -300,8 +301,7 @@ class PaymentService:
                 .values(paid=Instalment.paid + amount, version=Instalment.version + 1)
                 .execution_options(synchronize_session=False)).rowcount
             if changed != 1:
-                raise Conflict(f"another payment was recorded for instalment {row.seq} of {contract.number} meanwhile; "
-                               "reload and try again")
+                raise Conflict(f"合同 {contract.number} 第{row.seq}期刚刚登记了另一笔收款，请刷新后重试")
             session.add(PaymentReceived(instalment_id=row.id, contract_id=contract.id, amount=amount,
                                         received_on=received_on, bank_reference=reference, source=source,
                                         recorded_by=username))
@@ -438,6 +438,13 @@ class PaymentService:
     def _require_finance(actor):
         if not is_staff(actor) or FINANCE not in actor.role_set:
             raise Forbidden("only finance records payments received")
+
+
+def _whole(value):
+    """A whole number from JSON or a form field (its digits), else None."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 else None
 
 
 def _allocate(rows, amount, taken):
