@@ -263,3 +263,21 @@ def test_a_statement_that_cannot_be_read_is_a_field_error(api, content, field):
 def test_only_finance_imports(api):
     assert import_csv(api, "交易日期,金额,流水号,附言\n", user="sales").status_code == 403
     assert import_csv(api, "交易日期,金额,流水号,附言\n", user="customer").status_code == 403
+
+
+def test_two_scans_at_once_flag_each_instalment_once(api, platform, seed_003):
+    """A scan whose lease ran out while it still ran, and its retry elsewhere: each overdue instalment once."""
+    barrier, counts = threading.Barrier(2), []
+
+    def scan():
+        barrier.wait()
+        counts.append(platform.payments.scan(china(2026, 1, 5)))
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with platform.db.read() as session:
+        events = session.exec(select(WebhookEvent).where(WebhookEvent.kind == "payment.overdue")).all()
+    assert sorted(json.loads(e.payload)["instalment"]["seq"] for e in events) == [1, 2]
+    assert sum(flagged for _, flagged in counts) == 2
