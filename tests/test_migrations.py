@@ -1,14 +1,17 @@
 """The Alembic migrations build exactly the schema the models describe, and can be undone."""
+from decimal import Decimal
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
-from tests.letters.helpers import at_customer, complete_letters, customer_signs, technical_service
+from tests.letters.helpers import at_customer, complete_letters, customer_signs, network_line, technical_service
+from tests.letters.test_activation_events import activate
 from workflows import migrate
 from workflows.db import Database
-from workflows.models import Contract
+from workflows.models import Contract, Instalment
 
 
 def test_migrations_match_the_models(tmp_path):
@@ -80,3 +83,18 @@ def test_the_upgrade_draws_the_pages_of_documents_already_prepared(api, platform
         contract = session.get(Contract, contract_id)
         listing = platform.documents.page_listing(session, contract)
         assert listing.pages and listing.source_sha256 == platform.documents.current(session, contract).source_sha256
+
+
+BEFORE_PAYMENT_PLANS = "d5f1a7c3e920"  # the revision before instalments were tracked
+
+
+def test_the_upgrade_gives_contracts_already_active_their_instalments(api, platform):
+    """A contract that became active under a release without payment plans gets its instalments from the upgrade."""
+    contract_id = activate(api, network_line())
+    migrate.downgrade(platform.db, BEFORE_PAYMENT_PLANS)
+    migrate.upgrade(platform.db)
+    with platform.db.read() as session:
+        rows = session.exec(select(Instalment).where(Instalment.contract_id == contract_id)
+                            .order_by(Instalment.seq)).all()
+    assert [(r.seq, r.due_date.isoformat(), r.amount, r.paid) for r in rows] == [
+        (1, "2022-12-31", Decimal("359600.00"), Decimal("0.00")), (2, "2023-06-01", Decimal("90400.00"), Decimal("0.00"))]

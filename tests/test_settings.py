@@ -190,7 +190,7 @@ def test_a_cli_command_links_mail_to_the_servers_port(api, database_url, tmp_pat
                    "QIANYUE_INSTANCE": str(tmp_path), "AUDIT_KEY": AUDIT_KEY}
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "run", "--once"], cwd=ROOT,
                           env=environment, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "ran 2 job(s)" in done.stdout, done.stderr  # the day's digest and purge
+    assert done.returncode == 0 and "ran 3 job(s)" in done.stdout, done.stderr  # the day's digest, purge, payment scan
     with db.read() as session:
         (body,) = session.exec(select(OutboxMail.body).where(OutboxMail.kind == "overdue_digest")).all()
     assert "http://127.0.0.1:5123/tasks/" in body

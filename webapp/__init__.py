@@ -30,7 +30,7 @@ from .api import on_http_error
 from .inputs import LARGEST_ID
 from .cli import register_cli
 from .errors import status_of, with_retry_after
-from .views import admin, auth, contracts, customer, inbox, letters_admin, processes, tasks, templates_admin
+from .views import admin, auth, contracts, customer, inbox, letters_admin, payments, processes, tasks, templates_admin
 
 
 def create_app(config=None):
@@ -51,6 +51,7 @@ def create_app(config=None):
         base_url=settings.BASE_URL, webhook_url=settings.WEBHOOK_URL,
         webhook_secret=settings.WEBHOOK_SECRET.get_secret_value(), signing_settings=settings.signing(),
         log_codes=not settings.production and not settings.MAIL_SERVER, digest_at=settings.DIGEST_AT,
+        payment_reminder_days=settings.PAYMENT_REMINDER_DAYS,
         job_lease=timedelta(seconds=settings.JOB_LEASE_SECONDS) if settings.JOB_LEASE_SECONDS else None,
         job_retention=timedelta(days=settings.JOB_RETENTION_DAYS))
 
@@ -61,7 +62,7 @@ def create_app(config=None):
     assets.init_app(app)
     security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, admin.bp, templates_admin.bp, letters_admin.bp,
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, payments.bp, admin.bp, templates_admin.bp, letters_admin.bp,
                       processes.bp, processes.diagram_bp):
         app.register_blueprint(blueprint)
     for blueprint in (verify.bp, tsa.bp, health.bp):  # public upload / machine protocols: no session, no CSRF token

@@ -8,6 +8,8 @@ from flask import request, session
 from flask_babel import Babel, get_locale
 
 from workflows.documents import chinese_numeral
+from workflows.documents.formatting import daily_rate as contract_daily_rate
+from workflows.documents.formatting import percent
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_CN"
@@ -51,6 +53,11 @@ def moment(value):
     return format_datetime(value, format="yyyy-MM-dd HH:mm", tzinfo=TIMEZONE, locale=str(get_locale()))
 
 
+def daily_rate(rate):
+    """A daily late-fee rate as the contract prints it in Chinese (千分之0.5, 3%); a percentage in English."""
+    return contract_daily_rate(rate) if language() == "zh_CN" else percent(rate)
+
+
 def attachment_number(position):
     """附件一 as the contract prints it in Chinese; Attachment 1 in English."""
     return chinese_numeral(position) if language() == "zh_CN" else str(position)
@@ -62,5 +69,5 @@ def init_app(app):
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(money=money, number=number, day=day, moment=moment,
-                               attachment_number=attachment_number)
+                               attachment_number=attachment_number, daily_rate=daily_rate)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=language)

@@ -2,6 +2,7 @@
 use case or the database (400 or 422 naming the field), never a 500."""
 import json
 import re
+from datetime import date
 
 from flask import request
 
@@ -83,6 +84,19 @@ def whole_number(name, default=None, low=0, high=LARGEST_ID):
         expected = f"a whole number from {low} to {high}"
         raise ValidationFailed(f"{name} is {expected}", {name: expected})
     return int(value)
+
+
+def day_argument(name):
+    """A query argument that is a date (2025-07-01), None when absent; 422 naming the argument otherwise."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        if value.isascii() and len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValidationFailed(f"{name} is a date such as 2025-07-01", {name: "a date such as 2025-07-01"})
 
 
 def page_number(page_size):

@@ -32,7 +32,11 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "package_created": _l("Signed package created"), "renewal_notice": _l("Renewal notice due"),
           "signer_change_requested": _l("Change of signer requested"),
           "signer_contact_changed": _l("Change of signer approved"),
-          "signer_change_rejected": _l("Change of signer rejected")}
+          "signer_change_rejected": _l("Change of signer rejected"),
+          "payment_recorded": _l("Payment received recorded"), "payment_reminder": _l("Payment reminder sent"),
+          "instalment_overdue": _l("Instalment overdue")}
+PAYMENT_STATUSES = {"paid": _l("Paid in full"), "overdue": _l("Overdue"), "due_soon": _l("Due soon"),
+                    "scheduled": _l("Not yet due")}
 SYSTEM_ACTORS = {"system": _l("the system"), "cli": _l("an administrator's command"),
                  "demo-seed": _l("shipped with Qianyue"), "invitation": _l("the invitation")}
 VERSION_NOTES = {"shipped with Qianyue": _l("shipped with Qianyue")}  # the note of the versions the product ships
@@ -44,7 +48,8 @@ JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
              "mail.digest": _l("Writing the daily digest of overdue tasks"),
              "webhook.deliver": _l("Delivering a webhook event"),
              "process.timer": _l("Firing a process timer"),
-             "jobs.purge": _l("Deleting old finished jobs")}
+             "jobs.purge": _l("Deleting old finished jobs"),
+             "payments.scan": _l("Payment reminders and overdue instalments")}
 JOB_STATUSES = {"queued": _l("waiting"), "running": _l("running"), "done": _l("done"), "dead": _l("gave up")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
@@ -159,5 +164,5 @@ def init_app(app):
                                  JOB_KIND_LABELS=JOB_KINDS, JOB_STATUS_LABELS=JOB_STATUSES,
                                  ACTIVATION_PROBLEM_LABELS=ACTIVATION_PROBLEMS,
                                  PROCESS_STATUS_LABELS=PROCESS_STATUSES, VERSION_NOTE_LABELS=VERSION_NOTES,
-                                 CHANGE_STATUS_LABELS=CHANGE_STATUSES,
+                                 CHANGE_STATUS_LABELS=CHANGE_STATUSES, PAYMENT_STATUS_LABELS=PAYMENT_STATUSES,
                                  SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, label=label)

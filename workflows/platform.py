@@ -33,8 +33,9 @@ from .services.inbox import InboxService
 from .services.invitations import InvitationService
 from .services.jobs import PURGE, PURGE_AT, JobService
 from .services.letters import LetterService
-from .services import notifications, timers, webhooks
+from .services import notifications, payments, timers, webhooks
 from .services.notifications import DIGEST, MAIL, NotificationService
+from .services.payments import SCAN, SCAN_AT, PaymentService
 from .services.people import PeopleService
 from .services.runtime import TIMER, RuntimeService
 from .services.sessions import SessionService
@@ -49,7 +50,8 @@ from .signing import SigningToolkit
 class Platform:
     def __init__(self, database_url, *, audit_key: bytes, echo=False, mail_settings=None,
                  base_url="http://127.0.0.1:5000", webhook_url="", webhook_secret="", signing_settings=None,
-                 log_codes=False, digest_at=time(8, 0), job_lease=None, job_retention=timedelta(days=14)):
+                 log_codes=False, digest_at=time(8, 0), payment_reminder_days=7, job_lease=None,
+                 job_retention=timedelta(days=14)):
         self.db = Database(database_url, echo=echo)
         # the engine
         self.jobs = JobService(self.db, job_retention)
@@ -83,8 +85,10 @@ class Platform:
         self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                         self.signing)
         self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers, self.letters)
+        self.payments = PaymentService(self.db, self.contracts, self.history, self.notifications, self.webhooks,
+                                       self.accounts, payment_reminder_days)
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
-                                            self.webhooks, self.notifications, self.accounts)
+                                            self.webhooks, self.notifications, self.accounts, self.payments)
         self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
             self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}
@@ -126,5 +130,7 @@ class Platform:
         self.jobs.register(DELIVER, self.webhooks.deliver, **webhooks.POLICY)
         self.jobs.register(DIGEST, self.notifications.send_digest, **notifications.DIGEST_POLICY)
         self.jobs.register(PURGE, self.jobs.purge)
+        self.jobs.register(SCAN, self.payments.run_scan, **payments.SCAN_POLICY)
         self.jobs.register_recurring("overdue_digest", DIGEST, digest_at)  # every day, China time
         self.jobs.register_recurring("purge_jobs", PURGE, PURGE_AT)
+        self.jobs.register_recurring("payment_scan", SCAN, SCAN_AT)  # reminders and overdue instalments

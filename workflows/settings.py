@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     JOB_RETENTION_DAYS: int = Field(14, ge=2)
     # when the daily digest of overdue tasks is mailed, China time (a recurring job: once across every node)
     DIGEST_AT: time = time(8, 0)
+    # how many days before an instalment of an active contract falls due its reminder is mailed to the contract's
+    # account manager and the customer's contact (the daily payment scan, 09:00 China time)
+    PAYMENT_REMINDER_DAYS: int = Field(7, ge=1, le=90)
     OIDC_ISSUER: str = ""
     OIDC_CLIENT_ID: str = ""
     OIDC_CLIENT_SECRET: SecretStr = SecretStr("")

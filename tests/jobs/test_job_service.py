@@ -285,6 +285,7 @@ def test_the_daily_purge_deletes_old_done_jobs_and_runs_and_keeps_dead_ones_and_
     assert failed == []  # the document's newest job is still the done one
     assert sorted((key, aware(at)) for key, at in runs) == sorted(
         [("overdue_digest", recent), ("overdue_digest", platform.jobs.recurring["overdue_digest"].latest_run(purge_at)),
+         ("payment_scan", platform.jobs.recurring["payment_scan"].latest_run(purge_at)),
          ("purge_jobs", purge_at - timedelta(minutes=1))])
 
 

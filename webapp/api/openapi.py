@@ -224,6 +224,41 @@ def build_document():
         },
         "/tasks/{task_id}/unclaim": {"post": _op("Release a claimed task", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
     }
+    payment_ops = {
+        "/contracts/{contract_id}/payments": {
+            "get": _op("An active contract's payment plan as of `as_of` (default today, China time): each instalment's "
+                       "due date, amount, what was paid (each payment), what is owed, its status and the late fee the "
+                       "contract defines (its daily rate on each amount for each day late, half-up to the fen)", 200,
+                       REF("PaymentPlan"), 403, 404, 422, tag="payments",
+                       params=[CONTRACT_ID, _query("as_of", {"type": "string", "format": "date"}, "not a date: 422")]),
+            "post": _op("Finance records money received for one instalment: partial payments allowed, never more than "
+                        "it still owes (422 naming `amount`). `version` (the instalment's, as read) makes a stale form a "
+                        "409; two clerks recording at once never lose a payment (one of them gets 409). 409 too when "
+                        "the contract has no payment plan (not active yet)", 201, REF("Instalment"),
+                        403, 404, 409, 422, tag="payments", params=[CONTRACT_ID], body=REF("PaymentInput")),
+        },
+        "/payments/open": {
+            "get": _op("Instalments of active contracts not fully paid: overdue, or due within `within_days` (default "
+                       "PAYMENT_REMINDER_DAYS), earliest due first", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Instalment")}}},
+                       403, 422, tag="payments",
+                       params=[_query("within_days", {"type": "integer", "minimum": 0, "maximum": 3660}),
+                               _query("as_of", {"type": "string", "format": "date"}, "not a date: 422")]),
+        },
+        "/payments/import": {
+            "post": {**_op("Finance imports a bank statement (CSV, UTF-8 or GBK; columns 交易日期, 金额 or 贷方金额, "
+                           "流水号, and 附言 or 合同编号). Each line is matched to a contract by the contract number it "
+                           "names and spread over its oldest open instalments; all matched lines are recorded in one "
+                           "transaction, or none when any line is wrong (422, `fields` names `lines.<n>`); a line whose "
+                           "bank reference is already recorded for its contract is skipped (importing twice records "
+                           "once); unmatched and ambiguous lines are reported, not recorded", 200,
+                           REF("ImportReport"), 403, 409, 422, tag="payments"),
+                     "requestBody": {"required": True, "content": {
+                         "text/csv": {"schema": {"type": "string"}},
+                         "multipart/form-data": {"schema": {"type": "object", "properties": {
+                             "file": {"type": "string", "format": "binary"}}}}}}},
+        },
+    }
     process_ops = {
         "/processes": {"get": _op("Deployed process definition versions", 200, {"type": "object"}, 403, tag="processes",
                                   params=[_query("key", {"type": "string"})])},
@@ -235,7 +270,7 @@ def build_document():
                                 "`{error, message, fields}`."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**contract_ops, **task_ops, **process_ops,
+        "paths": {**contract_ops, **task_ops, **payment_ops, **process_ops,
                   "/openapi.json": {"get": {"summary": "This document", "security": [],
                                             "responses": {"200": {"description": "OK", **_json({"type": "object"})}}}}},
         "components": {
@@ -289,6 +324,30 @@ SCHEMAS = {
         "status": {"enum": ["required", "attached", "filled", "signed"]}, "position": {"type": "integer"},
         "template_version": {"type": "integer"}, "template_sha256": {"type": "string"},
         "fields": {"type": "array", "items": {"type": "object"}}, "values": {"type": "object"}}},
+    "PaymentInput": {"type": "object", "required": ["instalment", "amount", "received_on", "bank_reference"],
+                     "properties": {"instalment": {"type": "integer", "description": "its number in the plan, from 1"},
+                                    "amount": {"type": "string", "description": "yuan, at most two decimals"},
+                                    "received_on": {"type": "string", "format": "date"},
+                                    "bank_reference": {"type": "string", "maxLength": 100},
+                                    "version": {"type": "integer", "description": "the instalment's, as read"}}},
+    "Instalment": {"type": "object", "properties": {
+        "contract_id": {"type": "integer"}, "contract_number": {"type": "string"}, "customer_name": {"type": "string"},
+        "seq": {"type": "integer"}, "due_date": {"type": "string", "format": "date"}, "amount": MONEY, "paid": MONEY,
+        "outstanding": MONEY, "status": {"enum": ["paid", "overdue", "due_soon", "scheduled"]},
+        "days_overdue": {"type": "integer"}, "late_fee": {"oneOf": [MONEY, {"type": "null"}]},
+        "version": {"type": "integer"}, "reminded_at": {"type": ["string", "null"]},
+        "overdue_at": {"type": ["string", "null"]},
+        "payments": {"type": "array", "items": {"type": "object", "properties": {
+            "amount": MONEY, "received_on": {"type": "string", "format": "date"}, "bank_reference": {"type": "string"},
+            "source": {"enum": ["manual", "import"]}, "recorded_by": {"type": "string"},
+            "recorded_at": {"type": "string"}}}}}},
+    "PaymentPlan": {"type": "object", "properties": {
+        "contract_id": {"type": "integer"}, "contract_number": {"type": "string"}, "status": {"type": "string"},
+        "as_of": {"type": "string", "format": "date"}, "late_fee_rate_per_day": {"type": ["string", "null"]},
+        "totals": {"type": "object"}, "instalments": {"type": "array", "items": REF("Instalment")}}},
+    "ImportReport": {"type": "object", "properties": {
+        name: {"type": "array", "items": {"type": "object"}}
+        for name in ("recorded", "already_recorded", "unmatched", "ambiguous")}},
     "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
                                                       "total": {"type": "integer"}}},
     "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {

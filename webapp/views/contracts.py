@@ -65,6 +65,7 @@ def show(contract_id):
             package=contract.status == "active" and services.documents.has_package(session, contract.id),
             pending_change=services.customers.pending_contact_change(session, contract.id),
             audit=services.history.audit(session, contract.id), history=history,
+            plan=services.payments.schedule(session, g.user, contract.id),
             task_titles=services.history.task_titles(session, contract.id))
 
 

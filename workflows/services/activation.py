@@ -3,9 +3,9 @@
 - The provider's ``sign`` is refused (409, before anything changes or any code is spent) while the gate would fail:
   a task guard. The diagram's own gate (``activation_check()`` after provider_countersign) is the safety net for any
   other path and routes back to the customer with a reminder.
-- ``activate_contract()`` sets the effective dates from the term, the renewal notice date (09:00 China time), and
-  writes the ``contract.activated`` event for downstream systems, all in the step's transaction; the package is then
-  built by a job (``SigningService.finalize_when_active``).
+- ``activate_contract()`` sets the effective dates from the term, the renewal notice date (09:00 China time), writes
+  the payment schedule (``PaymentService.create_schedule``) and the ``contract.activated`` event for downstream
+  systems, all in the step's transaction; the package is then built by a job (``SigningService.finalize_when_active``).
 """
 from datetime import date, datetime, time, timedelta
 
@@ -18,7 +18,7 @@ SIGNING_STATUSES = ("awaiting_customer", "countersigning")
 
 
 class ActivationService:
-    def __init__(self, contracts, tasks, letters, documents, signing, webhooks, notifications, accounts):
+    def __init__(self, contracts, tasks, letters, documents, signing, webhooks, notifications, accounts, payments):
         self.contracts = contracts
         self.tasks = tasks
         self.letters = letters
@@ -27,6 +27,7 @@ class ActivationService:
         self.webhooks = webhooks
         self.notifications = notifications
         self.accounts = accounts
+        self.payments = payments
 
     def missing(self, session, contract_id):
         """Everything that keeps the contract from activating: the letters' problems, and the signed PDF itself when
@@ -58,7 +59,8 @@ class ActivationService:
         return [f"{key}: {value}" for key, value in self.missing(step.session, step.contract_id).items()]
 
     def activate_contract(self, step):
-        """Effective dates from the term, the renewal notice date, and the contract.activated event (webhook)."""
+        """Effective dates from the term, the renewal notice date, the instalments to pay, and the contract.activated
+        event (webhook)."""
         session = step.session
         contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
         if contract is None:  # no contract row (engine benchmarks): no dates, the notice timer is due at once
@@ -70,6 +72,7 @@ class ActivationService:
         notice_at = datetime.combine(end - timedelta(days=notice_days), RENEWAL_HOUR)
         contract.effective_from, contract.effective_to = start, end
         session.add(contract)
+        self.payments.create_schedule(session, contract.id, data)
         signed = self.documents.current(session, contract)
         letters = [{"code": row.code, "title": row.title, "status": row.status, "template_version": row.template_version,
                     "template_sha256": row.template_sha256}
