@@ -63,16 +63,17 @@ def test_partial_payments_and_the_late_fee_to_the_fen(api, platform, seed_003):
     assert second.status_code == 201, second.json
     assert (second.json["paid"], second.json["outstanding"]) == ("179990.00", "10.00")
     first = payments(api, seed_003, as_of="2025-07-03")["instalments"][0]
-    # 0.0005 × (90,000 × 1 + 89,990 × 2 + 10 × 3) = 0.0005 × 270,010 = 135.005: half-up to the fen
-    assert first["late_fee"] == "135.01" and first["status"] == "overdue" and first["days_overdue"] == 3
+    # art. 10.2: 每逾期1日…按照合同总费用千分之0.5, on the whole 1,080,000 while any of the instalment is unpaid
+    assert first["late_fee"] == "1620.00" and first["status"] == "overdue" and first["days_overdue"] == 3
     assert [(p["amount"], p["received_on"], p["bank_reference"]) for p in first["payments"]] == [
         ("90000.00", "2025-07-01", "B20250701-01"), ("89990.00", "2025-07-02", "B20250702-07")]
+    # a network line's 所欠费用: 0.0005 × (90,000 × 1 + 89,990 × 2 + 10 × 3) = 0.0005 × 270,010 = 135.005, half-up
     assert late_fee(Decimal("180000.00"), date(2025, 6, 30), [(date(2025, 7, 1), Decimal("90000.00")),
                                                               (date(2025, 7, 2), Decimal("89990.00"))],
                     Decimal(SEED_003_FEE), date(2025, 7, 3)) == Decimal("135.01")
     assert pay(api, seed_003, 1, "10.00", "2025-07-03", "B20250703-02").status_code == 201
     settled = payments(api, seed_003, as_of="2025-09-01")["instalments"][0]
-    assert (settled["status"], settled["late_fee"]) == ("paid", "135.01")  # paid in full: the fee stops growing
+    assert (settled["status"], settled["late_fee"]) == ("paid", "1620.00")  # paid in full: the fee stops growing
     history = api.call("GET", f"/contracts/{seed_003}/history", "sales").json["items"]
     assert [e["details"]["bank_reference"] for e in history if e["event"] == "payment_recorded"] == [
         "B20250701-01", "B20250702-07", "B20250703-02"]

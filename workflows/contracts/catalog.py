@@ -28,10 +28,14 @@ SERVICE_TYPES = {
 
 # number_kind and number_suffix frame the contract number, e.g. JSCZE2208138CGN00, HAXXS2401525ECN00;
 # names_project: the articles name the project (就…（“项目”）进行专项技术服务), so a draft must give its name.
+# late_fee_on: what the daily late fee is charged on, as the template's article words it: "owed", the amount paid late
+# (seed 000's 2.3.3: 按照所欠费用每日加收); "contract_total", the contract's total for each day a payment is late
+# (seed 003's 10.2: 每逾期1日…按照合同总费用千分之0.5).
 TEMPLATES = {
-    "network_line": {"title_zh": "专线业务合同", "number_kind": "E", "number_suffix": "CGN00", "names_project": False},
+    "network_line": {"title_zh": "专线业务合同", "number_kind": "E", "number_suffix": "CGN00", "names_project": False,
+                     "late_fee_on": "owed"},
     "technical_service": {"title_zh": "技术服务合同", "number_kind": "S", "number_suffix": "ECN00",
-                          "names_project": True},
+                          "names_project": True, "late_fee_on": "contract_total"},
 }
 
 # What a one-time fee covers, printed after its name in the network line contract (seed 000's 1.1 and 1.2): the first

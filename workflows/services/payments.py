@@ -13,8 +13,10 @@
   it names (its memo or a contract number column) and spread over the contract's oldest open instalments; a line
   whose bank reference is already recorded for its contract is skipped, so importing a file twice records it once.
   Unmatched and ambiguous lines are reported for finance to settle by hand; any line in error records nothing.
-- The late fee is the contract's daily rate on each amount for each day it was paid late (and on what is still owed,
-  up to the day asked about), rounded half-up to the fen per instalment.
+- The late fee is the contract's daily rate on what its template's article says (``TEMPLATES[...]["late_fee_on"]``):
+  on each amount for each day it was paid late, and on what is still owed up to the day asked about (a network line:
+  所欠费用); or on the contract's total for each day the instalment stayed unpaid (a technical service: 合同总费用).
+  Rounded half-up to the fen per instalment.
 """
 import csv
 import io
@@ -29,6 +31,7 @@ from sqlmodel import col, select
 
 from ..actors import is_staff
 from ..clock import aware, china_time, utcnow
+from ..contracts.catalog import TEMPLATES
 from ..contracts.money import FEN, format_yuan, to_fen
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..models import Contract, Instalment, PaymentReceived
@@ -146,6 +149,19 @@ def late_fee(amount, due_date, payments, rate, as_of):
     return (late_days * rate).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
+def late_fee_on_total(total, amount, due_date, payments, rate, as_of):
+    """The daily ``rate`` on the contract's ``total`` for each day after ``due_date`` until the instalment was paid in
+    full (or up to ``as_of`` while it is not); half-up to the fen."""
+    owed, settled_on = amount, None
+    for received_on, paid in payments:
+        owed -= paid
+        if owed <= 0:
+            settled_on = received_on
+            break
+    days_late = max(((settled_on or as_of) - due_date).days, 0)
+    return (total * days_late * rate).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
 def china_today(at=None):
     return china_time(at or utcnow()).date()
 
@@ -206,11 +222,17 @@ class PaymentService:
         late = owed > 0 and day > row.due_date
         status = ("paid" if owed <= 0 else "overdue" if late
                   else "due_soon" if (row.due_date - day).days <= self.reminder_days else "scheduled")
-        fee = None if rate is None else late_fee(row.amount, row.due_date,
-                                                   [(p.received_on, p.amount) for p in payments], rate, day)
+        fee = None if rate is None else self._late_fee(contract, row, [(p.received_on, p.amount) for p in payments],
+                                                        rate, day)
         return InstalmentState(contract.id, contract.number, contract.customer_name, row.seq, row.due_date, row.amount,
                                row.paid, row.version, status, (day - row.due_date).days if late else 0, fee,
                                row.overdue_at, row.reminded_at, payments)
+
+    @staticmethod
+    def _late_fee(contract, row, payments, rate, day):
+        if TEMPLATES[contract.template]["late_fee_on"] == "contract_total":
+            return late_fee_on_total(contract.total, row.amount, row.due_date, payments, rate, day)
+        return late_fee(row.amount, row.due_date, payments, rate, day)
 
     def _rate(self, session, contract):
         rate = self.contracts.version_data(session, contract.id, contract.current_version).get("late_fee_rate_per_day")
