@@ -35,7 +35,7 @@ def test_finance_records_a_payment_and_the_contract_page_shows_the_plan(as_user,
     assert stale.status_code == 409 and "刚刚登记了另一笔收款" in text_of(stale)
     page = text_of(finance.get(f"/contracts/{seed_003}"))
     assert "收款计划" in page and "应收 ¥1,080,000.00，已收 ¥90,000.00" in page
-    assert "按逾期金额每日千分之0.5计" in page and "B20250701-01" in page and "登记收款" in page
+    assert "每逾期1日，按合同总费用的千分之0.5计" in page and "B20250701-01" in page and "登记收款" in page
     sales = as_user("sales")
     assert "登记收款" not in text_of(sales.get(f"/contracts/{seed_003}"))  # finance's link and form only
     assert "登记收款" not in text_of(sales.get(f"/payments?contract={seed_003}"))

@@ -51,6 +51,7 @@ def test_activation_writes_each_instalment_of_the_plan(api, platform, seed_003):
         (date(2022, 12, 31), Decimal("359600.00")), (date(2023, 6, 1), Decimal("90400.00"))]
     listed = payments(api, seed_000, as_of="2023-01-10")
     assert listed["late_fee_rate_per_day"] == "0.03" and listed["as_of"] == "2023-01-10"
+    assert listed["late_fee_on"] == "owed"  # 2.3.3: 按照所欠费用每日加收
     first = listed["instalments"][0]
     assert (first["status"], first["days_overdue"], first["outstanding"]) == ("overdue", 10, "359600.00")
     assert first["late_fee"] == "107880.00"  # 359,600 × 3% × 10 days
@@ -62,7 +63,9 @@ def test_partial_payments_and_the_late_fee_to_the_fen(api, platform, seed_003):
     second = pay(api, seed_003, 1, "89990.00", "2025-07-02", "B20250702-07")  # two days late
     assert second.status_code == 201, second.json
     assert (second.json["paid"], second.json["outstanding"]) == ("179990.00", "10.00")
-    first = payments(api, seed_003, as_of="2025-07-03")["instalments"][0]
+    plan = payments(api, seed_003, as_of="2025-07-03")
+    assert plan["late_fee_on"] == "contract_total"
+    first = plan["instalments"][0]
     # art. 10.2: 每逾期1日…按照合同总费用千分之0.5, on the whole 1,080,000 while any of the instalment is unpaid
     assert first["late_fee"] == "1620.00" and first["status"] == "overdue" and first["days_overdue"] == 3
     assert [(p["amount"], p["received_on"], p["bank_reference"]) for p in first["payments"]] == [

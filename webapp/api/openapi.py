@@ -344,6 +344,8 @@ SCHEMAS = {
     "PaymentPlan": {"type": "object", "properties": {
         "contract_id": {"type": "integer"}, "contract_number": {"type": "string"}, "status": {"type": "string"},
         "as_of": {"type": "string", "format": "date"}, "late_fee_rate_per_day": {"type": ["string", "null"]},
+        "late_fee_on": {"enum": ["owed", "contract_total"],
+                        "description": "what the daily rate is charged on, as the contract's article says"},
         "totals": {"type": "object"}, "instalments": {"type": "array", "items": REF("Instalment")}}},
     "ImportReport": {"type": "object", "properties": {
         name: {"type": "array", "items": {"type": "object"}}

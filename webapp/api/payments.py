@@ -32,6 +32,7 @@ def contract_payments(contract_id):
         plan = platform().payments.schedule(session, g.actor, contract_id, as_of)
     return jsonify({"contract_id": plan.contract_id, "contract_number": plan.number, "status": plan.status,
                     "as_of": plan.as_of.isoformat(), "late_fee_rate_per_day": money(plan.late_fee_rate_per_day),
+                    "late_fee_on": plan.late_fee_on,
                     "totals": {key: money(value) for key, value in plan.totals.items()},
                     "instalments": [instalment_as_dict(row) for row in plan.instalments]})
 

@@ -98,6 +98,7 @@ class ContractPayments:
     number: str
     status: str
     late_fee_rate_per_day: Decimal | None
+    late_fee_on: str  # owed | contract_total: what the template's article charges the daily rate on
     as_of: date
     instalments: list
 
@@ -196,7 +197,8 @@ class PaymentService:
                                  .order_by(Instalment.seq)))
         payments = self._payments(session, [row.id for row in rows])
         day = as_of or china_today()
-        return ContractPayments(contract.id, contract.number, contract.status, rate, day,
+        return ContractPayments(contract.id, contract.number, contract.status, rate,
+                                TEMPLATES[contract.template]["late_fee_on"], day,
                                 [self._state(row, contract, rate, payments.get(row.id, []), day) for row in rows])
 
     def open_instalments(self, session, actor, within_days=None, as_of=None, contract_id=None):
