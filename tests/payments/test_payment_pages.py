@@ -31,6 +31,8 @@ def test_finance_records_a_payment_and_the_contract_page_shows_the_plan(as_user,
     over = finance.post("/payments/record", {**form, "version": "2", "amount": "90000.01", "bank_reference": "B2"},
                         page="/payments")
     assert over.status_code == 422 and "超过该期未付金额 90,000.00 元" in text_of(over)
+    lost = finance.post("/payments/record", {**form, "contract_id": ""}, page="/payments")
+    assert lost.status_code == 422  # a form without its contract is a field error, not a 404
     stale = finance.post("/payments/record", {**form, "bank_reference": "B3", "amount": "1.00"}, page="/payments")
     assert stale.status_code == 409 and "刚刚登记了另一笔收款" in text_of(stale)
     page = text_of(finance.get(f"/contracts/{seed_003}"))

@@ -258,6 +258,8 @@ class PaymentService:
         self._require_finance(actor)
         if not isinstance(body, dict):
             raise ValidationFailed("send the payment as a JSON object", {"": "expected an object"})
+        if not isinstance(contract_id, int):  # a form that lost its contract
+            raise ValidationFailed("the payment names no contract", {"contract_id": "必填"})
         with self.db.write() as session:
             contract = self.contracts.get(session, contract_id)
             row = self._instalment_for(session, contract.id, body.get("instalment"))
