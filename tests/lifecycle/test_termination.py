@@ -2,14 +2,17 @@
 wins, the other 409) for termination and renewal."""
 import json
 import threading
+import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import PG_URL
 from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, active_contract, china_midnight, detail, events,
                                      instance_status, mails, today, waiting_timers, webhook_events)
 from tests.process.test_concurrency import post
+from tests.process.test_lifecycle import small_contract
 
 
 def terminate(api, contract_id, user="sales", **body):
@@ -106,3 +109,41 @@ def test_two_people_renewing_at_once_one_wins_the_other_gets_409(api, platform, 
     winner = next(body for status, body in results if status == 201)
     assert detail(api, contract_id)["lifecycle"]["renewed_by"]["id"] == winner["id"]
     assert len(events(platform, contract_id, "renewal_started")) == 1
+
+
+def behind_a_writer(platform, statement, params, call):
+    """Run ``call`` (in a thread) while another transaction has written ``statement`` and not committed yet: the call
+    reads the contract as it was, then waits on the row at its own write; the other commits first. Its answer."""
+    answers = []
+    with platform.db.engine.connect() as other:
+        other.execute(text(statement), params)
+        worker = threading.Thread(target=lambda: answers.append(call()))
+        worker.start()
+        time.sleep(1.5)  # the call is past its checks and waits on the row lock
+        other.commit()
+        worker.join()
+    return answers[0]
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks: PostgreSQL")
+def test_a_termination_checked_before_a_concurrent_one_committed_loses_with_409(api, platform, live_url):
+    contract_id = active_contract(api, days_left=90)
+    day = (today() + timedelta(days=10)).isoformat()
+    status, body = behind_a_writer(
+        platform, "UPDATE contract SET terminates_on = :day WHERE id = :id", {"day": day, "id": contract_id},
+        lambda: post(f"{live_url}/api/v1/contracts/{contract_id}/termination", api.token("sales"),
+                     {"effective_on": day, "reason": "提前解除"}))
+    assert status == 409 and body["message"].startswith("合同已被他人同时终止"), body
+    assert events(platform, contract_id, "termination_given") == []
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks: PostgreSQL")
+def test_a_renewal_checked_before_a_concurrent_one_committed_loses_with_409(api, platform, live_url):
+    contract_id = active_contract(api, days_left=90)
+    other = api.call("POST", "/contracts", "sales", small_contract()).json["id"]
+    status, body = behind_a_writer(
+        platform, "UPDATE contract SET renewed_by_id = :other WHERE id = :id", {"other": other, "id": contract_id},
+        lambda: post(f"{live_url}/api/v1/contracts/{contract_id}/renewal", api.token("sales"), {}))
+    assert status == 409 and body["message"].startswith("同一合同的续签已由他人同时发起"), body
+    assert detail(api, contract_id)["lifecycle"]["renewed_by"]["id"] == other
+    assert events(platform, contract_id, "renewal_started") == []
