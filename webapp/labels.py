@@ -12,7 +12,7 @@ ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "
 STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"), "finance_review": _l("Finance review"),
             "awaiting_customer": _l("Awaiting customer signature"), "countersigning": _l("Awaiting countersignature"),
             "active": _l("Active"), "declined": _l("Declined by customer"), "expired": _l("Invitation expired"),
-            "completed": _l("Completed")}
+            "terminated": _l("Terminated early"), "ended": _l("Ended with its term"), "completed": _l("Completed")}
 DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "return": _l("Return to sales"),
              "sign": _l("Sign"), "decline": _l("Decline")}
 EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Draft revised"),
@@ -30,6 +30,11 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "document_not_approved": _l("Document to sign differs from the approved text"),
           "customer_signed": _l("Customer signed"), "contract_activated": _l("Contract activated"),
           "package_created": _l("Signed package created"), "renewal_notice": _l("Renewal notice due"),
+          "renewal_started": _l("Renewal contract drafted from this one"),
+          "renewal_drafted": _l("Drafted as the renewal of an earlier contract"),
+          "non_renewal_notice": _l("Notice of non-renewal given"), "contract_renewed": _l("Term renewed automatically"),
+          "termination_given": _l("Early termination notified"), "contract_terminated": _l("Contract terminated"),
+          "term_ended": _l("Term ended without renewal"),
           "signer_change_requested": _l("Change of signer requested"),
           "signer_contact_changed": _l("Change of signer approved"),
           "signer_change_rejected": _l("Change of signer rejected"),
@@ -100,6 +105,17 @@ def field_label(path):
                       for part in parts)
 
 
+PARTIES = {"provider": _l("the provider"), "customer": _l("the customer")}
+ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "comment": _l("Comment")}
+
+
+def field_errors(exc):
+    """A refusal as one line for a page's notice: each field's message after its label, else the message."""
+    if not exc.fields:
+        return exc.message
+    return " · ".join(f"{ERROR_FIELDS.get(name, name)}：{message}" for name, message in exc.fields.items())
+
+
 def signer_identity(signature):
     """Who vouched for a provider's or an integration's signature, in words: the staff account (its holder is named
     beside it, never its username), the organisation's seal certificate, the API account. None for a person signed in
@@ -165,4 +181,5 @@ def init_app(app):
                                  ACTIVATION_PROBLEM_LABELS=ACTIVATION_PROBLEMS,
                                  PROCESS_STATUS_LABELS=PROCESS_STATUSES, VERSION_NOTE_LABELS=VERSION_NOTES,
                                  CHANGE_STATUS_LABELS=CHANGE_STATUSES, PAYMENT_STATUS_LABELS=PAYMENT_STATUSES,
+                                 PARTY_LABELS=PARTIES,
                                  SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, label=label)

@@ -6,7 +6,8 @@ Three layers, constructed in the order of their dependencies:
   (the inbox), ``history``, ``timers``, ``jobs`` (durable background work);
 - the domain: contracts and their versions, templates, letters, customers, documents, accounts, notifications...;
 - the use cases, which own their transactions and enforce who may act on which contract: ``drafting``,
-  ``approval``, ``invitations``, ``signing`` (and ``access``, the one policy they share).
+  ``approval``, ``invitations``, ``signing``, ``renewals``, ``termination`` (and ``access``, the one policy they
+  share).
 
 What runs inside a process step is declared at the end, in the order it runs: the step listeners, the functions the
 diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers (with
@@ -37,11 +38,13 @@ from .services import notifications, payments, timers, webhooks
 from .services.notifications import DIGEST, MAIL, NotificationService
 from .services.payments import SCAN, SCAN_AT, PaymentService
 from .services.people import PeopleService
+from .services.renewals import RenewalService
 from .services.runtime import TIMER, RuntimeService
 from .services.sessions import SessionService
 from .services.signing import FINALIZE, PREPARE, SigningService
 from .services.tasks import TaskService
 from .services.templates import TemplateService
+from .services.termination import TerminationService
 from .services.timers import TimerService
 from .services.webhooks import DELIVER, WebhookService
 from .signing import SigningToolkit
@@ -89,6 +92,10 @@ class Platform:
                                        self.accounts, payment_reminder_days)
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts, self.payments)
+        self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
+                                       self.notifications, self.webhooks)
+        self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
+                                              self.webhooks)
         self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
             self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}
@@ -118,6 +125,10 @@ class Platform:
             "activation_check": self.activation.activation_check,
             "activate_contract": self.activation.activate_contract,
             "notify_renewal": self.activation.notify_renewal,
+            "renewal_terms": self.renewals.renewal_terms,
+            "renew_term": self.renewals.renew_term,
+            "terminate_contract": self.termination.terminate_contract,
+            "end_term": self.termination.end_term,
         }
         self.tasks.guards = [
             self.activation.refuse_countersign_while_incomplete,

@@ -49,6 +49,15 @@ def activate(api, draft):
     return contract_id
 
 
+def network_line_to_come():
+    """Seed 000 with its term still to come: its own (2022) ended long ago, and a contract that renews by itself
+    activated after its term renews at once (a ``contract.renewed`` event beside ``contract.activated``)."""
+    draft = network_line()
+    draft["term"].update(start="2030-01-01", end="2030-12-31")
+    draft["payment_plan"] = {"installments": [{"due_date": "2030-06-30", "amount": "450000.00"}]}
+    return draft
+
+
 def delivery_job(platform, contract_id):
     with platform.db.read() as session:
         return session.exec(select(Job).where(Job.kind == DELIVER, Job.contract_id == contract_id)).one()
@@ -58,7 +67,7 @@ def test_activation_posts_a_signed_event_and_retries_a_failed_delivery(api, plat
     receiver = Receiver()
     platform.webhooks.url, platform.webhooks.secret = receiver.url, SECRET
     try:
-        contract_id = activate(api, network_line())  # the signing acts run the worker's jobs after each request
+        contract_id = activate(api, network_line_to_come())  # the signing acts run the worker's jobs after each request
         assert receiver.calls == 1 and receiver.received == []  # the job's first try failed
         job = delivery_job(platform, contract_id)
         assert job.status == "queued" and "HTTP 500" in job.last_error
@@ -68,7 +77,7 @@ def test_activation_posts_a_signed_event_and_retries_a_failed_delivery(api, plat
         assert kind == "contract.activated"
         contract = body["contract"]
         assert contract["id"] == contract_id and contract["customer"]["name"] == "常州市城市管理局"
-        assert contract["term"]["end"] == "2022-12-31" and contract["totals"]["currency"] == "CNY"
+        assert contract["term"]["end"] == "2030-12-31" and contract["totals"]["currency"] == "CNY"
         assert [l["code"] for l in contract["letters"]] == ["network_access", "information_security"]
         assert all(l["status"] == "signed" for l in contract["letters"])
         with platform.db.read() as session:
@@ -86,7 +95,7 @@ def test_a_receiver_that_keeps_failing_makes_the_delivery_dead_and_a_retry_deliv
     receiver = Receiver(failures=tries)
     platform.webhooks.url, platform.webhooks.secret = receiver.url, SECRET
     try:
-        contract_id = activate(api, network_line())
+        contract_id = activate(api, network_line_to_come())
         job = delivery_job(platform, contract_id)
         while job.status == "queued":  # each try when its back-off has passed, not before
             assert platform.jobs.run_pending("tests", at=job.run_at - timedelta(seconds=1), kinds=(DELIVER,)) == 0

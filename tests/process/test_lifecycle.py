@@ -15,7 +15,7 @@ def small_contract():
         "title": "小额技术服务合同", "total": "100000.00",
         "items": [{"name": "运维服务", "content": "系统运维", "amount": "100000.00"}],
         "payment_plan": {"installments": [{"due_date": "2025-06-30", "amount": "100000.00"}]},
-        "term": {"start": "2025-01-01", "end": "2025-12-31"},
+        "term": {"start": "2025-01-01", "end": "2027-12-31"},  # still running: a term over ends at activation
     })
     return draft
 

@@ -2,7 +2,8 @@
 
 Each route reads the request, calls one use case of ``workflows`` (which enforces who may do what on which contract and
 owns its transaction) and shapes JSON. The routes by area: ``contracts.py`` (drafts, documents, history),
-``tasks.py`` (the inbox and decisions), ``signing.py`` (letters, the signing act, signers), ``openapi.py``.
+``tasks.py`` (the inbox and decisions), ``signing.py`` (letters, the signing act, signers), ``lifecycle.py``
+(renewal, non-renewal, termination), ``openapi.py``.
 """
 import logging
 
@@ -97,4 +98,4 @@ def page_args():
     return whole_number("limit", 50, 1, MAX_PAGE), whole_number("offset", 0, high=LARGEST_OFFSET)
 
 
-from . import contracts, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)
+from . import contracts, lifecycle, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)

@@ -31,6 +31,30 @@ def document_state(session, contract):
             "package_url": url_for("api.contract_package", contract_id=contract.id)}
 
 
+def lifecycle(session, contract):
+    """After activation: the notice deadline, a notice of non-renewal given, a termination, and (for staff) the
+    renewal links both ways and the earliest day a termination given today could take effect."""
+    services = platform()
+    deadline = services.renewals.notice_deadline(session, contract)
+    facts = {"notice_deadline": deadline.isoformat() if deadline else None,
+             "non_renewal": {"at": contract.non_renewal_at.isoformat(), "party": contract.non_renewal_party}
+             if contract.non_renewal_at else None,
+             "terminates_on": contract.terminates_on.isoformat() if contract.terminates_on else None,
+             "termination_reason": contract.termination_reason or None}
+    if is_customer(g.actor):
+        return facts
+    earliest = services.termination.earliest(session, contract)
+    return {**facts, "earliest_termination": earliest.isoformat() if earliest else None,
+            "renewal_of": _link(session, contract.renewal_of_id), "renewed_by": _link(session, contract.renewed_by_id)}
+
+
+def _link(session, contract_id):
+    if contract_id is None:
+        return None
+    linked = platform().contracts.brief(session, contract_id)
+    return {"id": linked["id"], "number": linked["number"], "status": linked["status"]}
+
+
 def contract_detail(session, contract):
     services = platform()
     data = services.contracts.version_data(session, contract.id, contract.current_version)
@@ -43,6 +67,7 @@ def contract_detail(session, contract):
         "tax_in_words": figures["tax_in_words"], "data": data, "letters": letters,
         "document": document_state(session, contract),
         "signatures": services.signing.evidence(session, g.actor, contract.id),
+        "lifecycle": lifecycle(session, contract),
         "links": {"self": url_for("api.get_contract", contract_id=contract.id),
                   "history": url_for("api.contract_history", contract_id=contract.id)},
     }

@@ -187,6 +187,32 @@ def build_document():
                                                          "reason": {"type": "string"}}},
                        403, 404, tag="contracts", params=[CONTRACT_ID]),
         },
+        "/contracts/{contract_id}/renewal": {
+            "post": _op("Sales draft the renewal of an active contract: prefilled from it (the term following on from the "
+                        "end of the term in force, the same customer, services, figures and letters, the payment dates "
+                        "moved with the term), a new number, linked both ways (`lifecycle.renewal_of`, "
+                        "`lifecycle.renewed_by`); it then goes through the same approval and signing. 409 when the "
+                        "contract is not active or already has a renewal in progress", 201, REF("Contract"),
+                        403, 404, 409, 422, tag="lifecycle", params=[CONTRACT_ID], links=_links("/id", *CONTRACT_LINKS)),
+        },
+        "/contracts/{contract_id}/non-renewal": {
+            "post": _op("A notice of non-renewal: the provider's (sales, admin) or the customer's. On the deadline day "
+                        "(`lifecycle.notice_deadline`: term end minus the contract's notice days) at the latest; after "
+                        "it, for a contract that does not renew by itself, or a second time: 409. The contract then "
+                        "ends at its term's end instead of renewing", 200, REF("Contract"), 403, 404, 409, 422,
+                        body={"type": "object", "properties": {"comment": {"type": "string", "maxLength": 500}}},
+                        tag="lifecycle", params=[CONTRACT_ID]),
+        },
+        "/contracts/{contract_id}/termination": {
+            "post": _op("Sales or an administrator terminate an active contract early: a reason and the effective date "
+                        "(no earlier than today plus the contract's notice days, `lifecycle.earliest_termination`, and "
+                        "within the term: 422 on `effective_on`). The term's timers end; the contract is `terminated` "
+                        "from that date (at once when it is today). 409 when it is not active or already terminated",
+                        200, REF("Contract"), 403, 404, 409, 422, tag="lifecycle", params=[CONTRACT_ID],
+                        body={"type": "object", "required": ["effective_on", "reason"], "properties": {
+                            "effective_on": {"type": "string", "format": "date"},
+                            "reason": {"type": "string", "maxLength": 500}}}),
+        },
         "/contracts/{contract_id}/versions/{version}": {
             "get": _op("One stored version of the contract's data", 200, {"type": "object"}, 403, 404, tag="contracts",
                        params=[CONTRACT_ID, _path_param("version", ID)]),
@@ -350,12 +376,22 @@ SCHEMAS = {
     "ImportReport": {"type": "object", "properties": {
         name: {"type": "array", "items": {"type": "object"}}
         for name in ("recorded", "already_recorded", "unmatched", "ambiguous")}},
+    "Lifecycle": {"type": "object", "description": "Life after activation. `renewal_of`, `renewed_by` and "
+                  "`earliest_termination` are for staff", "properties": {
+        "notice_deadline": {"type": ["string", "null"], "format": "date"},
+        "non_renewal": {"type": ["object", "null"], "properties": {"at": {"type": "string"},
+                                                                   "party": {"enum": ["provider", "customer"]}}},
+        "terminates_on": {"type": ["string", "null"], "format": "date"},
+        "termination_reason": {"type": ["string", "null"]},
+        "earliest_termination": {"type": ["string", "null"], "format": "date"},
+        "renewal_of": {"type": ["object", "null"]}, "renewed_by": {"type": ["object", "null"]}}},
     "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
                                                       "total": {"type": "integer"}}},
     "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {
         "net_amount": MONEY, "tax_amount": MONEY, "total_in_words": {"type": "string"},
         "tasks": {"type": "array", "items": REF("Task")},
         "letters": {"type": "array", "items": REF("Letter")},
+        "lifecycle": REF("Lifecycle"),
         "versions": {"type": "array"}, "history": {"type": "array", "items": REF("Event")}, "data": {"type": "object"},
         "signatures": {"type": "array", "items": {"type": "object", "properties": {
             "role": {"type": "string"}, "field": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},

@@ -1,15 +1,17 @@
-"""Contract pages: the list (with CSV export), one contract, the draft form, preview, documents, versions."""
+"""Contract pages: the list (with CSV export), one contract, the draft form, preview, documents, versions; after
+activation, the renewal draft, the notice of non-renewal and early termination."""
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from workflows.actors import STAFF_ROLES
+from workflows.clock import china_time, utcnow
 from workflows.contracts.export import contracts_csv
 from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 from ..downloads import pdf_response
 from ..forms import ContractForm
 from ..inputs import page_number
-from ..labels import know_people, people_in
+from ..labels import field_errors, know_people, people_in
 from ..security import document_response, platform, roles_required
 
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
@@ -64,6 +66,11 @@ def show(contract_id):
             signing_document=services.documents.current_facts(session, contract),
             package=contract.status == "active" and services.documents.has_package(session, contract.id),
             pending_change=services.customers.pending_contact_change(session, contract.id),
+            notice_deadline=services.renewals.notice_deadline(session, contract),
+            earliest_termination=services.termination.earliest(session, contract),
+            renewal_of=services.contracts.get(session, contract.renewal_of_id) if contract.renewal_of_id else None,
+            renewed_by=services.contracts.get(session, contract.renewed_by_id) if contract.renewed_by_id else None,
+            today=china_time(utcnow()).date(),
             audit=services.history.audit(session, contract.id), history=history,
             plan=services.payments.schedule(session, g.user, contract.id),
             task_titles=services.history.task_titles(session, contract.id))
@@ -222,4 +229,42 @@ def submit(contract_id):
         flash(_("Submitted for review."), "success")
     except DomainError as exc:
         flash(exc.message, "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id))
+
+
+@bp.post("/<int:contract_id>/renewal")
+@roles_required("sales")
+def start_renewal(contract_id):
+    """The renewal draft, prefilled from this contract: sales check it on its own page, then submit it."""
+    try:
+        renewal = platform().renewals.start(g.user, contract_id)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("contracts.show", contract_id=contract_id))
+    flash(_("Renewal draft %(number)s created from this contract: check it, then submit it for review.",
+            number=renewal.number), "success")
+    return redirect(url_for("contracts.show", contract_id=renewal.id))
+
+
+@bp.post("/<int:contract_id>/non-renewal")
+@roles_required("sales", "admin")
+def give_non_renewal_notice(contract_id):
+    try:
+        platform().renewals.give_notice(g.user, contract_id, request.form.get("comment", ""))
+        flash(_("Notice of non-renewal given: the contract ends with its term."), "success")
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id))
+
+
+@bp.post("/<int:contract_id>/termination")
+@roles_required("sales", "admin")
+def terminate(contract_id):
+    try:
+        brief = platform().termination.terminate(g.user, contract_id, request.form.get("effective_on"),
+                                                 request.form.get("reason"))
+        flash(_("The contract is terminated.") if brief["status"] == "terminated"
+              else _("Termination recorded: the contract ends on the date given."), "success")
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
     return redirect(url_for("contracts.show", contract_id=contract_id))

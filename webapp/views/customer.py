@@ -7,6 +7,7 @@ from flask import Blueprint, Response, flash, g, jsonify, make_response, redirec
 from flask_babel import gettext as _
 
 from workflows.actors import CustomerActor
+from workflows.clock import china_time, utcnow
 from workflows.errors import DomainError, ValidationFailed
 from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png_from_data_url
 
@@ -86,10 +87,12 @@ def sign(contract_id, errors=None, status=200, form=None):
             package = contract.status == "active" and services.documents.has_package(db, contract.id)
             reading = services.documents.page_listing(db, contract)
             code = services.signing.pending_code(db, actor(), contract) if state else None
+            notice_deadline = services.renewals.notice_deadline(db, contract)
     except DomainError as exc:
         return _refused(exc)
     return render_template("customer/sign.html", contract=contract, task=task, state=state, letters=letters,
                            signatures=signatures, package=package, consent_text=CONSENT_TEXT,
+                           notice_deadline=notice_deadline, today=china_time(utcnow()).date(),
                            reading=reading, code=code, errors=errors or {}, form=form or {}), status
 
 
@@ -131,6 +134,19 @@ def decline(contract_id):
         return _refused(exc)
     flash(_("You declined to sign. The provider has been told."), "success")
     return redirect(url_for("customer.portal"))
+
+
+@bp.post("/sign/<int:contract_id>/non-renewal")
+@customer_required
+def give_non_renewal_notice(contract_id):
+    """The customer's notice that the contract is not to renew (before the deadline the contract states)."""
+    try:
+        platform().renewals.give_notice(actor(), contract_id, request.form.get("comment", ""))
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("Your notice of non-renewal is recorded: the contract ends with its term. The provider has been told."),
+          "success")
+    return redirect(url_for("customer.sign", contract_id=contract_id))
 
 
 @bp.post("/sign/<int:contract_id>/intent")

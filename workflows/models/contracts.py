@@ -55,6 +55,15 @@ class Contract(SQLModel, table=True):
     audit_seal: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))  # HMAC of the head
     approved_sha256: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
     document_id: Optional[int] = None  # the current PDF of the signing chain (SignedDocument)
+    # life after activation (RenewalService, TerminationService): the contract this one renews, and the renewal
+    # started from this one (set compare-and-set: one renewal at a time); a notice of non-renewal stops the
+    # auto-renewal at the term's end; a termination takes effect on ``terminates_on`` (China date)
+    renewal_of_id: Optional[int] = Field(default=None, foreign_key="contract.id", index=True)
+    renewed_by_id: Optional[int] = Field(default=None, foreign_key="contract.id")
+    non_renewal_at: Optional[datetime] = None
+    non_renewal_party: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
+    terminates_on: Optional[date] = None
+    termination_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 class ContractVersion(SQLModel, table=True):

@@ -17,7 +17,7 @@ from ..errors import Forbidden, NotFound, Unauthenticated
 from ..models import Contract, Invitation
 
 # a contract reaches its customer when it is sent for signature; before that it is the provider's internal draft
-CUSTOMER_VISIBLE = ("awaiting_customer", "countersigning", "active", "declined", "expired")
+CUSTOMER_VISIBLE = ("awaiting_customer", "countersigning", "active", "declined", "expired", "terminated", "ended")
 CUSTOMER_LANE = "customer"
 
 

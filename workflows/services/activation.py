@@ -3,17 +3,21 @@
 - The provider's ``sign`` is refused (409, before anything changes or any code is spent) while the gate would fail:
   a task guard. The diagram's own gate (``activation_check()`` after provider_countersign) is the safety net for any
   other path and routes back to the customer with a reminder.
-- ``activate_contract()`` sets the effective dates from the term, the renewal notice date (09:00 China time), writes
-  the payment schedule (``PaymentService.create_schedule``) and the ``contract.activated`` event for downstream
-  systems, all in the step's transaction; the package is then built by a job (``SigningService.finalize_when_active``).
+- ``activate_contract()`` sets the effective dates from the term, the renewal notice date (09:00 China time) and the
+  term's end for the diagram's timers, writes the payment schedule (``PaymentService.create_schedule``) and the
+  ``contract.activated`` event for downstream systems, all in the step's transaction; the package is then built by a
+  job (``SigningService.finalize_when_active``).
+- ``notify_renewal()`` (the renewal notice timer) tells both sides the term is ending; the account manager's mail
+  offers the renewal draft (``RenewalService.start``) from the contract's page.
 """
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
-from ..clock import CHINA, utcnow
+from ..clock import utcnow
+from ..contracts.term import renewal_notice_at, term_ends_at
 from ..errors import Conflict
 from ..models import Contract
+from .webhooks import contract_facts
 
-RENEWAL_HOUR = time(9, 0, tzinfo=CHINA)
 SIGNING_STATUSES = ("awaiting_customer", "countersigning")
 
 
@@ -59,17 +63,17 @@ class ActivationService:
         return [f"{key}: {value}" for key, value in self.missing(step.session, step.contract_id).items()]
 
     def activate_contract(self, step):
-        """Effective dates from the term, the renewal notice date, the instalments to pay, and the contract.activated
-        event (webhook)."""
+        """Effective dates from the term, the renewal notice date, the term's end, the instalments to pay, and the
+        contract.activated event (webhook)."""
         session = step.session
         contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
         if contract is None:  # no contract row (engine benchmarks): no dates, the notice timer is due at once
-            return {"effective_from": None, "effective_to": None, "renewal_notice_at": utcnow().isoformat()}
+            now = utcnow().isoformat()
+            return {"effective_from": None, "effective_to": None, "renewal_notice_at": now, "term_ends_at": now}
         data = self.contracts.version_data(session, contract.id, contract.current_version)
         term = data["term"]
         start, end = date.fromisoformat(term["start"]), date.fromisoformat(term["end"])
-        notice_days = int(term.get("notice_days") or 0)
-        notice_at = datetime.combine(end - timedelta(days=notice_days), RENEWAL_HOUR)
+        notice_at = renewal_notice_at(end, int(term.get("notice_days") or 0))
         contract.effective_from, contract.effective_to = start, end
         session.add(contract)
         self.payments.create_schedule(session, contract.id, data)
@@ -77,39 +81,37 @@ class ActivationService:
         letters = [{"code": row.code, "title": row.title, "status": row.status, "template_version": row.template_version,
                     "template_sha256": row.template_sha256}
                    for row in self.letters.attached(session, contract.id)]
-        figures = data["figures"]
         payload = {"event": "contract.activated", "contract": {
-            "id": contract.id, "number": contract.number, "title": contract.title, "version": contract.current_version,
-            "customer": {"name": data["customer"]["name"], "credit_code": data["customer"].get("credit_code", "")},
-            "provider": contract.provider_code, "service_types": data["service_types"],
-            "term": {"start": term["start"], "end": term["end"], "auto_renew_months": term.get("auto_renew_months", 0),
-                     "notice_days": notice_days},
-            "totals": {"net_amount": figures["net_amount"], "tax_amount": figures["tax_amount"],
-                       "total": figures["total"], "currency": "CNY"},
+            **contract_facts(contract, data), "version": contract.current_version,
             "document_sha256": signed.sha256 if signed is not None else None,
             "letters": letters}, "activated_at": utcnow().isoformat()}
         event_id = self.webhooks.enqueue(session, "contract.activated", contract.id, payload)
         step.events.append({"event": "contract_activated", "actor": "system",
                             "details": {"effective_from": term["start"], "effective_to": term["end"],
                                         "renewal_notice_at": notice_at.isoformat(), "webhook_event": event_id}})
-        return {"effective_from": term["start"], "effective_to": term["end"], "renewal_notice_at": notice_at.isoformat()}
+        return {"effective_from": term["start"], "effective_to": term["end"], "renewal_notice_at": notice_at.isoformat(),
+                "term_ends_at": term_ends_at(end).isoformat()}
 
     def notify_renewal(self, step):
-        """The renewal notice date came: mail the drafter and the customer's contact."""
+        """The renewal notice date came: mail the drafter (offering the renewal draft) and the customer's contact."""
         session = step.session
         contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
         if contract is None:
             return
         data = self.contracts.version_data(session, contract.id, contract.current_version)
         term = data["term"]
-        drafter = self.accounts.find(session, contract.created_by)
-        contact = (data["customer"].get("contact") or {}).get("email", "")
+        end = contract.effective_to.isoformat() if contract.effective_to else term["end"]
         renew = int(term.get("auto_renew_months") or 0)
-        what = (f"如不再续展，请在服务期满前 {term.get('notice_days')} 日书面通知对方；否则将自动续展 {renew} 个月。"
+        what = (f"如不再续展，请在服务期满前 {term.get('notice_days')} 日（即今日）书面通知对方；否则将自动续展 {renew} 个月。"
                 if renew else "本合同不自动续展，如需继续服务请及时续签。")
-        body = (f"您好：\n\n合同《{contract.title}》（{contract.number}）的服务期将于 {term['end']} 届满。\n{what}\n\n"
-                f"The term of contract {contract.number} ends on {term['end']}.\n")
-        for to in {a for a in ((drafter.email if drafter else ""), contact) if a}:
-            self.notifications.enqueue(session, "renewal_notice", to,
-                                       f"[签约] 续展通知：{contract.number} 将于 {term['end']} 到期", body, contract.id)
-        step.events.append({"event": "renewal_notice", "actor": "system", "details": {"term_end": term["end"]}})
+        text = f"合同《{contract.title}》（{contract.number}）的服务期将于 {end} 届满。\n{what}\n\n"
+        english = f"The term of contract {contract.number} ends on {end}.\n"
+        subject = f"[签约] 续展通知：{contract.number} 将于 {end} 到期"
+        self.notifications.tell_drafter(session, contract.id, "renewal_notice", subject,
+                                        f"{text}如需续签，可在合同页面“发起续签”，系统将按本合同预填续签合同草稿：\n")
+        contact = (data["customer"].get("contact") or {}).get("email", "")
+        drafter = self.accounts.find(session, contract.created_by)
+        if contact and contact != (drafter.email if drafter else ""):
+            self.notifications.enqueue(session, "renewal_notice", contact, subject, f"您好：\n\n{text}{english}",
+                                       contract.id)
+        step.events.append({"event": "renewal_notice", "actor": "system", "details": {"term_end": end}})

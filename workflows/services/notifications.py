@@ -106,6 +106,15 @@ class NotificationService:
         contract = CONTRACT_FACTS.first(session, {"id": contract_id})
         self.enqueue_many(session, self._to_drafter(self._active_users(session), contract, kind, subject, text))
 
+    def tell_both_sides(self, session, contract_id, contact_email, kind, subject, text):
+        """Mail the drafter (with the contract's page) and the customer's contact (without it: staff pages are not
+        theirs) the same news; one mail when they are the same address."""
+        contract = CONTRACT_FACTS.first(session, {"id": contract_id})
+        mails = self._to_drafter(self._active_users(session), contract, kind, subject, text)
+        if contact_email and contact_email not in {mail.to for mail in mails}:
+            mails.append(Mail(kind, contact_email, subject, f"您好：\n\n{text}", contract_id))
+        self.enqueue_many(session, mails)
+
     def _to_drafter(self, users, contract, kind, subject, text):
         drafter = next((u for u in users if u.username == contract.created_by), None)
         if drafter is None:

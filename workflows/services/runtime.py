@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from ..db import Pipeline, Statement, after_commit, after_rollback, insert_statement
@@ -183,6 +185,20 @@ class RuntimeService:
             self._advance(step)
             self._save(session, step)
         return fired
+
+    def signal(self, session, step, name, payload, at):
+        """Deliver the BPMN signal ``name`` (its ``payload`` becomes the catching event's variable) and run the engine;
+        what catches it, and what follows, is the diagram's. A timer the signal leads to that is due at ``at`` already
+        fires in the same step. Conflict when nothing in the instance waits for the signal now."""
+        try:
+            step.workflow.send_event(BpmnEvent(SignalEventDefinition(name), payload=payload))
+        except WorkflowException as exc:
+            raise Conflict(f"the process is not waiting for {name} (it has moved past the step that takes it, or runs "
+                           "on a diagram version without it)") from exc
+        self._advance(step)
+        step.survey()
+        if not self.fire_due_timers(session, step, at):
+            self._save(session, step)
 
     def _advance(self, step):
         try:

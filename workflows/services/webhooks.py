@@ -1,4 +1,8 @@
-"""Webhooks: events for downstream systems (``contract.activated``), an outbox written in the step's transaction.
+"""Webhooks: events for downstream systems, an outbox written in the step's transaction.
+
+Events: ``contract.activated``; ``contract.renewed`` (an auto-renewal added a term), ``contract.terminated`` (an early
+termination took effect), ``contract.expired`` (the term ended without renewal). Each carries the contract's facts
+(``contract_facts``: number, customer, provider, services, the term in force, totals) and says what happened.
 
 Delivery is a POST of the event's JSON body to ``WEBHOOK_URL`` with
 ``X-Qianyue-Signature: sha256=<hex HMAC-SHA256 of the exact body with WEBHOOK_SECRET>``, ``X-Qianyue-Event`` and
@@ -29,6 +33,21 @@ EVENT_TO_SEND = Statement("SELECT id, kind, payload, delivered_at FROM webhook_e
 MARK_DELIVERED = Statement("UPDATE webhook_event SET delivered_at = :now WHERE id = :id AND delivered_at IS NULL",
                            now=WebhookEvent.__table__.c.delivered_at)
 UNDELIVERED = Statement("SELECT id, contract_id FROM webhook_event WHERE delivered_at IS NULL ORDER BY id")
+
+
+def contract_facts(contract, data):
+    """What every contract event says of the contract: ``data`` is its current version's; the term is the one in
+    force (an auto-renewal moves its end; before activation, the version's)."""
+    term, figures = data["term"], data["figures"]
+    return {
+        "id": contract.id, "number": contract.number, "title": contract.title,
+        "customer": {"name": data["customer"]["name"], "credit_code": data["customer"].get("credit_code", "")},
+        "provider": contract.provider_code, "service_types": data["service_types"],
+        "term": {"start": contract.effective_from.isoformat() if contract.effective_from else term["start"],
+                 "end": contract.effective_to.isoformat() if contract.effective_to else term["end"],
+                 "auto_renew_months": term.get("auto_renew_months", 0), "notice_days": term.get("notice_days", 0)},
+        "totals": {"net_amount": figures["net_amount"], "tax_amount": figures["tax_amount"], "total": figures["total"],
+                   "currency": "CNY"}}
 
 
 class DeliveryFailed(RuntimeError):
