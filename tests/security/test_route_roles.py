@@ -89,7 +89,7 @@ TABLE = [
     ("POST", "/contracts/{contract}/jobs/1/retry",                       302, 403, 403, 403, 403, 302, 302, 302),
     ("GET", "/payments",                                                 302, 200, 200, 200, 200, 200, 302, 302),
     ("GET", "/payments?contract={contract}",                             302, 200, 200, 200, 200, 200, 302, 302),
-    ("POST", "/payments/record",                                         302, 403, 403, 404, 403, 403, 302, 302),
+    ("POST", "/payments/record",                                         302, 403, 403, 422, 403, 403, 302, 302),
     ("POST", "/payments/import",                                         302, 403, 403, 422, 403, 403, 302, 302),
     ("POST", "/contracts/{contract}/renewal",                            302, 302, 403, 403, 403, 403, 302, 302),
     ("POST", "/contracts/{contract}/non-renewal",                        302, 302, 403, 403, 403, 302, 302, 302),
