@@ -86,7 +86,8 @@ def list_contracts():
         return jsonify({"items": [contract_summary(c) for c in items], "total": total, "limit": limit, "offset": offset})
 
 
-@bp.get("/contracts/export.<any(csv, xlsx):kind>")
+@bp.get("/contracts/export.csv", defaults={"kind": "csv"})
+@bp.get("/contracts/export.xlsx", defaults={"kind": "xlsx"})
 def export_contracts(kind):
     """The register's search as CSV or XLSX (staff; at most EXPORT_LIMIT rows, else 422 with the count)."""
     require_staff()

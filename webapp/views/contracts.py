@@ -45,7 +45,8 @@ def index():
                            saved_filters=platform().register.saved_filters(g.user)), 422 if errors else 200
 
 
-@bp.get("/export.<any(csv, xlsx):kind>")
+@bp.get("/export.csv", defaults={"kind": "csv"})
+@bp.get("/export.xlsx", defaults={"kind": "xlsx"})
 @roles_required(*STAFF)
 def export(kind):
     query = _search()[0]
