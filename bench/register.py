@@ -173,11 +173,11 @@ def searches(customer, number_part):
         ("status + term end range", {"status": "active", "end_from": "2027-01-01", "end_to": "2027-06-30"}),
         ("canned: expiring within 30 days", {"canned": "expiring"}),
         ("canned: awaiting the customer > 7 days", {"canned": "awaiting_customer"}),
-        ("clause text, rare phrase (5 chars)", {"text": "临时基站"}),
-        ("clause text, rare phrase + status", {"text": "派驻工程师", "status": "active"}),
+        ("clause text, a special term (1 in 8)", {"text": "临时基站"}),
+        ("clause text, a special term + status", {"text": "派驻工程师", "status": "active"}),
         ("clause text, boilerplate (all match)", {"text": "不可抗力"}),
-        ("clause text, 2 characters", {"text": "基站"}),
-        ("clause text, the customer's name", {"text": name}),
+        ("clause text, 2 characters (1 in 8)", {"text": "基站"}),
+        ("clause text, a customer's name (1 in 4,000)", {"text": name}),
     ]
 
 
