@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 import workflows.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from workflows.db import make_engine
+from workflows.models.register import is_declared
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -17,7 +18,8 @@ def run_migrations_online():
             # it goes to the driver before SQLAlchemy begins one (our engine's BEGIN hook would come first otherwise)
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=sqlite, compare_type=True, transactional_ddl=True)
+                          render_as_batch=sqlite, compare_type=True, transactional_ddl=True,
+                          include_name=is_declared)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

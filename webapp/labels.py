@@ -54,7 +54,8 @@ JOB_KINDS = {"document.prepare": _l("Preparing the document to sign"),
              "webhook.deliver": _l("Delivering a webhook event"),
              "process.timer": _l("Firing a process timer"),
              "jobs.purge": _l("Deleting old finished jobs"),
-             "payments.scan": _l("Payment reminders and overdue instalments")}
+             "payments.scan": _l("Payment reminders and overdue instalments"),
+             "register.index": _l("Taking the clause text for the register's search")}
 JOB_STATUSES = {"queued": _l("waiting"), "running": _l("running"), "done": _l("done"), "dead": _l("gave up")}
 TASK_STATES = {"open": _l("waiting for a decision"), "completed": _l("decided"), "cancelled": _l("cancelled"),
                "suspended": _l("suspended (process error)")}
@@ -71,6 +72,9 @@ SERVICE_TYPES = {"internet_line": _l("Internet dedicated line"), "vpn_line": _l(
                  "egov_network": _l("E-government network"), "idc": _l("Data centre / IDC"),
                  "voice_line": _l("Voice line"), "technical_service": _l("Technical service")}
 
+
+# the register's canned filters (workflows/services/register.py CANNED_FILTERS), N being the days chosen beside
+CANNED_FILTERS = {"expiring": _l("Expiring within N days"), "awaiting_customer": _l("Awaiting the customer for more than N days")}
 
 # what each key of a contract's data means, for the change list (a dotted path reads 甲方 · 项目联系人 · 电话)
 FIELD_PARTS = {
@@ -181,5 +185,5 @@ def init_app(app):
                                  ACTIVATION_PROBLEM_LABELS=ACTIVATION_PROBLEMS,
                                  PROCESS_STATUS_LABELS=PROCESS_STATUSES, VERSION_NOTE_LABELS=VERSION_NOTES,
                                  CHANGE_STATUS_LABELS=CHANGE_STATUSES, PAYMENT_STATUS_LABELS=PAYMENT_STATUSES,
-                                 PARTY_LABELS=PARTIES,
+                                 PARTY_LABELS=PARTIES, CANNED_FILTER_LABELS=CANNED_FILTERS,
                                  SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, label=label)

@@ -6,8 +6,8 @@ Three layers, constructed in the order of their dependencies:
   (the inbox), ``history``, ``timers``, ``jobs`` (durable background work);
 - the domain: contracts and their versions, templates, letters, customers, documents, accounts, notifications...;
 - the use cases, which own their transactions and enforce who may act on which contract: ``drafting``,
-  ``approval``, ``invitations``, ``signing``, ``renewals``, ``termination`` (and ``access``, the one policy they
-  share).
+  ``approval``, ``invitations``, ``signing``, ``renewals``, ``termination``, ``register`` (and ``access``, the one
+  policy they share).
 
 What runs inside a process step is declared at the end, in the order it runs: the step listeners, the functions the
 diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers (with
@@ -38,6 +38,7 @@ from .services import notifications, payments, timers, webhooks
 from .services.notifications import DIGEST, MAIL, NotificationService
 from .services.payments import SCAN, SCAN_AT, PaymentService
 from .services.people import PeopleService
+from .services.register import INDEX, RegisterService
 from .services.renewals import RenewalService
 from .services.runtime import TIMER, RuntimeService
 from .services.sessions import SessionService
@@ -84,7 +85,8 @@ class Platform:
         self.health = HealthService(self.db, self.toolkit)
         self.signing = SigningService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                       self.history, self.jobs, self.notifications, self.toolkit, base_url, log_codes)
-        self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters)
+        self.register = RegisterService(self.db, self.access, self.contracts, self.documents, self.people)
+        self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters, self.register)
         self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                         self.signing)
         self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers, self.letters)
@@ -142,6 +144,7 @@ class Platform:
         self.jobs.register(DIGEST, self.notifications.send_digest, **notifications.DIGEST_POLICY)
         self.jobs.register(PURGE, self.jobs.purge)
         self.jobs.register(SCAN, self.payments.run_scan, **payments.SCAN_POLICY)
+        self.jobs.register(INDEX, self.register.index_job)
         self.jobs.register_recurring("overdue_digest", DIGEST, digest_at)  # every day, China time
         self.jobs.register_recurring("purge_jobs", PURGE, PURGE_AT)
         self.jobs.register_recurring("payment_scan", SCAN, SCAN_AT)  # reminders and overdue instalments

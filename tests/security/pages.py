@@ -6,7 +6,7 @@ from tests.security.test_route_roles import TABLE
 from tests.security.world import ROLES
 
 NOT_PAGES = ("/api/", "/idp/.well", "/idp/jwks", "/static/", "/healthz", "/readyz")
-FETCHED = re.compile(r"\.(json|csv|png|ico|bpmn|dmn|xml)(\?|$)|/download$|/preview$")  # what a page fetches or offers
+FETCHED = re.compile(r"\.(json|csv|xlsx|png|ico|bpmn|dmn|xml)(\?|$)|/download$|/preview$")  # what a page fetches or offers
 PDF = re.compile(r"\.pdf(\?|$)")
 
 

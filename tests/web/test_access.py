@@ -17,6 +17,7 @@ PAGES = {
     "/inbox": {**STAFF, "customer": 200},
     "/contracts": STAFF,
     "/contracts/export.csv": STAFF,
+    "/contracts/export.xlsx": STAFF,
     "/contracts/new": ONLY("sales"),
     "/contracts/{contract}": STAFF,
     "/contracts/{contract}/edit": ONLY("sales"),

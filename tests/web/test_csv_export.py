@@ -31,9 +31,9 @@ def test_a_customer_named_like_a_formula_is_exported_as_text(api, as_user):
     assert header == COLUMNS
     (row,) = rows
     cells = dict(zip(header, row))
-    assert cells["customer"] == "'" + HYPERLINK
-    assert cells["title"] == "'" + draft["title"]
-    assert (cells["number"], cells["total"], cells["version"]) == (created.json["number"], "1080000.00", "1")
+    assert cells["客户名称"] == "'" + HYPERLINK
+    assert cells["合同名称"] == "'" + draft["title"]
+    assert (cells["合同编号"], cells["合同金额（元）"], cells["版本"]) == (created.json["number"], "1080000.00", "1")
 
 
 @pytest.mark.parametrize("text", [HYPERLINK, "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1+1", "\r=1+1",
@@ -57,10 +57,11 @@ def test_numbers_the_export_writes_stay_numbers():
 
 
 def test_every_cell_is_quoted():
-    contract = SimpleNamespace(number="N1", title="a,b", customer_name='say "hi"', status="draft", total=Decimal("1.5"),
-                               service_types="idc", current_version=2, created_by="-sales",
-                               created_at=datetime(2025, 1, 1, tzinfo=timezone.utc), effective_from=None,
+    contract = SimpleNamespace(number="N1", title="a,b", customer_name='say "hi"', customer_credit_code="", status="draft",
+                               total=Decimal("1.5"), service_types="idc", current_version=2, created_by="-sales",
+                               created_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                               updated_at=datetime(2025, 1, 1, 16, 30, 59, tzinfo=timezone.utc), effective_from=None,
                                effective_to=date(2026, 1, 1))
-    line = contracts_csv([contract]).splitlines()[1]
-    assert line == ('"N1","a,b","say ""hi""","draft","1.50","idc","2","\'-sales","2025-01-01T00:00:00+00:00","",'
-                    '"2026-01-01"')
+    line = contracts_csv([contract], {"draft": "草稿"}, {}).splitlines()[1]
+    assert line == ('"N1","a,b","say ""hi""","","机房/IDC","草稿","1.50","2","","2026-01-01","\'-sales","2025-01-01 08:00",'
+                    '"2025-01-02 00:30"')

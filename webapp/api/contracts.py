@@ -1,15 +1,17 @@
-"""Contracts in the API: drafts, their documents, history and package."""
+"""Contracts in the API: the register (search, saved filters, exports), drafts, their documents, history and package."""
 from dataclasses import asdict
 
 from flask import Response, g, jsonify, request, url_for
 
 from workflows.actors import is_customer
+from workflows.errors import ValidationFailed
 from workflows.services.contracts import STATUS_TITLES
+from workflows.services.register import RegisterQuery
 from workflows.services.history import event_as_dict
 from workflows.services.tasks import task_as_dict
 
-from ..downloads import pdf_response
-from . import bp, json_body, page_args, platform, require_staff
+from ..downloads import pdf_response, register_export
+from . import bp, json_body, json_object, page_args, platform, require_staff
 
 
 def contract_summary(contract):
@@ -101,16 +103,52 @@ def create_contract():
 
 @bp.get("/contracts")
 def list_contracts():
+    """The register: the contracts the caller may see that match the query arguments, newest first, paged."""
     limit, offset = page_args()
+    query = RegisterQuery.parse(request.args)
     with platform().db.read() as session:
-        if is_customer(g.actor):
-            items = platform().access.customer_contracts(session, g.actor)
-            total, items = len(items), items[offset:offset + limit]
-        else:
-            items, total = platform().contracts.search(
-                session, status=request.args.get("status"), customer=request.args.get("customer"),
-                number=request.args.get("number"), limit=limit, offset=offset)
+        items, total = platform().register.page(session, g.actor, query, limit=limit, offset=offset)
         return jsonify({"items": [contract_summary(c) for c in items], "total": total, "limit": limit, "offset": offset})
+
+
+@bp.get("/contracts/export.csv", defaults={"kind": "csv"})
+@bp.get("/contracts/export.xlsx", defaults={"kind": "xlsx"})
+def export_contracts(kind):
+    """The register's search as CSV or XLSX (staff; at most EXPORT_LIMIT rows, else 422 with the count)."""
+    require_staff()
+    query = RegisterQuery.parse(request.args)
+    with platform().db.read() as session:
+        items, names = platform().register.export(session, g.actor, query)
+    return register_export(kind, items, names)
+
+
+def filter_as_dict(saved):
+    return {"id": saved.id, "name": saved.name, "query": saved.query, "created_at": saved.created_at.isoformat(),
+            "contracts_url": url_for("api.list_contracts") + "?" + saved.query}
+
+
+@bp.get("/contracts/filters")
+def list_saved_filters():
+    return jsonify({"items": [filter_as_dict(saved) for saved in platform().register.saved_filters(g.actor)]})
+
+
+@bp.post("/contracts/filters")
+def save_filter():
+    """Save a search (``query``: the query string of GET /contracts) under a ``name``; the same name replaces it."""
+    body = json_object()
+    query = body.get("query", "")
+    if not isinstance(query, str):
+        raise ValidationFailed("query is the query string of a search", {"query": "expected a string"})
+    saved = platform().register.save_filter(g.actor, body.get("name"), RegisterQuery.from_query_string(query))
+    response = jsonify(filter_as_dict(saved))
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/contracts/filters/<int:filter_id>")
+def delete_saved_filter(filter_id):
+    platform().register.delete_filter(g.actor, filter_id)
+    return "", 204
 
 
 @bp.get("/contracts/<int:contract_id>")

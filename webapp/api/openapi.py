@@ -1,8 +1,14 @@
 """The OpenAPI 3.1 document. A test checks it validates and that every /api/v1 route is in it."""
 import re
 
+from workflows.contracts.catalog import SERVICE_TYPES
+from workflows.services.contracts import STATUS_TITLES
+from workflows.services.register import CANNED_FILTERS, EXPORT_LIMIT, MAX_DAYS, MAX_TERMS
+
+from ..downloads import REGISTER_EXPORTS
 from ..inputs import LARGEST_ID, LARGEST_OFFSET, MAX_JSON_DEPTH
 from . import MAX_PAGE
+
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -49,6 +55,24 @@ TASK_ID = _path_param("task_id", {"type": "string", "format": "uuid"})
 PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"outside 1 to {MAX_PAGE}: 422"),
           _query("offset", {"type": "integer", "minimum": 0, "maximum": LARGEST_OFFSET}, "negative or too large: 422")]
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+DAY = {"type": "string", "format": "date"}
+AMOUNT = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$"}
+REGISTER_SEARCH = [  # what RegisterQuery.parse reads; every argument given must hold
+    _query("number", {"type": "string", "maxLength": 40}, "part of the contract number"),
+    _query("customer", {"type": "string", "maxLength": 100}, "part of the customer's name"),
+    _query("credit_code", {"type": "string", "pattern": "^[0-9A-Za-z]{1,18}$"},
+           "the start of the unified social credit code"),
+    _query("service_type", {"enum": list(SERVICE_TYPES)}), _query("status", {"enum": list(STATUS_TITLES)}),
+    _query("min_total", AMOUNT, "yuan, inclusive"), _query("max_total", AMOUNT, "yuan, inclusive"),
+    _query("start_from", DAY, "the term in force starts on or after"), _query("start_to", DAY, "... on or before"),
+    _query("end_from", DAY, "the term in force ends on or after"), _query("end_to", DAY, "... on or before"),
+    _query("text", {"type": "string", "maxLength": 100},
+           f"up to {MAX_TERMS} words, each in a paragraph of the current version's text (Chinese or not)"),
+    _query("canned", {"enum": [canned.code for canned in CANNED_FILTERS]},
+           "expiring: active, the term ends within `days` (30); awaiting_customer: sent for signature more than "
+           "`days` (7) ago, unsigned"),
+    _query("days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}, "the canned filter's N"),
+]
 
 
 def _links(source, *targets):
@@ -76,10 +100,28 @@ def build_document():
         "/contracts": {
             "post": _op("Create a draft contract (role sales); starts its approval process", 201, REF("Contract"),
                         403, 409, 422, body=REF("ContractDraft"), tag="contracts", links=_links("/id", *CONTRACT_LINKS)),
-            "get": _op("List contracts, newest first", 200, REF("ContractPage"), 403, 422, tag="contracts",
-                       params=[_query("status", {"type": "string"}), _query("customer", {"type": "string"}),
-                               _query("number", {"type": "string"}), *PAGING],
-                       links=_links("/items/0/id", *CONTRACT_LINKS)),
+            "get": _op("The register: the contracts you may see that match every argument given, newest first "
+                       "(a customer: its own)", 200, REF("ContractPage"), 403, 422, tag="contracts",
+                       params=[*REGISTER_SEARCH, *PAGING], links=_links("/items/0/id", *CONTRACT_LINKS)),
+        },
+        **{f"/contracts/export.{kind}": {"get": _op(
+            f"The register's search as {kind.upper()} (staff): the arguments of GET /contracts, Chinese headers, "
+            f"amounts as numbers to the fen, times in China time; at most {EXPORT_LIMIT} contracts, else 422", 200,
+            {"type": "string", "format": "binary"}, 403, 422, tag="contracts", params=REGISTER_SEARCH, media=media)}
+           for kind, (_write, media) in REGISTER_EXPORTS.items()},
+        "/contracts/filters": {
+            "get": _op("Your saved register searches (staff), by name", 200, {"type": "object", "properties": {
+                "items": {"type": "array", "items": REF("SavedFilter")}}}, 403, tag="contracts"),
+            "post": _op("Save a register search under a name (staff); the same name again replaces its search", 201,
+                        REF("SavedFilter"), 403, 409, 422, tag="contracts", body={
+                            "type": "object", "required": ["name", "query"], "properties": {
+                                "name": {"type": "string", "minLength": 1, "maxLength": 60},
+                                "query": {"type": "string", "description": "the query string of GET /contracts"}}}),
+        },
+        "/contracts/filters/{filter_id}": {
+            "delete": {**_op("Delete one of your saved searches (another person's: 404)", 204, {}, 403, 404,
+                             tag="contracts", params=[_path_param("filter_id", ID)]),
+                       "responses": {"204": {"description": "Deleted"}, **_errors(400, 401, 403, 404)}},
         },
         "/contracts/{contract_id}": {
             "get": _op("A contract: status, figures, open tasks, letters, lint findings, versions, history", 200,
@@ -385,6 +427,9 @@ SCHEMAS = {
         "termination_reason": {"type": ["string", "null"]},
         "earliest_termination": {"type": ["string", "null"], "format": "date"},
         "renewal_of": {"type": ["object", "null"]}, "renewed_by": {"type": ["object", "null"]}}},
+    "SavedFilter": {"type": "object", "required": ["id", "name", "query"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "query": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"}, "contracts_url": {"type": "string"}}},
     "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
                                                       "total": {"type": "integer"}}},
     "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {

@@ -1,14 +1,15 @@
-"""Contract pages: the list (with CSV export), one contract, the draft form, preview, documents, versions; after
-activation, the renewal draft, the notice of non-renewal and early termination."""
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+"""Contract pages: the register (search, canned and saved filters, CSV and XLSX export), one contract, the draft
+form, preview, documents, versions; after activation, the renewal draft, the notice of non-renewal and early
+termination."""
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from workflows.actors import STAFF_ROLES
 from workflows.clock import china_time, utcnow
-from workflows.contracts.export import contracts_csv
 from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
+from workflows.services.register import CANNED_FILTERS, EXPORT_LIMIT, RegisterQuery
 
-from ..downloads import pdf_response
+from ..downloads import pdf_response, register_export
 from ..forms import ContractForm
 from ..inputs import page_number
 from ..labels import field_errors, know_people, people_in
@@ -17,31 +18,81 @@ from ..security import document_response, platform, roles_required
 bp = Blueprint("contracts", __name__, url_prefix="/contracts")
 STAFF = tuple(sorted(STAFF_ROLES))
 PAGE_SIZE = 25
-CSV_LIMIT = 10_000
+# what the page says under a search field the register refused (its own messages are for API clients)
+SEARCH_ERRORS = {"min_total": _l("Enter an amount in yuan, at most two decimals."), "max_total": _l("Enter an amount in yuan, at most two decimals, not below the lower one."),
+                 "start_from": _l("Enter a date."), "start_to": _l("Enter a date, not before the first one."),
+                 "end_from": _l("Enter a date."), "end_to": _l("Enter a date, not before the first one."),
+                 "days": _l("Enter 1 to 3650 days, with a canned filter."), "text": _l("At most 5 words, 100 characters."),
+                 "credit_code": _l("Letters and digits of a unified social credit code, at most 18.")}
 
 
-def search_args():
-    return {"status": request.args.get("status") or None, "customer": (request.args.get("customer") or "").strip()[:100] or None,
-            "number": (request.args.get("number") or "").strip()[:40] or None}
+def _search():
+    """The register search of the page's query arguments, and the page's messages for the arguments it refused."""
+    try:
+        return RegisterQuery.parse(request.args), {}
+    except ValidationFailed as exc:
+        return None, {name: SEARCH_ERRORS.get(name, _("Not a valid choice.")) for name in exc.fields}
 
 
 @bp.get("")
 @roles_required(*STAFF)
 def index():
+    query, errors = _search()
     page = page_number(PAGE_SIZE)
-    with platform().db.read() as session:
-        items, total = platform().contracts.search(session, **search_args(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    return render_template("contracts/index.html", items=items, total=total, page=page,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=search_args())
+    items, total = [], 0
+    if query is not None:
+        with platform().db.read() as session:
+            items, total = platform().register.page(session, g.user, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template("contracts/index.html", items=items, total=total, page=page, errors=errors, query=query,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), canned_filters=CANNED_FILTERS,
+                           saved_filters=platform().register.saved_filters(g.user)), 422 if errors else 200
 
 
-@bp.get("/export.csv")
+@bp.get("/export.csv", defaults={"kind": "csv"})
+@bp.get("/export.xlsx", defaults={"kind": "xlsx"})
 @roles_required(*STAFF)
-def export_csv():
-    with platform().db.read() as session:
-        items, _total = platform().contracts.search(session, **search_args(), limit=CSV_LIMIT, offset=0)
-    return Response(contracts_csv(items), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="contracts.csv"'})
+def export(kind):
+    query = _search()[0]
+    if query is None:
+        flash(_("Nothing was exported: the search is not valid."), "error")
+        return redirect(url_for("contracts.index", **request.args))
+    try:
+        with platform().db.read() as session:
+            items, names = platform().register.export(session, g.user, query)
+    except ValidationFailed:
+        flash(_("Nothing was exported: the search matches more contracts than an export holds (%(limit)s); narrow it.",
+                limit=EXPORT_LIMIT), "error")
+        return redirect(url_for("contracts.index", **request.args))
+    return register_export(kind, items, names)
+
+
+@bp.post("/filters")
+@roles_required(*STAFF)
+def save_filter():
+    """Save the search the form carries under a name; the same name again replaces it."""
+    back = url_for("contracts.index")
+    try:
+        query = RegisterQuery.from_query_string(request.form.get("query", ""))
+        back += "?" + query.query_string()
+        saved = platform().register.save_filter(g.user, request.form.get("name"), query)
+        flash(_("Saved the filter %(name)s.", name=saved.name), "success")
+    except ValidationFailed as exc:
+        flash(_("Give the filter a name of 1 to 60 characters.") if "name" in exc.fields else
+              _("Choose a filter to save first.") if "query" in exc.fields else _("The search is not valid."), "error")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(back)
+
+
+@bp.post("/filters/<int:filter_id>/delete")
+@roles_required(*STAFF)
+def delete_filter(filter_id):
+    try:
+        platform().register.delete_filter(g.user, filter_id)
+        flash(_("The saved filter was deleted."), "success")
+    except NotFound:
+        abort(404)
+    return redirect(url_for("contracts.index"))
 
 
 @bp.get("/<int:contract_id>")

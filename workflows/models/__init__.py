@@ -21,10 +21,11 @@ from .jobs import Job, RecurringExecution  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
 from .payments import Instalment, PaymentReceived  # noqa: E402
+from .register import Clause, ContractClause, SavedFilter  # noqa: E402
 from .signing import AuditAnchor, DocumentPage, IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
-__all__ = ["ApiToken", "AuditAnchor", "ContactChange", "Contract", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
+__all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "DocumentPage", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "Instalment",
            "IntentCode", "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "PaymentReceived", "ProcessDefinition",
-           "ProcessInstance", "Provider", "RecurringExecution", "Signature", "SignedDocument", "SigningIdentity", "User",
+           "ProcessInstance", "Provider", "RecurringExecution", "SavedFilter", "Signature", "SignedDocument", "SigningIdentity", "User",
            "WebSession", "WebhookDelivery", "WebhookEvent"]

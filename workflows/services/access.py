@@ -9,7 +9,7 @@
 - A customer's task (the lane ``customer``) is acted on by the bound customer alone: staff, administrators included,
   see it but never decide, sign, hold or hand it on for them; the signer changes only by a change of contact.
 """
-from sqlalchemy import or_
+from sqlalchemy import and_, false, or_, true
 from sqlmodel import select
 
 from ..actors import is_customer, is_staff
@@ -45,11 +45,20 @@ class AccessService:
 
     def customer_contracts(self, session, customer):
         """The contracts bound to a customer, newest first."""
-        bound = select(Invitation.contract_id).where(Invitation.identity_id == customer.identity_id,
-                                                     Invitation.revoked_at.is_(None))
-        query = select(Contract).where(Contract.status.in_(CUSTOMER_VISIBLE), or_(Contract.id.in_(bound), *(
-            [Contract.customer_credit_code == customer.credit_code] if customer.credit_code else [])))
+        query = select(Contract).where(self.visible_contracts(customer))
         return list(session.exec(query.order_by(Contract.updated_at.desc(), Contract.id.desc())))
+
+    def visible_contracts(self, actor):
+        """The SQL condition on ``Contract`` of the contracts ``actor`` may see (as :meth:`contract` decides one by
+        one): every one for staff, a customer's bound ones (:meth:`is_bound`), none for anyone else."""
+        if is_staff(actor):
+            return true()
+        if not is_customer(actor):
+            return false()
+        bound = select(Invitation.contract_id).where(Invitation.identity_id == actor.identity_id,
+                                                     Invitation.revoked_at.is_(None))
+        return and_(Contract.status.in_(CUSTOMER_VISIBLE), or_(Contract.id.in_(bound), *(
+            [Contract.customer_credit_code == actor.credit_code] if actor.credit_code else [])))
 
     def task(self, session, actor, task_id):
         """An open or done task ``actor`` may look at: its role's, and for a customer only on a bound contract."""

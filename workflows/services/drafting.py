@@ -1,15 +1,17 @@
-"""Drafting a contract: sales create it and revise the draft; every version pins the letters its services mandate.
+"""Drafting a contract: sales create it and revise the draft; every version pins the letters its services mandate and
+gives the register its clause text (in the same transaction: a search finds what was saved).
 
 Submitting is a decision (``ApprovalService.submit``).
 """
 
 
 class DraftingService:
-    def __init__(self, db, access, contracts, letters):
+    def __init__(self, db, access, contracts, letters, register):
         self.db = db
         self.access = access
         self.contracts = contracts
         self.letters = letters
+        self.register = register
 
     def providers(self, actor, contract=None):
         """The provider profiles a draft of ``actor`` may be made for, as (code, name), and the one chosen unless they
@@ -33,6 +35,7 @@ class DraftingService:
         with self.db.write() as session:
             contract, version = self.contracts.create(session, provider, data, number, actor)
             self.letters.pin(session, contract, version)
+            self.register.index_clauses(session, contract)
             self.contracts.start_process(session, contract, actor)
             return contract
 
@@ -42,4 +45,5 @@ class DraftingService:
         with self.db.write() as session:
             contract, version = self.contracts.update(session, contract_id, patch, actor)
             self.letters.pin(session, contract, version)
+            self.register.index_clauses(session, contract)
             return contract
