@@ -95,7 +95,7 @@ class Platform:
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts, self.payments)
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
-                                       self.notifications, self.webhooks)
+                                       self.notifications, self.webhooks, self.payments)
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
                                               self.webhooks)
         self._declare_process_hooks(digest_at)

@@ -7,7 +7,16 @@ from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, activate, activa
                                      draft_with_term, events, instance_status, mails, today, waiting_timers,
                                      webhook_events)
 from tests.process.test_lifecycle import small_contract
-from workflows.contracts.term import renewed_end
+from sqlmodel import select
+
+from workflows.contracts.term import date_shift, renewed_end
+from workflows.models import Instalment
+
+
+def instalments(platform, contract_id):
+    with platform.db.read() as session:
+        return [(row.seq, row.due_date, row.amount) for row in session.exec(
+            select(Instalment).where(Instalment.contract_id == contract_id).order_by(Instalment.seq))]
 
 
 def test_an_auto_renewing_contract_extends_its_term_at_the_end_date_and_tells_both_sides(api, platform):
@@ -22,8 +31,14 @@ def test_an_auto_renewing_contract_extends_its_term_at_the_end_date_and_tells_bo
 
     term_over = china_midnight(end + timedelta(days=1))
     assert platform.timers.run_due(at=term_over - timedelta(seconds=1)) == 0  # the last day is still the old term
+    before = instalments(platform, contract_id)
+    assert before  # the plan written at activation
     assert platform.timers.run_due(at=term_over) == 1
     new_end = renewed_end(end, 12)
+    start = end - timedelta(days=365)
+    shift = date_shift(start, end + timedelta(days=1))  # the added term pays as the first did, a term later
+    assert instalments(platform, contract_id) == before + [
+        (len(before) + n + 1, shift(due), amount) for n, (_, due, amount) in enumerate(before)]
     contract = detail(api, contract_id)
     assert (contract["status"], contract["effective_to"]) == ("active", new_end.isoformat())
     assert contract["lifecycle"]["notice_deadline"] == (new_end - timedelta(days=90)).isoformat()

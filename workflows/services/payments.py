@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
@@ -33,6 +33,7 @@ from ..actors import is_staff
 from ..clock import aware, china_time, utcnow
 from ..contracts.catalog import TEMPLATES
 from ..contracts.money import FEN, format_yuan, to_fen
+from ..contracts.term import date_shift, renewed_end
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..models import Contract, Instalment, PaymentReceived
 
@@ -185,6 +186,22 @@ class PaymentService:
         for seq, due in enumerate(data["figures"]["schedule"], start=1):
             session.add(Instalment(contract_id=contract_id, seq=seq, due_date=date.fromisoformat(due["due_date"]),
                                    amount=Decimal(due["amount"])))
+        session.flush()
+
+    def extend_schedule(self, session, contract_id, data, previous_end, periods, months):
+        """An auto-renewal's instalments, in its transaction: the contract's schedule again for each of ``periods``
+        terms of ``months`` added after ``previous_end``, each due date moved to the same place in the new term (the
+        renewal runs on the contract's own terms, 按原合同条款)."""
+        start = date.fromisoformat(data["term"]["start"])
+        seq = session.exec(select(func.max(Instalment.seq)).where(Instalment.contract_id == contract_id)).one() or 0
+        period_end = previous_end
+        for _ in range(periods):
+            shift = date_shift(start, period_end + timedelta(days=1))
+            for due in data["figures"]["schedule"]:
+                seq += 1
+                session.add(Instalment(contract_id=contract_id, seq=seq, amount=Decimal(due["amount"]),
+                                       due_date=shift(date.fromisoformat(due["due_date"]))))
+            period_end = renewed_end(period_end, months)
         session.flush()
 
     # --- reading ----------------------------------------------------------------------------------------------------

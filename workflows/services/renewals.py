@@ -44,7 +44,7 @@ RECORD_NON_RENEWAL = Statement(
 
 
 class RenewalService:
-    def __init__(self, db, access, contracts, letters, history, notifications, webhooks):
+    def __init__(self, db, access, contracts, letters, history, notifications, webhooks, payments):
         self.db = db
         self.access = access
         self.contracts = contracts
@@ -52,6 +52,7 @@ class RenewalService:
         self.history = history
         self.notifications = notifications
         self.webhooks = webhooks
+        self.payments = payments  # an auto-renewal adds its term's instalments
 
     # --- the renewal contract -------------------------------------------------------------------------------------------
     def start(self, actor, contract_id):
@@ -178,6 +179,7 @@ class RenewalService:
             end, periods = renewed_end(end, months), periods + 1  # one renewal up to the term in force, not one each
         contract.effective_to = end
         session.add(contract)
+        self.payments.extend_schedule(session, contract.id, data, previous, periods, months)
         details = {"previous_end": previous.isoformat(), "effective_to": end.isoformat(), "months": months * periods}
         event_id = self.webhooks.enqueue(session, "contract.renewed", contract.id, {
             "event": "contract.renewed", "contract": contract_facts(contract, data), **details,
