@@ -31,7 +31,9 @@ class Contract(SQLModel, table=True):
     """A contract; its content lives in immutable ``ContractVersion`` rows."""
 
     __tablename__ = "contract"
-    __table_args__ = (Index("ix_contract_status_created", "status", "created_at"),)
+    __table_args__ = (Index("ix_contract_status_created", "status", "created_at"),
+                      Index("ix_contract_created_at", "created_at"),  # the dashboard's contracts per month
+                      Index("ix_contract_status_effective_to", "status", "effective_to"))  # ... and those expiring
 
     id: Optional[int] = Field(default=None, primary_key=True)
     number: str = Field(max_length=40, unique=True)
