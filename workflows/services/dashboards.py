@@ -4,9 +4,11 @@ view costs the same at 100,000 contracts as at 100 (bench/dashboards.py measures
 - Contracts by status (whatever statuses exist), and per month of the last ``MONTHS`` months (China time): how many
   were created, how many became active, and the value signed (the totals of those activated, summed in fen: exact on
   SQLite, whose NUMERIC is a float, as on PostgreSQL).
-- Cycle time per step: from a user task's creation (its inbox row) to its ``task_completed`` history event, for the
-  tasks completed in the same months; p50 and p90 interpolated as PostgreSQL's ``percentile_cont`` does (SQLite has
-  none: window functions find the two neighbouring values and the interpolation is done here).
+- Cycle time per step: from a user task's creation to its completion, for the tasks completed in the same months; p50
+  and p90 interpolated as PostgreSQL's ``percentile_cont`` does (SQLite has none: window functions find the two
+  neighbouring values and the interpolation is done here). Read from the task's inbox row, which holds both
+  instants (its ``completed_at`` is the instant of its ``task_completed`` history event, written in the same step):
+  one index-only scan, where joining each completion event to its task took 300 ms at 100,000 contracts.
 - Where contracts wait now: open tasks per step by age, those past their due time, and the longest waiting.
 - Instalments overdue (due before today, not fully paid, of active contracts, as ``PaymentService`` flags them) by
   days overdue, and active contracts whose term ends within 30, 60 or 90 days.
@@ -33,7 +35,6 @@ OVERDUE_BUCKETS = (30, 60, 90)  # days an instalment is overdue: 1–30, 31–60
 EXPIRY_WINDOWS = (30, 60, 90)  # days until an active contract's term ends
 LONGEST_WAITING = 10
 ACTIVATED = "contract_activated"
-TASK_COMPLETED = "task_completed"
 
 
 @dataclass(frozen=True)
@@ -172,13 +173,11 @@ class DashboardService:
         last ``MONTHS`` months; the slowest step (by p90) first."""
         since = month_starts(now)[0]
         if session.connection().dialect.name == "postgresql":
-            seconds = func.extract("epoch", HistoryEvent.at - HumanTask.created_at)
+            seconds = func.date_part("epoch", HumanTask.completed_at - HumanTask.created_at)
             rows = session.execute(
                 select(HumanTask.name, func.max(HumanTask.title).label("title"), func.count().label("n"),
                        *[func.percentile_cont(p).within_group(seconds).label(f"p{int(p * 100)}") for p in PERCENTILES])
-                .join(HumanTask, HumanTask.id == HistoryEvent.task_id)
-                .where(HistoryEvent.event == TASK_COMPLETED, HistoryEvent.at >= since, HistoryEvent.at < now)
-                .group_by(HumanTask.name))
+                .where(HumanTask.completed_at >= since, HumanTask.completed_at < now).group_by(HumanTask.name))
             steps = [StepCycle(row.name, row.title, row.n, float(row.p50), float(row.p90)) for row in rows]
         else:
             steps = self._cycle_times_by_window(session, since, now)
@@ -187,13 +186,11 @@ class DashboardService:
     @staticmethod
     def _cycle_times_by_window(session, since, now):
         """SQLite: each duration's rank within its step, and the two ranks around each percentile's position."""
-        seconds = func.round((func.julianday(HistoryEvent.at) - func.julianday(HumanTask.created_at)) * 86400, 3)
+        seconds = func.round((func.julianday(HumanTask.completed_at) - func.julianday(HumanTask.created_at)) * 86400, 3)
         ranked = (select(HumanTask.name, HumanTask.title, seconds.label("seconds"),
                          func.row_number().over(partition_by=HumanTask.name, order_by=seconds).label("rank"),
                          func.count().over(partition_by=HumanTask.name).label("n"))
-                  .join(HumanTask, HumanTask.id == HistoryEvent.task_id)
-                  .where(HistoryEvent.event == TASK_COMPLETED, HistoryEvent.at >= since, HistoryEvent.at < now)
-                  .subquery())
+                  .where(HumanTask.completed_at >= since, HumanTask.completed_at < now).subquery())
         neighbours = []
         for p in PERCENTILES:
             below = cast((ranked.c.n - 1) * literal(p), BigInteger) + 1
