@@ -97,4 +97,4 @@ def page_args():
     return whole_number("limit", 50, 1, MAX_PAGE), whole_number("offset", 0, high=LARGEST_OFFSET)
 
 
-from . import contracts, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)
+from . import contracts, dashboards, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)
