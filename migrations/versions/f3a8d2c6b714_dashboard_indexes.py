@@ -22,7 +22,7 @@ def upgrade():
         batch_op.create_index('ix_contract_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_contract_status_effective_to', ['status', 'effective_to'], unique=False)
     with op.batch_alter_table('history_event', schema=None) as batch_op:
-        batch_op.create_index('ix_history_event_event_at', ['event', 'at'], unique=False)
+        batch_op.create_index('ix_history_event_event_at', ['event', 'at', 'contract_id'], unique=False)
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_state_created', ['state', 'created_at'], unique=False)
         batch_op.create_index('ix_human_task_completed', ['completed_at', 'name', 'created_at'], unique=False)

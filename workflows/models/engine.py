@@ -80,7 +80,7 @@ class HistoryEvent(SQLModel, table=True):
 
     __tablename__ = "history_event"
     __table_args__ = (Index("ix_history_event_contract", "contract_id", "id"),
-                      Index("ix_history_event_event_at", "event", "at"))  # the dashboard's activations per month
+                      Index("ix_history_event_event_at", "event", "at", "contract_id"))  # the dashboard's activations per month
 
     id: Optional[int] = Field(default=None, primary_key=True)
     contract_id: Optional[int] = Field(default=None)
