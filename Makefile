@@ -27,7 +27,7 @@ $(STAMP): $(RUNTIME) requirements-test.txt
 	$(VENV)/bin/pip install --quiet -r requirements-test.txt
 	touch $(STAMP)
 
-# bpmn-js, dmn-js and signature_pad (exact versions in package-lock.json) copied from node_modules into static/vendor.
+# bpmn-js, dmn-js, signature_pad and ECharts (exact versions in package-lock.json) copied from node_modules into static/vendor.
 # The copies are not committed (.gitignore): they are rebuilt from the lock file, with their licences.
 VENDOR     := webapp/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
@@ -36,7 +36,7 @@ vendor: $(VENDOR_STAMP)
 $(VENDOR_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || scripts/system-deps.sh nodejs npm
 	npm ci --no-audit --no-fund
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/dmn-js
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/echarts
 	cp node_modules/bpmn-js/dist/bpmn-modeler.production.min.js node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 	   node_modules/bpmn-js/LICENSE $(VENDOR)/bpmn-js/
 	cp -r node_modules/bpmn-js/dist/assets $(VENDOR)/bpmn-js/assets
@@ -44,6 +44,7 @@ $(VENDOR_STAMP): package.json package-lock.json
 	cp -r node_modules/dmn-js/dist/assets $(VENDOR)/dmn-js/assets
 	cp node_modules/signature_pad/dist/signature_pad.umd.min.js $(VENDOR)/
 	cp node_modules/signature_pad/LICENSE $(VENDOR)/signature_pad.LICENSE
+	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE node_modules/echarts/NOTICE $(VENDOR)/echarts/
 	touch $(VENDOR_STAMP)
 
 migrate: setup

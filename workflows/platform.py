@@ -25,6 +25,7 @@ from .services.activation import ActivationService
 from .services.approval import ApprovalService
 from .services.contracts import ContractService
 from .services.customers import CustomerService
+from .services.dashboards import DashboardService
 from .services.definitions import RepositoryService
 from .services.documents import DocumentService
 from .services.drafting import DraftingService
@@ -92,6 +93,7 @@ class Platform:
         self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers, self.letters)
         self.payments = PaymentService(self.db, self.contracts, self.history, self.notifications, self.webhooks,
                                        self.accounts, payment_reminder_days)
+        self.dashboards = DashboardService()
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts, self.payments)
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,

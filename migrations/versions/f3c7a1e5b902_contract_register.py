@@ -55,7 +55,6 @@ def upgrade():
     )
     op.create_index(op.f('ix_saved_filter_username'), 'saved_filter', ['username'], unique=False)
     op.create_index('ix_contract_created', 'contract', ['created_at', 'id'], unique=False)
-    op.create_index('ix_contract_effective_to', 'contract', ['effective_to'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
         op.execute('CREATE INDEX ix_clause_text_trgm ON clause USING gin (text gin_trgm_ops)')
@@ -94,7 +93,6 @@ def downgrade():
         op.execute('DROP TRIGGER clause_fts_delete')
         op.execute('DROP TRIGGER clause_fts_insert')
         op.execute('DROP TABLE clause_fts')
-    op.drop_index('ix_contract_effective_to', table_name='contract')
     op.drop_index('ix_contract_created', table_name='contract')
     op.drop_index(op.f('ix_saved_filter_username'), table_name='saved_filter')
     op.drop_table('saved_filter')

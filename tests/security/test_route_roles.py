@@ -73,6 +73,7 @@ TABLE = [
     ("POST", "/api/v1/contracts/{contract}/payments",                    401, 403, 403, 422, 403, 403, 403, 403),
     ("GET", "/api/v1/payments/open",                                     401, 200, 200, 200, 200, 200, 403, 403),
     ("POST", "/api/v1/payments/import",                                  401, 403, 403, 422, 403, 403, 403, 403),
+    ("GET", "/api/v1/dashboard",                                         401, 200, 200, 200, 403, 200, 403, 403),
     # --- staff pages: anonymous visitors and customers are sent to the sign-in page ----------------------------------
     ("GET", "/login",                                                    200, 302, 302, 302, 302, 302, 200, 200),
     ("POST", "/login",                                                   401, 401, 401, 401, 401, 401, 401, 401),
@@ -107,6 +108,7 @@ TABLE = [
     ("POST", "/contracts/{contract}/renewal",                            302, 302, 403, 403, 403, 403, 302, 302),
     ("POST", "/contracts/{contract}/non-renewal",                        302, 302, 403, 403, 403, 302, 302, 302),
     ("POST", "/contracts/{contract}/termination",                        302, 302, 403, 403, 403, 302, 302, 302),
+    ("GET", "/dashboard",                                                302, 200, 200, 200, 403, 200, 302, 302),
     ("GET", "/tasks/{legal_task}",                                       302, 403, 200, 403, 403, 200, 302, 302),
     ("GET", "/tasks/{customer_task}",                                    302, 403, 403, 403, 403, 200, 302, 302),
     ("POST", "/tasks/{legal_task}/claim",                                302, 302, 302, 302, 302, 302, 302, 302),

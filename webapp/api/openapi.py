@@ -326,6 +326,14 @@ def build_document():
                          "multipart/form-data": {"schema": {"type": "object", "properties": {
                              "file": {"type": "string", "format": "binary"}}}}}}},
         },
+        "/dashboard": {
+            "get": _op("The managers' dashboard (sales, legal, finance, administrators): contracts by status and per "
+                       "China month of the last 12 (created, activated, value signed), cycle time per step (p50/p90 "
+                       "seconds from a task's creation to its completion), open tasks per step by age (bands: 1, 3, "
+                       "7, 30 days) and overdue, the longest waiting, overdue instalments by days overdue (bands: "
+                       "30, 60, 90) and active contracts whose term ends within 30/60/90 days", 200,
+                       REF("Dashboard"), 403, tag="dashboard"),
+        },
     }
     process_ops = {
         "/processes": {"get": _op("Deployed process definition versions", 200, {"type": "object"}, 403, tag="processes",
@@ -398,6 +406,30 @@ SCHEMAS = {
                                     "received_on": {"type": "string", "format": "date"},
                                     "bank_reference": {"type": "string", "maxLength": 100},
                                     "version": {"type": "integer", "description": "the instalment's, as read"}}},
+    "Dashboard": {"type": "object", "properties": {
+        "as_of": {"type": "string", "format": "date-time"}, "total": {"type": "integer"},
+        "by_status": {"type": "array", "items": {"type": "object", "properties": {
+            "status": {"type": "string"}, "count": {"type": "integer"}}}},
+        "months": {"type": "array", "items": {"type": "object", "properties": {
+            "month": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, "created": {"type": "integer"},
+            "activated": {"type": "integer"}, "value_signed": MONEY}}},
+        "cycle_times": {"type": "array", "items": {"type": "object", "properties": {
+            "step": {"type": "string"}, "title": {"type": "string"}, "completed": {"type": "integer"},
+            "p50_seconds": {"type": "number"}, "p90_seconds": {"type": "number"}}}},
+        "waiting": {"type": "array", "items": {"type": "object", "properties": {
+            "step": {"type": "string"}, "title": {"type": "string"}, "open": {"type": "integer"},
+            "overdue": {"type": "integer"}, "by_age": {"type": "array", "items": {"type": "integer"}}}}},
+        "longest_waiting": {"type": "array", "items": {"type": "object", "properties": {
+            "contract_id": {"type": "integer"}, "contract_number": {"type": "string"},
+            "customer_name": {"type": "string"}, "step": {"type": "string"}, "title": {"type": "string"},
+            "waiting_since": {"type": "string", "format": "date-time"},
+            "due_at": {"type": "string", "format": "date-time"}}}},
+        "overdue_instalments": {"type": "object", "properties": {
+            "instalments": {"type": "integer"}, "contracts": {"type": "integer"}, "outstanding": MONEY,
+            "by_days": {"type": "array", "items": {"type": "object", "properties": {
+                "instalments": {"type": "integer"}, "outstanding": MONEY}}}}},
+        "expiring": {"type": "array", "items": {"type": "object", "properties": {
+            "within_days": {"type": "integer"}, "contracts": {"type": "integer"}}}}}},
     "Instalment": {"type": "object", "properties": {
         "contract_id": {"type": "integer"}, "contract_number": {"type": "string"}, "customer_name": {"type": "string"},
         "seq": {"type": "integer"}, "due_date": {"type": "string", "format": "date"}, "amount": MONEY, "paid": MONEY,

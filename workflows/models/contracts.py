@@ -32,8 +32,8 @@ class Contract(SQLModel, table=True):
 
     __tablename__ = "contract"
     __table_args__ = (Index("ix_contract_status_created", "status", "created_at"),
-                      Index("ix_contract_created", "created_at", "id"),  # the register's order: newest first
-                      Index("ix_contract_effective_to", "effective_to"))  # "expiring within N days"
+                      Index("ix_contract_created", "created_at", "id"),  # the register's order; contracts per month
+                      Index("ix_contract_status_effective_to", "status", "effective_to"))  # those expiring
 
     id: Optional[int] = Field(default=None, primary_key=True)
     number: str = Field(max_length=40, unique=True)

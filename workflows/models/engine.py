@@ -55,6 +55,8 @@ class HumanTask(SQLModel, table=True):
     __table_args__ = (
         Index("ix_human_task_inbox", "state", "role", "due_at", "id"),
         Index("ix_human_task_assignee", "state", "assignee"),
+        Index("ix_human_task_state_created", "state", "created_at"),  # the dashboard's longest waiting
+        Index("ix_human_task_completed", "completed_at", "name", "created_at"),  # ... and its cycle times
     )
 
     id: str = Field(primary_key=True, max_length=36)  # SpiffWorkflow's task UUID
@@ -77,7 +79,8 @@ class HistoryEvent(SQLModel, table=True):
     """Append-only audit events; nothing updates or deletes a row."""
 
     __tablename__ = "history_event"
-    __table_args__ = (Index("ix_history_event_contract", "contract_id", "id"),)
+    __table_args__ = (Index("ix_history_event_contract", "contract_id", "id"),
+                      Index("ix_history_event_event_at", "event", "at", "contract_id"))  # the dashboard's activations per month
 
     id: Optional[int] = Field(default=None, primary_key=True)
     contract_id: Optional[int] = Field(default=None)

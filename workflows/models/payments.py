@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import Column, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from ..clock import utcnow
@@ -18,7 +18,10 @@ class Instalment(SQLModel, table=True):
     the daily scan, when the reminder mail and the ``payment.overdue`` event were written."""
 
     __tablename__ = "payment_instalment"
-    __table_args__ = (UniqueConstraint("contract_id", "seq"), Index("ix_payment_instalment_due", "due_date"))
+    __table_args__ = (UniqueConstraint("contract_id", "seq"), Index("ix_payment_instalment_due", "due_date"),
+                      # the dashboard's overdue instalments: only those not fully paid
+                      Index("ix_payment_instalment_unpaid_due", "due_date", "contract_id",
+                            postgresql_where=text("paid < amount"), sqlite_where=text("paid < amount")))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id")
