@@ -88,6 +88,8 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/documents.py
 	$(PY) bench/pages.py
+	$(PY) bench/dashboards.py
+	$(PY) bench/register.py
 
 # The message catalogs: re-extract every _()/gettext/lazy_gettext string into the .pot, merge it into
 # each locale's .po (creating a missing one), then compile the .mo files. Translate new entries in

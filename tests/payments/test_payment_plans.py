@@ -47,8 +47,13 @@ def test_activation_writes_each_instalment_of_the_plan(api, platform, seed_003):
         [date(2025, 6, 30), date(2025, 12, 31), date(2026, 6, 30), date(2026, 12, 31), date(2027, 6, 30),
          date(2027, 12, 31)])]  # every six months, at the month's end as the first one
     seed_000 = activate(api, network_line())  # art. 2.3: two instalments of its own
-    assert [(r.due_date, r.amount) for r in instalment_rows(platform, seed_000)] == [
-        (date(2022, 12, 31), Decimal("359600.00")), (date(2023, 6, 1), Decimal("90400.00"))]
+    rows = [(r.due_date, r.amount) for r in instalment_rows(platform, seed_000)]
+    assert rows[:2] == [(date(2022, 12, 31), Decimal("359600.00")), (date(2023, 6, 1), Decimal("90400.00"))]
+    # its term ended in 2022 and renews by itself for 12 months (art. 11.1): activated now, it renewed up to the term
+    # in force, and each term it added pays as the first did, a year later each time
+    effective_to = date.fromisoformat(api.call("GET", f"/contracts/{seed_000}", "sales").json["effective_to"])
+    terms = effective_to.year - 2022 + 1
+    assert rows[2:] == [(due.replace(year=due.year + n), amount) for n in range(1, terms) for due, amount in rows[:2]]
     listed = payments(api, seed_000, as_of="2023-01-10")
     assert listed["late_fee_rate_per_day"] == "0.03" and listed["as_of"] == "2023-01-10"
     assert listed["late_fee_on"] == "owed"  # 2.3.3: 按照所欠费用每日加收
