@@ -207,7 +207,9 @@ def test_a_job_worker_killed_mid_job_leaves_the_job_to_another_and_its_effect_ha
         cluster, "SELECT status, attempts, last_error FROM job WHERE id = %s", job_id) if row[0] == "done"], 60,
         "nobody finished the job of the killed worker")[0]
     recovered = time.monotonic() - killed_at
-    assert attempts == 2 and f":{victim}:" in error and "expired" in error, (attempts, error)
+    # the victim's lease expired and another worker ran the job; on a machine slow enough for that try to outlive its
+    # own 8 s lease too, a third try follows (leases are not renewed): the effect below is still once
+    assert attempts >= 2 and "expired" in error and (attempts > 2 or f":{victim}:" in error), (attempts, error)
     packages = sql(cluster, "SELECT count(*) FROM signed_document WHERE contract_id = %s AND kind = 'package'",
                    contract["id"])
     created = sql(cluster, "SELECT count(*) FROM history_event WHERE contract_id = %s AND event = 'package_created'",

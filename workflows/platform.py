@@ -86,7 +86,7 @@ class Platform:
         self.health = HealthService(self.db, self.toolkit)
         self.signing = SigningService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                       self.history, self.jobs, self.notifications, self.toolkit, base_url, log_codes)
-        self.register = RegisterService(self.db, self.access, self.contracts, self.documents, self.people)
+        self.register = RegisterService(self.db, self.access, self.contracts, self.documents, self.people, self.jobs)
         self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters, self.register)
         self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                         self.signing)

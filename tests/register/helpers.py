@@ -1,5 +1,5 @@
-"""Contracts for the register's tests: drafted through the API (so their clause text is taken as in use), with the
-facts a search looks at varied."""
+"""Contracts for the register's tests: drafted through the API (their clause text taken by the job, as in use), with
+the facts a search looks at varied."""
 from sqlalchemy import text
 
 from tests.letters.helpers import network_line, technical_service
@@ -9,8 +9,10 @@ MACHINE_ROOM = "乙方在甲方机房内施工前，须提前三个工作日书�
 
 
 def drafted(api, draft):
+    """A draft, and its paragraphs taken by the worker's register.index job."""
     response = api.call("POST", "/contracts", "sales", draft)
     assert response.status_code == 201, response.json
+    api.run_jobs()
     return response.json
 
 

@@ -1,5 +1,6 @@
 """Drafting a contract: sales create it and revise the draft; every version pins the letters its services mandate and
-gives the register its clause text (in the same transaction: a search finds what was saved).
+asks for the register's clause text (a job written in the same transaction; the search finds it once the worker took
+it, a moment after the commit).
 
 Submitting is a decision (``ApprovalService.submit``).
 """
@@ -35,7 +36,7 @@ class DraftingService:
         with self.db.write() as session:
             contract, version = self.contracts.create(session, provider, data, number, actor)
             self.letters.pin(session, contract, version)
-            self.register.index_clauses(session, contract)
+            self.register.request_index(session, contract.id)
             self.contracts.start_process(session, contract, actor)
             return contract
 
@@ -45,5 +46,5 @@ class DraftingService:
         with self.db.write() as session:
             contract, version = self.contracts.update(session, contract_id, patch, actor)
             self.letters.pin(session, contract, version)
-            self.register.index_clauses(session, contract)
+            self.register.request_index(session, contract.id)
             return contract

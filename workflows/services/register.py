@@ -197,8 +197,9 @@ def _like_pattern(term):
 
 
 class RegisterService:
-    def __init__(self, db, access, contracts, documents, people):
+    def __init__(self, db, access, contracts, documents, people, jobs):
         self.db = db
+        self.jobs = jobs
         self.access = access
         self.contracts = contracts
         self.documents = documents
@@ -269,9 +270,16 @@ class RegisterService:
         return select(literal_column("rowid")).select_from(fts).where(literal_column("clause_fts").op("MATCH")(phrase))
 
     # --- the clause text ----------------------------------------------------------------------------------------------
+    def request_index(self, session, contract_id):
+        """In the caller's transaction (a draft created or revised): have the worker take the current version's
+        paragraphs soon. Not in the caller's transaction itself: two drafts of one customer write the same new
+        paragraphs, and the second would wait on the first's unique index entries until it commits."""
+        self.jobs.enqueue(session, INDEX, {"contract_id": contract_id}, contract_id=contract_id,
+                          dedupe_key=f"{INDEX}:{contract_id}")
+
     def index_clauses(self, session, contract):
         """Take the paragraphs of the contract's current version, as reviewers read it (the letters' fields blank), in
-        the caller's transaction: called with every new version, and by the register.index job."""
+        the caller's transaction (the register.index job's)."""
         texts = clause_texts(self.documents.html(session, contract, with_values=False))
         by_digest = {sha256_hex(text.encode()): text for text in texts}
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -283,7 +291,8 @@ class RegisterService:
             {"contract_id": contract.id, "clause_id": clause_id, "version": contract.current_version} for clause_id in ids])
 
     def index_job(self, job):
-        """register.index: the paragraphs of a contract that existed before the register (queued by the migration)."""
+        """register.index: a contract's paragraphs as its current version has them (queued with each new version, and
+        by the migration for contracts from before the register)."""
         with self.db.write() as session:
             self.index_clauses(session, self.contracts.get(session, job.payload["contract_id"]))
 
