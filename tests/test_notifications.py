@@ -38,6 +38,7 @@ def test_a_committed_steps_mail_is_sent_by_the_worker_not_the_request(mailing, s
         app.extensions["qianyue"].accounts.create_user(session, "sales2", ["sales"], "pw-sales-2", "赵磊",
                                                        email="sales2@provider.example")
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.index_clauses()
     api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
     assert smtp.messages == []  # the request only recorded the mail and its delivery job
     platform = app.extensions["qianyue"]
@@ -67,6 +68,7 @@ def test_a_task_for_a_role_of_many_is_mailed_in_one_insert_and_their_jobs_in_ano
     app, api = mailing
     platform = app.extensions["qianyue"]
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.index_clauses()
     with platform.db.write() as session:
         for n in range(11):
             platform.accounts.create_user(session, f"legal{n}", ["legal"], "pw-legal-x", f"法务{n}",
@@ -101,6 +103,7 @@ def test_a_rolled_back_step_records_and_enqueues_no_mail(mailing, smtp):
 
 def test_without_a_mail_server_mail_is_recorded_and_enqueued_once_one_is_set(api, platform, smtp):
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.index_clauses()
     api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
     with platform.db.read() as session:
         [mail] = session.exec(select(OutboxMail).where(OutboxMail.to_addr == "legal@provider.example")).all()
@@ -116,6 +119,7 @@ def test_an_smtp_outage_backs_off_ends_dead_on_the_jobs_page_and_is_sent_after_a
     app = mail_app(database_url, tmp_path, closed)
     api, platform = Api(app.test_client(), app.extensions["qianyue"]), app.extensions["qianyue"]
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.index_clauses()
     assert api.call("POST", f"/contracts/{contract['id']}/submit", "sales").status_code == 200  # never blocked
     job, tries = mail_job(platform), MAIL_POLICY["max_attempts"]
     for attempt in range(1, tries + 1):  # each try when its back-off has passed, not before
@@ -154,6 +158,7 @@ def test_a_mail_job_whose_worker_died_is_sent_by_another_once_the_lease_expires(
     app, api = mailing
     platform = app.extensions["qianyue"]
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.index_clauses()
     api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
     t0, lease = utcnow(), platform.jobs.policies[MAIL].lease
     assert platform.jobs._claim("machine-a", t0).kind == MAIL  # machine A takes the job, then dies before sending
@@ -171,6 +176,7 @@ def overdue_users(inbox):
 def test_the_daily_digest_is_mailed_once_a_day_by_two_workers_on_two_nodes(mailing, smtp, database_url, tmp_path):
     app, api = mailing
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json
+    api.index_clauses()
     api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
     api.run_jobs()
     nodes = [app.extensions["qianyue"], mail_app(database_url, tmp_path, smtp.port).extensions["qianyue"]]

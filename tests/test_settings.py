@@ -180,6 +180,7 @@ def test_a_cli_command_links_mail_to_the_servers_port(api, database_url, tmp_pat
     """The daily digest written by `flask --app wsgi jobs run --once` under PORT=5123 (BASE_URL unset) links to
     :5123, as the server does."""
     contract = create(api, small_contract())
+    api.index_clauses()
     submit(api, contract["id"])
     db = api.platform.db
     with db.write() as session:
