@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import SCREENSHOTS, screenshot
 from tests.letters.helpers import technical_service
 from tests.letters.test_activation_events import activate
 from tests.web.browsing import SCREENS, sign_in
@@ -82,6 +82,5 @@ def test_the_payment_pages_in_a_browser(seed_003, chromium, live_url):  # signed
 
 
 def screenshot_path(name):
-    from tests.conftest import SCREENSHOTS
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
