@@ -1,10 +1,15 @@
 """The dashboard's figures on a world of known contracts (tests/dashboards/world.py), on SQLite and PostgreSQL."""
+import random
+import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import select
 
 from tests.dashboards.world import NOW, build
 from workflows.errors import Forbidden
+from workflows.models import HumanTask, ProcessDefinition, ProcessInstance
 from workflows.services.dashboards import Month, OverdueInstalments, StepCycle, StepWaiting
 
 pytestmark = pytest.mark.db
@@ -61,3 +66,49 @@ def test_only_staff_who_steer_the_work_see_it(platform, users):
             platform.dashboards.overview(session, users["signatory"], NOW)
         for name in ("sales", "legal", "finance", "admin"):
             assert platform.dashboards.overview(session, users[name], NOW).total == 0
+
+
+def straightforward_percentile(values, p):
+    """percentile_cont as its definition reads: the value at 0-based position (n − 1)·p of the sorted values, linear
+    between its two neighbours."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+def test_cycle_times_match_a_straightforward_computation(platform, users):
+    """Steps with 1, 2 and 57 completions of durations to the millisecond, a step completed only before the window and
+    another only after ``now``, tasks still open: each step's p50/p90 as computed from the durations in Python."""
+    rng = random.Random(7)
+    durations = {"legal_review": [rng.randrange(1, 400_000_000) / 1000 for _ in range(57)],
+                 "finance_review": [rng.randrange(1, 9_000_000) / 1000 for _ in range(2)], "customer_sign": [3600.5]}
+    with platform.db.write() as session:
+        definition = session.exec(select(ProcessDefinition.id)).first()
+        instance = ProcessInstance(definition_id=definition, business_key="cycle", serializer_version="1", state_json="{}")
+        session.add(instance)
+        session.flush()
+
+        def task(name, created, completed=None):
+            session.add(HumanTask(id=str(uuid.uuid4()), instance_id=instance.id, contract_id=1, name=name,
+                                  title=f"{name} title", role="legal", state="completed" if completed else "open",
+                                  created_at=created, due_at=created, completed_at=completed))
+
+        for name, seconds in durations.items():
+            for value in seconds:
+                completed = NOW - timedelta(days=rng.randrange(1, 300), seconds=rng.randrange(86400))
+                task(name, completed - timedelta(seconds=value), completed)
+            task(name, NOW - timedelta(days=1))  # open: not counted
+        task("provider_countersign", NOW - timedelta(days=600), NOW - timedelta(days=500))  # before the window
+        task("archive", NOW - timedelta(days=1), NOW + timedelta(hours=1))  # after now
+    with platform.db.read() as session:
+        figures = platform.dashboards.overview(session, users["legal"], NOW)
+    expected = {name: (len(values), *(straightforward_percentile(values, p) for p in (0.5, 0.9)))
+                for name, values in durations.items()}
+    found = {step.step: (step.completed, step.p50_seconds, step.p90_seconds) for step in figures.cycle_times}
+    assert found.keys() == expected.keys()
+    for name, (completed, p50, p90) in expected.items():
+        assert found[name] == (completed, pytest.approx(p50, abs=0.002), pytest.approx(p90, abs=0.002))
+    assert {step.step: step.title for step in figures.cycle_times} == {name: f"{name} title" for name in durations}
+    assert [step.step for step in figures.cycle_times] == sorted(durations, key=lambda name: -expected[name][2])

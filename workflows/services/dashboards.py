@@ -1,14 +1,15 @@
-"""The managers' dashboard: figures over all contracts, aggregated in the database (one query per panel), so that a
-view costs the same at 100,000 contracts as at 100 (bench/dashboards.py measures it).
+"""The managers' dashboard: figures over all contracts, aggregated in the database (one query per panel; SQLite's
+percentiles are interpolated here), so that a view costs about the same at 100,000 contracts as at 100
+(bench/dashboards.py measures it).
 
 - Contracts by status (whatever statuses exist), and per month of the last ``MONTHS`` months (China time): how many
   were created, how many became active, and the value signed (the totals of those activated, summed in fen: exact on
   SQLite, whose NUMERIC is a float, as on PostgreSQL).
 - Cycle time per step: from a user task's creation to its completion, for the tasks completed in the same months; p50
-  and p90 interpolated as PostgreSQL's ``percentile_cont`` does (SQLite has none: window functions find the two
-  neighbouring values and the interpolation is done here). Read from the task's inbox row, which holds both
-  instants (its ``completed_at`` is the instant of its ``task_completed`` history event, written in the same step):
-  one index-only scan, where joining each completion event to its task took 300 ms at 100,000 contracts.
+  and p90 interpolated as PostgreSQL's ``percentile_cont`` does (SQLite has none: the durations are sorted and
+  interpolated here). Read from the task's inbox row, which holds both instants (its ``completed_at`` is the instant
+  of its ``task_completed`` history event, written in the same step): index-only, where joining each completion
+  event to its task took 300 ms at 100,000 contracts.
 - Where contracts wait now: open tasks per step by age, those past their due time, and the longest waiting.
 - Instalments overdue (due before today, not fully paid, of active contracts, as ``PaymentService`` flags them) by
   days overdue, and active contracts whose term ends within 30, 60 or 90 days.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, select
+from sqlalchemy import BigInteger, and_, case, cast, func, select, true
 
 from ..clock import CHINA, china_time, utcnow
 from ..contracts.money import FEN
@@ -170,38 +171,58 @@ class DashboardService:
 
     def cycle_times(self, session, now):
         """p50 and p90 of the time from a task's creation to its completion, per step, over the tasks completed in the
-        last ``MONTHS`` months; the slowest step (by p90) first."""
+        last ``MONTHS`` months; the slowest step (by p90) first.
+
+        Step by step over ix_human_task_name_completed: the steps are found by a loose index scan (one probe per step,
+        where DISTINCT reads every task), each step's range of completions is read from the index alone, and each
+        step's durations are sorted on their own (one sort of every completion by step spilled to disk on
+        PostgreSQL: 47 ms → 16 ms at 100,000 contracts). SQLite has no percentile: its durations come back and are
+        interpolated here as ``percentile_cont`` does (its window functions took 254 ms; this takes about 50 ms)."""
         since = month_starts(now)[0]
+        in_window = and_(HumanTask.completed_at >= since, HumanTask.completed_at < now)
+        steps = self._steps()
+        latest_title = (select(HumanTask.title).where(HumanTask.name == steps.c.name, in_window)
+                        .order_by(HumanTask.completed_at.desc()).limit(1).scalar_subquery())
         if session.connection().dialect.name == "postgresql":
             seconds = func.date_part("epoch", HumanTask.completed_at - HumanTask.created_at)
-            rows = session.execute(
-                select(HumanTask.name, func.max(HumanTask.title).label("title"), func.count().label("n"),
-                       *[func.percentile_cont(p).within_group(seconds).label(f"p{int(p * 100)}") for p in PERCENTILES])
-                .where(HumanTask.completed_at >= since, HumanTask.completed_at < now).group_by(HumanTask.name))
-            steps = [StepCycle(row.name, row.title, row.n, float(row.p50), float(row.p90)) for row in rows]
+            per_step = (select(func.count().label("n"),
+                               *[func.percentile_cont(p).within_group(seconds).label(f"p{int(p * 100)}")
+                                 for p in PERCENTILES])
+                        .where(HumanTask.name == steps.c.name, in_window).lateral("per_step"))
+            rows = session.execute(select(steps.c.name, latest_title.label("title"), per_step.c.n, per_step.c.p50,
+                                          per_step.c.p90)
+                                   .join_from(steps, per_step, true()).where(steps.c.name.is_not(None), per_step.c.n > 0))
+            found = [StepCycle(row.name, row.title, row.n, float(row.p50), float(row.p90)) for row in rows]
         else:
-            steps = self._cycle_times_by_window(session, since, now)
-        return tuple(sorted(steps, key=lambda step: (-step.p90_seconds, step.step)))
+            found = self._cycle_times_here(session, in_window, dict(session.execute(
+                select(steps.c.name, latest_title).where(steps.c.name.is_not(None))).all()))
+        return tuple(sorted(found, key=lambda step: (-step.p90_seconds, step.step)))
 
     @staticmethod
-    def _cycle_times_by_window(session, since, now):
-        """SQLite: each duration's rank within its step, and the two ranks around each percentile's position."""
-        seconds = func.round((func.julianday(HumanTask.completed_at) - func.julianday(HumanTask.created_at)) * 86400, 3)
-        ranked = (select(HumanTask.name, HumanTask.title, seconds.label("seconds"),
-                         func.row_number().over(partition_by=HumanTask.name, order_by=seconds).label("rank"),
-                         func.count().over(partition_by=HumanTask.name).label("n"))
-                  .where(HumanTask.completed_at >= since, HumanTask.completed_at < now).subquery())
-        neighbours = []
-        for p in PERCENTILES:
-            below = cast((ranked.c.n - 1) * literal(p), BigInteger) + 1
-            neighbours += [func.max(case((ranked.c.rank == below, ranked.c.seconds))),
-                           func.max(case((ranked.c.rank == below + 1, ranked.c.seconds)))]
-        rows = session.execute(select(ranked.c.name, func.max(ranked.c.title), func.max(ranked.c.n), *neighbours)
-                               .group_by(ranked.c.name))
+    def _steps():
+        """The names of the steps with a completed task, one index probe each: the least name, then the least after
+        each one (NULL ends)."""
+        completed = HumanTask.completed_at.is_not(None)
+        steps = select(func.min(HumanTask.name).label("name")).where(completed).cte("step", recursive=True)
+        following = select(func.min(HumanTask.name)).where(completed, HumanTask.name > steps.c.name).scalar_subquery()
+        return steps.union_all(select(following).where(steps.c.name.is_not(None)))
+
+    @staticmethod
+    def _cycle_times_here(session, in_window, titles):
+        """SQLite: each completion's duration in seconds, sorted per step here and interpolated as PostgreSQL's
+        ``percentile_cont`` does (the neighbours rounded to the millisecond: julianday's arithmetic is not exact)."""
+        seconds = (func.julianday(HumanTask.completed_at) - func.julianday(HumanTask.created_at)) * 86400
+        durations = {}
+        for name, value in session.execute(select(HumanTask.name, seconds).where(in_window)):
+            durations.setdefault(name, []).append(value)
         steps = []
-        for name, title, n, *values in rows:
-            p50, p90 = (interpolate(values[2 * i], values[2 * i + 1], (n - 1) * p) for i, p in enumerate(PERCENTILES))
-            steps.append(StepCycle(name, title, n, p50, p90))
+        for name, values in durations.items():
+            values.sort()
+            n = len(values)
+            p50, p90 = (interpolate(round(values[int(position)], 3),
+                                    round(values[int(position) + 1], 3) if int(position) + 1 < n else None, position)
+                        for position in ((n - 1) * p for p in PERCENTILES))
+            steps.append(StepCycle(name, titles[name], n, p50, p90))
         return steps
 
     def waiting(self, session, now):
