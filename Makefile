@@ -89,6 +89,7 @@ bench: setup
 	$(PY) bench/documents.py
 	$(PY) bench/pages.py
 	$(PY) bench/dashboards.py
+	$(PY) bench/dashboards.py --sqlite
 	$(PY) bench/register.py
 
 # The message catalogs: re-extract every _()/gettext/lazy_gettext string into the .pot, merge it into
