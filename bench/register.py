@@ -1,8 +1,9 @@
 """The contract register's searches with 100,000 contracts on PostgreSQL.
 
     .venv/bin/python bench/register.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--contracts 100000] [--runs 30]
+                                       [--keep]
 
-A private database on that server (created, migrated and seeded with the demo data, dropped after). Two real contracts
+A private database on that server (created, migrated and seeded with the demo data, dropped after unless ``--keep``). Two real contracts
 are drafted through the product (seed 003, a technical service; seed 000, a network line), so the clause text is the
 product's own rendering; then N contracts are written straight into the tables in SQL: numbers, customers (a pool of
 5,000 names and credit codes), service types, totals, statuses (a third active with a term, a tenth with their
@@ -10,12 +11,14 @@ customer, an open customer task aged 0-20 days), and the paragraphs of their cur
 template's rendering, shared with every contract of it, and 6 of their own (the parties, the number, a special term
 drawn from a vocabulary), as drafting would store them. Then ANALYZE.
 
-Each search runs through ``RegisterService.page`` as a staff member (count and the first page of 25, newest first),
-once to warm up and then N times; it prints p50 and p95 and the ratio of each p50 to the baseline measured in the same
-run: the unfiltered first page. Goal: every search p95 <= 300 ms (the pages' goal).
+Each search runs through ``RegisterService.page`` as a staff member (the count, up to 1,000, and the first page of
+25, newest first), once to warm up and then N times; it prints p50 and p95, the ratio of each p50 to the baseline
+measured in the same run (the unfiltered first page), what it found ("1000+": more) and the load average. Goal:
+every search p95 <= 200 ms.
 """
 import argparse
 import logging
+import os
 import random
 import statistics
 import sys
@@ -35,9 +38,9 @@ from tests.conftest import AUDIT_KEY, load_fixture  # noqa: E402
 from webapp import create_app  # noqa: E402
 from workflows import demo, migrate  # noqa: E402
 from workflows.clock import china_time, utcnow  # noqa: E402
-from workflows.services.register import RegisterQuery, clause_texts  # noqa: E402
+from workflows.services.register import INDEX, RegisterQuery, clause_texts  # noqa: E402
 
-GOAL_MS = 300
+GOAL_MS = 200
 OWN_PARAGRAPHS = 6
 CUSTOMERS = 5000
 SPECIAL_TERMS = ["乙方在甲方机房内施工前，须提前三个工作日书面通知甲方。", "甲方同意乙方在校园内设置临时基站。",
@@ -84,6 +87,7 @@ def seed(platform, count, rng):
     real = {kind: platform.drafting.create(sales, load_fixture(fixture))
             for kind, fixture in (("technical_service", "contract-technical-service.json"),
                                   ("network_line", "contract-network-line.json"))}
+    platform.jobs.run_pending("bench", kinds=[INDEX])  # their paragraphs, taken by the job each draft leaves
     with platform.db.read() as session:
         shared = {kind: session.execute(text("SELECT clause_id FROM contract_clause WHERE contract_id = :id"),
                                         {"id": contract.id}).scalars().all() for kind, contract in real.items()}
@@ -184,14 +188,14 @@ def searches(customer, number_part):
 def time_search(platform, actor, args, runs):
     offset = args.pop("_offset", 0)
     query = RegisterQuery.parse(args)
-    samples, total = [], 0
+    samples, found = [], None
     for run in range(runs + 1):
         started = time.perf_counter()
         with platform.db.read() as session:
-            _items, total = platform.register.page(session, actor, query, limit=25, offset=offset)
+            found = platform.register.page(session, actor, query, limit=25, offset=offset)
         if run:
             samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), p95(samples), total
+    return statistics.median(samples), p95(samples), f"{found.total}{'' if found.exact else '+'}"
 
 
 def main():
@@ -199,6 +203,7 @@ def main():
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--contracts", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep the database for a look (psql)")
     args = parser.parse_args()
     logging.disable(logging.INFO)
     url, drop = private_database(args.pg)
@@ -219,19 +224,24 @@ def main():
             legal = platform.accounts.get(session, "legal")
         print(f"seeded in {time.perf_counter() - started:.0f} s: {sizes[0]} contracts, {sizes[1]} distinct paragraphs "
               f"({sizes[3]}), {sizes[2]} contract paragraphs ({sizes[4]}); a rendering has {paragraphs} paragraphs")
+        print(f"load average {', '.join(f'{n:.2f}' for n in os.getloadavg())}")
         print(f"{'search':44} {'p50 ms':>8} {'p95 ms':>8} {'x base':>7} {'found':>8}")
         baseline, slow = None, []
         for label, search_args in searches(customer, "0004242"):
-            p50, high, total = time_search(platform, legal, dict(search_args), args.runs)
+            p50, high, found = time_search(platform, legal, dict(search_args), args.runs)
             baseline = baseline or p50
             flag = " over goal" if high > GOAL_MS else ""
             slow += [label] if flag else []
-            print(f"{label:44} {p50:8.1f} {high:8.1f} {p50 / baseline:7.1f} {total:8d}{flag}")
+            print(f"{label:44} {p50:8.1f} {high:8.1f} {p50 / baseline:7.1f} {found:>8}{flag}")
         platform.db.dispose()
-        print(f"goal p95 <= {GOAL_MS} ms: " + ("met" if not slow else "missed by " + ", ".join(slow)))
+        print(f"load average {', '.join(f'{n:.2f}' for n in os.getloadavg())}; goal p95 <= {GOAL_MS} ms: "
+              + ("met" if not slow else "missed by " + ", ".join(slow)))
         return 1 if slow else 0
     finally:
-        drop()
+        if args.keep:
+            print(f"kept {url}")
+        else:
+            drop()
 
 
 if __name__ == "__main__":

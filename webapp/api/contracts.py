@@ -107,14 +107,15 @@ def list_contracts():
     limit, offset = page_args()
     query = RegisterQuery.parse(request.args)
     with platform().db.read() as session:
-        items, total = platform().register.page(session, g.actor, query, limit=limit, offset=offset)
-        return jsonify({"items": [contract_summary(c) for c in items], "total": total, "limit": limit, "offset": offset})
+        found = platform().register.page(session, g.actor, query, limit=limit, offset=offset)
+        return jsonify({"items": [contract_summary(c) for c in found.items], "total": found.total,
+                        "total_exact": found.exact, "limit": limit, "offset": offset})
 
 
 @bp.get("/contracts/export.csv", defaults={"kind": "csv"})
 @bp.get("/contracts/export.xlsx", defaults={"kind": "xlsx"})
 def export_contracts(kind):
-    """The register's search as CSV or XLSX (staff; at most EXPORT_LIMIT rows, else 422 with the count)."""
+    """The register's search as CSV or XLSX (staff; at most EXPORT_LIMIT rows, else 422)."""
     require_staff()
     query = RegisterQuery.parse(request.args)
     with platform().db.read() as session:

@@ -462,8 +462,11 @@ SCHEMAS = {
     "SavedFilter": {"type": "object", "required": ["id", "name", "query"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "query": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"}, "contracts_url": {"type": "string"}}},
-    "ContractPage": {"type": "object", "properties": {"items": {"type": "array", "items": REF("ContractSummary")},
-                                                      "total": {"type": "integer"}}},
+    "ContractPage": {"type": "object", "properties": {
+        "items": {"type": "array", "items": REF("ContractSummary")},
+        "total": {"type": "integer", "description": "how many match, counted up to 1,000 or to the end of this page"},
+        "total_exact": {"type": "boolean", "description": "false: more than total match (shown as 1,000+)"},
+        "limit": {"type": "integer"}, "offset": {"type": "integer"}}},
     "Contract": {"allOf": [REF("ContractSummary"), {"type": "object", "properties": {
         "net_amount": MONEY, "tax_amount": MONEY, "total_in_words": {"type": "string"},
         "tasks": {"type": "array", "items": REF("Task")},

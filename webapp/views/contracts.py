@@ -7,7 +7,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from workflows.actors import STAFF_ROLES
 from workflows.clock import china_time, utcnow
 from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
-from workflows.services.register import CANNED_FILTERS, EXPORT_LIMIT, RegisterQuery
+from workflows.services.register import CANNED_FILTERS, EXPORT_LIMIT, Page, RegisterQuery
 
 from ..downloads import pdf_response, register_export
 from ..forms import ContractForm
@@ -39,12 +39,13 @@ def _search():
 def index():
     query, errors = _search()
     page = page_number(PAGE_SIZE)
-    items, total = [], 0
+    found = Page([], 0, True)
     if query is not None:
         with platform().db.read() as session:
-            items, total = platform().register.page(session, g.user, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    return render_template("contracts/index.html", items=items, total=total, page=page, errors=errors, query=query,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), canned_filters=CANNED_FILTERS,
+            found = platform().register.page(session, g.user, query, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template("contracts/index.html", items=found.items, total=found.total, exact=found.exact, page=page,
+                           errors=errors, query=query, pages=max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+                           canned_filters=CANNED_FILTERS,
                            saved_filters=platform().register.saved_filters(g.user)), 422 if errors else 200
 
 
