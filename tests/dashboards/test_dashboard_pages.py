@@ -74,5 +74,11 @@ def test_the_charts_are_drawn_at_desk_width(world, chromium, live_url):
         assert drawn > 5, (chart, drawn)
     assert "法务审核" in page.inner_text('[data-chart="cycle"]') or page.locator(
         '[data-chart="cycle"] svg text', has_text="法务审核").count()
+    # the figures read without JavaScript: cells spaced apart, a step's name on one line beside seven figures
+    padding = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.dashboard td')).paddingLeft)")
+    assert padding >= 8, padding
+    line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.dashboard td')).lineHeight)")
+    rows = page.evaluate("[...document.querySelectorAll('.dashboard tbody tr')].map(row => row.offsetHeight)")
+    assert rows and max(rows) < 2 * line, (line, rows)
     screenshot(page, "dashboard-desk")
     page.context.close()

@@ -23,3 +23,13 @@ def test_a_refused_argument_is_marked_where_it_was_typed(api, as_user):
 
 def test_every_canned_filter_has_a_label():
     assert set(CANNED_LABELS) == set(CANNED)
+
+
+def test_the_page_is_the_contract_register_in_both_languages(as_user):
+    browser = as_user("legal")
+    chinese = browser.get("/contracts").get_data(as_text=True)
+    assert "<title>合同台账 · 签约合同平台</title>" in chinese and "<h1>合同台账</h1>" in chinese
+    assert 'class="current">合同台账</a>' in chinese
+    english = browser.get("/contracts?lang=en").get_data(as_text=True)
+    assert "<title>Contract register · Qianyue contracts</title>" in english and "<h1>Contract register</h1>" in english
+    assert 'class="current">Contract register</a>' in english
