@@ -3,10 +3,11 @@ filters, saved filters per person, and the rows an export writes.
 
 One query builder serves the API, the pages and the exports, and applies who sees which contract
 (``AccessService.visible_contracts``: staff every one, a customer its bound ones). Pages come from the database
-(LIMIT/OFFSET over the order newest first, on an index). Clause text is searched in the distinct paragraphs of the
-contracts' current versions (``workflows.models.register``): a pg_trgm GIN index on PostgreSQL (``ILIKE``), the FTS5
-trigram index on SQLite (``MATCH`` of a quoted phrase; a term of fewer than 3 characters, which no trigram index can
-serve, is a ``LIKE`` over the distinct paragraphs there). Every word of the text must occur in some paragraph.
+(LIMIT/OFFSET over the order newest first, on an index), with a count that stops at COUNT_LIMIT ("1,000+"). Clause
+text is searched in the distinct paragraphs of the contracts' current versions (``workflows.models.register``): a
+pg_trgm GIN index on PostgreSQL (``ILIKE``), the FTS5 trigram index on SQLite (``MATCH`` of a quoted phrase; a term of
+fewer than 3 characters, which no trigram index can serve, is a ``LIKE`` over the distinct paragraphs there). Every
+word of the text must occur in some paragraph.
 """
 import re
 from dataclasses import dataclass, fields
@@ -33,7 +34,6 @@ INDEX = "register.index"
 EXPORT_LIMIT = 20_000  # rows an export holds; a larger result is refused, to be narrowed
 COUNT_LIMIT = 1000  # a search counts its matches up to here ("1,000+")
 RESOLVE_LIMIT = 20_000  # paragraph links a clause term's contracts are listed from; more: a template's paragraph
-SHARED_CONSTANTS = 1000  # paragraph ids written into the statement as constants, for the planner to weigh
 LARGEST_TOTAL = Decimal("999999999999.99")  # the column's Numeric(14, 2)
 MAX_DAYS = 3650
 MAX_TERMS = 5
