@@ -281,24 +281,22 @@ class RegisterService:
         list (``{1,2}``, ``[1,2]``): 12,000 ids as as many parameters, or as rows, cost 100-200 ms a statement."""
         found = (self._pg_clauses(term) if postgres else self._sqlite_clauses(term)).subquery()
         paragraphs = session.exec(select(self._id_text(found.c.id, postgres))).one()
-        links = session.exec(select(self._id_text(
-            select(ContractClause.contract_id.label("id")).where(ContractClause.clause_id.in_(self._ids(paragraphs, postgres)))
-            .limit(RESOLVE_LIMIT + 1).subquery().c.id, postgres))).one()
-        if self._count(links) <= RESOLVE_LIMIT:
-            return self._ids(links, postgres)
+        links = (select(ContractClause.contract_id.label("id"))
+                 .where(ContractClause.clause_id.in_(self._ids(paragraphs, postgres))).limit(RESOLVE_LIMIT + 1).subquery())
+        count, contracts = session.exec(select(func.count(), self._id_text(links.c.id, postgres, distinct=True))).one()
+        if count <= RESOLVE_LIMIT:
+            return self._ids(contracts, postgres)
         shared = self._ids(paragraphs, postgres) if not postgres else [int(i) for i in paragraphs.strip("{}").split(",")]
         return select(ContractClause.contract_id).where(ContractClause.clause_id.in_(shared))
 
     @staticmethod
-    def _id_text(column, postgres):
+    def _id_text(column, postgres, distinct=False):
         """The ids of ``column`` aggregated into one text: ``{1,2}`` on PostgreSQL, ``[1,2]`` on SQLite."""
+        value = cast(column, Text) if postgres else column
+        value = value.distinct() if distinct else value
         if postgres:
-            return func.concat("{", func.string_agg(cast(column, Text), ","), "}")
-        return func.json_group_array(column)
-
-    @staticmethod
-    def _count(ids):
-        return 0 if ids in ("{}", "[]") else ids.count(",") + 1
+            return func.concat("{", func.string_agg(value, ","), "}")
+        return func.json_group_array(value)
 
     @staticmethod
     def _ids(ids, postgres):
