@@ -58,6 +58,8 @@ class HumanTask(SQLModel, table=True):
         Index("ix_human_task_state_created", "state", "created_at"),  # the dashboard's longest waiting
         Index("ix_human_task_name_completed", "name", "completed_at", "created_at",  # ... and its cycle times, per step
               postgresql_where=text("completed_at IS NOT NULL"), sqlite_where=text("completed_at IS NOT NULL")),
+        Index("ix_human_task_open", "name", "created_at", "due_at", "title",  # ... and where contracts wait now
+              postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'")),
     )
 
     id: str = Field(primary_key=True, max_length=36)  # SpiffWorkflow's task UUID

@@ -226,7 +226,8 @@ class DashboardService:
         return steps
 
     def waiting(self, session, now):
-        """Open tasks per step: how many, how many past their due time, by how long they have waited; most first."""
+        """Open tasks per step: how many, how many past their due time, by how long they have waited; most first. Read
+        from ix_human_task_open alone (SQLite scanned every task otherwise: 20-40 ms at 100,000 contracts)."""
         age_bands = bands(HumanTask.created_at, WAIT_BUCKETS, lambda days: now - timedelta(days=days))
         rows = session.execute(
             select(HumanTask.name, func.max(HumanTask.title).label("title"), func.count().label("open"),
