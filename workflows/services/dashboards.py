@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, case, cast, func, select, true
+from sqlalchemy import BigInteger, and_, case, cast, func, literal_column, select, true
 
 from ..clock import CHINA, china_time, utcnow
 from ..contracts.money import FEN
@@ -36,6 +36,7 @@ OVERDUE_BUCKETS = (30, 60, 90)  # days an instalment is overdue: 1–30, 31–60
 EXPIRY_WINDOWS = (30, 60, 90)  # days until an active contract's term ends
 LONGEST_WAITING = 10
 ACTIVATED = "contract_activated"
+OPEN = HumanTask.state == literal_column("'open'")  # written out: a partial index serves a constant, not a parameter
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ class DashboardService:
             select(HumanTask.name, func.max(HumanTask.title).label("title"), func.count().label("open"),
                    func.sum(case((HumanTask.due_at < now, 1), else_=0)).label("overdue"),
                    *[func.sum(case((condition, 1), else_=0)) for condition in age_bands])
-            .where(HumanTask.state == "open").group_by(HumanTask.name))
+            .where(OPEN).group_by(HumanTask.name))
         steps = [StepWaiting(row.name, row.title, row.open, row.overdue, tuple(row[4:])) for row in rows]
         return tuple(sorted(steps, key=lambda step: (-step.open, step.step)))
 
