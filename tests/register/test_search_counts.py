@@ -59,3 +59,8 @@ def test_a_clause_term_finds_what_a_plain_reading_finds(api, platform, three, mo
         expected = contracts_holding(platform, words)
         assert numbers(search(api, text=words)) == expected, words
     assert len(contracts_holding(platform, "不可抗力")) == 3 and len(contracts_holding(platform, "机房内施工")) == 1
+
+
+def test_a_page_far_beyond_the_end_is_empty_not_an_error(api, three):
+    far = search(api, limit="200", offset=str(2**63 - 1)).json
+    assert (far["items"], far["total"], far["total_exact"]) == ([], 3, True)

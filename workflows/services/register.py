@@ -33,6 +33,7 @@ from .contracts import STATUS_TITLES
 INDEX = "register.index"
 EXPORT_LIMIT = 20_000  # rows an export holds; a larger result is refused, to be narrowed
 COUNT_LIMIT = 1000  # a search counts its matches up to here ("1,000+")
+LARGEST_COUNT = 2**63 - 2  # LIMIT takes a bigint, and the count asks for one more
 RESOLVE_LIMIT = 20_000  # paragraph links a clause term's contracts are listed from; more: a template's paragraph
 LARGEST_TOTAL = Decimal("999999999999.99")  # the column's Numeric(14, 2)
 MAX_DAYS = 3650
@@ -224,7 +225,7 @@ class RegisterService:
         COUNT_LIMIT (or to the end of the page asked for, if further): counting every one of 12,000 matches cost more
         than finding the page."""
         where = self._conditions(session, actor, query)
-        enough = max(COUNT_LIMIT, offset + limit)
+        enough = max(COUNT_LIMIT, min(offset + limit, LARGEST_COUNT))
         counted = session.exec(select(func.count()).select_from(
             select(Contract.id).where(*where).limit(enough + 1).subquery())).one()
         items = session.exec(select(Contract).where(*where).order_by(Contract.created_at.desc(), Contract.id.desc())
