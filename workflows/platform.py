@@ -99,7 +99,7 @@ class Platform:
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
                                        self.notifications, self.webhooks, self.payments)
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
-                                              self.webhooks)
+                                              self.webhooks, self.payments)
         self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
             self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}

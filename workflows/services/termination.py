@@ -6,7 +6,8 @@
   second, or one racing it, is a 409) and sent to the process as the signal ``contract_terminated``: the diagram's
   boundary event on 合同履行期 interrupts the term, so its renewal notice and term-end timers end, and the timer
   终止生效日 waits for the effective date (an admin edits both in the modeler). A date already come takes effect in
-  the same step.
+  the same step. The instalments falling due on or after the effective date that are not paid are cancelled in the
+  same transaction (``PaymentService.cancel_from``, listed in the history); those due before it stay owed.
 - ``terminate_contract()`` (script 合同终止) and ``end_term()`` (script 合同期满), which the diagram calls when the
   termination takes effect or the term ends without renewal: history, mail to both sides, the ``contract.terminated``
   or ``contract.expired`` webhook. The status (``terminated``, ``ended``) is the ``outcome`` the diagram then sets.
@@ -32,13 +33,14 @@ RECORD_TERMINATION = Statement(
 
 
 class TerminationService:
-    def __init__(self, db, access, contracts, runtime, notifications, webhooks):
+    def __init__(self, db, access, contracts, runtime, notifications, webhooks, payments):
         self.db = db
         self.access = access
         self.contracts = contracts
         self.runtime = runtime
         self.notifications = notifications
         self.webhooks = webhooks
+        self.payments = payments  # a termination cancels the instalments falling due after it
 
     def earliest(self, session, contract, today=None):
         """The first day a termination given today may take effect (None: the contract cannot be terminated)."""
@@ -73,6 +75,7 @@ class TerminationService:
             if RECORD_TERMINATION.execute(session, {"id": contract.id, "day": day, "reason": reason, "now": now}) != 1:
                 raise Conflict("合同已被他人同时终止或已变更，请刷新 / the contract was changed at the same moment")
             session.expire(contract)  # the diagram's functions read the termination just written
+            self.payments.cancel_from(session, contract.id, day, actor.username, now)
             step = self.runtime.load(session, self.contracts.instance(session, contract.id).id, actor.username)
             step.events.append({"event": "termination_given", "actor": actor.username, "comment": reason,
                                 "details": {"effective_on": day.isoformat(), "notice_days": notice_days}})
