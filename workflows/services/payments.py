@@ -119,6 +119,7 @@ class ContractPayments:
                 "paid": sum((r.paid for r in rows), ZERO),
                 "outstanding": sum((r.outstanding for r in rows), ZERO),
                 "overdue": sum((r.outstanding for r in rows if r.status == "overdue"), ZERO),
+                "cancelled": sum((r.amount - r.paid for r in rows if r.cancelled_at is not None), ZERO),
                 "late_fee": sum(fees, ZERO) if self.late_fee_rate_per_day is not None else None}
 
 
