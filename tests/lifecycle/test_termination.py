@@ -188,3 +188,16 @@ def test_a_termination_cancels_the_instalments_after_it_and_what_was_due_before_
     assert api.call("POST", f"/contracts/{contract_id}/payments", "finance", {
         "instalment": 1, "amount": "180000.00", "received_on": today().isoformat(),
         "bank_reference": "B-1"}).status_code == 201
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks: PostgreSQL")
+def test_a_termination_racing_a_payment_of_an_instalment_it_cancels_loses_with_409(api, platform, live_url):
+    contract_id = activate(api, technical_service())
+    status, body = behind_a_writer(  # finance records a payment on the last instalment meanwhile
+        platform, "UPDATE payment_instalment SET paid = paid + 1, version = version + 1 "
+                  "WHERE contract_id = :id AND seq = 6", {"id": contract_id},
+        lambda: post(f"{live_url}/api/v1/contracts/{contract_id}/termination", api.token("sales"),
+                     {"effective_on": "2027-03-01", "reason": "学校撤并"}))
+    assert status == 409 and "刚刚登记了收款" in body["message"], body
+    assert detail(api, contract_id)["lifecycle"]["terminates_on"] is None  # nothing of it is kept
+    assert events(platform, contract_id, "instalments_cancelled") == []
