@@ -24,7 +24,7 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "process_migrated": _l("Process moved to another version"),
           "customer_invited": _l("Customer invited to sign"), "customer_not_invited": _l("Customer not invited (no contact)"),
           "customer_bound": _l("Customer's signer bound"), "letters_attached": _l("Commitment letters attached"),
-          "letters_prefilled": _l("Letters prefilled from the renewed contract's"),
+          "letters_prefilled": _l("Letters prefilled from the renewed contract"),
           "letter_template_missing": _l("A mandated letter has no template"), "letter_filled": _l("Letter filled in"),
           "letters_differ_from_review": _l("The process's letters differ from those reviewed (the reviewed ones apply)"),
           "document_prepared": _l("Document to sign prepared"),
