@@ -24,6 +24,7 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "process_migrated": _l("Process moved to another version"),
           "customer_invited": _l("Customer invited to sign"), "customer_not_invited": _l("Customer not invited (no contact)"),
           "customer_bound": _l("Customer's signer bound"), "letters_attached": _l("Commitment letters attached"),
+          "letters_prefilled": _l("Letters prefilled from the renewed contract"),
           "letter_template_missing": _l("A mandated letter has no template"), "letter_filled": _l("Letter filled in"),
           "letters_differ_from_review": _l("The process's letters differ from those reviewed (the reviewed ones apply)"),
           "document_prepared": _l("Document to sign prepared"),
@@ -39,9 +40,10 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "signer_contact_changed": _l("Change of signer approved"),
           "signer_change_rejected": _l("Change of signer rejected"),
           "payment_recorded": _l("Payment received recorded"), "payment_reminder": _l("Payment reminder sent"),
-          "instalment_overdue": _l("Instalment overdue")}
-PAYMENT_STATUSES = {"paid": _l("Paid in full"), "overdue": _l("Overdue"), "due_soon": _l("Due soon"),
-                    "scheduled": _l("Not yet due")}
+          "instalment_overdue": _l("Instalment overdue"),
+          "instalments_cancelled": _l("Instalments after the termination cancelled")}
+PAYMENT_STATUSES = {"paid": _l("Paid in full"), "cancelled": _l("Cancelled by the termination"), "overdue": _l("Overdue"),
+                    "due_soon": _l("Due soon"), "scheduled": _l("Not yet due")}
 SYSTEM_ACTORS = {"system": _l("the system"), "cli": _l("an administrator's command"),
                  "demo-seed": _l("shipped with Qianyue"), "invitation": _l("the invitation")}
 VERSION_NOTES = {"shipped with Qianyue": _l("shipped with Qianyue")}  # the note of the versions the product ships

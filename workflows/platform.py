@@ -99,7 +99,7 @@ class Platform:
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
                                        self.notifications, self.webhooks, self.payments)
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
-                                              self.webhooks)
+                                              self.webhooks, self.payments, self.repository, self.history)
         self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
             self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}
@@ -134,6 +134,7 @@ class Platform:
             "terminate_contract": self.termination.terminate_contract,
             "end_term": self.termination.end_term,
         }
+        self.runtime.lift_data = self.activation.term_moments  # an instance moved into 合同履行期 (migration)
         self.tasks.guards = [
             self.activation.refuse_countersign_while_incomplete,
         ]

@@ -3,6 +3,7 @@ after the deadline, and the renewal draft prefilled from an active contract with
 import json
 from datetime import timedelta
 
+from tests.letters.helpers import SECURITY_VALUES, customer_signs, document_html, fill, letters
 from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, activate, activate_draft, active_contract, china_midnight, detail,
                                      draft_with_term, events, instance_status, mails, today, waiting_timers,
                                      webhook_events)
@@ -66,6 +67,13 @@ def test_a_notice_of_non_renewal_before_the_deadline_ends_the_contract_at_the_te
     (notice,) = events(platform, contract_id, "non_renewal_notice")
     assert notice.comment == "学校改用自建网络" and json.loads(notice.details)["party"] == "customer"
     assert sorted(m.to_addr for m in mails(platform, contract_id, "non_renewal_notice")) == [SALES_MAIL, CUSTOMER_MAIL]
+    kind, payload = webhook_events(platform, contract_id)[-1]  # written with the notice, for downstream systems
+    body = json.loads(payload)
+    assert kind == "contract.non_renewal_notified" and json.loads(notice.details)["webhook_event"] > 0
+    assert {key: body[key] for key in ("party", "comment", "term_end", "deadline")} == {
+        "party": "customer", "comment": "学校改用自建网络", "term_end": end.isoformat(),
+        "deadline": (end - timedelta(days=90)).isoformat()}
+    assert body["contract"]["id"] == contract_id and body["contract"]["term"]["end"] == end.isoformat()
     again = api.call("POST", f"/contracts/{contract_id}/non-renewal", "sales")
     assert again.status_code == 409 and "已于" in again.json["message"]
 
@@ -74,7 +82,8 @@ def test_a_notice_of_non_renewal_before_the_deadline_ends_the_contract_at_the_te
     assert (contract["status"], contract["status_title"], contract["effective_to"]) == ("ended", "已期满终止",
                                                                                         end.isoformat())
     assert events(platform, contract_id, "contract_renewed") == [] and events(platform, contract_id, "term_ended")
-    assert [kind for kind, _ in webhook_events(platform, contract_id)] == ["contract.activated", "contract.expired"]
+    assert [kind for kind, _ in webhook_events(platform, contract_id)] == [
+        "contract.activated", "contract.non_renewal_notified", "contract.expired"]
     assert sorted(m.to_addr for m in mails(platform, contract_id, "term_ended")) == [SALES_MAIL, CUSTOMER_MAIL]
     assert instance_status(platform, contract_id) == "completed" and waiting_timers(platform, contract_id) == []
     assert detail(api, contract_id, "customer")["status"] == "ended"  # the customer still sees its contract
@@ -88,6 +97,7 @@ def test_a_notice_of_non_renewal_after_the_deadline_is_refused_and_the_contract_
         assert response.status_code == 409, response.json
         assert (end - timedelta(days=90)).isoformat() in response.json["message"]
     assert events(platform, contract_id, "non_renewal_notice") == []
+    assert [kind for kind, _ in webhook_events(platform, contract_id)] == ["contract.activated"]  # a refusal: none
     assert platform.timers.run_due(at=china_midnight(end + timedelta(days=1))) == 1
     assert detail(api, contract_id)["effective_to"] == renewed_end(end, 12).isoformat()
 
@@ -176,3 +186,47 @@ def test_a_contract_activated_after_its_term_ended_renews_once_up_to_the_term_in
         "previous_end": end.isoformat(), "effective_to": covering.isoformat(), "months": 24, "webhook_event": 0}
     assert detail(api, contract_id)["status"] == "active" and covering >= today()
     assert [kind for kind, _ in webhook_events(platform, contract_id)] == ["contract.activated", "contract.renewed"]
+
+
+def test_a_renewal_s_letters_start_from_the_values_the_customer_filled_in_the_renewed_contract(api, platform):
+    end = today() + timedelta(days=120)
+    contract_id = activate(api, draft_with_term(end - timedelta(days=365), end))
+    (filled,) = [item for item in letters(api, contract_id)["items"] if item["code"] == "information_security"]
+    assert filled["values"] == SECURITY_VALUES
+    renewal = api.call("POST", f"/contracts/{contract_id}/renewal", "sales").json
+    assert [(item["code"], item["status"], item["values"]) for item in letters(api, renewal["id"])["items"]] == [
+        ("information_security", "required", {})]  # pinned for review, blank as reviewers read them
+    assert api.call("POST", f"/contracts/{renewal['id']}/submit", "sales").status_code == 200
+    api.decide("legal", renewal["id"], "approve")
+    if api.tasks("finance", renewal["id"]):
+        api.decide("finance", renewal["id"], "approve")
+    assert [(item["code"], item["status"], item["values"]) for item in letters(api, renewal["id"], "customer")["items"]] \
+        == [("information_security", "filled", SECURITY_VALUES)]
+    (prefilled,) = events(platform, renewal["id"], "letters_prefilled")
+    assert json.loads(prefilled.details) == {"renewal_of_id": contract_id, "number": detail(api, contract_id)["number"],
+                                             "letters": [{"letter": "information_security", "complete": True,
+                                                          "fields": sorted(SECURITY_VALUES)}]}
+    # the customer may change them, and signs the renewal's letters anew
+    changed = {**SECURITY_VALUES, "security_officer_name": "李明"}
+    assert fill(api, renewal["id"], "information_security", changed).status_code == 200
+    api.run_jobs()
+    assert "李明" in document_html(api, renewal["id"])
+    assert customer_signs(api, renewal["id"]).status_code == 200
+    assert [(item["status"], item["values"]) for item in letters(api, renewal["id"])["items"]] == [("signed", changed)]
+    assert letters(api, contract_id)["items"][0]["values"] == SECURITY_VALUES  # the renewed contract's are its own
+
+
+def test_a_renewal_for_another_customer_starts_with_blank_letters(api, platform):
+    end = today() + timedelta(days=120)
+    contract_id = activate(api, draft_with_term(end - timedelta(days=365), end))
+    renewal = api.call("POST", f"/contracts/{contract_id}/renewal", "sales").json
+    other = {**renewal["data"]["customer"], "name": "长垣市第二中学", "credit_code": "91410700747429956F"}
+    assert api.call("PATCH", f"/contracts/{renewal['id']}", "sales", {"customer": other}).status_code == 200, \
+        "the draft takes another customer"
+    assert api.call("POST", f"/contracts/{renewal['id']}/submit", "sales").status_code == 200
+    api.decide("legal", renewal["id"], "approve")
+    if api.tasks("finance", renewal["id"]):
+        api.decide("finance", renewal["id"], "approve")
+    security = next(item for item in letters(api, renewal["id"])["items"] if item["code"] == "information_security")
+    assert (security["status"], security["values"]) == ("attached", {})
+    assert events(platform, renewal["id"], "letters_prefilled") == []

@@ -3,14 +3,15 @@ wins, the other 409) for termination and renewal."""
 import json
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from tests.conftest import PG_URL
-from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, active_contract, china_midnight, detail, events,
-                                     instance_status, mails, today, waiting_timers, webhook_events)
+from tests.letters.helpers import technical_service
+from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, activate, active_contract, china_midnight, detail,
+                                     events, instance_status, mails, today, waiting_timers, webhook_events)
 from tests.process.test_concurrency import post
 from tests.process.test_lifecycle import small_contract
 
@@ -147,3 +148,56 @@ def test_a_renewal_checked_before_a_concurrent_one_committed_loses_with_409(api,
     assert status == 409 and body["message"].startswith("同一合同的续签已由他人同时发起"), body
     assert detail(api, contract_id)["lifecycle"]["renewed_by"]["id"] == other
     assert events(platform, contract_id, "renewal_started") == []
+
+
+def test_a_termination_cancels_the_instalments_after_it_and_what_was_due_before_stays_owed(api, platform, as_user):
+    contract_id = activate(api, {**technical_service(), "late_fee_rate_per_day": "0.0005"})  # 180,000 twice a year
+    effective_on = date(2027, 3, 1)  # the instalments of 2027-06-30 and 2027-12-31 fall due after it
+    response = terminate(api, contract_id, effective_on=effective_on.isoformat(), reason="学校撤并")
+    assert response.status_code == 200, response.json
+    plan = api.call("GET", f"/contracts/{contract_id}/payments", "finance", query_string={"as_of": "2027-01-05"}).json
+    assert [(i["seq"], i["status"], i["outstanding"]) for i in plan["instalments"]] == [
+        (1, "overdue", "180000.00"), (2, "overdue", "180000.00"), (3, "overdue", "180000.00"),
+        (4, "overdue", "180000.00"), (5, "cancelled", "0.00"), (6, "cancelled", "0.00")]
+    assert (plan["totals"]["outstanding"], plan["totals"]["amount"], plan["totals"]["cancelled"]) == (
+        "720000.00", "720000.00", "360000.00")
+    (cancelled,) = events(platform, contract_id, "instalments_cancelled")  # in the termination's transaction
+    assert json.loads(cancelled.details) == {"effective_on": "2027-03-01", "instalments": [
+        {"instalment": 5, "due_date": "2027-06-30", "amount": "180000.00", "waived": "180000.00"},
+        {"instalment": 6, "due_date": "2027-12-31", "amount": "180000.00", "waived": "180000.00"}]}
+
+    refused = api.call("POST", f"/contracts/{contract_id}/payments", "finance", {
+        "instalment": 5, "amount": "1.00", "received_on": today().isoformat(), "bank_reference": "B-5"})
+    assert refused.status_code == 409 and "已因合同提前终止而取消" in refused.json["message"]
+    statement = f"交易日期,金额,流水号,附言\n{today().isoformat()},720000.01,B-ALL,{detail(api, contract_id)['number']}\n"
+    too_much = api.call("POST", "/payments/import", "finance", data=statement.encode(), content_type="text/csv")
+    assert too_much.status_code == 422  # more than is still owed: the cancelled ones take nothing
+
+    platform.timers.run_due(at=china_midnight(effective_on))
+    assert detail(api, contract_id)["status"] == "terminated"
+    # finance still sees and collects what the terminated contract owes, marked with its status; the scan no longer
+    # reminds of it but flags what is late
+    listed = api.call("GET", "/payments/open", "finance", query_string={"within_days": "3650"}).json["items"]
+    mine = [(i["seq"], i["contract_status"]) for i in listed if i["contract_id"] == contract_id]
+    assert mine == [(1, "terminated"), (2, "terminated"), (3, "terminated"), (4, "terminated")]
+    page = as_user("finance").get("/payments?within=90").get_data(as_text=True)
+    assert "已提前终止" in page and f"instalment-{contract_id}-4" in page and f"instalment-{contract_id}-5" not in page
+    assert platform.payments.scan(china_midnight(date(2027, 6, 25)) + timedelta(hours=9)) == (0, 4)  # not 5's reminder
+    with platform.db.read() as session:  # the managers' overdue figures count it too
+        assert platform.dashboards.overdue_instalments(session, china_midnight(date(2027, 6, 25))).instalments == 4
+    assert api.call("POST", f"/contracts/{contract_id}/payments", "finance", {
+        "instalment": 1, "amount": "180000.00", "received_on": today().isoformat(),
+        "bank_reference": "B-1"}).status_code == 201
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks: PostgreSQL")
+def test_a_termination_racing_a_payment_of_an_instalment_it_cancels_loses_with_409(api, platform, live_url):
+    contract_id = activate(api, technical_service())
+    status, body = behind_a_writer(  # finance records a payment on the last instalment meanwhile
+        platform, "UPDATE payment_instalment SET paid = paid + 1, version = version + 1 "
+                  "WHERE contract_id = :id AND seq = 6", {"id": contract_id},
+        lambda: post(f"{live_url}/api/v1/contracts/{contract_id}/termination", api.token("sales"),
+                     {"effective_on": "2027-03-01", "reason": "学校撤并"}))
+    assert status == 409 and "刚刚登记了收款" in body["message"], body
+    assert detail(api, contract_id)["lifecycle"]["terminates_on"] is None  # nothing of it is kept
+    assert events(platform, contract_id, "instalments_cancelled") == []

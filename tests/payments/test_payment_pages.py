@@ -2,6 +2,7 @@
 statement import, as people use them (forms with CSRF tokens, and a real browser with screenshots)."""
 import io
 import re
+from datetime import datetime, timezone
 
 import pytest
 
@@ -84,3 +85,29 @@ def test_the_payment_pages_in_a_browser(seed_003, chromium, live_url):  # signed
 def screenshot_path(name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+@pytest.fixture
+def terminated_seed_003(api, seed_003):
+    """Seed 003 terminated as of 2027-03-01: its instalments of 2027-06-30 and 2027-12-31 cancelled."""
+    response = api.call("POST", f"/contracts/{seed_003}/termination", "sales",
+                        {"effective_on": "2027-03-01", "reason": "学校撤并"})
+    assert response.status_code == 200, response.json
+    api.platform.timers.run_due(at=datetime(2027, 2, 28, 16, tzinfo=timezone.utc))  # 2027-03-01 00:00 in China
+    return seed_003
+
+
+@pytest.mark.browser
+def test_what_a_terminated_contract_owes_in_a_browser(terminated_seed_003, chromium, live_url):
+    page = chromium.new_context(locale="zh-CN", **SCREENS["desk"]).new_page()
+    sign_in(page, live_url, "finance")
+    page.goto(f"{live_url}/payments?within=90")
+    row = page.locator(f"#instalment-{terminated_seed_003}-1")
+    assert "已提前终止" in row.inner_text() and "已逾期" in row.inner_text()
+    assert row.locator("xpath=following-sibling::tr[1]").locator("button:has-text('登记收款')").count() == 1
+    screenshot(page, "payments-finance-list-terminated")
+    page.goto(f"{live_url}/contracts/{terminated_seed_003}")
+    plan = page.inner_text("#payment-plan")
+    assert plan.count("因提前终止取消") == 2 and "应收 ¥720,000.00" in plan and "提前终止取消：¥360,000.00" in plan
+    page.locator("#payment-plan").screenshot(path=str(screenshot_path("payments-contract-plan-terminated")))
+    page.context.close()

@@ -201,12 +201,20 @@ def test_an_instalment_paid_in_full_is_neither_reminded_nor_overdue(api, platfor
     assert platform.payments.scan(china(2025, 7, 5)) == (0, 0)
 
 
-def test_a_contract_no_longer_active_hears_of_nothing(api, platform, seed_003):
-    with platform.db.write() as session:  # ended (termination and expiry are another service's): any other status
-        session.execute(text("UPDATE contract SET status = 'terminated' WHERE id = :id"), {"id": seed_003})
-    assert platform.payments.scan(china(2025, 6, 25)) == (0, 0)
-    assert platform.payments.scan(china(2026, 1, 5)) == (0, 0)
-    assert all(r.reminded_at is None and r.overdue_at is None for r in instalment_rows(platform, seed_003))
+@pytest.mark.parametrize("status", ["terminated", "ended"])
+def test_a_contract_no_longer_active_is_not_reminded_but_what_it_owes_is_still_flagged_and_listed(api, platform,
+                                                                                                  seed_003, status):
+    with platform.db.write() as session:  # how it ended is another service's (tests/lifecycle): only the status counts
+        session.execute(text("UPDATE contract SET status = :status WHERE id = :id"), {"id": seed_003, "status": status})
+    assert platform.payments.scan(china(2025, 6, 25)) == (0, 0)  # no reminder of what falls due
+    assert all(r.reminded_at is None for r in instalment_rows(platform, seed_003))
+    assert platform.payments.scan(china(2026, 1, 5)) == (0, 2)  # the money is still owed: overdue all the same
+    listed = api.call("GET", "/payments/open", "finance", query_string={"as_of": "2026-01-05"}).json["items"]
+    assert [(i["contract_id"], i["seq"], i["status"], i["contract_status"]) for i in listed] == [
+        (seed_003, 1, "overdue", status), (seed_003, 2, "overdue", status)]
+    assert pay(api, seed_003, 1, "180000.00", "2026-01-04", "B-LATE").status_code == 201  # and collected
+    listed = api.call("GET", "/payments/open", "finance", query_string={"as_of": "2026-01-05"}).json["items"]
+    assert [i["seq"] for i in listed] == [2]  # what is left
 
 
 def import_csv(api, text, user="finance", encoding="utf-8"):

@@ -2,12 +2,16 @@
 a signature (with the mouse at a desk, a finger on a phone), ticks consent, mistypes the code (what was drawn and ticked
 stays), signs the contract and its letter with one code, and sees the contract move on to countersigning. And on a
 phone: a long contract read page by page, the button that leads to each thing still to fill in."""
+import json
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SCREENSHOTS, Api, screenshot
+from tests.letters.helpers import at_customer
+from tests.lifecycle.helpers import draft_with_term, events, sign_both, today, webhook_events
 from tests.web.browsing import INKED, SCREENS, draw_signature
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
 from workflows.demo import DEMO_PASSWORD
@@ -219,3 +223,49 @@ def test_a_long_contract_read_and_filled_in_on_a_phone(live, chromium):
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_customer_gives_notice_of_non_renewal_on_a_phone(live, chromium):
+    """At 390 px: the customer who signed an auto-renewing contract opens it once active, reads when it renews and
+    until when notice can be given, gives notice of non-renewal with a comment, and reads that it ends with its term."""
+    api = Api(live.app.test_client(), live.platform)
+    end = today() + timedelta(days=120)
+    contract_id = at_customer(api, draft_with_term(end - timedelta(days=365), end, auto_renew_months=12,
+                                                   notice_days=30))
+    ((_to, _kind, link, _body),) = invitation_links(live.platform, contract_id)
+    context = chromium.new_context(**SCREENS["phone"], locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def fits():
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    try:
+        sign_in_and_accept(page, live, link, contract_id)  # the school's contact, bound to the contract
+        signer = threading.Thread(target=sign_both, args=(api, contract_id))  # pyHanko's asyncio: a thread of its own
+        signer.start()
+        signer.join()
+        page.goto(f"{live.base}/sign/{contract_id}")
+        term = page.inner_text("#term")
+        deadline = end - timedelta(days=30)
+        assert f"{deadline.year}年{deadline.month}月{deadline.day}日" in term and "自动续展" in term
+        page.locator("#term").scroll_into_view_if_needed()
+        fits()
+        screenshot(page, "customer-non-renewal-1-term-phone")
+        assert "不能在此撤回" in page.inner_text("#non-renewal")  # what the notice does, said before it is given
+        page.fill("#non-renewal-comment", "学校改用自建网络，服务期满后不再续用")
+        page.click("#non-renewal button[type=submit]")
+        page.wait_for_selector(".flash.success")
+        assert "不续展通知已记录" in page.inner_text(".flash.success")
+        assert page.locator("#non-renewal").count() == 0  # given once: the form is gone
+        assert "不续展通知：甲方已于" in page.inner_text("#term")  # who gave it, and when
+        fits()
+        screenshot(page, "customer-non-renewal-2-given-phone")
+        assert errors == []
+    finally:
+        context.close()
+    (notice,) = events(live.platform, contract_id, "non_renewal_notice")
+    assert notice.actor != "customer" and notice.comment == "学校改用自建网络，服务期满后不再续用"
+    assert json.loads(notice.details)["party"] == "customer"
+    assert webhook_events(live.platform, contract_id)[-1][0] == "contract.non_renewal_notified"

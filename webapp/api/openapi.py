@@ -432,11 +432,15 @@ SCHEMAS = {
             "within_days": {"type": "integer"}, "contracts": {"type": "integer"}}}}}},
     "Instalment": {"type": "object", "properties": {
         "contract_id": {"type": "integer"}, "contract_number": {"type": "string"}, "customer_name": {"type": "string"},
+        "contract_status": {"type": "string", "description": "active, or terminated / ended: what such a contract "
+                            "still owes stays owed"},
         "seq": {"type": "integer"}, "due_date": {"type": "string", "format": "date"}, "amount": MONEY, "paid": MONEY,
-        "outstanding": MONEY, "status": {"enum": ["paid", "overdue", "due_soon", "scheduled"]},
+        "outstanding": MONEY, "status": {"enum": ["paid", "cancelled", "overdue", "due_soon", "scheduled"]},
         "days_overdue": {"type": "integer"}, "late_fee": {"oneOf": [MONEY, {"type": "null"}]},
         "version": {"type": "integer"}, "reminded_at": {"type": ["string", "null"]},
         "overdue_at": {"type": ["string", "null"]},
+        "cancelled_at": {"type": ["string", "null"], "description": "cancelled by an early termination effective on "
+                         "or before its due date: no longer owed"},
         "payments": {"type": "array", "items": {"type": "object", "properties": {
             "amount": MONEY, "received_on": {"type": "string", "format": "date"}, "bank_reference": {"type": "string"},
             "source": {"enum": ["manual", "import"]}, "recorded_by": {"type": "string"},

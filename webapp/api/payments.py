@@ -14,11 +14,12 @@ def money(amount):
 
 def instalment_as_dict(row):
     return {"contract_id": row.contract_id, "contract_number": row.number, "customer_name": row.customer_name,
-            "seq": row.seq, "due_date": row.due_date.isoformat(), "amount": money(row.amount), "paid": money(row.paid),
+            "contract_status": row.contract_status, "seq": row.seq, "due_date": row.due_date.isoformat(), "amount": money(row.amount), "paid": money(row.paid),
             "outstanding": money(row.outstanding), "status": row.status, "days_overdue": row.days_overdue,
             "late_fee": money(row.late_fee), "version": row.version,
             "reminded_at": row.reminded_at.isoformat() if row.reminded_at else None,
             "overdue_at": row.overdue_at.isoformat() if row.overdue_at else None,
+            "cancelled_at": row.cancelled_at.isoformat() if row.cancelled_at else None,
             "payments": [{"amount": money(p.amount), "received_on": p.received_on.isoformat(),
                           "bank_reference": p.bank_reference, "source": p.source, "recorded_by": p.recorded_by,
                           "recorded_at": p.recorded_at.isoformat()} for p in row.payments]}
@@ -48,8 +49,8 @@ def record_payment(contract_id):
 
 @bp.get("/payments/open")
 def open_instalments():
-    """Instalments of active contracts not fully paid, overdue or due within ``within_days`` (default: the reminder
-    window), earliest due first."""
+    """Instalments still owed (of active contracts, and of terminated or ended ones: ``contract_status``), overdue or
+    due within ``within_days`` (default: the reminder window), earliest due first."""
     within = whole_number("within_days", None, 0, MAX_WINDOW_DAYS)
     as_of = day_argument("as_of")
     with platform().db.read() as session:

@@ -15,7 +15,9 @@ class Instalment(SQLModel, table=True):
     ``paid`` is the sum of its payments, kept on the row so that recording one is a single conditional update:
     ``version`` goes up with each payment, and a writer that read an older version gets a conflict instead of
     overwriting (or overpaying) what another recorded meanwhile. ``reminded_at`` and ``overdue_at`` are set once, by
-    the daily scan, when the reminder mail and the ``payment.overdue`` event were written."""
+    the daily scan, when the reminder mail and the ``payment.overdue`` event were written. ``cancelled_at`` is set when
+    an early termination takes effect before the instalment falls due: what it still owed is no longer owed (what was
+    paid on it stays recorded)."""
 
     __tablename__ = "payment_instalment"
     __table_args__ = (UniqueConstraint("contract_id", "seq"), Index("ix_payment_instalment_due", "due_date"),
@@ -32,6 +34,7 @@ class Instalment(SQLModel, table=True):
     version: int = Field(default=1)
     reminded_at: Optional[datetime] = None
     overdue_at: Optional[datetime] = None
+    cancelled_at: Optional[datetime] = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

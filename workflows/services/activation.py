@@ -92,6 +92,16 @@ class ActivationService:
         return {"effective_from": term["start"], "effective_to": term["end"], "renewal_notice_at": notice_at.isoformat(),
                 "term_ends_at": term_ends_at(end).isoformat()}
 
+    def term_moments(self, session, contract_id):
+        """The moments the term's timers wait for, from the term in force: for an instance moved into 合同履行期 from
+        a diagram version without it (``migration``), which set the renewal notice's moment only."""
+        contract = session.get(Contract, contract_id)
+        if contract is None or contract.effective_to is None:
+            return {}
+        term = self.contracts.version_data(session, contract.id, contract.current_version)["term"]
+        return {"renewal_notice_at": renewal_notice_at(contract.effective_to, int(term.get("notice_days") or 0))
+                .isoformat(), "term_ends_at": term_ends_at(contract.effective_to).isoformat()}
+
     def notify_renewal(self, step):
         """The renewal notice date came: mail the drafter (offering the renewal draft) and the customer's contact."""
         session = step.session

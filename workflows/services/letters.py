@@ -10,7 +10,9 @@ version, attached when the customer is asked to sign, and the values the custome
   template version added afterwards never changes a contract in flight.
 - When the process reaches the customer, the step listener turns the pins into ``contract_letter`` rows (the
   business rule task ``attach_letters`` lists ``letters`` too: a difference from the pins is recorded, the pins stay). The customer fills the fields (validated here, field
-  by field); the signing act (``SigningService``) signs each letter's field of the one document.
+  by field); the signing act (``SigningService``) signs each letter's field of the one document. A renewal contract's
+  letters start from the values the same customer filled in the letters of the contract it renews (those still valid
+  under the pinned version's fields): the customer reads them in the document, may change them, and signs anew.
 - Activation: ``missing()`` lists every pinned letter not attached, not filled, not signed.
 """
 import json
@@ -130,6 +132,14 @@ def validate_values(fields, values, service_types):
         else:
             clean[name] = value
     return clean, errors
+
+
+def _still_valid(fields, values, service_types):
+    """Of values filled in under another version of a letter, those that this version's ``fields`` declare, that apply
+    to ``service_types`` and that pass its checks."""
+    clean, _errors = validate_values(fields, {name: value for name, value in values.items()
+                                              if any(f["name"] == name for f in fields)}, service_types)
+    return clean
 
 
 class LetterService:
@@ -331,26 +341,45 @@ class LetterService:
         pins = self.pinned(session, contract)
         existing = {row.code for row in self.attached(session, contract_id)}
         templates = self.templates_of(session, pins)
-        added = []
+        renewed, carried = self._renewed_letters(session, contract)
+        added, prefilled = [], []
         for position, pin in enumerate(pins, 1):
             template = templates.get(pin["template_id"])
             if pin["code"] in existing or template is None:
                 continue
             fields = json.loads(template.fields_json)
-            needs_values = any(f.get("required") and applies(f, data["service_types"]) for f in fields)
+            values = _still_valid(fields, carried.get(pin["code"], {}), data["service_types"])
+            needs_values = any(f.get("required") and applies(f, data["service_types"]) and f["name"] not in values
+                               for f in fields)
             session.add(ContractLetter(contract_id=contract_id, code=pin["code"], title=pin["title"], position=position,
                                        template_id=template.id, template_version=template.version,
-                                       template_sha256=template.sha256, status="attached" if needs_values else "filled"))
+                                       template_sha256=template.sha256, status="attached" if needs_values else "filled",
+                                       values_json=canonical_json(values),
+                                       filled_at=utcnow() if values and not needs_values else None,
+                                       filled_by="system" if values else ""))
             added.append({"code": pin["code"], "template_version": template.version, "template_sha256": template.sha256})
+            if values:
+                prefilled.append({"letter": pin["code"], "fields": sorted(values), "complete": not needs_values})
         session.flush()
         events = []
         if added:
             events.append({"event": "letters_attached", "actor": actor, "details": {"letters": added}})
+        if prefilled:
+            events.append({"event": "letters_prefilled", "actor": "system", "details": {
+                "renewal_of_id": renewed.id, "number": renewed.number, "letters": prefilled}})
         listed = [letter.get("code") for letter in decided or () if isinstance(letter, dict)]
         if decided and sorted(listed) != sorted(pin["code"] for pin in pins):
             events.append({"event": "letters_differ_from_review", "actor": "system",
                            "details": {"decided": listed, "pinned": [pin["code"] for pin in pins]}})
         return events
+
+    def _renewed_letters(self, session, contract):
+        """(the contract a renewal renews, {code: the values its customer filled in}); nothing for a contract that
+        renews none, or whose customer (credit code) is another."""
+        renewed = session.get(Contract, contract.renewal_of_id) if contract.renewal_of_id is not None else None
+        if renewed is None or renewed.customer_credit_code != contract.customer_credit_code:
+            return None, {}
+        return renewed, {row.code: json.loads(row.values_json) for row in self.attached(session, renewed.id)}
 
     def store_values(self, session, contract, code, values, actor):
         """Validate a letter's values field by field and keep them (filling again replaces unsigned values)."""

@@ -19,6 +19,15 @@ version therefore changes what its tasks *are*. The rule (sound and simple, chec
 
 What happened already stays as it was; what is still to happen next is exactly what the new
 version would do at that point. Instances that fail a rule are refused, each with its reasons.
+
+One more move is proven the same way, for a version that wraps the waiting part of the process into a subprocess
+(合同履行期 around the renewal notice): an instance is **lifted** when it has no subprocess state, everything it
+still waits for follows one finished task (the anchor: 合同生效) and is only waiting catch events and their
+predicted successors (nothing of it ran yet), and the anchor's task in the new version leads into a subprocess that
+holds each of those events. What follows the anchor is dropped and predicted again from the new version; the engine
+enters the subprocess (its start event has no script) and the instance must then wait at the very events it waited
+at. The data the new version's later steps read that the old one never set (the term's end) is added by
+``RuntimeService.lift_data`` (the platform's: the contract's term moments).
 The move rewrites ``process_instance.definition_id`` under the optimistic lock (``version``), in
 the caller's transaction, with one history event per moved instance. An erroring instance (a script
 of the old version failed; see ``RuntimeService.mark_failed``) is moved by the same rules and runs
@@ -26,14 +35,15 @@ again on the new version: deploying a fixed diagram and migrating is how an admi
 """
 import json
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from sqlalchemy import text
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ValidationFailed
 from ..clock import utcnow
-from ..engine.spiff import dump_workflow, load_workflow, script_engine
-from .runtime import REOPEN_TASKS
+from ..engine.spiff import SERIALIZER_VERSION, dump_workflow, load_workflow, script_engine
+from .runtime import REOPEN_TASKS, is_timer, next_timer_at
 
 _COSMETIC = {"bpmn_name", "documentation", "description"}
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
@@ -119,43 +129,147 @@ def plan_or_migrate(session, repository, runtime, history, key, from_version, to
         "WHERE definition_id = :d AND status IN ('running', 'error') ORDER BY id"), {"d": source.id}).all()
     target_specs = runtime.specs.get(target)
     for row in rows:
-        state = json.loads(row.state_json)
-        reasons = instance_refusals(state, old_spec["spec"], new_spec["spec"])
-        if old_spec["subprocess_specs"] != new_spec["subprocess_specs"] and not reasons:
-            reasons.append("the subprocess specs changed")
-        if not reasons:
-            try:  # the proof: it restores under the new spec and serializes again
-                workflow = load_workflow(row.state_json, row.serializer_version, target, target_specs, script_engine({}))
-                workflow.get_tasks()
-                dump_workflow(workflow)
-            except Exception as exc:  # noqa: BLE001 - any failure to restore means "do not move"
-                reasons.append(f"does not restore under the new version: {exc}")
-        if reasons:
-            plan.refused[row.id] = reasons
+        outcome = _move(session, runtime, history, row, source, target, old_spec, new_spec, target_specs, dry_run, actor)
+        if isinstance(outcome, list):
+            plan.refused[row.id] = outcome
             continue
         plan.movable.append(row.id)
-        if dry_run:
-            continue
+        if outcome:
+            plan.moved.append(row.id)
+    return plan
+
+
+def move_to_latest(session, repository, runtime, history, instance_id, actor):
+    """Move one running instance to the newest version of its process by the same rules, in the caller's transaction
+    (a use case that needs what only the newest version has, e.g. early termination); its reasons when it cannot
+    move, an empty list when it moved or already runs on the newest version."""
+    row = session.connection().execute(text(
+        "SELECT id, definition_id, business_key, version, status, state_json, serializer_version FROM process_instance "
+        "WHERE id = :id AND status = 'running'"), {"id": instance_id}).first()
+    if row is None:
+        return ["the process is not running"]
+    source = repository.get(session, row.definition_id)
+    target = repository.latest(session, source.key)
+    if target.id == source.id:
+        return []
+    outcome = _move(session, runtime, history, row, source, target, json.loads(source.spec_json),
+                    json.loads(target.spec_json), runtime.specs.get(target), False, actor)
+    return outcome if isinstance(outcome, list) else []
+
+
+def _move(session, runtime, history, row, source, target, old_spec, new_spec, target_specs, dry_run, actor):
+    """Check one instance row and, unless ``dry_run``, move it: its refusals (a list), or whether it moved."""
+    state = json.loads(row.state_json)
+    reasons = instance_refusals(state, old_spec["spec"], new_spec["spec"])
+    if old_spec["subprocess_specs"] != new_spec["subprocess_specs"] and not reasons:
+        reasons.append("the subprocess specs changed")
+    lifted = None
+    if reasons:
+        lifted = _lift(session, runtime, row, state, target, new_spec, target_specs)
+        if lifted is None:
+            return reasons
+    else:
+        try:  # the proof: it restores under the new spec and serializes again
+            workflow = load_workflow(row.state_json, row.serializer_version, target, target_specs, script_engine({}))
+            workflow.get_tasks()
+            dump_workflow(workflow)
+        except Exception as exc:  # noqa: BLE001 - any failure to restore means "do not move"
+            return [f"does not restore under the new version: {exc}"]
+    if dry_run:
+        return False
+    connection, now = session.connection(), utcnow()
+    if lifted is not None:
+        moved = connection.execute(text(
+            "UPDATE process_instance SET definition_id = :to, version = version + 1, updated_at = :now, "
+            "state_json = :state, serializer_version = :serializer, next_timer_at = :due "
+            "WHERE id = :id AND version = :version AND definition_id = :from AND status = 'running'"),
+            {"to": target.id, "from": source.id, "id": row.id, "version": row.version, "now": now,
+             "state": lifted["state_json"], "serializer": SERIALIZER_VERSION, "due": lifted["next_timer_at"]}).rowcount
+    else:
         moved = connection.execute(text(
             "UPDATE process_instance SET definition_id = :to, version = version + 1, updated_at = :now, "
             "status = 'running', error = '' "
             "WHERE id = :id AND version = :version AND definition_id = :from AND status = :status"),
             {"to": target.id, "from": source.id, "id": row.id, "version": row.version, "status": row.status,
-             "now": utcnow()}).rowcount
-        if moved != 1:
-            plan.refused[row.id] = ["the instance changed while it was being moved; run the migration again"]
-            plan.movable.remove(row.id)
-            continue
-        resumed = row.status == "error"
-        contract_id = int(row.business_key) if row.business_key.isdigit() else None
-        if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen, its timers run
-            REOPEN_TASKS.execute(session, {"id": row.id})
-            runtime.schedule_timer(session, row.id, contract_id, runtime.next_timer(session, row.id))
-        _retitle_open_tasks(connection, row.id, json.loads(target.spec_json)["spec"]["task_specs"])
-        history.record(session, "process_migrated", actor, contract_id=contract_id, instance_id=row.id,
-                       details={"definition": key, "from": from_version, "to": to_version, "resumed": resumed})
-        plan.moved.append(row.id)
-    return plan
+             "now": now}).rowcount
+    if moved != 1:
+        return ["the instance changed while it was being moved; run the migration again"]
+    resumed = row.status == "error"
+    contract_id = int(row.business_key) if row.business_key.isdigit() else None
+    if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen, its timers run
+        REOPEN_TASKS.execute(session, {"id": row.id})
+    if resumed or lifted is not None:
+        runtime.schedule_timer(session, row.id, contract_id, runtime.next_timer(session, row.id))
+    _retitle_open_tasks(connection, row.id, new_spec["spec"]["task_specs"])
+    details = {"definition": source.key, "from": source.version, "to": target.version, "resumed": resumed}
+    if lifted is not None:
+        details["entered"] = lifted["entered"]
+    history.record(session, "process_migrated", actor, contract_id=contract_id, instance_id=row.id, details=details)
+    return True
+
+
+def _lift(session, runtime, row, state, target, new_spec, target_specs):
+    """The instance lifted into the subprocess the new version leads its anchor into (see the module's docstring):
+    {state_json, next_timer_at, entered}, or None when the rule does not apply or the result waits elsewhere."""
+    if state.get("subprocesses") or row.status != "running":
+        return None
+    tasks = state.get("tasks", {})
+    waiting = [task for task in tasks.values() if task["state"] & TaskState.WAITING]
+    pending = [task for task in tasks.values() if not task["state"] & _FINISHED]
+    anchors = {task.get("parent") for task in waiting}
+    if not waiting or len(anchors) != 1 or any(task["state"] & (TaskState.READY | TaskState.STARTED | TaskState.ERROR)
+                                               for task in pending):
+        return None
+    anchor_id = anchors.pop()
+    anchor = tasks.get(anchor_id or "")
+    new_tasks = new_spec["spec"]["task_specs"]
+    if anchor is None or not anchor["state"] & TaskState.COMPLETED or anchor["task_spec"] not in new_tasks:
+        return None
+    following = _descendants(tasks, anchor_id)
+    if {task["id"] for task in pending} - following:
+        return None  # something else is still to happen, outside what follows the anchor
+    events = sorted({task["task_spec"] for task in waiting})
+    following_specs = [new_tasks[name] for name in new_tasks[anchor["task_spec"]]["outputs"]]
+    following_specs += [new_tasks[name] for spec in following_specs if spec["typename"] == "BoundaryEventSplit"
+                        for name in spec["outputs"]]  # a subprocess with boundary events is entered through a split
+    entered = [spec["name"] for spec in following_specs if spec.get("spec") in new_spec["subprocess_specs"] and all(
+        event in new_spec["subprocess_specs"][spec["spec"]]["task_specs"] for event in events)]
+    if len(entered) != 1 or any(event in new_tasks for event in events):
+        return None
+    kept = {task_id: task for task_id, task in tasks.items() if task_id not in following}
+    kept[anchor_id] = {**anchor, "children": []}
+    contract_id = int(row.business_key) if row.business_key.isdigit() else None
+    try:
+        workflow = load_workflow(json.dumps({**state, "tasks": kept, "last_task": anchor_id}), row.serializer_version,
+                                 target, target_specs, script_engine({}))
+        start = workflow.get_task_from_id(UUID(anchor_id))
+        start._sync_children(start.task_spec.outputs, TaskState.FUTURE)
+        for child in start.children:  # as SpiffWorkflow resets a branch: predict what follows, then make it ready
+            child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+            child.task_spec._update(child)
+            if runtime.lift_data is not None and contract_id is not None:
+                child.data.update(runtime.lift_data(session, contract_id))
+        workflow.do_engine_steps()
+        now_waiting = workflow.get_tasks(state=TaskState.WAITING)
+        inside = sorted(task.task_spec.name for task in now_waiting if task.workflow is not workflow)
+        if inside != events or workflow.get_tasks(state=TaskState.READY):
+            return None  # it would wait elsewhere than it did, or run on at once
+        state_json = dump_workflow(workflow)
+    except Exception:  # noqa: BLE001 - a lift that does not run cleanly is no lift
+        return None
+    return {"state_json": state_json, "next_timer_at": next_timer_at([t for t in now_waiting if is_timer(t)]),
+            "entered": entered[0]}
+
+
+def _descendants(tasks, task_id):
+    """The ids of every task below ``task_id`` in a serialized task tree."""
+    found, todo = set(), list(tasks[task_id].get("children", []))
+    while todo:
+        child = todo.pop()
+        if child not in found and child in tasks:
+            found.add(child)
+            todo.extend(tasks[child].get("children", []))
+    return found
 
 
 def _retitle_open_tasks(connection, instance_id, task_specs):

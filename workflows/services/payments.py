@@ -5,7 +5,12 @@
 - A daily scan (a recurring job, ``SCAN`` at 09:00 China time) mails a reminder ``reminder_days`` before an
   instalment falls due to the contract's account manager and the customer's contact, and flags an instalment overdue
   the day after its due date while it is not fully paid: once, with the ``payment.overdue`` event (webhook) and a
-  history entry. Both only for contracts whose status is ``active``: a contract that ended stops hearing of them.
+  history entry. Reminders are for contracts whose status is ``active`` only: a terminated or ended contract stops its
+  reminders. Money it still owes is still owed: its open instalments stay on finance's list (marked with the
+  contract's status), take payments and are flagged overdue like any other.
+- An early termination cancels, in its own transaction, the instalments falling due on or after its effective date
+  (the contract no longer runs then) that are not fully paid (``cancel_from``): they are no longer owed, nothing is
+  reminded or flagged for them and they take no payment; the history lists them. Those due before it stay owed.
 - Finance (role ``finance``) records payments received: partial payments, never more than an instalment still owes
   (a field error). Recording is one conditional update of the instalment's ``version``: a writer that read an older
   version gets a 409 instead of overwriting what another recorded meanwhile.
@@ -43,6 +48,7 @@ SCAN_POLICY = {"max_attempts": 3, "backoff": timedelta(minutes=5)}
 OVERDUE_EVENT = "payment.overdue"
 FINANCE = "finance"
 ACTIVE = "active"
+OWING = ("active", "terminated", "ended")  # contracts whose open instalments are owed: activated, whatever came after
 ZERO = Decimal("0.00")
 MAX_REFERENCE = 100
 MAX_STATEMENT_BYTES = 2_000_000
@@ -81,16 +87,18 @@ class InstalmentState:
     amount: Decimal
     paid: Decimal
     version: int
-    status: str  # paid | overdue | due_soon | scheduled
+    status: str  # paid | cancelled | overdue | due_soon | scheduled
     days_overdue: int
     late_fee: Decimal | None  # None: the contract defines no late fee
     overdue_at: datetime | None
     reminded_at: datetime | None
     payments: list = field(default_factory=list)
+    contract_status: str = ACTIVE
+    cancelled_at: datetime | None = None
 
     @property
     def outstanding(self):
-        return self.amount - self.paid
+        return ZERO if self.cancelled_at is not None else self.amount - self.paid
 
 
 @dataclass(frozen=True)
@@ -107,9 +115,11 @@ class ContractPayments:
     def totals(self):
         rows = self.instalments
         fees = [row.late_fee for row in rows if row.late_fee is not None]
-        return {"amount": sum((r.amount for r in rows), ZERO), "paid": sum((r.paid for r in rows), ZERO),
+        return {"amount": sum((r.amount for r in rows if r.cancelled_at is None), ZERO),
+                "paid": sum((r.paid for r in rows), ZERO),
                 "outstanding": sum((r.outstanding for r in rows), ZERO),
                 "overdue": sum((r.outstanding for r in rows if r.status == "overdue"), ZERO),
+                "cancelled": sum((r.amount - r.paid for r in rows if r.cancelled_at is not None), ZERO),
                 "late_fee": sum(fees, ZERO) if self.late_fee_rate_per_day is not None else None}
 
 
@@ -219,13 +229,14 @@ class PaymentService:
                                 [self._state(row, contract, rate, payments.get(row.id, []), day) for row in rows])
 
     def open_instalments(self, session, actor, within_days=None, as_of=None, contract_id=None):
-        """The instalments of active contracts not fully paid and due within ``within_days`` (default: the reminder
-        window), overdue ones included, earliest due first: finance's list. For one contract: all it still owes."""
+        """The instalments still owed (not fully paid, not cancelled) due within ``within_days`` (default: the reminder
+        window), overdue ones included, earliest due first: finance's list. A terminated or ended contract's are on it
+        too, with its status: what it owes is still owed. For one contract: all it still owes."""
         self._require_staff(actor)
         day = as_of or china_today()
         horizon = day + timedelta(days=self.reminder_days if within_days is None else within_days)
         query = select(Instalment, Contract).join(Contract, Contract.id == Instalment.contract_id).where(
-            Contract.status == ACTIVE, Instalment.paid < Instalment.amount)
+            col(Contract.status).in_(OWING), *owed())
         query = query.where(Instalment.due_date <= horizon) if contract_id is None else \
             query.where(Instalment.contract_id == contract_id)
         found = session.exec(query.order_by(Instalment.due_date, Instalment.contract_id, Instalment.seq)).all()
@@ -237,15 +248,16 @@ class PaymentService:
         return [self._state(row, contract, rates[contract.id], payments.get(row.id, []), day) for row, contract in found]
 
     def _state(self, row, contract, rate, payments, day):
-        owed = row.amount - row.paid
+        owed = row.amount - row.paid if row.cancelled_at is None else ZERO
         late = owed > 0 and day > row.due_date
-        status = ("paid" if owed <= 0 else "overdue" if late
-                  else "due_soon" if (row.due_date - day).days <= self.reminder_days else "scheduled")
-        fee = None if rate is None else self._late_fee(contract, row, [(p.received_on, p.amount) for p in payments],
-                                                        rate, day)
+        status = ("paid" if row.paid >= row.amount else "cancelled" if row.cancelled_at is not None
+                  else "overdue" if late else "due_soon" if (row.due_date - day).days <= self.reminder_days
+                  else "scheduled")
+        fee = None if rate is None else ZERO if row.cancelled_at is not None else self._late_fee(
+            contract, row, [(p.received_on, p.amount) for p in payments], rate, day)
         return InstalmentState(contract.id, contract.number, contract.customer_name, row.seq, row.due_date, row.amount,
                                row.paid, row.version, status, (day - row.due_date).days if late else 0, fee,
-                               row.overdue_at, row.reminded_at, payments)
+                               row.overdue_at, row.reminded_at, payments, contract.status, row.cancelled_at)
 
     @staticmethod
     def _late_fee(contract, row, payments, rate, day):
@@ -294,6 +306,8 @@ class PaymentService:
                 raise ValidationFailed("the payment cannot be recorded", errors)
             if seen is not None and seen != row.version:
                 raise Conflict("该分期刚刚登记了另一笔收款，请刷新页面核对后再登记")
+            if row.cancelled_at is not None:
+                raise Conflict(f"合同 {contract.number} 第{row.seq}期已因合同提前终止而取消，不再收款")
             self._pay(session, contract, [(row, amount)], received_on, reference, "manual", actor.username)
             return self._state(row, contract, self._rate(session, contract),
                                self._payments(session, [row.id]).get(row.id, []), china_today())
@@ -340,7 +354,8 @@ class PaymentService:
         still be the one read, else someone recorded meanwhile (409, and the whole transaction rolls back)."""
         for row, amount in allocations:
             changed = session.execute(update(Instalment).where(
-                Instalment.id == row.id, Instalment.version == row.version, Instalment.paid + amount <= Instalment.amount)
+                Instalment.id == row.id, Instalment.version == row.version, Instalment.paid + amount <= Instalment.amount,
+                col(Instalment.cancelled_at).is_(None))
                 .values(paid=Instalment.paid + amount, version=Instalment.version + 1)
                 .execution_options(synchronize_session=False)).rowcount
             if changed != 1:
@@ -404,6 +419,26 @@ class PaymentService:
                 self._pay(session, contract, allocations, line.received_on, line.reference, "import", actor.username)
         return report
 
+    # --- an early termination ----------------------------------------------------------------------------------------
+    def cancel_from(self, session, contract_id, day, actor, now):
+        """Cancel the contract's instalments falling due on or after ``day`` (a termination's effective date) that are
+        not fully paid, in the termination's transaction; each one's ``version`` goes up, so a payment recorded against
+        what was read before is a 409. Returns the history details (None: nothing to cancel)."""
+        rows = list(session.exec(select(Instalment).where(
+            Instalment.contract_id == contract_id, Instalment.due_date >= day, *owed()).order_by(Instalment.seq)))
+        for row in rows:
+            if session.execute(update(Instalment).where(Instalment.id == row.id, Instalment.version == row.version)
+                               .values(cancelled_at=now, version=Instalment.version + 1)
+                               .execution_options(synchronize_session=False)).rowcount != 1:
+                raise Conflict(f"第{row.seq}期刚刚登记了收款，请刷新后重试")
+        if not rows:
+            return None
+        details = {"effective_on": day.isoformat(), "instalments": [
+            {"instalment": row.seq, "due_date": row.due_date.isoformat(), "amount": format(row.amount, "f"),
+             "waived": format(row.amount - row.paid, "f")} for row in rows]}
+        self.history.record(session, "instalments_cancelled", actor, contract_id=contract_id, at=now, details=details)
+        return details
+
     # --- the daily scan: reminders and overdue flags -------------------------------------------------------------------
     def run_scan(self, job):
         """``payments.scan`` (daily, ``register_recurring``): reminders and overdue flags as of the run's day. A second
@@ -411,18 +446,18 @@ class PaymentService:
         return self.scan(aware(job.started_at))
 
     def scan(self, at=None):
-        """Remind of the instalments due within ``reminder_days`` and flag the overdue ones, of active contracts only,
-        in one transaction as of ``at``; returns (reminders, newly overdue)."""
+        """Remind of the instalments due within ``reminder_days`` (of active contracts only) and flag the overdue ones
+        (of any contract that still owes them), in one transaction as of ``at``; returns (reminders, newly overdue)."""
         now = at or utcnow()
         today = china_today(now)
         with self.db.write() as session:
             due = session.exec(select(Instalment, Contract).join(Contract, Contract.id == Instalment.contract_id).where(
-                Contract.status == ACTIVE, Instalment.paid < Instalment.amount, col(Instalment.reminded_at).is_(None),
+                Contract.status == ACTIVE, *owed(), col(Instalment.reminded_at).is_(None),
                 Instalment.due_date >= today, Instalment.due_date <= today + timedelta(days=self.reminder_days))
                 .order_by(Instalment.id)).all()
             reminded = sum(self._remind(session, row, contract, now) for row, contract in due)
             late = session.exec(select(Instalment, Contract).join(Contract, Contract.id == Instalment.contract_id).where(
-                Contract.status == ACTIVE, Instalment.paid < Instalment.amount, col(Instalment.overdue_at).is_(None),
+                col(Contract.status).in_(OWING), *owed(), col(Instalment.overdue_at).is_(None),
                 Instalment.due_date < today).order_by(Instalment.id)).all()
             flagged = sum(self._flag_overdue(session, row, contract, now, today) for row, contract in late)
         return reminded, flagged
@@ -431,7 +466,7 @@ class PaymentService:
         """Set ``column`` (reminded_at, overdue_at) once, while the instalment is still owed: False when another run
         (or a payment in full) came first."""
         return session.execute(update(Instalment).where(
-            Instalment.id == row.id, getattr(Instalment, column).is_(None), Instalment.paid < Instalment.amount)
+            Instalment.id == row.id, getattr(Instalment, column).is_(None), *owed())
             .values({column: now}).execution_options(synchronize_session=False)).rowcount == 1
 
     def _remind(self, session, row, contract, now):
@@ -483,6 +518,11 @@ class PaymentService:
             raise Forbidden("only finance records payments received")
 
 
+def owed():
+    """The conditions of an instalment still owed: not fully paid and not cancelled."""
+    return Instalment.paid < Instalment.amount, col(Instalment.cancelled_at).is_(None)
+
+
 def _whole(value):
     """A whole number from JSON or a form field (its digits), else None."""
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
@@ -495,9 +535,9 @@ def _allocate(rows, amount, taken):
     ``taken`` (instalment id -> amount; updated); None, taking nothing, when it is more than they owe."""
     allocations, left = [], amount
     for row in rows:
-        owed = row.amount - row.paid - taken.get(row.id, ZERO)
-        if left > 0 and owed > 0:
-            part = min(owed, left)
+        owing = row.amount - row.paid - taken.get(row.id, ZERO) if row.cancelled_at is None else ZERO
+        if left > 0 and owing > 0:
+            part = min(owing, left)
             allocations.append((row, part))
             left -= part
     if left > 0:

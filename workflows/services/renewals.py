@@ -8,7 +8,9 @@
   whose invitation expired, makes way for another.
 - ``give_notice`` (sales or an administrator for the provider, the customer's bound signer or integration for the
   customer): a notice of non-renewal, on the deadline day (term end − ``notice_days``) at the latest; after it, or for
-  a contract that does not renew by itself, a 409 that says why. Both sides are told by mail.
+  a contract that does not renew by itself, a 409 that says why. Both sides are told by mail, and the
+  ``contract.non_renewal_notified`` webhook (who gave it, their comment, the term's end) is written in the notice's
+  transaction.
 - ``renewal_terms()`` and ``renew_term()``, which the diagram calls at the term's end: the facts its gateway 自动续展？
   routes on (the renewal clause, a notice given, a renewal contract in force), and another term of
   ``auto_renew_months`` (as many as reach today, at once, for a contract activated after its term ended): the new end, the next notice and term-end moments for its timers, history, mail to both
@@ -25,6 +27,7 @@ from ..models import Contract
 from ..visible_text import hidden_characters_error
 from .webhooks import contract_facts
 
+NON_RENEWAL_WEBHOOK = "contract.non_renewal_notified"
 DEAD_RENEWALS = ("declined", "expired")  # a renewal that never came into force makes way for another
 COMMENT_LENGTH = 500
 MAX_CATCH_UP = 1200  # renewal periods added at once for a term that ended long ago (100 years of monthly renewals)
@@ -146,8 +149,13 @@ class RenewalService:
             if RECORD_NON_RENEWAL.execute(session, {"id": contract.id, "party": party, "now": now}) != 1:
                 raise Conflict("合同已被他人同时变更，请刷新 / the contract was changed at the same moment")
             end = contract.effective_to.isoformat()
+            details = {"party": party, "deadline": deadline.isoformat(), "term_end": end}
+            event_id = self.webhooks.enqueue(session, NON_RENEWAL_WEBHOOK, contract.id, {
+                "event": NON_RENEWAL_WEBHOOK, "contract": contract_facts(
+                    contract, self.contracts.version_data(session, contract.id, contract.current_version)),
+                **details, "comment": comment, "at": now.isoformat()})
             self.history.record(session, "non_renewal_notice", actor.username, contract_id=contract.id, comment=comment,
-                                details={"party": party, "deadline": deadline.isoformat(), "term_end": end})
+                                details={**details, "webhook_event": event_id})
             who = "甲方（客户）" if party == "customer" else "乙方"
             contact = self._contact(session, contract)
             self.notifications.tell_both_sides(

@@ -106,6 +106,9 @@ class RuntimeService:
         self.workflows = WorkflowCache()
         self.step_listeners = []  # callables(session, step) run inside each step's transaction
         self.functions = {}  # name -> callable(step, *args): more functions the diagram's scripts may call
+        # callable(session, contract_id) -> dict: the data an instance lifted into a subprocess of a newer version
+        # needs that its own version never set (``migration``; the platform's: the term's moments)
+        self.lift_data = None
 
     def start(self, session, key, business_key, contract_id, data, actor):
         definition = self.repository.latest(session, key)
@@ -199,6 +202,11 @@ class RuntimeService:
         step.survey()
         if not self.fire_due_timers(session, step, at):
             self._save(session, step)
+
+    @staticmethod
+    def waits_for(step, name):
+        """Whether something in the instance waits for the BPMN signal (or message) ``name`` now."""
+        return any(event.name == name for event in step.workflow.waiting_events())
 
     def _advance(self, step):
         try:

@@ -6,7 +6,12 @@
   second, or one racing it, is a 409) and sent to the process as the signal ``contract_terminated``: the diagram's
   boundary event on 合同履行期 interrupts the term, so its renewal notice and term-end timers end, and the timer
   终止生效日 waits for the effective date (an admin edits both in the modeler). A date already come takes effect in
-  the same step.
+  the same step. The instalments falling due on or after the effective date that are not paid are cancelled in the
+  same transaction (``PaymentService.cancel_from``, listed in the history); those due before it stay owed.
+  A contract activated on a diagram version before 合同履行期 waits for its renewal notice outside any subprocess,
+  where no boundary event takes the signal: it is first moved to the newest version in the same transaction
+  (``migration.move_to_latest``, which lifts it into the subprocess at the event it waited at; ``process_migrated`` in
+  the history), then signalled. One that cannot be moved is a 409 that says why.
 - ``terminate_contract()`` (script 合同终止) and ``end_term()`` (script 合同期满), which the diagram calls when the
   termination takes effect or the term ends without renewal: history, mail to both sides, the ``contract.terminated``
   or ``contract.expired`` webhook. The status (``terminated``, ``ended``) is the ``outcome`` the diagram then sets.
@@ -20,6 +25,7 @@ from ..db import Statement
 from ..errors import Conflict, ValidationFailed
 from ..models import Contract
 from ..visible_text import hidden_characters_error
+from .migration import move_to_latest
 from .webhooks import contract_facts
 
 TERMINATION_SIGNAL = "contract_terminated"
@@ -32,13 +38,15 @@ RECORD_TERMINATION = Statement(
 
 
 class TerminationService:
-    def __init__(self, db, access, contracts, runtime, notifications, webhooks):
+    def __init__(self, db, access, contracts, runtime, notifications, webhooks, payments, repository, history):
         self.db = db
         self.access = access
         self.contracts = contracts
         self.runtime = runtime
         self.notifications = notifications
         self.webhooks = webhooks
+        self.payments = payments  # a termination cancels the instalments falling due after it
+        self.repository, self.history = repository, history  # to move an instance from a version without the term
 
     def earliest(self, session, contract, today=None):
         """The first day a termination given today may take effect (None: the contract cannot be terminated)."""
@@ -73,12 +81,24 @@ class TerminationService:
             if RECORD_TERMINATION.execute(session, {"id": contract.id, "day": day, "reason": reason, "now": now}) != 1:
                 raise Conflict("合同已被他人同时终止或已变更，请刷新 / the contract was changed at the same moment")
             session.expire(contract)  # the diagram's functions read the termination just written
-            step = self.runtime.load(session, self.contracts.instance(session, contract.id).id, actor.username)
+            self.payments.cancel_from(session, contract.id, day, actor.username, now)
+            step = self._awaiting_termination(session, self.contracts.instance(session, contract.id).id, actor)
             step.events.append({"event": "termination_given", "actor": actor.username, "comment": reason,
                                 "details": {"effective_on": day.isoformat(), "notice_days": notice_days}})
             self.runtime.signal(session, step, TERMINATION_SIGNAL,
                                 {"effective_on": day.isoformat(), "terminates_at": takes_effect_at(day).isoformat()}, now)
             return self.contracts.brief(session, contract.id)
+
+    def _awaiting_termination(self, session, instance_id, actor):
+        """The instance's step, on a version that takes the termination signal now (moved there if it must be)."""
+        step = self.runtime.load(session, instance_id, actor.username)
+        if self.runtime.waits_for(step, TERMINATION_SIGNAL):
+            return step
+        refused = move_to_latest(session, self.repository, self.runtime, self.history, instance_id, actor.username)
+        if refused:
+            raise Conflict("合同的流程版本不支持提前终止，且无法迁移到最新版本 / the contract's process cannot take a "
+                           "termination: " + "; ".join(refused))
+        return self.runtime.load(session, instance_id, actor.username)
 
     # --- functions the diagram calls ------------------------------------------------------------------------------------
     def terminate_contract(self, step):
