@@ -33,7 +33,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..errors import ValidationFailed
 from ..clock import utcnow
 from ..engine.spiff import dump_workflow, load_workflow, script_engine
-from .runtime import REOPEN_TASKS
+from .runtime import REOPEN_TASKS, contract_of
 
 _COSMETIC = {"bpmn_name", "documentation", "description"}
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
@@ -147,7 +147,7 @@ def plan_or_migrate(session, repository, runtime, history, key, from_version, to
             plan.movable.remove(row.id)
             continue
         resumed = row.status == "error"
-        contract_id = int(row.business_key) if row.business_key.isdigit() else None
+        contract_id = contract_of(row.business_key)
         if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen, its timers run
             REOPEN_TASKS.execute(session, {"id": row.id})
             runtime.schedule_timer(session, row.id, contract_id, runtime.next_timer(session, row.id))
