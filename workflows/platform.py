@@ -103,8 +103,8 @@ class Platform:
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
                                               self.webhooks)
         self.working_days = WorkingDayService(self.db, self.access)
-        self.amendments = AmendmentService(self.db, self.access, self.contracts, self.documents, self.tasks,
-                                           self.history, self.notifications, self.webhooks, self.payments,
+        self.amendments = AmendmentService(self.db, self.access, self.contracts, self.runtime, self.documents,
+                                           self.tasks, self.history, self.notifications, self.webhooks, self.payments,
                                            self.working_days, self.people)
         self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from tests.conftest import PG_URL
-from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, active_contract, detail, events, mails, today,
-                                     webhook_events)
+from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, active_contract, china_midnight, detail, events,
+                                     mails, today, waiting_timers, webhook_events)
 from tests.lifecycle.test_termination import at_once
 from tests.process.test_lifecycle import small_contract
 from workflows.clock import CHINA
@@ -162,8 +162,9 @@ def test_changes_are_checked_field_by_field_and_a_bad_one_changes_nothing(api, p
     assert events(platform, contract_id, "amendment_proposed") == []
 
 
-def test_a_clause_is_replaced_by_its_number_and_the_term_end_moves(api, platform):
-    contract_id = active_contract(api, days_left=200)
+def test_a_clause_is_replaced_by_its_number_and_the_term_end_moves_with_the_terms_timers(api, platform):
+    contract_id = active_contract(api, days_left=200, auto_renew_months=12, notice_days=30)
+    assert waiting_timers(platform, contract_id) == ["renewal_notice"]
     new_end = (today() + timedelta(days=300)).isoformat()
     body = {"changes": {"clauses": {"5.2": "本保密条款在服务期限内及服务终止后三年之内持续有效。"}, "term_end": new_end},
             "reason": "延长保密期和服务期"}
@@ -176,7 +177,13 @@ def test_a_clause_is_replaced_by_its_number_and_the_term_end_moves(api, platform
     history = {entry["field"]: entry for entry in after["history"]}
     assert history["clauses"]["before"] == {"5.2": None}  # the signed text: no amendment had replaced it
     assert history["term_end"]["after"] == new_end
-    assert detail(api, contract_id)["lifecycle"]["notice_deadline"] is None
+    deadline = date.fromisoformat(new_end) - timedelta(days=30)
+    assert detail(api, contract_id)["lifecycle"]["notice_deadline"] == deadline.isoformat()
+    # the term's timers now wait for the new end: nothing at the old renewal notice, the notice on the new one
+    old_notice = china_midnight(today() + timedelta(days=200 - 30)) + timedelta(hours=9)
+    assert platform.timers.run_due(at=old_notice) == 0
+    assert platform.timers.run_due(at=china_midnight(deadline) + timedelta(hours=9)) == 1
+    assert events(platform, contract_id, "renewal_notice")
 
 
 def test_only_an_active_contract_is_amended_and_only_by_its_sides(api, platform):

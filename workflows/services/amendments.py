@@ -26,6 +26,7 @@ from sqlmodel import select
 from ..actors import is_customer
 from ..clock import china_time, utcnow
 from ..contracts.catalog import TEMPLATES
+from ..contracts.term import renewal_notice_at, term_ends_at
 from ..db import Statement
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import Contract, ContractAmendment, HumanTask, ProcessInstance
@@ -33,6 +34,7 @@ from ..visible_text import hidden_characters_error
 from .webhooks import contract_facts
 
 PROCESS_KEY = "contract_amendment"
+TERM_SIGNAL = "contract_term_amended"
 AMENDABLE = ("items", "total", "payment_plan", "term_end", "clauses")
 FIELD_TITLES = {"items": "服务内容及费用", "total": "合同总金额", "payment_plan": "付款计划", "term_end": "服务期截止日",
                 "clauses": "条款"}
@@ -52,9 +54,10 @@ SAVE_AMENDMENT = Statement(
 
 
 class AmendmentService:
-    def __init__(self, db, access, contracts, documents, tasks, history, notifications, webhooks, payments,
+    def __init__(self, db, access, contracts, runtime, documents, tasks, history, notifications, webhooks, payments,
                  working_days, people):
         self.db = db
+        self.runtime = runtime
         self.access = access
         self.contracts = contracts
         self.documents = documents
@@ -96,7 +99,7 @@ class AmendmentService:
             except IntegrityError as exc:  # one written at the same moment holds the open key or the number
                 raise Conflict("本合同的另一项变更已同时提出，请刷新 / another change of this contract was proposed at "
                                "the same moment") from exc
-            self.contracts.runtime.start(
+            self.runtime.start(
                 session, PROCESS_KEY, f"{contract.id}:amendment:{number}", contract.id,
                 {"amendment_id": row.id, "contract_id": contract.id, "proposed_by_party": party,
                  "answer_due_at": due.isoformat(), "silence_agrees": template["silence_agrees"]}, actor.username)
@@ -254,10 +257,10 @@ class AmendmentService:
         terms = self.effective_terms(session, contract)
         data = terms["data"]
         contract.total = data["figures"]["total"]
-        if "term_end" in changes and contract.effective_to is not None:
-            contract.effective_to = date.fromisoformat(changes["term_end"])
         contract.updated_at = now
         session.add(contract)
+        if "term_end" in changes and contract.effective_to is not None:
+            self._move_term(session, contract, date.fromisoformat(changes["term_end"]), data, step.actor, now)
         if {"payment_plan", "total", "items"} & set(changes):
             self.payments.reschedule(session, contract.id, data)
         details = {"amendment": row.number, "changes": changes, "before": before,
@@ -270,6 +273,18 @@ class AmendmentService:
         self._tell(session, row, "amendment_effective", f"[签约] 补充协议{row.number}已生效：{contract.number}",
                    f"合同《{contract.title}》（{contract.number}）的补充协议{row.number}{how}，已于 {_moment(now)} 生效：\n"
                    f"{describe_changes(changes, before)}\n\n")
+
+    def _move_term(self, session, contract, end, data, actor, now):
+        """The term's new end: the contract's process starts its term's timers again from it (the signal
+        ``contract_term_amended`` its diagram catches on 合同履行期)."""
+        contract.effective_to = end
+        session.add(contract)
+        session.flush()
+        main = self.runtime.load(session, self.contracts.instance(session, contract.id).id, actor)
+        notice_days = int(data["term"].get("notice_days") or 0)
+        self.runtime.signal(session, main, TERM_SIGNAL, {"renewal_notice_at": renewal_notice_at(end, notice_days)
+                                                         .isoformat(), "term_ends_at": term_ends_at(end).isoformat()},
+                            now)
 
     # --- reading ------------------------------------------------------------------------------------------------------
     def effective_terms(self, session, contract):
