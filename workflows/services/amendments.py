@@ -250,7 +250,7 @@ class AmendmentService:
         contract = session.get(Contract, row.contract_id)
         changes = json.loads(row.changes_json)
         before_terms = self.effective_terms(session, contract)
-        before = _values_of(before_terms, changes)
+        before = values_in_force(before_terms, changes)
         now = utcnow()
         self._save(session, row, status="effective", open_key=None, effective_at=now,
                    before_json=json.dumps(before, ensure_ascii=False, sort_keys=True))
@@ -324,11 +324,17 @@ class AmendmentService:
         return self.as_dict(session, self._get(session, contract.id, number))
 
     def as_dict(self, session, row):
+        """The amendment as the API and the pages show it; ``before``: the values it changed as they were when it took
+        effect, or, while it waits for its answer, as they are in force now."""
         task = self._answer_task(session, row.contract_id, row.number) if row.status == "proposed" else None
+        changes = json.loads(row.changes_json)
+        before = json.loads(row.before_json) if row.before_json else values_in_force(
+            self.effective_terms(session, session.get(Contract, row.contract_id)), changes) \
+            if row.status == "proposed" else None
         return {"number": row.number, "status": row.status, "status_title": STATUS_TITLES.get(row.status, row.status),
                 "party": row.party, "proposed_by": row.proposed_by_name or row.proposed_by,
                 "proposed_at": row.proposed_at.isoformat(), "reason": row.reason,
-                "changes": json.loads(row.changes_json), "before": json.loads(row.before_json or "null"),
+                "changes": changes, "before": before,
                 "working_days": row.working_days, "answer_due_at": row.answer_due_at.isoformat(),
                 "answer": row.answer or None, "answered_by": row.answered_by_name or row.answered_by or None,
                 "answered_at": row.answered_at.isoformat() if row.answered_at else None,
@@ -448,7 +454,7 @@ def _shown(key, value):
     return str(value)
 
 
-def _values_of(terms, changes):
+def values_in_force(terms, changes):
     """The values in force of the fields ``changes`` changes (clause texts as they read before it)."""
     data, values = terms["data"], {}
     for key, value in changes.items():
