@@ -54,7 +54,8 @@ def _whole(text):
 def amendment_section(services, session, actor, contract):
     """What ``_amendments.html`` shows of a contract to ``actor``: its amendments with their changes in words, the
     terms in force, the draft the form starts from, and whether the form is offered."""
-    amendments = [{**item, "lines": describe_changes(item["changes"], item["before"]).splitlines()}
+    amendments = [{**item, "lines": [line.removeprefix("· ") for line in
+                                     describe_changes(item["changes"], item["before"]).splitlines()]}
                   for item in services.amendments.list(session, actor, contract.id)]
     terms = services.amendments.effective_terms(session, contract)
     return {"amendments": amendments, "terms": terms, "draft": terms["draft"],

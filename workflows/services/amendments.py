@@ -71,15 +71,14 @@ class AmendmentService:
 
     # --- proposing ------------------------------------------------------------------------------------------------------
     def propose(self, actor, contract_id, body):
-        """A change of an active contract's terms; returns the amendment as ``as_dict`` shows it (status 201)."""
+        """A change of an active contract's terms (``body``: a dict with ``changes`` and ``reason``); returns the
+        amendment as ``as_dict`` shows it (status 201)."""
         party = self._party(actor)
-        if not isinstance(body, dict):
-            raise ValidationFailed("send the change as a JSON object", {"": "expected an object"})
-        reason = _text(body.get("reason"), "reason", REASON_LENGTH, required=True)
         with self.db.write() as session:
             contract = self.access.contract(session, actor, contract_id)
             self._require_amendable(session, contract)
-            changes = self.check_changes(session, contract, body.get("changes"), reason)
+            reason = _text(body.get("reason"), "reason", REASON_LENGTH, required=True)
+            changes = self.check_changes(session, contract, body.get("changes"))
             if self._open(session, contract.id) is not None:
                 raise Conflict("本合同已有一项变更在等待答复，答复后才能再提出 / a change of this contract is waiting "
                                "for its answer")
@@ -116,7 +115,7 @@ class AmendmentService:
                 f"请{other}在 {days} 个工作日内、即 {_moment(due)} 前答复；{silence}。\n\n")
             return self.as_dict(session, row)
 
-    def check_changes(self, session, contract, changes, reason=""):
+    def check_changes(self, session, contract, changes):
         """The change, normalized, if every field is amendable and the terms it makes are a valid contract; a field
         error (``changes.<field>...``) for each problem otherwise, nothing changed."""
         if not isinstance(changes, dict) or not changes:
@@ -192,17 +191,18 @@ class AmendmentService:
     def answer(self, actor, contract_id, number, decision, comment="", version=None):
         """The other side agrees or refuses (a reason required); returns the amendment. ``version``, when sent, is the
         amendment's as the answerer read it: another answer meanwhile is a 409."""
-        if decision not in ANSWERS:
-            raise ValidationFailed("answer agree or refuse", {"decision": "请选择同意或拒绝"})
+        party = self._party(actor)
         with self.db.write() as session:
             contract = self.access.contract(session, actor, contract_id)
             row = self._get(session, contract.id, number)
+            if decision not in ANSWERS:
+                raise ValidationFailed("answer agree or refuse", {"decision": "请选择同意或拒绝"})
             if row.status != "proposed":
                 raise Conflict(f"补充协议{row.number}已{STATUS_TITLES.get(row.status, row.status)}，不能再答复 / the "
                                "amendment was already answered")
             if version is not None and version != row.version:
                 raise Conflict("补充协议已被他人同时答复或变更，请刷新 / the amendment changed since you read it")
-            if self._party(actor) == row.party:
+            if party == row.party:
                 raise Forbidden("提出变更的一方不能答复自己的变更 / the other side answers a change")
             task = self._answer_task(session, contract.id, row.number)
             if task is None:
