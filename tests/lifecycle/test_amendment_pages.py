@@ -38,7 +38,7 @@ def test_sales_propose_on_the_contract_page_and_see_it_answered(api, as_user):
     answered = api.call("POST", f"/contracts/{contract_id}/amendments/1/answer", "customer", {"decision": "agree"})
     assert answered.status_code == 200, answered.json
     page = sales.get(f"/contracts/{contract_id}").get_data(as_text=True)
-    assert "现行条款" in page and "已生效" in page and "¥120,000.00" in page
+    assert "现行条款" in page and "已生效" in page and "¥120,000.00" in page and "（经补充协议变更）" in page
     assert detail(api, contract_id)["total"] == "120000.00"
 
 

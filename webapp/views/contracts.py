@@ -109,8 +109,10 @@ def show(contract_id):
         versions = services.contracts.versions(session, contract.id)
         history = services.history.for_contract(session, contract.id)
         know_people(session, [*people_in(history), *(t.assignee for t in tasks), *(v.created_by for v in versions)])
+        changes = amendment_section(services, session, g.user, contract) if contract.effective_from else {}
+        in_force = changes["terms"]["data"] if changes and changes["terms"]["history"] else data
         return render_template(
-            "contracts/show.html", contract=contract, data=data, figures=data["figures"], tasks=tasks,
+            "contracts/show.html", contract=contract, data=data, figures=in_force["figures"], tasks=tasks,
             incident=services.runtime.incident(session, contract.id),
             failed_jobs=services.jobs.failed(session, contract.id), versions=versions, letters=letters,
             activation_missing=services.activation.blockers(session, contract),
@@ -126,8 +128,7 @@ def show(contract_id):
             today=china_time(utcnow()).date(),
             audit=services.history.audit(session, contract.id), history=history,
             plan=services.payments.schedule(session, g.user, contract.id),
-            task_titles=services.history.task_titles(session, contract.id),
-            **(amendment_section(services, session, g.user, contract) if contract.effective_from else {}))
+            task_titles=services.history.task_titles(session, contract.id), **changes)
 
 
 @bp.post("/<int:contract_id>/jobs/<int:job_id>/retry")
