@@ -10,7 +10,8 @@ from sqlmodel import select
 from tests.conftest import PG_URL
 from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, active_contract, china_midnight, detail, events,
                                      mails, today, waiting_timers, webhook_events)
-from tests.lifecycle.test_termination import at_once
+from tests.lifecycle.test_termination import at_once, behind_a_writer
+from tests.process.test_concurrency import post
 from tests.process.test_lifecycle import small_contract
 from workflows.clock import CHINA
 from workflows.contracts.working_days import WorkingCalendar
@@ -81,6 +82,8 @@ def test_the_customer_agrees_to_the_providers_change_and_the_effective_terms_sho
 
     assert answer(api, contract_id, 1, "sales", "agree").status_code == 403  # the proposer does not answer
     assert answer(api, contract_id, 1, "customer", "refuse").status_code == 422  # a refusal needs a reason
+    stale = answer(api, contract_id, 1, "customer", "agree", version=amendment["version"] + 1)
+    assert stale.status_code == 409  # the amendment is not as the answerer read it
     response = answer(api, contract_id, 1, "customer", "agree", version=amendment["version"])
     assert response.status_code == 200, response.json
     assert (response.json["status"], response.json["answer"]) == ("effective", "agreed")
@@ -201,6 +204,19 @@ def test_two_proposals_at_once_one_wins_the_other_gets_409(api, platform, live_u
                                 [api.token("sales"), api.token("customer")], CHANGE)
     assert statuses == [201, 409], results
     assert len(events(platform, contract_id, "amendment_proposed")) == 1
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks: PostgreSQL")
+def test_a_proposal_checked_before_a_concurrent_one_committed_loses_with_409(api, platform, live_url):
+    contract_id = active_contract(api, days_left=200)
+    status, body = behind_a_writer(
+        platform, "INSERT INTO contract_amendment (contract_id, number, status, open_key, party, proposed_by, "
+        "proposed_by_name, proposed_at, changes_json, reason, working_days, answer_due_at, answer, answered_by, "
+        "answered_by_name, answer_comment, version) VALUES (:id, 1, 'proposed', :id, 'customer', 'other', '', now(), "
+        "'{}', '另一项变更', 7, now(), '', '', '', '', 1)", {"id": contract_id},
+        lambda: post(f"{live_url}/api/v1/contracts/{contract_id}/amendments", api.token("sales"), CHANGE))
+    assert status == 409 and body["message"].startswith("本合同的另一项变更已同时提出"), body
+    assert events(platform, contract_id, "amendment_proposed") == []
 
 
 @pytest.mark.skipif(not PG_URL, reason="races are tested on PostgreSQL")
