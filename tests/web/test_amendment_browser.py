@@ -10,7 +10,7 @@ from tests.conftest import Api, screenshot
 from tests.lifecycle.helpers import sign_both, today
 from tests.web.browsing import SCREENS, sign_in
 from tests.web.customer_flow import LiveApp, contract_at_customer, invitation_links
-from workflows.demo import DEMO_PASSWORD
+from tests.web.test_customer_browser import sign_in_and_accept
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,15 +41,7 @@ def test_sales_renew_and_propose_a_change_the_customer_agrees_on_a_phone(live, c
         page.on("pageerror", lambda exc: errors.append(str(exc)))
 
     # the customer's signer accepts the invitation (signing in at the identity provider); the integration signs
-    phone.goto(link)
-    phone.click("a[href*='/auth/oidc/login']")
-    phone.fill("#idp-username", "xu.yongli")
-    phone.fill("#idp-password", DEMO_PASSWORD)
-    phone.click("form button[type=submit]")
-    phone.click("#allow")
-    phone.wait_for_url(link)
-    phone.click("#accept")
-    phone.wait_for_url(f"{live.base}/sign/{contract_id}")
+    sign_in_and_accept(phone, live, link, contract_id)
     in_a_thread(lambda: sign_both(api, contract_id))
 
     # sales: a renewal draft from the active contract, then a change of the fee

@@ -15,7 +15,6 @@
   sent.
 """
 import json
-import re
 from datetime import date
 
 import lxml.html
@@ -26,7 +25,7 @@ from sqlmodel import select
 from ..actors import is_customer
 from ..clock import china_time, utcnow
 from ..contracts.catalog import TEMPLATES
-from ..contracts.term import renewal_notice_at, term_ends_at
+from ..contracts.term import ISO_DAY, renewal_notice_at, term_ends_at
 from ..db import Statement
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import Contract, ContractAmendment, HumanTask, ProcessInstance
@@ -41,7 +40,6 @@ FIELD_TITLES = {"items": "服务内容及费用", "total": "合同总金额", "p
 REASON_LENGTH = 2000
 CLAUSE_LENGTH = 2000
 MAX_CLAUSES = 20
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ANSWERS = {"agree": "agreed", "refuse": "refused"}
 AMENDMENT = ContractAmendment.__table__.c
 # every change of an amendment row compares and sets its version: of two writers, one wins

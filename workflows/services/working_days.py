@@ -3,18 +3,15 @@
 ``chinese_calendar`` carries the official schedule of the years its release knows; an administrator marks single dates
 a working day or a day off (a year announced after the release, a correction). See ``contracts.working_days``.
 """
-import re
-from datetime import date
-
 from sqlmodel import select
 
 from ..clock import china_time, utcnow
+from ..contracts.term import read_day
 from ..contracts.working_days import WorkingCalendar, package_knows
 from ..errors import NotFound, ValidationFailed
 from ..models import WorkingDayOverride
 from ..visible_text import hidden_characters_error
 
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NOTE_LENGTH = 100
 YEARS_SHOWN = 2  # this year and the next: the years a deadline given today can reach
 
@@ -63,14 +60,10 @@ class WorkingDayService:
 
 
 def _override_input(day, is_working_day, note):
-    fields, parsed = {}, None
-    if not isinstance(day, str) or not ISO_DAY.match(day.strip()):
-        fields["day"] = "请填写日期（YYYY-MM-DD）"
-    else:
-        try:
-            parsed = date.fromisoformat(day.strip())
-        except ValueError:
-            fields["day"] = "不是有效的日期"
+    fields = {}
+    parsed, problem = read_day(day, "请填写日期（YYYY-MM-DD）")
+    if problem:
+        fields["day"] = problem
     if not isinstance(is_working_day, bool):
         fields["is_working_day"] = "请选择：工作日或休息日"
     note = note.strip() if isinstance(note, str) else ""
