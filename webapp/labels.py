@@ -14,7 +14,7 @@ STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"
             "active": _l("Active"), "declined": _l("Declined by customer"), "expired": _l("Invitation expired"),
             "terminated": _l("Terminated early"), "ended": _l("Ended with its term"), "completed": _l("Completed")}
 DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "return": _l("Return to sales"),
-             "sign": _l("Sign"), "decline": _l("Decline")}
+             "sign": _l("Sign"), "decline": _l("Decline"), "agree": _l("Agree"), "refuse": _l("Refuse")}
 EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Draft revised"),
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),

@@ -42,6 +42,22 @@ def test_sales_propose_on_the_contract_page_and_see_it_answered(api, as_user):
     assert detail(api, contract_id)["total"] == "120000.00"
 
 
+def test_the_customers_change_waits_in_the_sales_inbox_and_is_answered_on_the_task_page(api, as_user):
+    contract_id = active_contract(api, days_left=200)
+    body = {"changes": {"term_end": (today() + timedelta(days=300)).isoformat()}, "reason": "延长服务期"}
+    assert api.call("POST", f"/contracts/{contract_id}/amendments", "customer", body).status_code == 201
+    sales = as_user("sales")
+    assert "乙方答复变更" in sales.get("/inbox").get_data(as_text=True)
+    (task,) = api.call("GET", f"/tasks?contract_id={contract_id}&role=sales", "sales").json["items"]
+    page = sales.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "乙方答复变更" in page and "同意" in page and "拒绝" in page
+    refused = sales.post(f"/tasks/{task['id']}/decide", {"decision": "refuse", "comment": "暂不延长"},
+                         page=f"/tasks/{task['id']}", follow_redirects=True)
+    assert refused.status_code == 200
+    (amendment,) = api.call("GET", f"/contracts/{contract_id}/amendments", "sales").json["items"]
+    assert (amendment["status"], amendment["answer_comment"], amendment["answered_by"]) == ("refused", "暂不延长", "王敏")
+
+
 def test_administrators_mark_working_days(as_user):
     admin = as_user("admin")
     page = admin.get("/admin/working-days").get_data(as_text=True)
@@ -55,3 +71,10 @@ def test_administrators_mark_working_days(as_user):
                          follow_redirects=True).get_data(as_text=True)
     assert 'id="override-2027-02-08"' not in removed
     assert as_user("sales").get("/admin/working-days").status_code == 403
+
+
+def test_the_amendment_process_is_listed_and_opens_in_the_modeler(as_user):
+    admin = as_user("admin")
+    assert "合同变更（补充协议）" in admin.get("/admin/processes/").get_data(as_text=True)
+    modeler = admin.get("/admin/processes/contract_amendment/edit")
+    assert modeler.status_code == 200 and "contract_amendment" in modeler.get_data(as_text=True)
