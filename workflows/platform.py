@@ -98,14 +98,14 @@ class Platform:
         self.dashboards = DashboardService()
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts, self.payments)
-        self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
-                                       self.notifications, self.webhooks, self.payments)
-        self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
-                                              self.webhooks)
         self.working_days = WorkingDayService(self.db, self.access)
         self.amendments = AmendmentService(self.db, self.access, self.contracts, self.runtime, self.documents,
                                            self.tasks, self.history, self.notifications, self.webhooks, self.payments,
                                            self.working_days, self.people)
+        self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
+                                       self.notifications, self.webhooks, self.payments, self.amendments)
+        self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
+                                              self.webhooks)
         self._declare_process_hooks(digest_at)
         if job_lease is not None:  # JOB_LEASE_SECONDS: one lease for every kind of job
             self.jobs.policies = {kind: replace(policy, lease=job_lease) for kind, policy in self.jobs.policies.items()}

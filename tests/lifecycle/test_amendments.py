@@ -106,6 +106,8 @@ def test_the_customer_agrees_to_the_providers_change_and_the_effective_terms_sho
     assert sorted(m.to_addr for m in mails(platform, contract_id, "amendment_effective")) == [SALES_MAIL, CUSTOMER_MAIL]
     assert [e.event for e in events(platform, contract_id, "amendment_effective")] == ["amendment_effective"]
     assert answer(api, contract_id, 1, "customer", "agree").status_code == 409  # answered already
+    renewal = api.call("POST", f"/contracts/{contract_id}/renewal", "sales").json  # on the terms in force
+    assert renewal["total"] == "120000.00" and renewal["data"]["items"][0]["content"] == "系统运维（含驻场）"
 
 
 def test_a_refused_change_leaves_the_terms_and_the_next_one_may_be_proposed(api, platform):
