@@ -150,7 +150,7 @@ def test_changes_are_checked_field_by_field_and_a_bad_one_changes_nothing(api, p
     cases = [
         ({"changes": {"customer": {"name": "别的学校"}}, "reason": "改名"}, {"changes.customer"}),
         ({"changes": {}, "reason": "无"}, {"changes"}),
-        ({"changes": {"total": "120000"}, "reason": ""}, {"reason"}),
+        ({"changes": {"total": "abc"}, "reason": ""}, {"reason", "changes.total"}),
         ({"changes": {"total": "abc"}, "reason": "调价"}, {"changes.total"}),
         ({"changes": {"clauses": {"99.9": "新条款"}}, "reason": "改条款"}, {"changes.clauses.99.9"}),
         ({"changes": {"term_end": "2020-01-01"}, "reason": "提前结束"}, {"changes.term_end"}),

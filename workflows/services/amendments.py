@@ -75,8 +75,17 @@ class AmendmentService:
         with self.db.write() as session:
             contract = self.access.contract(session, actor, contract_id)
             self._require_amendable(session, contract)
-            reason = _text(body.get("reason"), "reason", REASON_LENGTH, required=True)
-            changes = self.check_changes(session, contract, body.get("changes"))
+            problems, reason, changes = {}, "", {}
+            try:
+                reason = _text(body.get("reason"), "reason", REASON_LENGTH, required=True)
+            except ValidationFailed as exc:
+                problems.update(exc.fields)
+            try:
+                changes = self.check_changes(session, contract, body.get("changes"))
+            except ValidationFailed as exc:
+                problems.update(exc.fields)
+            if problems:  # every field's problem at once; nothing is written
+                raise ValidationFailed("the change is not valid", problems)
             if self._open(session, contract.id) is not None:
                 raise Conflict("本合同已有一项变更在等待答复，答复后才能再提出 / a change of this contract is waiting "
                                "for its answer")
