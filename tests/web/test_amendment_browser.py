@@ -66,8 +66,10 @@ def test_sales_renew_and_propose_a_change_the_customer_agrees_on_a_phone(live, c
     assert "待答复" in desk.inner_text("#amendment-1") and "合同总金额：由 1080000.00 元 改为 1110000.00 元" in \
         desk.inner_text("#amendment-1")
 
-    # the customer, on the phone: the change, its deadline, agree
-    phone.goto(f"{live.base}/sign/{contract_id}")
+    # the customer, on the phone: from the portal to the change, its deadline, agree
+    phone.goto(f"{live.base}/portal")
+    phone.click("text=答复变更")
+    phone.wait_for_url(f"{live.base}/sign/{contract_id}#amendments")
     card = phone.inner_text("#amendment-1")
     assert "合同总金额：由 1080000.00 元 改为 1110000.00 元" in card and "答复期限" in card
     screenshot(phone, "amendment-3-customer-phone")
