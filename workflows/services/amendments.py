@@ -207,6 +207,7 @@ class AmendmentService:
             if row.status != "proposed":
                 raise Conflict(f"补充协议{row.number}已{STATUS_TITLES.get(row.status, row.status)}，不能再答复 / the "
                                "amendment was already answered")
+            self._require_amendable(session, contract)  # ended or being terminated meanwhile: nothing to amend
             if version is not None and version != row.version:
                 raise Conflict("补充协议已被他人同时答复或变更，请刷新 / the amendment changed since you read it")
             if party == row.party:
