@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from tests.conftest import PG_URL
-from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, active_contract, china_midnight, detail, events,
-                                     mails, today, waiting_timers, webhook_events)
+from tests.conftest import PG_URL, load_fixture
+from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, activate, active_contract, china_midnight, detail,
+                                     events, mails, today, waiting_timers, webhook_events)
 from tests.lifecycle.test_termination import at_once, behind_a_writer
 from tests.process.test_concurrency import post
 from tests.process.test_lifecycle import small_contract
@@ -143,6 +143,24 @@ def test_no_answer_by_the_seventh_working_day_is_deemed_agreement_counting_a_hol
     assert terms(api, contract_id)["total"] == "120000.00"
     assert events(platform, contract_id, "amendment_deemed_agreed")
     assert answer(api, contract_id, 1, "customer", "refuse", "太迟了").status_code == 409
+
+
+def test_where_the_contract_does_not_deem_silence_agreement_an_unanswered_change_lapses(api, platform):
+    draft = load_fixture("contract-network-line.json")  # seed 000: 未经甲乙双方书面确认，任何一方不得自行变更
+    start, end = today() - timedelta(days=165), today() + timedelta(days=200)
+    draft["term"] = {"start": start.isoformat(), "end": end.isoformat(), "auto_renew_months": 0, "notice_days": 0}
+    draft["payment_plan"] = {"installments": [{"due_date": (start + timedelta(days=30)).isoformat(),
+                                               "amount": draft["total"]}]}
+    contract_id = activate(api, draft)
+    body = {"changes": {"term_end": (end + timedelta(days=90)).isoformat()}, "reason": "延长服务期"}
+    amendment = propose(api, contract_id, body=body).json
+    assert amendment["working_days"] == 7 and amendment["answering_party"] == "customer"
+    assert platform.timers.run_due(at=datetime.fromisoformat(amendment["answer_due_at"])) == 1
+    amendment = api.call("GET", f"/contracts/{contract_id}/amendments/1", "sales").json
+    assert (amendment["status"], amendment["answer"]) == ("lapsed", None)
+    assert terms(api, contract_id)["amended"] is False
+    assert detail(api, contract_id)["lifecycle"]["terminates_on"] is None
+    assert mails(platform, contract_id, "amendment_lapsed") and events(platform, contract_id, "amendment_lapsed")
 
 
 def test_changes_are_checked_field_by_field_and_a_bad_one_changes_nothing(api, platform):
