@@ -47,9 +47,10 @@ def test_demo_seed_is_refused_in_production(tmp_path):
 
 def test_process_deploy_and_list(app):
     code, output = run(app, "process", "deploy")
-    assert code == 0 and "contract_approval v1 unchanged" in output
+    assert code == 0 and "contract_approval v1 unchanged" in output and "contract_amendment v1 unchanged" in output
     code, output = run(app, "process", "list")
-    assert code == 0 and output.startswith("contract_approval\tv1\t")
+    assert code == 0 and [line.split("\t")[:2] for line in output.splitlines()] == [
+        ["contract_amendment", "v1"], ["contract_approval", "v1"]]
 
 
 def test_process_deploy_reports_an_invalid_file(app, tmp_path):

@@ -14,7 +14,7 @@ STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"
             "active": _l("Active"), "declined": _l("Declined by customer"), "expired": _l("Invitation expired"),
             "terminated": _l("Terminated early"), "ended": _l("Ended with its term"), "completed": _l("Completed")}
 DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "return": _l("Return to sales"),
-             "sign": _l("Sign"), "decline": _l("Decline")}
+             "sign": _l("Sign"), "decline": _l("Decline"), "agree": _l("Agree"), "refuse": _l("Refuse")}
 EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Draft revised"),
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
@@ -41,7 +41,15 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "signer_change_rejected": _l("Change of signer rejected"),
           "payment_recorded": _l("Payment received recorded"), "payment_reminder": _l("Payment reminder sent"),
           "instalment_overdue": _l("Instalment overdue"),
-          "instalments_cancelled": _l("Instalments after the termination cancelled")}
+          "instalments_cancelled": _l("Instalments after the termination cancelled"),
+          "amendment_proposed": _l("Change proposed (supplementary agreement)"),
+          "amendment_agreed": _l("Change agreed"), "amendment_refused": _l("Change refused"),
+          "amendment_deemed_agreed": _l("Change deemed agreed (no answer in time)"),
+          "amendment_lapsed": _l("Change lapsed (no answer in time)"),
+          "amendment_effective": _l("Supplementary agreement in effect")}
+AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "refused": _l("Refused"), "lapsed": _l("Lapsed"),
+                      "effective": _l("In effect")}
+AMENDMENT_ANSWERS = {"agreed": _l("agreed"), "refused": _l("refused"), "deemed_agreed": _l("deemed agreed")}
 PAYMENT_STATUSES = {"paid": _l("Paid in full"), "cancelled": _l("Cancelled by the termination"), "overdue": _l("Overdue"),
                     "due_soon": _l("Due soon"), "scheduled": _l("Not yet due")}
 SYSTEM_ACTORS = {"system": _l("the system"), "cli": _l("an administrator's command"),
@@ -112,7 +120,11 @@ def field_label(path):
 
 
 PARTIES = {"provider": _l("the provider"), "customer": _l("the customer")}
-ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "comment": _l("Comment")}
+ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "comment": _l("Comment"),
+                "changes": _l("Propose a change"), "changes.total": _l("Total (tax incl., yuan)"),
+                "changes.items": _l("Services and fees"), "changes.payment_plan": _l("Payment plan"),
+                "changes.term_end": _l("Term ends on"), "changes.clauses": _l("Replace a clause"),
+                "decision": _l("Answer"), "version": _l("Answer")}
 
 
 def field_errors(exc):
@@ -188,4 +200,5 @@ def init_app(app):
                                  PROCESS_STATUS_LABELS=PROCESS_STATUSES, VERSION_NOTE_LABELS=VERSION_NOTES,
                                  CHANGE_STATUS_LABELS=CHANGE_STATUSES, PAYMENT_STATUS_LABELS=PAYMENT_STATUSES,
                                  PARTY_LABELS=PARTIES, CANNED_FILTER_LABELS=CANNED_FILTERS,
-                                 SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, label=label)
+                                 SIGNATURE_ROLE_LABELS=SIGNATURE_ROLES, AMENDMENT_STATUS_LABELS=AMENDMENT_STATUSES,
+                                 AMENDMENT_ANSWER_LABELS=AMENDMENT_ANSWERS, label=label)

@@ -6,8 +6,8 @@ Three layers, constructed in the order of their dependencies:
   (the inbox), ``history``, ``timers``, ``jobs`` (durable background work);
 - the domain: contracts and their versions, templates, letters, customers, documents, accounts, notifications...;
 - the use cases, which own their transactions and enforce who may act on which contract: ``drafting``,
-  ``approval``, ``invitations``, ``signing``, ``renewals``, ``termination``, ``register`` (and ``access``, the one
-  policy they share).
+  ``approval``, ``invitations``, ``signing``, ``renewals``, ``termination``, ``amendments``, ``register`` (and
+  ``access``, the one policy they share).
 
 What runs inside a process step is declared at the end, in the order it runs: the step listeners, the functions the
 diagram's scripts may call, the guards that may refuse a decision before anything changes, and the job handlers (with
@@ -22,6 +22,7 @@ from .mail import Mailer
 from .services.access import AccessService
 from .services.accounts import AccountService
 from .services.activation import ActivationService
+from .services.amendments import AmendmentService
 from .services.approval import ApprovalService
 from .services.contracts import ContractService
 from .services.customers import CustomerService
@@ -49,6 +50,7 @@ from .services.templates import TemplateService
 from .services.termination import TerminationService
 from .services.timers import TimerService
 from .services.webhooks import DELIVER, WebhookService
+from .services.working_days import WorkingDayService
 from .signing import SigningToolkit
 
 
@@ -96,8 +98,12 @@ class Platform:
         self.dashboards = DashboardService()
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts, self.payments)
+        self.working_days = WorkingDayService(self.db, self.access)
+        self.amendments = AmendmentService(self.db, self.access, self.contracts, self.runtime, self.documents,
+                                           self.tasks, self.history, self.notifications, self.webhooks, self.payments,
+                                           self.working_days, self.people)
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
-                                       self.notifications, self.webhooks, self.payments)
+                                       self.notifications, self.webhooks, self.payments, self.amendments)
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
                                               self.webhooks, self.payments, self.repository, self.history)
         self._declare_process_hooks(digest_at)
@@ -133,6 +139,10 @@ class Platform:
             "renew_term": self.renewals.renew_term,
             "terminate_contract": self.termination.terminate_contract,
             "end_term": self.termination.end_term,
+            "amendment_answered": self.amendments.amendment_answered,
+            "amendment_deemed_agreed": self.amendments.amendment_deemed_agreed,
+            "amendment_lapsed": self.amendments.amendment_lapsed,
+            "amendment_takes_effect": self.amendments.amendment_takes_effect,
         }
         self.runtime.lift_data = self.activation.term_moments  # an instance moved into 合同履行期 (migration)
         self.tasks.guards = [

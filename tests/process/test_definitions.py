@@ -58,7 +58,7 @@ def test_invalid_diagrams_are_refused_naming_the_element(platform, change, named
         deploy(platform, bpmn=PROCESS.replace(old, new))
     assert named in refused.value.message
     with platform.db.read() as session:
-        assert len(platform.repository.versions(session)) == 1
+        assert len(platform.repository.versions(session, "contract_approval")) == 1
 
 
 def test_xml_with_a_doctype_is_refused(platform):

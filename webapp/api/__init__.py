@@ -3,7 +3,7 @@
 Each route reads the request, calls one use case of ``workflows`` (which enforces who may do what on which contract and
 owns its transaction) and shapes JSON. The routes by area: ``contracts.py`` (drafts, documents, history),
 ``tasks.py`` (the inbox and decisions), ``signing.py`` (letters, the signing act, signers), ``lifecycle.py``
-(renewal, non-renewal, termination), ``openapi.py``.
+(renewal, non-renewal, termination), ``amendments.py`` (changes of an active contract), ``openapi.py``.
 """
 import logging
 
@@ -98,4 +98,4 @@ def page_args():
     return whole_number("limit", 50, 1, MAX_PAGE), whole_number("offset", 0, high=LARGEST_OFFSET)
 
 
-from . import contracts, dashboards, lifecycle, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)
+from . import amendments, contracts, dashboards, lifecycle, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)

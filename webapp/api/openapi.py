@@ -255,6 +255,37 @@ def build_document():
                             "effective_on": {"type": "string", "format": "date"},
                             "reason": {"type": "string", "maxLength": 500}}}),
         },
+        "/contracts/{contract_id}/amendments": {
+            "get": _op("The contract's amendments (补充协议), oldest first", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Amendment")}}},
+                       403, 404, tag="lifecycle", params=[CONTRACT_ID]),
+            "post": _op("Either side proposes a change of an active contract: the provider's sales or an administrator, "
+                        "or the customer. `changes` names only amendable fields (`items`, `total`, `payment_plan`, "
+                        "`term_end`, `clauses` as {number: new text}); the terms they make are checked as a draft is "
+                        "(422 on `changes.<field>...`, money half-up to the fen). The other side answers within the "
+                        "contract's working days (`answer_due_at`); 409 when the contract is not active or another "
+                        "change waits for its answer", 201, REF("Amendment"), 403, 404, 409, 422, tag="lifecycle",
+                        params=[CONTRACT_ID], body=REF("AmendmentInput")),
+        },
+        "/contracts/{contract_id}/amendments/{number}": {
+            "get": _op("One amendment", 200, REF("Amendment"), 403, 404, tag="lifecycle",
+                       params=[CONTRACT_ID, _path_param("number", ID)]),
+        },
+        "/contracts/{contract_id}/amendments/{number}/answer": {
+            "post": _op("The other side answers: `agree`, or `refuse` with a `comment`. An agreed change takes effect "
+                        "(`contract.amended`). 403 for the side that proposed it; 409 once answered, deemed agreed or "
+                        "lapsed, or when `version` (the amendment's, as read) is no longer current", 200,
+                        REF("Amendment"), 403, 404, 409, 422, tag="lifecycle",
+                        params=[CONTRACT_ID, _path_param("number", ID)],
+                        body={"type": "object", "required": ["decision"], "properties": {
+                            "decision": {"enum": ["agree", "refuse"]}, "comment": {"type": "string", "maxLength": 500},
+                            "version": {"type": "integer"}}}),
+        },
+        "/contracts/{contract_id}/terms": {
+            "get": _op("The terms in force: the signed contract with every amendment in force applied in order, and "
+                       "each change's history (which amendment, the former and the new value, who agreed, when)", 200,
+                       REF("EffectiveTerms"), 403, 404, tag="lifecycle", params=[CONTRACT_ID]),
+        },
         "/contracts/{contract_id}/versions/{version}": {
             "get": _op("One stored version of the contract's data", 200, {"type": "object"}, 403, 404, tag="contracts",
                        params=[CONTRACT_ID, _path_param("version", ID)]),
@@ -463,6 +494,30 @@ SCHEMAS = {
         "termination_reason": {"type": ["string", "null"]},
         "earliest_termination": {"type": ["string", "null"], "format": "date"},
         "renewal_of": {"type": ["object", "null"]}, "renewed_by": {"type": ["object", "null"]}}},
+    "AmendmentInput": {"type": "object", "required": ["changes", "reason"], "properties": {
+        "reason": {"type": "string", "maxLength": 2000},
+        "changes": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
+            "items": {"type": "array", "items": {"type": "object"}}, "total": AMOUNT,
+            "payment_plan": {"type": "object"}, "term_end": DAY,
+            "clauses": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 2000}}}}}},
+    "Amendment": {"type": "object", "properties": {
+        "number": {"type": "integer"}, "status": {"enum": ["proposed", "refused", "lapsed", "effective"]},
+        "status_title": {"type": "string"}, "party": {"enum": ["provider", "customer"]},
+        "proposed_by": {"type": "string"}, "proposed_at": {"type": "string", "format": "date-time"},
+        "reason": {"type": "string"}, "changes": {"type": "object"}, "before": {"type": ["object", "null"]},
+        "working_days": {"type": "integer"}, "answer_due_at": {"type": "string", "format": "date-time"},
+        "answer": {"enum": ["agreed", "refused", "deemed_agreed", None]}, "answered_by": {"type": ["string", "null"]},
+        "answered_at": {"type": ["string", "null"]}, "answer_comment": {"type": "string"},
+        "effective_at": {"type": ["string", "null"]}, "version": {"type": "integer"},
+        "answering_party": {"enum": ["provider", "customer", None]}, "task_id": {"type": ["string", "null"]}}},
+    "EffectiveTerms": {"type": "object", "properties": {
+        "amended": {"type": "boolean"}, "items": {"type": "array"}, "total": MONEY, "net_amount": MONEY,
+        "tax_amount": MONEY, "payment_plan": {"type": "object"}, "schedule": {"type": "array"},
+        "term": {"type": "object"}, "clauses": {"type": "object"},
+        "history": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "title": {"type": "string"}, "before": {}, "after": {},
+            "amendment": {"type": "integer"}, "proposed_by": {"type": "string"}, "answer": {"type": "string"},
+            "answered_by": {"type": "string"}, "effective_at": {"type": ["string", "null"]}}}}}},
     "SavedFilter": {"type": "object", "required": ["id", "name", "query"], "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "query": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"}, "contracts_url": {"type": "string"}}},

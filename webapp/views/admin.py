@@ -1,4 +1,4 @@
-"""Administration: users and their roles; background jobs that gave up or wait."""
+"""Administration: users and their roles; background jobs that gave up or wait; the working-day calendar."""
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -79,3 +79,38 @@ def retry_job(job_id):
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("admin.jobs"))
+
+
+@bp.get("/working-days")
+@roles_required("admin")
+def working_days(errors=None, form=None, status=200):
+    """The working-day calendar answer deadlines count on: the years the official schedule covers, the overrides."""
+    with platform().db.read() as session:
+        overview = platform().working_days.overview(session)
+    return render_template("admin/working_days.html", overview=overview, errors=errors or {}, form=form or {}), status
+
+
+@bp.post("/working-days")
+@roles_required("admin")
+def set_working_day():
+    form = request.form
+    kind = form.get("kind")
+    try:
+        row = platform().working_days.set_override(g.user, form.get("day", ""),
+                                                   {"working": True, "off": False}.get(kind), form.get("note", ""))
+    except ValidationFailed as exc:
+        return working_days(exc.fields, form, 422)
+    flash(_("%(day)s is now a working day.", day=row.day.isoformat()) if row.is_working_day
+          else _("%(day)s is now a day off.", day=row.day.isoformat()), "success")
+    return redirect(url_for("admin.working_days"))
+
+
+@bp.post("/working-days/<day>/delete")
+@roles_required("admin")
+def remove_working_day(day):
+    try:
+        platform().working_days.remove_override(g.user, day)
+        flash(_("The override of %(day)s is removed: the official schedule applies.", day=day), "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin.working_days"))

@@ -1,6 +1,6 @@
 """Contract pages: the register (search, canned and saved filters, CSV and XLSX export), one contract, the draft
-form, preview, documents, versions; after activation, the renewal draft, the notice of non-renewal and early
-termination."""
+form, preview, documents, versions; after activation, the renewal draft, the notice of non-renewal, early
+termination and changes (amendments)."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
@@ -9,8 +9,10 @@ from workflows.clock import china_time, utcnow
 from workflows.errors import Conflict, DomainError, NotFound, ValidationFailed
 from workflows.services.register import CANNED_FILTERS, EXPORT_LIMIT, Page, RegisterQuery
 
+from ..amendment_form import amendment_from_form, amendment_section, form_version
 from ..downloads import pdf_response, register_export
 from ..forms import ContractForm
+from ..i18n import moment
 from ..inputs import page_number
 from ..labels import field_errors, know_people, people_in
 from ..security import document_response, platform, roles_required
@@ -108,8 +110,10 @@ def show(contract_id):
         versions = services.contracts.versions(session, contract.id)
         history = services.history.for_contract(session, contract.id)
         know_people(session, [*people_in(history), *(t.assignee for t in tasks), *(v.created_by for v in versions)])
+        changes = amendment_section(services, session, g.user, contract) if contract.effective_from else {}
+        in_force = changes["terms"]["data"] if changes and changes["terms"]["history"] else data
         return render_template(
-            "contracts/show.html", contract=contract, data=data, figures=data["figures"], tasks=tasks,
+            "contracts/show.html", contract=contract, data=data, figures=in_force["figures"], tasks=tasks,
             incident=services.runtime.incident(session, contract.id),
             failed_jobs=services.jobs.failed(session, contract.id), versions=versions, letters=letters,
             activation_missing=services.activation.blockers(session, contract),
@@ -125,7 +129,7 @@ def show(contract_id):
             today=china_time(utcnow()).date(),
             audit=services.history.audit(session, contract.id), history=history,
             plan=services.payments.schedule(session, g.user, contract.id),
-            task_titles=services.history.task_titles(session, contract.id))
+            task_titles=services.history.task_titles(session, contract.id), **changes)
 
 
 @bp.post("/<int:contract_id>/jobs/<int:job_id>/retry")
@@ -320,3 +324,32 @@ def terminate(contract_id):
     except DomainError as exc:
         flash(field_errors(exc), "error")
     return redirect(url_for("contracts.show", contract_id=contract_id))
+
+
+@bp.post("/<int:contract_id>/amendments")
+@roles_required("sales", "admin")
+def propose_amendment(contract_id):
+    """The provider proposes a change: the form's changed fields, with a reason."""
+    services = platform()
+    try:
+        with services.db.read() as session:
+            draft = services.amendments.effective_terms(session, services.contracts.get(session, contract_id))["draft"]
+        amendment = services.amendments.propose(g.user, contract_id, amendment_from_form(request.form, draft))
+        flash(_("Supplementary agreement %(n)s proposed: the customer answers by %(when)s.", n=amendment["number"],
+                when=moment(amendment["answer_due_at"])), "success")
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id, _anchor="amendments"))
+
+
+@bp.post("/<int:contract_id>/amendments/<int:number>/answer")
+@roles_required("sales")
+def answer_amendment(contract_id, number):
+    try:
+        amendment = platform().amendments.answer(g.user, contract_id, number, request.form.get("decision"),
+                                                 request.form.get("comment", ""), form_version(request.form))
+        flash(_("Supplementary agreement %(n)s is in effect.", n=number) if amendment["status"] == "effective"
+              else _("Your answer is recorded."), "success")
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id, _anchor="amendments"))

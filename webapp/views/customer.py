@@ -11,8 +11,11 @@ from workflows.clock import china_time, utcnow
 from workflows.errors import DomainError, ValidationFailed
 from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png_from_data_url
 
+from ..amendment_form import amendment_from_form, amendment_section, form_version
 from ..downloads import pdf_response
 from ..errors import status_of, with_retry_after
+from ..i18n import moment
+from ..labels import field_errors
 from ..oidc import AFTER_LOGIN, providers
 from ..security import client_ip, document_response, platform, roles_required
 
@@ -88,12 +91,13 @@ def sign(contract_id, errors=None, status=200, form=None):
             reading = services.documents.page_listing(db, contract)
             code = services.signing.pending_code(db, actor(), contract) if state else None
             notice_deadline = services.renewals.notice_deadline(db, contract)
+            changes = amendment_section(services, db, actor(), contract) if contract.effective_from else {}
     except DomainError as exc:
         return _refused(exc)
     return render_template("customer/sign.html", contract=contract, task=task, state=state, letters=letters,
                            signatures=signatures, package=package, consent_text=CONSENT_TEXT,
                            notice_deadline=notice_deadline, today=china_time(utcnow()).date(),
-                           reading=reading, code=code, errors=errors or {}, form=form or {}), status
+                           reading=reading, code=code, errors=errors or {}, form=form or {}, **changes), status
 
 
 @bp.post("/sign/<int:contract_id>")
@@ -147,6 +151,43 @@ def give_non_renewal_notice(contract_id):
     flash(_("Your notice of non-renewal is recorded: the contract ends with its term. The provider has been told."),
           "success")
     return redirect(url_for("customer.sign", contract_id=contract_id))
+
+
+@bp.post("/sign/<int:contract_id>/amendments")
+@customer_required
+def propose_amendment(contract_id):
+    """The customer proposes a change: the form's changed fields, with a reason."""
+    services = platform()
+    try:
+        with services.db.read() as db:
+            contract = services.access.contract(db, actor(), contract_id)
+            draft = services.amendments.effective_terms(db, contract)["draft"]
+        amendment = services.amendments.propose(actor(), contract_id, amendment_from_form(request.form, draft))
+    except ValidationFailed as exc:
+        flash(field_errors(exc), "error")
+        return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="amendments"))
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("Your change is proposed as supplementary agreement %(n)s: the provider answers by %(when)s.",
+            n=amendment["number"], when=moment(amendment["answer_due_at"])), "success")
+    return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="amendments"))
+
+
+@bp.post("/sign/<int:contract_id>/amendments/<int:number>/answer")
+@customer_required
+def answer_amendment(contract_id, number):
+    """The customer agrees to, or refuses, the provider's change."""
+    try:
+        amendment = platform().amendments.answer(actor(), contract_id, number, request.form.get("decision"),
+                                                 request.form.get("comment", ""), form_version(request.form))
+    except ValidationFailed as exc:
+        flash(field_errors(exc), "error")
+        return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="amendments"))
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("Supplementary agreement %(n)s is in effect.", n=number) if amendment["status"] == "effective"
+          else _("Your answer is recorded."), "success")
+    return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="amendments"))
 
 
 @bp.post("/sign/<int:contract_id>/intent")

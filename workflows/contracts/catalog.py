@@ -31,11 +31,16 @@ SERVICE_TYPES = {
 # late_fee_on: what the daily late fee is charged on, as the template's article words it: "owed", the amount paid late
 # (seed 000's 2.3.3: 按照所欠费用每日加收); "contract_total", the contract's total for each day a payment is late
 # (seed 003's 10.2: 每逾期1日…按照合同总费用千分之0.5).
+# amendment_working_days: the working days (工作日) the other side has to answer a proposed change;
+# silence_agrees: whether no answer by then is deemed agreement, as the template's article says (seed 003's 变更 article:
+# 另一方应当在收到书面请求后7个工作日内予以答复；逾期未予答复的，视为同意). Seed 000 has no such article (未经甲乙双方
+# 书面确认，任何一方不得自行变更): a change nobody answered lapses.
 TEMPLATES = {
     "network_line": {"title_zh": "专线业务合同", "number_kind": "E", "number_suffix": "CGN00", "names_project": False,
-                     "late_fee_on": "owed"},
+                     "late_fee_on": "owed", "amendment_working_days": 7, "silence_agrees": False},
     "technical_service": {"title_zh": "技术服务合同", "number_kind": "S", "number_suffix": "ECN00",
-                          "names_project": True, "late_fee_on": "contract_total"},
+                          "names_project": True, "late_fee_on": "contract_total", "amendment_working_days": 7,
+                          "silence_agrees": True},
 }
 
 # What a one-time fee covers, printed after its name in the network line contract (seed 000's 1.1 and 1.2): the first

@@ -8,13 +8,26 @@ contract prints them); the services decide who may act on them.
   the earliest. The renewal notice mail goes out at 09:00 on the deadline day (the last day notice can be given).
 """
 import calendar
+import re
 from datetime import date, datetime, time, timedelta
 
 from ..clock import CHINA
 from .validation import add_months
 
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RENEWAL_NOTICE_HOUR = time(9, 0, tzinfo=CHINA)
 MIDNIGHT = time(0, 0, tzinfo=CHINA)
+
+
+def read_day(value, missing):
+    """A date written YYYY-MM-DD, as a form or the API sends it: (the date, None), or (None, what is wrong: ``missing``
+    when it is not written so, else that it is no date)."""
+    if not isinstance(value, str) or not ISO_DAY.match(value.strip()):
+        return None, missing
+    try:
+        return date.fromisoformat(value.strip()), None
+    except ValueError:
+        return None, "不是有效的日期"
 
 
 def notice_deadline(end: date, notice_days: int) -> date:

@@ -13,6 +13,7 @@ SQLModel.metadata.naming_convention = {  # set before any table is declared: con
 }
 
 from .accounts import ApiToken, LoginAttempt, User, WebSession  # noqa: E402
+from .amendments import ContractAmendment, WorkingDayOverride  # noqa: E402
 from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequence, Provider  # noqa: E402
 from .customers import (ContactChange, CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
                         Invitation, Signature)
@@ -24,8 +25,8 @@ from .payments import Instalment, PaymentReceived  # noqa: E402
 from .register import Clause, ContractClause, SavedFilter  # noqa: E402
 from .signing import AuditAnchor, DocumentPage, IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
-__all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
+__all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractAmendment", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
            "CustomerSession", "DocumentPage", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "Instalment",
            "IntentCode", "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "PaymentReceived", "ProcessDefinition",
            "ProcessInstance", "Provider", "RecurringExecution", "SavedFilter", "Signature", "SignedDocument", "SigningIdentity", "User",
-           "WebSession", "WebhookDelivery", "WebhookEvent"]
+           "WebSession", "WebhookDelivery", "WebhookEvent", "WorkingDayOverride"]

@@ -282,8 +282,8 @@ class ContractService:
         return contract_number(provider.number_pattern, fields, seq)
 
     def follow_process(self, session, step):
-        """Step listener: keep the contract's status in step with its process."""
-        if step.contract_id is None:
+        """Step listener: keep the contract's status in step with its own process."""
+        if not step.of_contract:
             return
         if step.completed:
             status = _outcome(step.workflow) or "completed"

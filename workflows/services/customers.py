@@ -275,7 +275,7 @@ class CustomerService:
     # --- the process ----------------------------------------------------------------------------------------------
     def invite_and_remind(self, session, step):
         """Step listener: invite when the customer task opens; remind when the diagram's reminder timer fired."""
-        if step.contract_id is None:
+        if not step.of_contract:
             return
         reminded = any(e.get("event") == "customer_reminder" for e in step.events if isinstance(e, dict))
         for task in step.new_tasks:

@@ -404,7 +404,7 @@ class LetterService:
     def attach_when_customer_task_opens(self, session, step):
         """Step listener: when the customer task opens (after attach_letters, or back from the gate), attach the
         mandated letters the decision listed."""
-        if step.contract_id is None:
+        if not step.of_contract:
             return
         for task in step.new_tasks:
             if task["role"] != "customer":

@@ -43,7 +43,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..errors import ValidationFailed
 from ..clock import utcnow
 from ..engine.spiff import SERIALIZER_VERSION, dump_workflow, load_workflow, script_engine
-from .runtime import REOPEN_TASKS, is_timer, next_timer_at
+from .runtime import REOPEN_TASKS, contract_of, is_timer, next_timer_at
 
 _COSMETIC = {"bpmn_name", "documentation", "description"}
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
@@ -195,7 +195,7 @@ def _move(session, runtime, history, row, source, target, old_spec, new_spec, ta
     if moved != 1:
         return ["the instance changed while it was being moved; run the migration again"]
     resumed = row.status == "error"
-    contract_id = int(row.business_key) if row.business_key.isdigit() else None
+    contract_id = contract_of(row.business_key)
     if resumed:  # the fixed version is what it runs on from here: its suspended tasks reopen, its timers run
         REOPEN_TASKS.execute(session, {"id": row.id})
     if resumed or lifted is not None:
@@ -238,7 +238,7 @@ def _lift(session, runtime, row, state, target, new_spec, target_specs):
         return None
     kept = {task_id: task for task_id, task in tasks.items() if task_id not in following}
     kept[anchor_id] = {**anchor, "children": []}
-    contract_id = int(row.business_key) if row.business_key.isdigit() else None
+    contract_id = contract_of(row.business_key)
     try:
         workflow = load_workflow(json.dumps({**state, "tasks": kept, "last_task": anchor_id}), row.serializer_version,
                                  target, target_specs, script_engine({}))

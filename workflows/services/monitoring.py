@@ -8,6 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..errors import NotFound, ValidationFailed
 from ..engine.bpmn_checks import BPMN, parse_safe_xml
 from ..engine.spiff import load_workflow, script_engine
+from .runtime import contract_of
 
 _CURRENT = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 FILTERS = ("all", "running", "stuck", "erroring", "timer", "completed")
@@ -91,12 +92,11 @@ def instances(session, definition_id, condition="all", limit=200):
                 "SELECT instance_id, title, role FROM human_task WHERE state IN ('open', 'suspended') AND instance_id IN "
                 f"({', '.join(str(int(i)) for i in ids)})")).all():
             tasks.setdefault(t.instance_id, []).append({"title": t.title, "role": t.role})
-    contract_ids = {int(r.business_key) for r in rows if r.business_key.isdigit()}
+    contract_ids = {contract_of(r.business_key) for r in rows} - {None}
     numbers = dict(session.connection().execute(text(
         f"SELECT id, number FROM contract WHERE id IN ({', '.join(str(i) for i in contract_ids)})")).all()) if contract_ids else {}
     return [{"id": r.id, "business_key": r.business_key, "status": r.status, "error": r.error,
-             "contract_id": int(r.business_key) if r.business_key.isdigit() else None,
-             "contract_number": numbers.get(int(r.business_key)) if r.business_key.isdigit() else None,
+             "contract_id": contract_of(r.business_key), "contract_number": numbers.get(contract_of(r.business_key)),
              "next_timer_at": r.next_timer_at, "updated_at": r.updated_at, "open_tasks": tasks.get(r.id, [])}
             for r in rows]
 

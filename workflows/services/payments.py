@@ -214,6 +214,23 @@ class PaymentService:
             period_end = renewed_end(period_end, months)
         session.flush()
 
+    def reschedule(self, session, contract_id, data):
+        """An amendment changed what is paid when, in its transaction: instalments nothing was paid on give way to the
+        amended schedule's instalments due after the last one paid on (paid ones stay as recorded). A payment recorded
+        at the same moment on an instalment given way is refused (its version no longer matches: 409)."""
+        session.flush()
+        session.execute(Instalment.__table__.delete().where(Instalment.contract_id == contract_id,
+                                                             Instalment.paid == 0))
+        kept = session.exec(select(func.max(Instalment.seq), func.max(Instalment.due_date))
+                            .where(Instalment.contract_id == contract_id)).one()
+        seq, last_paid_due = kept[0] or 0, kept[1]
+        for due in data["figures"]["schedule"]:
+            day = date.fromisoformat(due["due_date"])
+            if last_paid_due is None or day > last_paid_due:
+                seq += 1
+                session.add(Instalment(contract_id=contract_id, seq=seq, due_date=day, amount=Decimal(due["amount"])))
+        session.flush()
+
     # --- reading ----------------------------------------------------------------------------------------------------
     def schedule(self, session, actor, contract_id, as_of=None):
         """A contract's instalments as of a day (China's today by default), with their payments and late fees."""

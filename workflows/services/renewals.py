@@ -1,8 +1,8 @@
 """Renewals: a renewal contract drafted from an active one, notices of non-renewal, and the auto-renewal itself.
 
-- ``start`` (sales): a new draft prefilled from the active contract: the term following on from the end of the term
-  in force, as long as the contract's own; the same provider, customer, services, figures and letters (the payment
-  plan's dates moved with the term); a new number; linked both ways (``renewal_of_id`` on the draft,
+- ``start`` (sales): a new draft prefilled from the active contract's terms in force (its amendments included): the
+  term following on from the end of the term in force, as long as the contract's own; the same provider, customer,
+  services, figures and letters (the payment plan's dates moved with the term); a new number; linked both ways (``renewal_of_id`` on the draft,
   ``renewed_by_id`` on the contract, set compare-and-set: of two people starting one at once, one wins, the other
   gets a 409). It then goes through the same approval and signing as any draft. A renewal the customer declined, or
   whose invitation expired, makes way for another.
@@ -47,7 +47,7 @@ RECORD_NON_RENEWAL = Statement(
 
 
 class RenewalService:
-    def __init__(self, db, access, contracts, letters, history, notifications, webhooks, payments):
+    def __init__(self, db, access, contracts, letters, history, notifications, webhooks, payments, amendments):
         self.db = db
         self.access = access
         self.contracts = contracts
@@ -56,6 +56,7 @@ class RenewalService:
         self.notifications = notifications
         self.webhooks = webhooks
         self.payments = payments  # an auto-renewal adds its term's instalments
+        self.amendments = amendments  # a renewal starts from the terms in force, amendments included
 
     # --- the renewal contract -------------------------------------------------------------------------------------------
     def start(self, actor, contract_id):
@@ -86,9 +87,9 @@ class RenewalService:
             return renewal
 
     def prefill(self, session, contract):
-        """The draft a renewal starts from: the current version's, its term following on from the term in force and
-        its payment dates moved with it, under the same provider."""
-        draft = self.contracts.current_draft(session, contract)
+        """The draft a renewal starts from: the terms in force (the current version with its amendments in force), its
+        term following on from the term in force and its payment dates moved with it, under the same provider."""
+        draft = self.amendments.effective_terms(session, contract)["draft"]
         term = draft["term"]
         start, end = date.fromisoformat(term["start"]), date.fromisoformat(term["end"])
         new_start, new_end = following_term(start, end, contract.effective_to or end)

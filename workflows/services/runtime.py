@@ -74,6 +74,12 @@ class Step:
     providers: dict = field(default_factory=dict)  # name -> callable(step, *args): functions other services add
     completed: bool = False  # the workflow finished (as of the last survey)
 
+    @property
+    def of_contract(self):
+        """Whether this is the contract's own process (approval, signing, its term), not another process about the
+        contract (an amendment's): the contract's status, invitation and document follow only its own."""
+        return self.contract_id is not None and self.business_key == str(self.contract_id)
+
     def survey(self):
         """One pass over the task tree for what the step writes (each get_tasks walks the whole tree)."""
         self.ready, self.timers = [], []
@@ -134,8 +140,8 @@ class RuntimeService:
             raise Conflict(f"the process has {row.status}")
         definition = self.repository.get(session, row.definition_id)
         key = row.business_key
-        step = Step(instance_id, row.definition_id, key, row.version, None, actor, int(key) if key.isdigit() else None,
-                    session=session, providers=self.functions)
+        step = Step(instance_id, row.definition_id, key, row.version, None, actor, contract_of(key), session=session,
+                    providers=self.functions)
         engine = script_engine(step.functions())
         cached = self.workflows.take(instance_id, row.version)
         if cached is None:
@@ -272,7 +278,7 @@ class RuntimeService:
                 return  # already erroring (or gone): the first failure is the one on record
             SUSPEND_TASKS.execute(session, {"id": instance_id})
             key = INSTANCE_ERROR.first(session, {"id": instance_id}).business_key
-            self.history.record(session, "process_failed", "system", contract_id=int(key) if key.isdigit() else None,
+            self.history.record(session, "process_failed", "system", contract_id=contract_of(key),
                                 instance_id=instance_id, details={"error": message[:2000]})
 
     def incident(self, session, business_key):
@@ -295,10 +301,16 @@ class RuntimeService:
         REOPEN_TASKS.execute(session, {"id": instance_id})
         key = row.business_key
         # its timers waited while it was erroring (the timer job found it so and stopped): they run again
-        self.schedule_timer(session, instance_id, int(key) if key.isdigit() else None,
-                            self.next_timer(session, instance_id))
-        self.history.record(session, "process_resumed", actor, contract_id=int(key) if key.isdigit() else None,
+        self.schedule_timer(session, instance_id, contract_of(key), self.next_timer(session, instance_id))
+        self.history.record(session, "process_resumed", actor, contract_id=contract_of(key),
                             instance_id=instance_id, comment=reason, details={"error": row.error})
+
+
+def contract_of(business_key):
+    """The contract a process instance is about: its business key is the contract's id, or starts with it (an
+    amendment's process: ``<contract id>:amendment:<number>``)."""
+    head = business_key.split(":", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def is_timer(task):

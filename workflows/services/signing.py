@@ -104,7 +104,7 @@ class SigningService:
 
     def prepare_when_customer_task_opens(self, session, step):
         """Step listener: the customer is asked to sign: prepare the document (its letters may need no values)."""
-        if step.contract_id is not None and any(task["role"] == "customer" for task in step.new_tasks):
+        if step.of_contract and any(task["role"] == "customer" for task in step.new_tasks):
             self.request_prepare(session, step.contract_id)
 
     def prepare(self, job):

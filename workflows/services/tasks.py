@@ -3,8 +3,10 @@
 A user task's lane is the role that may act on it. What a task accepts is declared with
 the task in the BPMN as ``spiffworkflow:property`` entries:
 ``decisions`` (comma-separated, e.g. ``approve,return``), ``comment_required`` (the
-decisions that need a comment) and ``due_in`` (an ISO 8601 duration such as ``P2D``).
+decisions that need a comment) and ``due_in`` (an ISO 8601 duration such as ``P2D``), or ``due_at`` (the name of a
+process variable holding the deadline as an ISO time, e.g. an amendment's answer due in N working days).
 """
+from datetime import datetime
 from functools import lru_cache
 from uuid import UUID
 
@@ -16,7 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db import Statement, insert_statement
 from ..models import HumanTask, User
-from ..clock import utcnow
+from ..clock import aware, utcnow
 from ..visible_text import hidden_characters_error
 from .runtime import INSTANCE, INSTANCE_COLUMNS
 
@@ -47,6 +49,16 @@ def task_properties(task_spec):
 
 def split_list(value):
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def task_due_at(task, created):
+    """A new task's deadline: the moment the process variable its ``due_at`` property names holds (an ISO time the
+    process computed, e.g. N working days), else ``due_in`` (a duration) after it opened."""
+    properties = task_properties(task.task_spec)
+    named = (properties.get("due_at") or "").strip()
+    if named and isinstance(task.data.get(named), str):
+        return aware(datetime.fromisoformat(task.data[named]))
+    return due_from(created, properties.get("due_in") or DEFAULT_DUE_IN)
 
 
 def due_from(created, duration):
@@ -219,7 +231,7 @@ class TaskService:
             new_rows.append({"id": task_id, "instance_id": step.instance_id, "contract_id": step.contract_id,
                              "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
                              "role": spec.lane or "", "state": "open", "assignee": None, "created_at": created,
-                             "due_at": due_from(created, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
+                             "due_at": task_due_at(task, created),
                              "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None})
         if new_rows:
             INSERT_TASK.execute_many(session, new_rows)

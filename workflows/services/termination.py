@@ -16,11 +16,8 @@
   termination takes effect or the term ends without renewal: history, mail to both sides, the ``contract.terminated``
   or ``contract.expired`` webhook. The status (``terminated``, ``ended``) is the ``outcome`` the diagram then sets.
 """
-import re
-from datetime import date
-
 from ..clock import china_time, utcnow
-from ..contracts.term import earliest_termination, takes_effect_at
+from ..contracts.term import earliest_termination, read_day, takes_effect_at
 from ..db import Statement
 from ..errors import Conflict, ValidationFailed
 from ..models import Contract
@@ -30,7 +27,6 @@ from .webhooks import contract_facts
 
 TERMINATION_SIGNAL = "contract_terminated"
 REASON_LENGTH = 500
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RECORD_TERMINATION = Statement(
     "UPDATE contract SET terminates_on = :day, termination_reason = :reason, updated_at = :now "
     "WHERE id = :id AND status = 'active' AND terminates_on IS NULL",
@@ -138,14 +134,10 @@ class TerminationService:
 
 def _termination_input(effective_on, reason):
     """The effective date (ISO) and the reason, checked field by field: nothing changes on a bad one."""
-    fields, day = {}, None
-    if not isinstance(effective_on, str) or not ISO_DAY.match(effective_on.strip()):
-        fields["effective_on"] = "请填写终止生效日期（YYYY-MM-DD）"
-    else:
-        try:
-            day = date.fromisoformat(effective_on.strip())
-        except ValueError:
-            fields["effective_on"] = "不是有效的日期"
+    fields = {}
+    day, problem = read_day(effective_on, "请填写终止生效日期（YYYY-MM-DD）")
+    if problem:
+        fields["effective_on"] = problem
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         fields["reason"] = "请填写终止原因"

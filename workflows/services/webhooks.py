@@ -2,7 +2,8 @@
 
 Events: ``contract.activated``; ``contract.non_renewal_notified`` (a side gave notice of non-renewal: the term ends at
 its end), ``contract.renewed`` (an auto-renewal added a term), ``contract.terminated`` (an early termination took
-effect), ``contract.expired`` (the term ended without renewal). Each carries the contract's facts
+effect), ``contract.expired`` (the term ended without renewal), ``contract.amended`` (a supplementary agreement took
+effect: its number, the changes, the values they replaced). Each carries the contract's facts
 (``contract_facts``: number, customer, provider, services, the term in force, totals) and says what happened.
 
 Delivery is a POST of the event's JSON body to ``WEBHOOK_URL`` with
