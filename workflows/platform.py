@@ -32,6 +32,7 @@ from .services.drafting import DraftingService
 from .services.health import HealthService
 from .services.history import ANCHOR, HistoryService
 from .services.inbox import InboxService
+from .services.org import OrgService
 from .services.invitations import InvitationService
 from .services.jobs import PURGE, PURGE_AT, JobService
 from .services.letters import LetterService
@@ -70,6 +71,7 @@ class Platform:
         self.accounts = AccountService()
         self.sessions = SessionService()
         self.inbox = InboxService()
+        self.org = OrgService(self.db, self.history)
         self.people = PeopleService()
         self.templates = TemplateService()
         self.notifications = NotificationService(self.db, self.jobs, Mailer(mail_settings) if mail_settings else None,
@@ -133,6 +135,7 @@ class Platform:
             "renew_term": self.renewals.renew_term,
             "terminate_contract": self.termination.terminate_contract,
             "end_term": self.termination.end_term,
+            "resolve_approvers": self.org.resolve_approvers,
         }
         self.tasks.guards = [
             self.activation.refuse_countersign_while_incomplete,

@@ -162,6 +162,8 @@ def _retitle_open_tasks(connection, instance_id, task_specs):
     """Open inbox rows take the display name of the new version (the only thing allowed to differ)."""
     for task in connection.execute(text("SELECT id, name, title FROM human_task WHERE instance_id = :i AND state = 'open'"),
                                    {"i": instance_id}).all():
-        title = (task_specs.get(task.name) or {}).get("bpmn_name")
+        spec = task_specs.get(task.name) or {}
+        spec = task_specs.get(spec.get("task_spec"), spec)  # a multi-instance step: the spec its instances run
+        title = spec.get("bpmn_name")
         if title and title != task.title:
             connection.execute(text("UPDATE human_task SET title = :t WHERE id = :id"), {"t": title[:200], "id": task.id})
