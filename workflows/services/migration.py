@@ -91,6 +91,8 @@ def _task_refusal(task, tasks, old_tasks, new_tasks):
         return None
     old, new = _behaviour(old_tasks.get(name, {})), _behaviour(new_tasks[name])
     if task_state & _LIVE:
+        if old.get("typename") != new.get("typename"):  # e.g. a review became a multi-instance step (会签/或签)
+            return f"task {name} ({label}) is a {old.get('typename')} in the old version, a {new.get('typename')} in the new"
         if old != new:
             changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
             return f"task {name} ({label}) is changed in the new version: {', '.join(changed)}"
