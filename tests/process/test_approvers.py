@@ -242,7 +242,7 @@ def plain_reviews(process):
     """The diagram as it was before approvers by rule: legal review a single user task of the lane."""
     start = process.index('<bpmn:multiInstanceLoopCharacteristics>')
     end = process.index('</bpmn:multiInstanceLoopCharacteristics>') + len('</bpmn:multiInstanceLoopCharacteristics>')
-    return (process[:start] + process[end:]).replace("<spiffworkflow:postScript>del legal_approver</spiffworkflow:postScript>", "", 1)
+    return process[:start] + process[end:]
 
 
 def migrate(platform, source, target, dry_run=False):

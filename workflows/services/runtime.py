@@ -20,7 +20,7 @@ from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance
 from ..clock import utcnow
 from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, StateTooLarge, WorkflowCache, dump_workflow, load_workflow,
-                            new_workflow, script_engine, user_task_spec)
+                            drop_instance_item, new_workflow, script_engine, user_task_spec)
 
 INSTANCE = ProcessInstance.__table__
 INSTANCE_COLUMNS = ("definition_id", "business_key", "version", "state_json", "serializer_version", "status")
@@ -157,6 +157,7 @@ class RuntimeService:
         """Complete one ready user task with data, then run the engine until it waits again."""
         task = step.workflow.get_task_from_id(task_id)
         task.set_data(**data)
+        drop_instance_item(task)
         try:
             task.run()
         except SpiffWorkflowException as exc:

@@ -16,13 +16,13 @@ from uuid import UUID
 from sqlmodel import select
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db import Statement, insert_statement
 from ..models import HumanTask, User
 from ..clock import utcnow
+from ..engine.spiff import loop_of
 from ..visible_text import hidden_characters_error
 from .accounts import ROLES
 from .runtime import INSTANCE, INSTANCE_COLUMNS
@@ -49,7 +49,7 @@ ASSIGN_TASK = Statement("UPDATE human_task SET assignee = :assignee, delegated_b
 HAND_ON_NAMED = Statement("UPDATE human_task SET candidate = :to, assignee = :to, delegated_by = :delegated_by "
                           "WHERE id = :id AND state = 'open' AND candidate = :expected")
 STEP_TASKS = Statement(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE step_id IN (:ids) "
-                       "ORDER BY created_at, id", columns=TASK.c, lists=["ids"])
+                       "ORDER BY created_at, role, candidate, id", columns=TASK.c, lists=["ids"])
 
 
 def task_properties(task_spec):
@@ -68,9 +68,8 @@ def is_for(task, user):
 def assignment(task):
     """(role, candidate, step_id) of a new ready user task: its lane's role, unless it is one approver of a
     multi-instance step whose input item names a role or a person (see the module's docstring)."""
-    spec, parent = task.task_spec, task.parent
+    spec, parent, loop = task.task_spec, task.parent, loop_of(task)
     lane = spec.lane or ""
-    loop = parent.task_spec if parent is not None and isinstance(parent.task_spec, MultiInstanceTask) else None
     if loop is None:
         return lane, None, None
     item = loop.input_item.get(task) if loop.input_item is not None else None
