@@ -39,10 +39,15 @@ def upgrade():
         batch_op.add_column(sa.Column('step_id', sa.String(length=36), nullable=True))
         batch_op.create_index('ix_human_task_candidate', ['state', 'candidate', 'due_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_step_id'), ['step_id'], unique=False)
+        # a role's inbox leaves out the tasks named for a person, still from the index alone
+        batch_op.drop_index('ix_human_task_inbox')
+        batch_op.create_index('ix_human_task_inbox', ['state', 'role', 'candidate', 'due_at', 'id'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_task_inbox')
+        batch_op.create_index('ix_human_task_inbox', ['state', 'role', 'due_at', 'id'], unique=False)
         batch_op.drop_index(batch_op.f('ix_human_task_step_id'))
         batch_op.drop_index('ix_human_task_candidate')
         batch_op.drop_column('step_id')

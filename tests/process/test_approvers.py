@@ -9,7 +9,7 @@ from sqlmodel import select
 from tests.conftest import load_fixture
 from tests.process.test_lifecycle import create, events, small_contract, status, submit
 from tests.process.test_modeler_services import KEY, PROCESS, deploy_json, instance_of
-from workflows.demo import BPMN_DIR
+from workflows.demo import BPMN_DIR, DEMO_PASSWORD
 from workflows.errors import Conflict, Forbidden, ValidationFailed
 from workflows.models import HistoryEvent
 from workflows.services import migration
@@ -40,7 +40,7 @@ def open_tasks(platform, contract_id):
 
 def add_user(platform, username, role, name):
     with platform.db.write() as session:
-        platform.accounts.create_user(session, username, [role], "correct horse battery", name, f"{username}@provider.example")
+        platform.accounts.create_user(session, username, [role], DEMO_PASSWORD, name, f"{username}@provider.example")
 
 
 def with_rule(step, approver, description="test rule"):
@@ -289,3 +289,22 @@ def test_an_instance_at_a_plain_review_is_refused_a_multi_instance_one(api, plat
     (reasons,) = plan.refused.values()
     assert any("legal_review" in r and "MultiInstance" in r for r in reasons), reasons
     assert api.decide("legal", contract["id"], "approve")["contract"]["status"] == "awaiting_customer"  # runs on v2
+
+
+# --- the inbox and the task page -------------------------------------------------------------------------------------
+def test_the_inbox_and_task_page_show_named_tasks_and_the_steps_approvers(api, platform, sales_department, as_user):
+    contract = create(api, discounted_contract())
+    submit(api, contract["id"])
+    named = next(t for t in open_tasks(platform, contract["id"]) if t.candidate)
+    manager = as_user("zhou")
+    inbox = manager.client.get("/inbox").get_data(as_text=True)
+    assert "指定由我审批 (1)" in inbox and f"/tasks/{named.id}" in inbox and "指定周主任审批" in inbox
+    assert "任一法务" in inbox and "待审批" in inbox  # who else decides the step
+    assert manager.client.get("/inbox?assignment=named").get_data(as_text=True).count("/tasks/") == 1
+    legal = as_user("legal").client.get("/inbox").get_data(as_text=True)
+    assert f"/tasks/{named.id}" not in legal and "法务 (1)" in legal  # the role's count leaves the named task out
+    assert api.decide("legal", contract["id"], "approve")["contract"]["status"] == "legal_review"
+    page = manager.client.get(f"/tasks/{named.id}").get_data(as_text=True)
+    listed = page[page.index('id="step-approvers"'):]
+    assert "周主任" in listed and "同意 · 李娜" in listed and "待审批" in listed
+    assert as_user("legal").client.get(f"/tasks/{named.id}").status_code == 403

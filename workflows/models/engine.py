@@ -53,7 +53,8 @@ class HumanTask(SQLModel, table=True):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_inbox", "state", "role", "due_at", "id"),
+        # a role's inbox: its tasks named for nobody (candidate IS NULL), by due date, counted on the index alone
+        Index("ix_human_task_inbox", "state", "role", "candidate", "due_at", "id"),
         Index("ix_human_task_assignee", "state", "assignee"),
         Index("ix_human_task_candidate", "state", "candidate", "due_at", "id"),  # the inbox of one named approver
         Index("ix_human_task_state_created", "state", "created_at"),  # the dashboard's longest waiting

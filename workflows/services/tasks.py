@@ -10,6 +10,7 @@ one, by its completion condition). Each instance's input item names its approver
 role, instead of the lane's) or ``user:<username>`` (that person alone: the row's ``candidate``, held by them from
 the start); the rows of one step share its ``step_id``.
 """
+import heapq
 from functools import lru_cache
 from uuid import UUID
 
@@ -40,7 +41,8 @@ COMPLETE_TASK = Statement("UPDATE human_task SET state = 'completed', completed_
 CANCEL_TASKS = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE id IN (:ids) AND state = 'open'",
                          lists=["ids"], now=TASK.c.completed_at)
 INSERT_TASK = insert_statement(TASK)
-COUNT_BY_ROLE = Statement("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN (:roles) GROUP BY role",
+COUNT_BY_ROLE = Statement("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN (:roles) AND candidate IS NULL "
+                          "GROUP BY role",
                           lists=["roles"])
 DEFAULT_DUE_IN = "P7D"  # a user task whose diagram sets no due_in still gets a deadline
 ASSIGN_TASK = Statement("UPDATE human_task SET assignee = :assignee, delegated_by = :delegated_by "
@@ -94,16 +96,21 @@ class TaskService:
 
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0,
-              for_user=None):
-        """Tasks by due date. With one role and state the (state, role, due_at, id) index yields the page directly.
-        ``for_user`` (a username, with ``roles``): the role's tasks named for nobody, and those named for that user."""
-        filters = {"state": state, "roles": sorted(roles) if roles is not None and for_user is None else None,
-                   "for_user": sorted(roles or ()) if for_user is not None else None, "username": for_user,
-                   "assignee": assignee, "contract_id": contract_id}
+              for_user=None, named=None):
+        """Tasks by due date. With one role and state the (state, role, candidate, due_at, id) index yields the page
+        directly. ``for_user`` (a username): the roles' tasks named for nobody, and those named for that user;
+        ``named`` (a username): only those named for them."""
+        if for_user is not None:  # two parts, each read in its index's order, merged
+            parts = [self.query(session, roles, assignee, contract_id, state, limit + offset, 0),
+                     self.query(session, None, assignee, contract_id, state, limit + offset, 0, named=for_user)]
+            return list(heapq.merge(*parts, key=lambda task: (task.due_at, task.id)))[offset:offset + limit]
+        filters = {"state": state, "roles": sorted(roles) if roles is not None else None, "assignee": assignee,
+                   "contract_id": contract_id, "named": named}
         used = tuple(name for name, value in filters.items() if value is not None)
         return _task_query(used).rows(session, {**{n: filters[n] for n in used}, "limit": limit, "offset": offset})
 
     def count(self, session, roles, state="open"):
+        """Tasks per role, named for nobody (those named for a person are theirs, not the role's)."""
         return dict(COUNT_BY_ROLE.rows(session, {"state": state, "roles": sorted(roles)}))
 
     def steps(self, session, step_ids):
@@ -287,12 +294,12 @@ class TaskService:
 @lru_cache(maxsize=32)
 def _task_query(filters):
     """The inbox statement for one combination of filters (fixed SQL fragments, values bound)."""
-    clauses = {"state": "state = :state", "roles": "role IN (:roles)", "assignee": "assignee = :assignee",
-               "contract_id": "contract_id = :contract_id",
-               "for_user": "(role IN (:for_user) AND candidate IS NULL OR candidate = :username)", "username": None}
-    where = " AND ".join(clauses[name] for name in filters if clauses[name]) or "1 = 1"
+    clauses = {"state": "state = :state", "roles": "role IN (:roles) AND candidate IS NULL",
+               "assignee": "assignee = :assignee", "contract_id": "contract_id = :contract_id",
+               "named": "candidate = :named"}
+    where = " AND ".join(clauses[name] for name in filters) or "1 = 1"
     sql = f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE {where} ORDER BY due_at, id LIMIT :limit OFFSET :offset"
-    return Statement(sql, columns=TASK.c, lists=[name for name in ("roles", "for_user") if name in filters])
+    return Statement(sql, columns=TASK.c, lists=["roles"] if "roles" in filters else ())
 
 
 def _is_uuid(value):
