@@ -54,8 +54,13 @@ def update_user(username):
                                           provider_code=request.form.get("provider_code"))
         flash(_("User %(name)s updated.", name=username), "success")
     except (DomainError, ValidationFailed) as exc:
-        flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
+        _flash_refusal(exc)
     return redirect(url_for("admin.users"))
+
+
+def _flash_refusal(exc):
+    """A refused change of a row in a list page: its message and each field's, above the list it was made in."""
+    flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
 
 
 def _departments_page(errors=None, form=None):
@@ -102,7 +107,7 @@ def update_department(department_id):
                                        int(form["version"]) if form.get("version", "").isdigit() else None)
         flash(_("Department %(name)s saved.", name=form.get("name", "").strip()), "success")
     except DomainError as exc:
-        flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
+        _flash_refusal(exc)
     return redirect(url_for("admin.departments"))
 
 
@@ -114,7 +119,7 @@ def set_member():
         platform().org.set_department(g.user, form.get("username", ""), _department_id(form.get("department_id", "")))
         flash(_("User %(name)s updated.", name=form.get("username", "")), "success")
     except DomainError as exc:
-        flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
+        _flash_refusal(exc)
     return redirect(url_for("admin.departments"))
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, union_all
 from sqlmodel import select
 
 from ..models import Contract, HumanTask
+from .tasks import MAX_ROWS
 from ..clock import utcnow
 
 ASSIGNMENTS = ("all", "unclaimed", "mine", "named")
@@ -67,7 +68,7 @@ class InboxService:
                 counted = counted.join(Contract, Contract.id == HumanTask.contract_id)
             total += session.exec(counted).one()
             firsts.append(select(HumanTask.id, HumanTask.due_at).join(Contract, Contract.id == HumanTask.contract_id)
-                          .where(where).order_by(HumanTask.due_at, HumanTask.id).limit(limit + offset)
+                          .where(where).order_by(HumanTask.due_at, HumanTask.id).limit(min(limit + offset, MAX_ROWS))
                           .subquery().select())
         merged = union_all(*firsts).subquery()
         ids = select(merged.c.id).order_by(merged.c.due_at, merged.c.id).limit(limit).offset(offset)

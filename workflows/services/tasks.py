@@ -29,6 +29,7 @@ from .accounts import ROLES
 from .runtime import INSTANCE, INSTANCE_COLUMNS
 
 MAX_COMMENT = 2000
+MAX_ROWS = 2**63 - 1  # the largest LIMIT the databases take: a page's reach (offset + limit) is cut to it
 TASK = HumanTask.__table__
 SELECT_TASK = Statement(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE id = :id", columns=TASK.c)
 # the task and its instance's row in one statement: what completing a task reads
@@ -101,8 +102,9 @@ class TaskService:
         directly. ``for_user`` (a username): the roles' tasks named for nobody, and those named for that user;
         ``named`` (a username): only those named for them."""
         if for_user is not None:  # two parts, each read in its index's order, merged
-            parts = [self.query(session, roles, assignee, contract_id, state, limit + offset, 0),
-                     self.query(session, None, assignee, contract_id, state, limit + offset, 0, named=for_user)]
+            reach = min(limit + offset, MAX_ROWS)
+            parts = [self.query(session, roles, assignee, contract_id, state, reach, 0),
+                     self.query(session, None, assignee, contract_id, state, reach, 0, named=for_user)]
             return list(heapq.merge(*parts, key=lambda task: (task.due_at, task.id)))[offset:offset + limit]
         filters = {"state": state, "roles": sorted(roles) if roles is not None else None, "assignee": assignee,
                    "contract_id": contract_id, "named": named}
