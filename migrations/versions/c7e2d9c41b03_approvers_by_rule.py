@@ -39,9 +39,9 @@ def upgrade():
         batch_op.add_column(sa.Column('step_id', sa.String(length=36), nullable=True))
         batch_op.create_index('ix_human_task_candidate', ['state', 'candidate', 'due_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_step_id'), ['step_id'], unique=False)
-        # a role's inbox leaves out the tasks named for a person, still from the index alone
+        # a role's inbox leaves out the tasks named for a person, still from the index alone and in due-date order
         batch_op.drop_index('ix_human_task_inbox')
-        batch_op.create_index('ix_human_task_inbox', ['state', 'role', 'candidate', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_human_task_inbox', ['state', 'role', 'due_at', 'id', 'candidate'], unique=False)
 
 
 def downgrade():

@@ -2,7 +2,7 @@
 
 Every filter is a condition on indexed columns or a bounded LIKE, and pages come from the
 database (LIMIT/OFFSET over ORDER BY due_at, id), so it stays fast with 100,000 contracts. A user's tasks are two
-disjoint parts, each read in index order: their roles' tasks named for nobody (state, role, due_at, id) and the tasks
+disjoint parts, each read in index order: their roles' tasks named for nobody (state, role, due_at, id, candidate) and the tasks
 named for them (state, candidate, due_at, id); the page is the first rows of the two merged.
 """
 from dataclasses import dataclass

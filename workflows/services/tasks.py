@@ -98,7 +98,7 @@ class TaskService:
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0,
               for_user=None, named=None):
-        """Tasks by due date. With one role and state the (state, role, candidate, due_at, id) index yields the page
+        """Tasks by due date. With one role and state the (state, role, due_at, id, candidate) index yields the page
         directly. ``for_user`` (a username): the roles' tasks named for nobody, and those named for that user;
         ``named`` (a username): only those named for them."""
         if for_user is not None:  # two parts, each read in its index's order, merged
