@@ -249,7 +249,8 @@ class TaskService:
         return task
 
     def open_for(self, session, task_id, user, statement=SELECT_TASK):
-        """The task, if it waits for a decision and ``user`` holds its role; Forbidden or Conflict otherwise."""
+        """The task, if it waits for a decision and is for ``user`` (their role's, or named for them); Forbidden or
+        Conflict otherwise."""
         task = self.get(session, task_id, statement)
         if not is_for(task, user):
             raise Forbidden(f"this task is for {task.candidate}" if task.candidate
