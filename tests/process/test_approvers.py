@@ -2,11 +2,13 @@
 is a 会签 (all approve, any return sends it back), finance review a 或签 (the first decision decides); the drafter's
 manager comes from the organisation; a deployed matrix applies to new contracts only; migration covers the steps."""
 import json
+import threading
 
 import pytest
 from sqlmodel import select
 
 from tests.conftest import load_fixture
+from tests.process.test_concurrency import post
 from tests.process.test_lifecycle import create, events, small_contract, status, submit
 from tests.process.test_modeler_services import KEY, PROCESS, deploy_json, instance_of
 from workflows.demo import BPMN_DIR, DEMO_PASSWORD
@@ -96,6 +98,34 @@ def test_a_large_contract_needs_legal_and_finance_together(api, platform):
     assert status(api, contract["id"]) == "finance_review"  # then finance's own review (above 500,000)
     decided = [(e["task_name"], e["decision"], e["actor"]) for e in events(api, contract["id"]) if e["event"] == "task_completed"]
     assert decided[1:] == [("legal_review", "approve", "legal"), ("legal_review", "approve", "finance")]
+
+
+def test_two_approvers_of_one_joint_review_deciding_at_once_lose_nothing(api, platform, live_url):
+    """Both decisions change the one instance: each is kept once, or the later is a clear 409 that goes through when
+    sent again; never a decision lost or counted twice."""
+    for _ in range(3):
+        contract = create(api, large_contract())
+        submit(api, contract["id"])
+        tasks = {t.role: t for t in open_tasks(platform, contract["id"])}
+        barrier, results = threading.Barrier(2), {}
+
+        def approve(role):
+            barrier.wait()
+            results[role] = post(f"{live_url}/api/v1/tasks/{tasks[role].id}/complete", api.token(role),
+                                 {"decision": "approve"})
+
+        threads = [threading.Thread(target=approve, args=(role,)) for role in ("legal", "finance")]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert sorted(code for code, _ in results.values()) in ([200, 200], [200, 409]), results
+        for role, (code, body) in results.items():
+            if code == 409:
+                assert body["error"] == "conflict"
+                assert complete(api, role, tasks[role].id, "approve").status_code == 200
+        assert status(api, contract["id"]) == "finance_review"
+        decided = [e["actor"] for e in events(api, contract["id"])
+                   if e["task_name"] == "legal_review" and e["event"] == "task_completed"]
+        assert sorted(decided) == ["finance", "legal"]
 
 
 def test_any_return_in_a_joint_review_sends_the_contract_back(api, platform):
