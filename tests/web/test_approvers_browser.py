@@ -3,7 +3,7 @@ is pending; the organisation's admin page; the modeler's side panel for multi-in
 import pytest
 from lxml import etree
 
-from tests.conftest import SCREENSHOTS, screenshot
+from tests.conftest import SCREENSHOTS, load_fixture, screenshot
 from tests.process.test_approvers import large_contract
 from tests.web.browsing import sign_in, sign_out
 from tests.web.test_process_modeler_browser import page  # noqa: F401 - the modeler tests' page (bpmn-js vendored)
@@ -91,4 +91,28 @@ def test_the_side_panel_edits_who_must_decide(page, platform):  # noqa: F811
     assert legal.findtext(f"{BPMN}loopDataInputRef") == "approvers"
     assert legal.findtext(f"{BPMN}completionCondition") == 'decision in ("approve", "return")'
     assert deployed.find(f".//{BPMN}userTask[@id='finance_review']/{BPMN}multiInstanceLoopCharacteristics") is None
+    assert page.js_errors == []
+
+
+def test_an_admin_edits_the_approval_matrix_for_new_contracts(page, platform, api):  # noqa: F811
+    sign_in(page, page.base, "admin")
+    page.goto(page.base + "/admin/processes/contract_approval/edit/dmn/approval_matrix.dmn")
+    page.wait_for_selector("#modeler-status.ok")
+    page.wait_for_selector(".tjs-table")
+    assert page.locator(".tjs-table tbody tr").count() == 4
+    screenshot(page, "dmn-approval-matrix")
+    # above 5,000,000 → above 1,000,000: legal and finance review together from a lower amount
+    page.evaluate("""() => {
+        const viewer = window.qyDmnModeler.getActiveViewer();
+        const registry = viewer.get('elementRegistry'), modeling = viewer.get('modeling');
+        const cell = registry.filter(e => e.businessObject && e.businessObject.text === '> 5000000')[0];
+        modeling.editCell(cell.businessObject, '> 1000000');
+    }""")
+    page.click("#save-deploy")
+    page.wait_for_function("() => document.querySelector('#modeler-status').className === 'ok' "
+                           "&& /2/.test(document.querySelector('#modeler-status').textContent)")
+    contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json  # 1,080,000
+    api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
+    with platform.db.read() as session:
+        assert sorted(t.role for t in platform.tasks.query(session, contract_id=contract["id"])) == ["finance", "legal"]
     assert page.js_errors == []
