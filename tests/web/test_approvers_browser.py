@@ -6,6 +6,7 @@ from lxml import etree
 from tests.conftest import SCREENSHOTS, load_fixture, screenshot
 from tests.process.test_approvers import large_contract
 from tests.web.browsing import sign_in, sign_out
+from tests.web.test_process_modeler_browser import deploy, edit_dmn_cell
 from tests.web.test_process_modeler_browser import page  # noqa: F401 - the modeler tests' page (bpmn-js vendored)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -82,9 +83,7 @@ def test_the_side_panel_edits_who_must_decide(page, platform):  # noqa: F811
     page.wait_for_selector("#prop-mi-mode")
     assert page.input_value("#prop-mi-mode") == "any"
     page.select_option("#prop-mi-mode", "")  # finance review: one holder of the lane's role again
-    page.click("#save-deploy")
-    page.wait_for_function("() => document.querySelector('#modeler-status').className === 'ok' "
-                           "&& /2/.test(document.querySelector('#modeler-status').textContent)")
+    deploy(page, 2)
     with platform.db.read() as session:
         deployed = etree.fromstring(platform.repository.latest(session, "contract_approval").bpmn_xml.encode())
     legal = deployed.find(f".//{BPMN}userTask[@id='legal_review']/{BPMN}multiInstanceLoopCharacteristics")
@@ -102,15 +101,8 @@ def test_an_admin_edits_the_approval_matrix_for_new_contracts(page, platform, ap
     assert page.locator(".tjs-table tbody tr").count() == 4
     screenshot(page, "dmn-approval-matrix")
     # above 5,000,000 → above 1,000,000: legal and finance review together from a lower amount
-    page.evaluate("""() => {
-        const viewer = window.qyDmnModeler.getActiveViewer();
-        const registry = viewer.get('elementRegistry'), modeling = viewer.get('modeling');
-        const cell = registry.filter(e => e.businessObject && e.businessObject.text === '> 5000000')[0];
-        modeling.editCell(cell.businessObject, '> 1000000');
-    }""")
-    page.click("#save-deploy")
-    page.wait_for_function("() => document.querySelector('#modeler-status').className === 'ok' "
-                           "&& /2/.test(document.querySelector('#modeler-status').textContent)")
+    edit_dmn_cell(page, "> 5000000", "> 1000000")
+    deploy(page, 2)
     contract = api.call("POST", "/contracts", "sales", load_fixture("contract-technical-service.json")).json  # 1,080,000
     api.call("POST", f"/contracts/{contract['id']}/submit", "sales")
     with platform.db.read() as session:
