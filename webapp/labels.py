@@ -19,6 +19,7 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
           "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
+          "approvers_unresolved": _l("Approvers the approval matrix names who could not be found (left out)"),
           "customer_reminder": _l("Reminder sent to the customer"),
           "process_failed": _l("Process stopped on an error"), "process_resumed": _l("Process resumed"),
           "process_migrated": _l("Process moved to another version"),

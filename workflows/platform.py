@@ -33,6 +33,7 @@ from .services.drafting import DraftingService
 from .services.health import HealthService
 from .services.history import ANCHOR, HistoryService
 from .services.inbox import InboxService
+from .services.org import OrgService
 from .services.invitations import InvitationService
 from .services.jobs import PURGE, PURGE_AT, JobService
 from .services.letters import LetterService
@@ -72,6 +73,7 @@ class Platform:
         self.accounts = AccountService()
         self.sessions = SessionService()
         self.inbox = InboxService()
+        self.org = OrgService(self.db, self.history)
         self.people = PeopleService()
         self.templates = TemplateService()
         self.notifications = NotificationService(self.db, self.jobs, Mailer(mail_settings) if mail_settings else None,
@@ -143,6 +145,7 @@ class Platform:
             "amendment_deemed_agreed": self.amendments.amendment_deemed_agreed,
             "amendment_lapsed": self.amendments.amendment_lapsed,
             "amendment_takes_effect": self.amendments.amendment_takes_effect,
+            "resolve_approvers": self.org.resolve_approvers,
         }
         self.runtime.lift_data = self.activation.term_moments  # an instance moved into 合同履行期 (migration)
         self.tasks.guards = [

@@ -11,7 +11,8 @@ from workflows.errors import InvalidDefinition
 PROCESS = (BPMN_DIR / "contract_approval.bpmn").read_bytes()
 ROUTING = (BPMN_DIR / "finance_routing.dmn").read_bytes()
 LETTERS = (BPMN_DIR / "mandated_letters.dmn").read_bytes()
-DMN = {"finance_routing.dmn": ROUTING, "mandated_letters.dmn": LETTERS}
+MATRIX = (BPMN_DIR / "approval_matrix.dmn").read_bytes()
+DMN = {"finance_routing.dmn": ROUTING, "mandated_letters.dmn": LETTERS, "approval_matrix.dmn": MATRIX}
 
 
 def deploy(platform, bpmn=PROCESS, dmn=None):
@@ -69,7 +70,7 @@ def test_xml_with_a_doctype_is_refused(platform):
 
 def test_a_missing_decision_table_is_refused(platform):
     with pytest.raises(InvalidDefinition) as refused:
-        deploy(platform, dmn={"mandated_letters.dmn": LETTERS})
+        deploy(platform, dmn={"mandated_letters.dmn": LETTERS, "approval_matrix.dmn": MATRIX})
     assert "finance_routing" in refused.value.message
 
 
@@ -87,7 +88,7 @@ def test_deploy_file_picks_the_decision_tables_beside_it(platform, tmp_path):
 def test_a_definition_deployed_in_a_rolled_back_transaction_is_not_remembered(platform):
     """SQLite gives a rolled-back row's id to the next insert: a cached definition from that transaction would be
     taken for the one that really got the id."""
-    dmn = {"finance_routing.dmn": ROUTING, "mandated_letters.dmn": LETTERS}
+    dmn = DMN
     with pytest.raises(RuntimeError):
         with platform.db.write() as session:
             doomed, _ = platform.repository.deploy(session, PROCESS + b"<!-- rolled back -->", dmn, "admin")

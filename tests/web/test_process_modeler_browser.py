@@ -29,6 +29,23 @@ def spiff_extensions(xml):
     return found
 
 
+def edit_dmn_cell(page, old, new):
+    """Change the decision table cell whose text is ``old`` to ``new`` through dmn-js's own API, as typing would."""
+    page.evaluate("""([old, text]) => {
+        const viewer = window.qyDmnModeler.getActiveViewer();
+        const registry = viewer.get('elementRegistry'), modeling = viewer.get('modeling');
+        const cell = registry.filter(e => e.businessObject && e.businessObject.text === old)[0];
+        modeling.editCell(cell.businessObject, text);
+    }""", [old, new])
+
+
+def deploy(page, version):
+    """Validate and deploy from the editor; waits until the page says ``version`` was deployed."""
+    page.click("#save-deploy")
+    page.wait_for_function("v => document.querySelector('#modeler-status').className === 'ok' "
+                           "&& new RegExp(v).test(document.querySelector('#modeler-status').textContent)", arg=str(version))
+
+
 @pytest.fixture
 def page(chromium, live_url):
     """A page of the shared session browser (tests/conftest.py) on the app served in a thread."""
@@ -78,9 +95,7 @@ def test_edit_save_deploy_and_watch_the_instance(page, api, platform):
     saved = page.evaluate("() => window.qyModeler.saveXML({format: true}).then(r => r.xml)")
     assert spiff_extensions(saved) == spiff_extensions(original.bpmn_xml)  # every spiffworkflow:* element survives
 
-    page.click("#save-deploy")
-    page.wait_for_function("() => document.querySelector('#modeler-status').className === 'ok' "
-                           "&& /2/.test(document.querySelector('#modeler-status').textContent)")
+    deploy(page, 2)
     with platform.db.read() as session:
         v2 = platform.repository.latest(session, "contract_approval")
     assert v2.version == 2 and "法务合规审核" in v2.bpmn_xml and "agree" in v2.bpmn_xml
@@ -132,15 +147,8 @@ def test_dmn_table_edit_and_deploy(page, platform):
     table = page.locator(".tjs-table").bounding_box()
     assert logo["y"] >= table["y"] + table["height"] or logo["x"] >= table["x"] + table["width"], (logo, table)
     # edit one cell through dmn-js's own API, as typing would, then save
-    page.evaluate("""() => {
-        const viewer = window.qyDmnModeler.getActiveViewer();
-        const registry = viewer.get('elementRegistry'), modeling = viewer.get('modeling');
-        const cell = registry.filter(e => e.businessObject && e.businessObject.text === '> 500000')[0];
-        modeling.editCell(cell.businessObject, '> 800000');
-    }""")
-    page.click("#save-deploy")
-    page.wait_for_function("() => document.querySelector('#modeler-status').className === 'ok' "
-                           "&& /2/.test(document.querySelector('#modeler-status').textContent)")
+    edit_dmn_cell(page, "> 500000", "> 800000")
+    deploy(page, 2)
     with platform.db.read() as session:
         latest = platform.repository.latest(session, "contract_approval")
     assert latest.version == 2 and "&gt; 800000" in latest.dmn_xml

@@ -293,7 +293,7 @@ def build_document():
     }
     task_ops = {
         "/tasks": {
-            "get": _op("Open tasks for the caller's roles, by due date", 200,
+            "get": _op("Open tasks for the caller's roles (named for nobody) and those named for the caller, by due date", 200,
                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("Task")}}}, 403, 422,
                        tag="tasks", params=[_query("role", {"type": "string"}), _query("contract_id", ID),
                                             _query("assignee", {"type": "string"}), *PAGING],
@@ -316,12 +316,13 @@ def build_document():
         },
         "/tasks/{task_id}/claim": {"post": _op("Claim a task for yourself", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
         "/tasks/{task_id}/delegate": {
-            "post": _op("Delegate a task to another holder of its role (the holder or an admin); history keeps both",
+            "post": _op("Delegate a task to another holder of its role (the holder or an admin); a task named for a "
+                        "person, to another member of staff, who is then the one named; history keeps both",
                         200, REF("Task"), 403, 404, 409, 422, tag="tasks", params=[TASK_ID],
                         body={"type": "object", "required": ["to"],
                               "properties": {"to": {"type": "string"}, "comment": {"type": "string"}}}),
         },
-        "/tasks/{task_id}/unclaim": {"post": _op("Release a claimed task", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
+        "/tasks/{task_id}/unclaim": {"post": _op("Release a claimed task (not one named for a person: 409)", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
     }
     payment_ops = {
         "/contracts/{contract_id}/payments": {
@@ -409,7 +410,11 @@ SCHEMAS = {
     "Task": {"type": "object", "properties": {
         "id": {"type": "string"}, "name": {"type": "string"}, "title": {"type": "string"}, "role": {"type": "string"},
         "state": {"enum": ["open", "completed", "cancelled", "suspended"]}, "contract_id": {"type": "integer"},
-        "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]}}},
+        "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]},
+        "candidate": {"type": ["string", "null"], "description": "the person the task is named for (the approval "
+                      "matrix's user or the drafter's manager): only they act on it"},
+        "step_id": {"type": ["string", "null"], "description": "the multi-instance step (会签/或签) the task is one "
+                    "approver of: its tasks share it"}}},
     "Decision": {"type": "object", "required": ["decision"], "properties": {
         "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000},
         "document_sha256": {"type": "string"}, "intent_code": {"type": "string", "pattern": "^[0-9]{6}$"},

@@ -37,7 +37,7 @@ def list_tasks():
             tasks = [t for cid in ids for t in platform().tasks.query(session, roles={"customer"}, contract_id=cid)]
             tasks = tasks[offset:offset + limit]
         else:
-            tasks = platform().tasks.query(session, roles=roles, contract_id=contract_id,
+            tasks = platform().tasks.query(session, roles=roles, contract_id=contract_id, for_user=g.actor.username,
                                            assignee=request.args.get("assignee"), limit=limit, offset=offset)
         return jsonify({"items": [task_as_dict(t) for t in tasks], "limit": limit, "offset": offset})
 

@@ -1,4 +1,5 @@
-"""Administration: users and their roles; background jobs that gave up or wait; the working-day calendar."""
+"""Administration: users and their roles; the organisation (departments, managers, members); background jobs that
+gave up or wait; the working-day calendar."""
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -53,8 +54,73 @@ def update_user(username):
                                           provider_code=request.form.get("provider_code"))
         flash(_("User %(name)s updated.", name=username), "success")
     except (DomainError, ValidationFailed) as exc:
-        flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
+        _flash_refusal(exc)
     return redirect(url_for("admin.users"))
+
+
+def _flash_refusal(exc):
+    """A refused change of a row in a list page: its message and each field's, above the list it was made in."""
+    flash(exc.message + "".join(f" {m}" for m in exc.fields.values()), "error")
+
+
+def _departments_page(errors=None, form=None):
+    services = platform()
+    with services.db.read() as session:
+        departments = services.org.departments(session)
+        members = services.org.members(session)
+    staff = sorted((u for group in members.values() for u in group), key=lambda u: u.username)
+    return render_template("admin/departments.html", departments=departments, members=members, staff=staff,
+                           names={d.id: d.name for d, _depth in departments}, errors=errors or {}, form=form or {})
+
+
+def _department_id(value):
+    """A department id from a form ("" is none); what is not a whole number names no department."""
+    return int(value) if value and value.isdigit() else (None if not value else -1)
+
+
+@bp.get("/departments")
+@roles_required("admin")
+def departments():
+    return _departments_page()
+
+
+@bp.post("/departments")
+@roles_required("admin")
+def create_department():
+    form = request.form
+    try:
+        platform().org.save_department(g.user, form.get("name", ""), _department_id(form.get("parent_id", "")),
+                                       form.get("manager", ""))
+    except ValidationFailed as exc:
+        return _departments_page(exc.fields, form), 422
+    flash(_("Department %(name)s saved.", name=form.get("name", "").strip()), "success")
+    return redirect(url_for("admin.departments"))
+
+
+@bp.post("/departments/<int:department_id>")
+@roles_required("admin")
+def update_department(department_id):
+    form = request.form
+    try:
+        platform().org.save_department(g.user, form.get("name", ""), _department_id(form.get("parent_id", "")),
+                                       form.get("manager", ""), department_id,
+                                       int(form["version"]) if form.get("version", "").isdigit() else None)
+        flash(_("Department %(name)s saved.", name=form.get("name", "").strip()), "success")
+    except DomainError as exc:
+        _flash_refusal(exc)
+    return redirect(url_for("admin.departments"))
+
+
+@bp.post("/departments/members")
+@roles_required("admin")
+def set_member():
+    form = request.form
+    try:
+        platform().org.set_department(g.user, form.get("username", ""), _department_id(form.get("department_id", "")))
+        flash(_("User %(name)s updated.", name=form.get("username", "")), "success")
+    except DomainError as exc:
+        _flash_refusal(exc)
+    return redirect(url_for("admin.departments"))
 
 
 @bp.get("/jobs")

@@ -57,8 +57,11 @@ def index():
     page = page_number(PAGE_SIZE)
     with platform().db.read() as session:
         rows, total = platform().inbox.page(session, g.user, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        counts = platform().inbox.counts(session, g.user)
+        counts, named = platform().inbox.counts(session, g.user), platform().inbox.named_count(session, g.user)
         returns = platform().history.returns(session, {contract.id for task, contract in rows if task.role == "sales"})
-        know_people(session, [task.assignee for task, _contract in rows] + [event.actor for event in returns.values()])
-    return render_template("inbox.html", rows=rows, total=total, counts=counts, filters=filters, errors=errors, returns=returns,
-                           page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), assignments=ASSIGNMENTS)
+        steps = platform().tasks.steps(session, [task.step_id for task, _contract in rows if task.step_id])
+        know_people(session, [task.assignee for task, _contract in rows] + [event.actor for event in returns.values()]
+                    + [code for step in steps.values() for row in step for code in (row.candidate, row.completed_by)])
+    return render_template("inbox.html", rows=rows, total=total, counts=counts, named=named, filters=filters, errors=errors,
+                           returns=returns, steps=steps, page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+                           assignments=ASSIGNMENTS)

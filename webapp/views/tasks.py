@@ -21,11 +21,15 @@ def page_context(session, task, errors=None, form=None):
     seen = services.contracts.last_seen_version(session, contract.id, task.role)
     changes = services.documents.diff(session, contract, seen, contract.current_version) \
         if seen and seen < contract.current_version else None
-    delegates = session.exec(select(User).where(User.active, User.roles.contains(task.role))).all()
+    # a named approver hands on to any other member of staff; a role's task to another holder of the role
+    delegates = [u for u in session.exec(select(User).where(User.active, *([] if task.candidate else [User.roles.contains(task.role)])))
+                 if (u.role_set - {"customer"} if task.candidate else task.role in u.role_set)]
+    approvers = services.tasks.steps(session, [task.step_id]).get(task.step_id, []) if task.step_id else []
     letters = services.letters.listing(session, contract)
     history = services.history.for_contract(session, contract.id)
     returned = services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None
-    know_people(session, [*people_in(history), task.assignee, returned and returned.actor])
+    know_people(session, [*people_in(history), task.assignee, returned and returned.actor,
+                          *(code for row in approvers for code in (row.candidate, row.completed_by))])
     return {
         "task": task, "contract": contract, "data": data, "figures": data["figures"],
         "task_form": services.tasks.form(session, task) if task.state == "open" else None,
@@ -36,7 +40,7 @@ def page_context(session, task, errors=None, form=None):
         "history": history,
         "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,
         "returned": returned,
-        "delegates": [u for u in delegates if task.role in u.role_set and u.username not in (task.assignee, g.user.username)],
+        "delegates": [u for u in delegates if u.username not in (task.assignee, g.user.username)], "approvers": approvers,
         "errors": errors or {}, "form": form or {},
     }
 

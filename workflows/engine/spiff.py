@@ -16,6 +16,7 @@ from threading import Lock
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -77,6 +78,28 @@ def parse_process(bpmn_xml: bytes, dmn_files: dict):
         element = f"{exc.tag} id={exc.id!r} name={exc.name!r}" if exc.id or exc.tag else "the document"
         raise InvalidDefinition(f"{element}: {exc}") from exc
     return process_id, spec.description or process_id, spec, subprocess_specs
+
+
+def user_task_spec(spec, name):
+    """The spec a user task named ``name`` (its BPMN id) runs: for a multi-instance step (会签/或签) the spec of its
+    instances, which carries the task's properties; the step itself only loops over them."""
+    found = spec.task_specs.get(name)
+    return spec.task_specs.get(found.task_spec) if isinstance(found, LoopTask) else found
+
+
+def loop_of(task):
+    """The multi-instance step a task is one instance of (its parent's spec), or None."""
+    parent = task.parent
+    return parent.task_spec if parent is not None and isinstance(parent.task_spec, MultiInstanceTask) else None
+
+
+def drop_instance_item(task):
+    """A multi-instance's input item (the approver of one instance of a 会签) belongs to that instance: it is kept out
+    of the data the instance merges back into the step, or the step could not run again when the contract comes back
+    (SpiffWorkflow refuses to start instances whose item the data already holds)."""
+    loop = loop_of(task)
+    if loop is not None and loop.input_item is not None:
+        task.data.pop(loop.input_item.bpmn_id, None)
 
 
 def spec_to_json(spec, subprocess_specs):

@@ -20,12 +20,13 @@ from .customers import (ContactChange, CustomerIdentity, CustomerSession, IdpAut
 from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
 from .jobs import Job, RecurringExecution  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
+from .org import Department  # noqa: E402
 from .outbox import OutboxMail, WebhookDelivery, WebhookEvent  # noqa: E402
 from .payments import Instalment, PaymentReceived  # noqa: E402
 from .register import Clause, ContractClause, SavedFilter  # noqa: E402
 from .signing import AuditAnchor, DocumentPage, IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
-__all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractAmendment", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity",
+__all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractAmendment", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity", "Department",
            "CustomerSession", "DocumentPage", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "Instalment",
            "IntentCode", "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "PaymentReceived", "ProcessDefinition",
            "ProcessInstance", "Provider", "RecurringExecution", "SavedFilter", "Signature", "SignedDocument", "SigningIdentity", "User",

@@ -19,6 +19,7 @@ class User(SQLModel, table=True):
     roles: str = Field(default="", max_length=200)  # comma-separated role names
     # the provider branch (乙方, ``Provider.code``) an account manager drafts for: their new contracts default to it
     provider_code: str = Field(default="", max_length=50, sa_column_kwargs={"server_default": ""})
+    department_id: Optional[int] = Field(default=None, foreign_key="department.id", index=True)  # their department
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -53,8 +53,11 @@ class HumanTask(SQLModel, table=True):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_inbox", "state", "role", "due_at", "id"),
+        # a role's inbox by due date; candidate last: the tasks named for nobody are read and counted from the index
+        # alone, in due-date order (on PostgreSQL an IS NULL before due_at would cost the order)
+        Index("ix_human_task_inbox", "state", "role", "due_at", "id", "candidate"),
         Index("ix_human_task_assignee", "state", "assignee"),
+        Index("ix_human_task_candidate", "state", "candidate", "due_at", "id"),  # the inbox of one named approver
         Index("ix_human_task_state_created", "state", "created_at"),  # the dashboard's longest waiting
         Index("ix_human_task_name_completed", "name", "completed_at", "created_at",  # ... and its cycle times, per step
               postgresql_where=text("completed_at IS NOT NULL"), sqlite_where=text("completed_at IS NOT NULL")),
@@ -71,6 +74,10 @@ class HumanTask(SQLModel, table=True):
     state: str = Field(default="open", max_length=20)
     assignee: Optional[str] = Field(default=None, max_length=100)
     delegated_by: Optional[str] = Field(default=None, max_length=100)  # who handed the task to the assignee
+    # a named approver (the approval matrix's user or the drafter's manager): only they act on it, whatever the role
+    candidate: Optional[str] = Field(default=None, max_length=100)
+    # the multi-instance step (会签/或签) the task is one approver of: its rows share it (SpiffWorkflow's parent id)
+    step_id: Optional[str] = Field(default=None, max_length=36, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     due_at: datetime
     completed_at: Optional[datetime] = None

@@ -15,6 +15,7 @@ from sqlmodel import select
 from ..actors import is_customer, is_staff
 from ..errors import Forbidden, NotFound, Unauthenticated
 from ..models import Contract, Invitation
+from .tasks import is_for
 
 # a contract reaches its customer when it is sent for signature; before that it is the provider's internal draft
 CUSTOMER_VISIBLE = ("awaiting_customer", "countersigning", "active", "declined", "expired", "terminated", "ended")
@@ -65,8 +66,9 @@ class AccessService:
         task = self.tasks.get(session, task_id)
         if is_customer(actor):
             self.contract(session, actor, task.contract_id)
-        if task.role not in actor.role_set and "admin" not in actor.role_set:
-            raise Forbidden(f"this task belongs to the {task.role} role")
+        if not is_for(task, actor) and "admin" not in actor.role_set:
+            raise Forbidden(f"this task is for {task.candidate}" if task.candidate
+                            else f"this task belongs to the {task.role} role")
         return task
 
     def task_to_act_on(self, session, actor, task_id):

@@ -160,7 +160,7 @@ class ContractService:
         figures = data["figures"]
         return {"total": Decimal(figures["total"]), "has_discount": figures["has_discount"],
                 "installments_after_term": figures["installments_after_term"], "service_types": data["service_types"],
-                "contract_version": contract.current_version}
+                "branch": contract.provider_code, "contract_version": contract.current_version}
 
     def open_task(self, session, contract_id, role):
         """The contract's open task of a role (the draft with sales, the customer's signature...), or None."""

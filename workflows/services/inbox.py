@@ -1,18 +1,21 @@
-"""The staff inbox: open tasks of the roles a user holds, with the facts of their contracts.
+"""The staff inbox: open tasks of the roles a user holds, and those named for them, with the facts of their contracts.
 
 Every filter is a condition on indexed columns or a bounded LIKE, and pages come from the
-database (LIMIT/OFFSET over ORDER BY due_at, id), so it stays fast with 100,000 contracts.
+database (LIMIT/OFFSET over ORDER BY due_at, id), so it stays fast with 100,000 contracts. A user's tasks are two
+disjoint parts, each read in index order: their roles' tasks named for nobody (state, role, due_at, id, candidate) and the tasks
+named for them (state, candidate, due_at, id); the page is the first rows of the two merged.
 """
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, union_all
 from sqlmodel import select
 
 from ..models import Contract, HumanTask
+from .tasks import MAX_ROWS
 from ..clock import utcnow
 
-ASSIGNMENTS = ("all", "unclaimed", "mine")
+ASSIGNMENTS = ("all", "unclaimed", "mine", "named")
 
 
 @dataclass
@@ -31,7 +34,12 @@ class InboxService:
     def page(self, session, user, filters, limit=25, offset=0):
         """(rows, total) for the user's roles; each row has the task and its contract's facts."""
         roles = sorted(user.role_set & ({filters.role} if filters.role else user.role_set))
-        task_conditions = [HumanTask.state == "open", HumanTask.role.in_(roles)]
+        parts = [HumanTask.candidate == user.username]  # named for the user: a role filter keeps that role's
+        if filters.role:
+            parts[0] = and_(parts[0], HumanTask.role == filters.role)
+        if filters.assignment != "named":
+            parts.insert(0, and_(HumanTask.role.in_(roles), HumanTask.candidate.is_(None)))
+        task_conditions = [HumanTask.state == "open"]
         if filters.assignment == "unclaimed":
             task_conditions.append(HumanTask.assignee.is_(None))
         elif filters.assignment == "mine":
@@ -52,18 +60,31 @@ class InboxService:
             term = filters.search.strip()
             contract_conditions.append(or_(Contract.number.contains(term, autoescape=True),
                                            Contract.customer_name.contains(term, autoescape=True)))
-        where = and_(*task_conditions, *contract_conditions)
-        counted = select(func.count(HumanTask.id)).where(where)
-        if contract_conditions:  # without them the total is counted on the task index alone
-            counted = counted.join(Contract, Contract.id == HumanTask.contract_id)
-        total = session.exec(counted).one()
-        page = (select(HumanTask, Contract).join(Contract, Contract.id == HumanTask.contract_id).where(where)
-                .order_by(HumanTask.due_at, HumanTask.id).limit(limit).offset(offset))
+        total, firsts = 0, []
+        for part in parts:
+            where = and_(*task_conditions, part, *contract_conditions)
+            counted = select(func.count(HumanTask.id)).where(where)
+            if contract_conditions:  # without them the total is counted on the task index alone
+                counted = counted.join(Contract, Contract.id == HumanTask.contract_id)
+            total += session.exec(counted).one()
+            firsts.append(select(HumanTask.id, HumanTask.due_at).join(Contract, Contract.id == HumanTask.contract_id)
+                          .where(where).order_by(HumanTask.due_at, HumanTask.id).limit(min(limit + offset, MAX_ROWS))
+                          .subquery().select())
+        merged = union_all(*firsts).subquery()
+        ids = select(merged.c.id).order_by(merged.c.due_at, merged.c.id).limit(limit).offset(offset)
+        page = (select(HumanTask, Contract).join(Contract, Contract.id == HumanTask.contract_id)
+                .where(HumanTask.id.in_(ids)).order_by(HumanTask.due_at, HumanTask.id))
         return session.exec(page).all(), total
 
     def counts(self, session, user):
-        """Open tasks per role the user holds (roles without tasks show 0)."""
-        query = (select(HumanTask.role, func.count()).where(HumanTask.state == "open", HumanTask.role.in_(sorted(user.role_set)))
+        """Open tasks per role the user holds, named for nobody (roles without tasks show 0)."""
+        query = (select(HumanTask.role, func.count()).where(HumanTask.state == "open", HumanTask.role.in_(sorted(user.role_set)),
+                                                            HumanTask.candidate.is_(None))
                  .group_by(HumanTask.role))
         found = dict(session.exec(query).all())
         return {role: found.get(role, 0) for role in sorted(user.role_set) if role != "admin"}
+
+    def named_count(self, session, user):
+        """Open tasks named for the user (the approval matrix's person, or the drafter's manager)."""
+        return session.exec(select(func.count(HumanTask.id)).where(HumanTask.state == "open",
+                                                                   HumanTask.candidate == user.username)).one()

@@ -101,6 +101,8 @@ def _task_refusal(task, tasks, old_tasks, new_tasks):
         return None
     old, new = _behaviour(old_tasks.get(name, {})), _behaviour(new_tasks[name])
     if task_state & _LIVE:
+        if old.get("typename") != new.get("typename"):  # e.g. a review became a multi-instance step (会签/或签)
+            return f"task {name} ({label}) is a {old.get('typename')} in the old version, a {new.get('typename')} in the new"
         if old != new:
             changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
             return f"task {name} ({label}) is changed in the new version: {', '.join(changed)}"
@@ -276,6 +278,8 @@ def _retitle_open_tasks(connection, instance_id, task_specs):
     """Open inbox rows take the display name of the new version (the only thing allowed to differ)."""
     for task in connection.execute(text("SELECT id, name, title FROM human_task WHERE instance_id = :i AND state = 'open'"),
                                    {"i": instance_id}).all():
-        title = (task_specs.get(task.name) or {}).get("bpmn_name")
+        spec = task_specs.get(task.name) or {}
+        spec = task_specs.get(spec.get("task_spec"), spec)  # a multi-instance step: the spec its instances run
+        title = spec.get("bpmn_name")
         if title and title != task.title:
             connection.execute(text("UPDATE human_task SET title = :t WHERE id = :id"), {"t": title[:200], "id": task.id})

@@ -86,7 +86,7 @@ class NotificationService:
                 continue  # the return mail below tells sales, with the reviewer's comment
             if task["role"] == "customer":
                 continue  # the contract's own signer is invited (CustomerService); no account hears of others' contracts
-            for user in self._holders(users, task["role"], contract):
+            for user in self._holders(users, task["role"], contract, task.get("candidate")):
                 if user.username == step.actor:
                     continue  # nobody needs mail about the task they just made for themselves
                 mails.append(Mail("task_arrived", user.email, f"[签约] 待办：{task['title']} · {contract.number}",
@@ -123,9 +123,11 @@ class NotificationService:
                      f"{drafter.display_name}，您好：\n\n{text}{self.base_url}/contracts/{contract.id}\n", contract.id)]
 
     @staticmethod
-    def _holders(users, role, contract):
-        """Who hears of a task: its role's active users with an email; a draft's task only its drafter (the draft is
-        theirs, not every account manager's)."""
+    def _holders(users, role, contract, candidate=None):
+        """Who hears of a task: its named approver, else its role's active users with an email; a draft's task only
+        its drafter (the draft is theirs, not every account manager's)."""
+        if candidate:
+            return [u for u in users if u.username == candidate and u.email]
         holders = [u for u in users if role in u.roles.split(",") and u.email]
         return [u for u in holders if u.username == contract.created_by] if role == "sales" else holders
 

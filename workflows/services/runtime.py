@@ -20,7 +20,7 @@ from ..errors import Conflict, DomainError, NotFound
 from ..models import ProcessInstance
 from ..clock import utcnow
 from ..engine.spiff import (SERIALIZER_VERSION, SpecCache, StateTooLarge, WorkflowCache, dump_workflow, load_workflow,
-                            new_workflow, script_engine)
+                            drop_instance_item, new_workflow, script_engine, user_task_spec)
 
 INSTANCE = ProcessInstance.__table__
 INSTANCE_COLUMNS = ("definition_id", "business_key", "version", "state_json", "serializer_version", "status")
@@ -160,12 +160,13 @@ class RuntimeService:
         if row is None:
             return None
         spec, _ = self.specs.get(self.repository.get(session, row[0]))
-        return spec.task_specs.get(task_name)
+        return user_task_spec(spec, task_name)
 
     def run_task(self, session, step, task_id, data):
         """Complete one ready user task with data, then run the engine until it waits again."""
         task = step.workflow.get_task_from_id(task_id)
         task.set_data(**data)
+        drop_instance_item(task)
         try:
             task.run()
         except SpiffWorkflowException as exc:

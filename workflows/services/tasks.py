@@ -5,7 +5,13 @@ the task in the BPMN as ``spiffworkflow:property`` entries:
 ``decisions`` (comma-separated, e.g. ``approve,return``), ``comment_required`` (the
 decisions that need a comment) and ``due_in`` (an ISO 8601 duration such as ``P2D``), or ``due_at`` (the name of a
 process variable holding the deadline as an ISO time, e.g. an amendment's answer due in N working days).
+
+A user task with multi-instance loop characteristics is a step of several approvers (会签: all of them; 或签: any
+one, by its completion condition). Each instance's input item names its approver: ``role:<role>`` (a holder of that
+role, instead of the lane's) or ``user:<username>`` (that person alone: the row's ``candidate``, held by them from
+the start); the rows of one step share its ``step_id``.
 """
+import heapq
 from datetime import datetime
 from functools import lru_cache
 from uuid import UUID
@@ -19,10 +25,13 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..db import Statement, insert_statement
 from ..models import HumanTask, User
 from ..clock import aware, utcnow
+from ..engine.spiff import loop_of
 from ..visible_text import hidden_characters_error
+from .accounts import ROLES
 from .runtime import INSTANCE, INSTANCE_COLUMNS
 
 MAX_COMMENT = 2000
+MAX_ROWS = 2**63 - 1  # the largest LIMIT the databases take: a page's reach (offset + limit) is cut to it
 TASK = HumanTask.__table__
 SELECT_TASK = Statement(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE id = :id", columns=TASK.c)
 # the task and its instance's row in one statement: what completing a task reads
@@ -35,12 +44,17 @@ COMPLETE_TASK = Statement("UPDATE human_task SET state = 'completed', completed_
 CANCEL_TASKS = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE id IN (:ids) AND state = 'open'",
                          lists=["ids"], now=TASK.c.completed_at)
 INSERT_TASK = insert_statement(TASK)
-COUNT_BY_ROLE = Statement("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN (:roles) GROUP BY role",
+COUNT_BY_ROLE = Statement("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN (:roles) AND candidate IS NULL "
+                          "GROUP BY role",
                           lists=["roles"])
 DEFAULT_DUE_IN = "P7D"  # a user task whose diagram sets no due_in still gets a deadline
 ASSIGN_TASK = Statement("UPDATE human_task SET assignee = :assignee, delegated_by = :delegated_by "
                        "WHERE id = :id AND state = 'open' "
                        "AND (assignee = :expected OR (assignee IS NULL AND :expected IS NULL))")
+HAND_ON_NAMED = Statement("UPDATE human_task SET candidate = :to, assignee = :to, delegated_by = :delegated_by "
+                          "WHERE id = :id AND state = 'open' AND candidate = :expected")
+STEP_TASKS = Statement(f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE step_id IN (:ids) "
+                       "ORDER BY created_at, role, candidate, id", columns=TASK.c, lists=["ids"])
 
 
 def task_properties(task_spec):
@@ -61,6 +75,27 @@ def task_due_at(task, created):
     return due_from(created, properties.get("due_in") or DEFAULT_DUE_IN)
 
 
+def is_for(task, user):
+    """Whether the task waits for ``user``: its named approver's alone, else any holder of its role."""
+    return task.candidate == user.username if task.candidate else task.role in user.role_set
+
+
+def assignment(task):
+    """(role, candidate, step_id) of a new ready user task: its lane's role, unless it is one approver of a
+    multi-instance step whose input item names a role or a person (see the module's docstring)."""
+    spec, parent, loop = task.task_spec, task.parent, loop_of(task)
+    lane = spec.lane or ""
+    if loop is None:
+        return lane, None, None
+    item = loop.input_item.get(task) if loop.input_item is not None else None
+    kind, _, who = item.partition(":") if isinstance(item, str) else ("", "", "")
+    if kind == "role" and who in ROLES:
+        return who, None, str(parent.id)
+    if kind == "user" and who:
+        return lane, who, str(parent.id)
+    return lane, None, str(parent.id)
+
+
 def due_from(created, duration):
     parsed = TimerEventDefinition.parse_iso_duration(duration)
     return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
@@ -73,15 +108,32 @@ class TaskService:
         self.guards = []  # callables(session, task, decision) that may refuse a decision: declared by the platform
 
     # --- queries -------------------------------------------------------------
-    def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0):
-        """Tasks by due date. With one role and state the (state, role, due_at, id) index yields the page directly."""
-        filters = {"state": state, "roles": sorted(roles) if roles is not None else None,
-                   "assignee": assignee, "contract_id": contract_id}
+    def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0,
+              for_user=None, named=None):
+        """Tasks by due date. With one role and state the (state, role, due_at, id, candidate) index yields the page
+        directly. ``for_user`` (a username): the roles' tasks named for nobody, and those named for that user;
+        ``named`` (a username): only those named for them."""
+        if for_user is not None:  # two parts, each read in its index's order, merged
+            reach = min(limit + offset, MAX_ROWS)
+            parts = [self.query(session, roles, assignee, contract_id, state, reach, 0),
+                     self.query(session, None, assignee, contract_id, state, reach, 0, named=for_user)]
+            return list(heapq.merge(*parts, key=lambda task: (task.due_at, task.id)))[offset:offset + limit]
+        filters = {"state": state, "roles": sorted(roles) if roles is not None else None, "assignee": assignee,
+                   "contract_id": contract_id, "named": named}
         used = tuple(name for name, value in filters.items() if value is not None)
         return _task_query(used).rows(session, {**{n: filters[n] for n in used}, "limit": limit, "offset": offset})
 
     def count(self, session, roles, state="open"):
+        """Tasks per role, named for nobody (those named for a person are theirs, not the role's)."""
         return dict(COUNT_BY_ROLE.rows(session, {"state": state, "roles": sorted(roles)}))
+
+    def steps(self, session, step_ids):
+        """The rows of multi-instance steps (会签/或签), by step id: who decided what, who is still to decide."""
+        rows = STEP_TASKS.rows(session, {"ids": sorted(set(step_ids))}) if step_ids else []
+        grouped = {}
+        for row in rows:
+            grouped.setdefault(row.step_id, []).append(row)
+        return grouped
 
     def get(self, session, task_id, statement=SELECT_TASK):
         row = statement.first(session, {"id": str(task_id)}) if _is_uuid(task_id) else None
@@ -101,6 +153,8 @@ class TaskService:
 
     def unclaim(self, session, task_id, user):
         task = self.open_for(session, task_id, user)
+        if task.candidate:
+            raise Conflict("a task for a named approver stays with them: delegate it to hand it on")
         if task.assignee != user.username and "admin" not in user.role_set:
             raise Forbidden("only the holder of a task or an admin can release it")
         task = self._set_assignee(session, task, None)
@@ -114,14 +168,24 @@ class TaskService:
         if task.state != "open":
             raise Conflict(f"the task was already {task.state}")
         is_admin = "admin" in user.role_set
-        if not is_admin and (task.role not in user.role_set or task.assignee not in (None, user.username)):
+        if not is_admin and (not is_for(task, user) or task.assignee not in (None, user.username)):
             raise Forbidden("only the holder of a task or an admin can delegate it")
         delegate = session.exec(select(User).where(User.username == to_username, User.active)).first()
-        if delegate is None or task.role not in delegate.role_set:
+        if task.candidate:  # a named approver hands on to another member of staff, who is then the one named
+            if delegate is None or not delegate.role_set - {"customer"} or delegate.username == task.candidate:
+                raise ValidationFailed("choose another active member of staff",
+                                       {"to": f"no other active member of staff {to_username!r}"})
+        elif delegate is None or task.role not in delegate.role_set:
             raise ValidationFailed("choose an active user who holds the task's role",
                                    {"to": f"no active user {to_username!r} with the role {task.role}"})
         original = task.assignee or user.username
-        task = self._set_assignee(session, task, delegate.username, delegated_by=original)
+        if task.candidate:
+            if HAND_ON_NAMED.execute(session, {"id": task.id, "to": delegate.username, "expected": task.candidate,
+                                               "delegated_by": original}) != 1:
+                raise Conflict("the task changed at the same moment; reload and try again")
+            task = task._replace(candidate=delegate.username, assignee=delegate.username, delegated_by=original)
+        else:
+            task = self._set_assignee(session, task, delegate.username, delegated_by=original)
         self.history.record(session, "task_delegated", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name, on_behalf_of=original,
                             comment=comment, details={"from": original, "to": delegate.username})
@@ -197,10 +261,12 @@ class TaskService:
         return task
 
     def open_for(self, session, task_id, user, statement=SELECT_TASK):
-        """The task, if it waits for a decision and ``user`` holds its role; Forbidden or Conflict otherwise."""
+        """The task, if it waits for a decision and is for ``user`` (their role's, or named for them); Forbidden or
+        Conflict otherwise."""
         task = self.get(session, task_id, statement)
-        if task.role not in user.role_set:
-            raise Forbidden(f"this task belongs to the {task.role} role")
+        if not is_for(task, user):
+            raise Forbidden(f"this task is for {task.candidate}" if task.candidate
+                            else f"this task belongs to the {task.role} role")
         if task.state == "suspended":
             raise Conflict("the process stopped on an error and waits for an administrator: "
                            + (self.runtime.error_of(session, task.instance_id) or "unknown error"))
@@ -228,11 +294,13 @@ class TaskService:
             if task_id in step.ready_before:
                 continue
             spec = task.task_spec
+            role, candidate, step_id = assignment(task)
             new_rows.append({"id": task_id, "instance_id": step.instance_id, "contract_id": step.contract_id,
                              "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
-                             "role": spec.lane or "", "state": "open", "assignee": None, "created_at": created,
+                             "role": role, "state": "open", "assignee": candidate, "created_at": created,
                              "due_at": task_due_at(task, created),
-                             "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None})
+                             "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None,
+                             "candidate": candidate, "step_id": step_id})
         if new_rows:
             INSERT_TASK.execute_many(session, new_rows)
         step.new_tasks = new_rows
@@ -241,8 +309,9 @@ class TaskService:
 @lru_cache(maxsize=32)
 def _task_query(filters):
     """The inbox statement for one combination of filters (fixed SQL fragments, values bound)."""
-    clauses = {"state": "state = :state", "roles": "role IN (:roles)", "assignee": "assignee = :assignee",
-               "contract_id": "contract_id = :contract_id"}
+    clauses = {"state": "state = :state", "roles": "role IN (:roles) AND candidate IS NULL",
+               "assignee": "assignee = :assignee", "contract_id": "contract_id = :contract_id",
+               "named": "candidate = :named"}
     where = " AND ".join(clauses[name] for name in filters) or "1 = 1"
     sql = f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE {where} ORDER BY due_at, id LIMIT :limit OFFSET :offset"
     return Statement(sql, columns=TASK.c, lists=["roles"] if "roles" in filters else ())
@@ -263,4 +332,5 @@ def task_as_dict(task):
         "due_at": task.due_at.isoformat() if task.due_at else None,
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,
         "completed_by": task.completed_by, "decision": task.decision, "delegated_by": task.delegated_by,
+        "candidate": task.candidate, "step_id": task.step_id,
     }

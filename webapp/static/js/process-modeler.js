@@ -77,6 +77,59 @@
   }
   function expr(body) { return body ? moddle.create("bpmn:FormalExpression", { body: body }) : undefined; }
 
+  // --- multi-instance (会签/或签) ------------------------------------------------------------------------
+  // bpmn-moddle reads loopDataInputRef as a reference to an element and drops it when none has that id, as with
+  // SpiffWorkflow's task-data variable: a stand-in element with the variable as its id writes it back unchanged.
+  var MODES = { all: 'decision == "return"', any: 'decision in ("approve", "return")' };
+  function collectionRef(name) { return name ? moddle.create("bpmn:ItemAwareElement", { id: name }) : undefined; }
+  function restoreCollections(xml) {
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS("*", "multiInstanceLoopCharacteristics"), function (loop) {
+      var ref = loop.getElementsByTagNameNS("*", "loopDataInputRef")[0], owner = registry.get(loop.parentNode.getAttribute("id"));
+      if (ref && owner && owner.businessObject.loopCharacteristics) {
+        owner.businessObject.loopCharacteristics.loopDataInputRef = collectionRef(ref.textContent.trim());
+      }
+    });
+  }
+  function loopOf(bo) {
+    var loop = bo.loopCharacteristics;
+    return loop && loop.$type === "bpmn:MultiInstanceLoopCharacteristics" ? loop : null;
+  }
+  function modeOf(loop) {
+    if (!loop) { return ""; }
+    var condition = loop.completionCondition ? loop.completionCondition.body : "";
+    return Object.keys(MODES).filter(function (m) { return MODES[m] === condition && !loop.isSequential; })[0] || "custom";
+  }
+  function renderLoop(element, bo) {
+    var fs = document.createElement("fieldset"), lg = document.createElement("legend");
+    lg.textContent = T.approvers; fs.appendChild(lg); panel.appendChild(fs);
+    var loop = loopOf(bo), mode = modeOf(loop);
+    var modes = [["", T.mode_single], ["all", T.mode_all], ["any", T.mode_any]].concat(mode === "custom" ? [["custom", T.mode_custom]] : []);
+    add(fs, field("prop-mi-mode", T.mode, mode, "select", modes), function (v) {
+      if (!v) { modeling.updateProperties(element, { loopCharacteristics: undefined }); }
+      else if (v !== "custom") {
+        var next = loop || moddle.create("bpmn:MultiInstanceLoopCharacteristics", {
+          loopDataInputRef: collectionRef("approvers"),
+          inputDataItem: moddle.create("bpmn:DataInput", { id: bo.id + "_approver", name: bo.id + "_approver" }) });
+        next.isSequential = false;
+        next.completionCondition = expr(MODES[v]);
+        modeling.updateProperties(element, { loopCharacteristics: next });
+      }
+      markDirty(); render(element);
+    });
+    if (!loop) { return; }
+    add(fs, field("prop-mi-collection", T.collection, loop.loopDataInputRef ? loop.loopDataInputRef.id : ""), function (v) {
+      modeling.updateModdleProperties(element, loop, { loopDataInputRef: collectionRef(v.trim()) }); markDirty();
+    });
+    add(fs, field("prop-mi-item", T.item, loop.inputDataItem ? loop.inputDataItem.id : ""), function (v) {
+      var name = v.trim();
+      modeling.updateModdleProperties(element, loop, {
+        inputDataItem: name ? moddle.create("bpmn:DataInput", { id: name, name: name }) : undefined }); markDirty();
+    });
+    add(fs, field("prop-mi-condition", T.completion, loop.completionCondition ? loop.completionCondition.body : "", "textarea"),
+        function (v) { modeling.updateModdleProperties(element, loop, { completionCondition: expr(v.trim()) }); markDirty(); render(element); });
+  }
+
   // --- the form ---------------------------------------------------------------------------------
   function field(id, label, value, kind, options) {
     var wrap = document.createElement("div");
@@ -153,6 +206,7 @@
         add(fs, field("prop-" + p[0].replace("_", "-"), p[1], getProperty(bo, p[0])),
             function (v) { setProperty(bo, p[0], v.trim()); markDirty(); });
       });
+      if (type === "UserTask") { renderLoop(element, bo); }
     }
     if (type === "BusinessRuleTask") {
       add(panel, field("prop-decision-id", T.decision_id, getText(bo, "spiffworkflow:calledDecisionId")),
@@ -194,6 +248,7 @@
 
   fetch(app.dataset.source, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
     return modeler.importXML(data.bpmn_xml).then(function () {
+      restoreCollections(data.bpmn_xml);
       state.version = data.version; state.dirty = false;
       readableZoom(canvas);
       status(T.loaded.replace("{v}", data.version), "ok");
