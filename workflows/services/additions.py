@@ -20,7 +20,9 @@ from .tasks import COMPLETE_TASK, DEFAULT_DUE_IN, INSERT_TASK, SELECT_TASK_AND_I
 
 POSITIONS = ("before", "after")
 REVIEWER_ROLES = ("legal", "finance", "sales", "provider")  # the roles an added reviewer's task can be filed under
-WAITING_ON = Statement("SELECT t.assignee FROM task_addition a JOIN human_task t ON t.id = a.id WHERE a.open_step = :id")
+# what a task row is to additions, in one statement (every decision asks): an added reviewer's task, or a step waiting
+RELATED = Statement("SELECT a.id, a.step_task_id, a.open_step, a.position, a.added_by, t.assignee FROM task_addition a "
+                    "JOIN human_task t ON t.id = a.id WHERE a.id = :id OR a.open_step = :id")
 CLOSE_ADDITION = Statement("UPDATE task_addition SET open_step = NULL WHERE id = :id AND open_step IS NOT NULL")
 CANCEL_LEFT_BEHIND = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE state = 'open' "
                                "AND id IN (SELECT id FROM task_addition WHERE open_step IN (:ids))", lists=["ids"],
@@ -36,7 +38,14 @@ class AdditionService:
 
     def of(self, session, task_id):
         """The addition a task row is the added reviewer's work of, or None (a step of the diagram)."""
-        return session.get(TaskAddition, str(task_id))
+        return next((row for row in self._related(session, task_id) if row.id == str(task_id)), None)
+
+    def _related(self, session, task_id):
+        """The additions a task is, or waits for; read once per transaction and task (the guard asks again)."""
+        known = session.info.setdefault("task_additions", {})
+        if str(task_id) not in known:
+            known[str(task_id)] = RELATED.rows(session, {"id": str(task_id)})
+        return known[str(task_id)]
 
     def add(self, session, step, actor, reviewer, position, reason, details=None):
         """The added reviewer's task for ``step`` (a row of ``SELECT_TASK_AND_INSTANCE`` the actor may decide now)."""
@@ -55,6 +64,7 @@ class AdditionService:
         INSERT_TASK.execute_many(session, [row])
         session.add(TaskAddition(id=row["id"], step_task_id=step.id, open_step=step.id, position=position,
                                  added_by=actor.username, reason=reason, created_at=now))
+        session.info.pop("task_additions", None)
         try:
             session.flush()
         except IntegrityError as exc:
@@ -69,7 +79,7 @@ class AdditionService:
 
     def refuse_while_waiting(self, session, task, decision):
         """Task guard: a step waits for the reviewer added to it."""
-        waiting = WAITING_ON.first(session, {"id": task.id})
+        waiting = next((row for row in self._related(session, task.id) if row.open_step == task.id), None)
         if waiting is not None:
             raise Conflict(f"the step waits for the opinion of the reviewer added to it ({waiting.assignee})")
 
@@ -83,6 +93,7 @@ class AdditionService:
                                            "decision": decision}) != 1 \
                 or CLOSE_ADDITION.execute(session, {"id": addition.id}) != 1:
             raise Conflict("the task was decided by someone else at the same moment")
+        session.info.pop("task_additions", None)
         self.history.record(session, "task_completed", actor.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name, decision=decision,
                             comment=comment, details={"title": task.title, "role": task.role, "added_by": addition.added_by,
@@ -101,3 +112,4 @@ class AdditionService:
         if left:
             CANCEL_LEFT_BEHIND.execute(session, {"ids": sorted(left), "now": utcnow()})
             CLOSE_LEFT_BEHIND.execute(session, {"ids": sorted(left)})
+            session.info.pop("task_additions", None)

@@ -216,7 +216,7 @@ class ApprovalService:
     def decide_many(self, actor, task_ids, decision, comment=""):
         """Bulk: one decision on several open tasks of one step, each in its own transaction through :meth:`decide`
         (its own history entry); a refusal of one does not stop the others. Returns one result per task, in order."""
-        task_ids = _id_list(task_ids, "task_ids")
+        task_ids = _task_ids(task_ids)
         if decision == "sign":
             raise ValidationFailed("signatures are given one at a time", {"decision": "not sign"})
         with self.db.read() as session:
@@ -279,13 +279,15 @@ def _last_decided(task):
     return parent
 
 
-def _id_list(values, field):
-    if not isinstance(values, list) or not values or len(values) > MAX_BULK:
-        raise ValidationFailed(f"send a list of 1 to {MAX_BULK} ids", {field: f"a list of 1 to {MAX_BULK} ids"})
-    unique = list(dict.fromkeys(str(v) for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)))
-    if len(unique) != len(values) or any(len(v) > 100 for v in unique):
-        raise ValidationFailed("each id once", {field: "ids, each once"})
-    return unique
+def _task_ids(values):
+    """1 to ``MAX_BULK`` task ids (UUIDs), each once."""
+    problem = f"a list of 1 to {MAX_BULK} task ids, each once"
+    if not isinstance(values, list) or not 1 <= len(values) <= MAX_BULK or len(set(map(str, values))) != len(values):
+        raise ValidationFailed(f"send {problem}", {"task_ids": problem})
+    try:
+        return [str(UUID(value)) for value in values]
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValidationFailed(f"send {problem}", {"task_ids": problem}) from exc
 
 
 def _name(session, username):
