@@ -18,7 +18,9 @@ DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "retur
 EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Draft revised"),
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
-          "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
+          "task_delegated": _l("Task delegated"), "task_transferred": _l("Task handed over"),
+          "reviewer_added": _l("Reviewer added"), "task_sent_back": _l("Sent back to an earlier step"),
+          "contract_withdrawn": _l("Withdrawn from review by sales"), "timer_fired": _l("Timer fired"),
           "customer_reminder": _l("Reminder sent to the customer"),
           "process_failed": _l("Process stopped on an error"), "process_resumed": _l("Process resumed"),
           "process_migrated": _l("Process moved to another version"),
@@ -110,7 +112,9 @@ def field_label(path):
 
 
 PARTIES = {"provider": _l("the provider"), "customer": _l("the customer")}
-ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "comment": _l("Comment")}
+ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "comment": _l("Comment"),
+                "to": _l("Whom or where to"), "reviewer": _l("Reviewer"), "position": _l("Before or after"), "task_ids": _l("Tasks"),
+                "contract_ids": _l("Contracts")}
 
 
 def field_errors(exc):
@@ -169,8 +173,11 @@ def know_people(session, codes):
 
 
 def people_in(history):
-    """The codes of the people a history names: who acted, for whom."""
-    return [code for event in history for code in (event.actor, event.on_behalf_of)]
+    """The codes of the people a history names: who acted, for whom, and whom a task went to or came from."""
+    named = ("to", "from", "to_user", "added_by")
+    return [code for event in history
+            for code in (event.actor, event.on_behalf_of, *map(json.loads(event.details).get, named))
+            if isinstance(code, str)]
 
 
 def init_app(app):

@@ -77,9 +77,13 @@ class AdditionService:
                                      "task": row["id"], **(details or {})})
         return self.tasks.get(session, row["id"])
 
+    def waiting_on(self, session, task_id):
+        """The open addition a step waits for (its ``assignee`` is the added reviewer), or None."""
+        return next((row for row in self._related(session, task_id) if row.open_step == str(task_id)), None)
+
     def refuse_while_waiting(self, session, task, decision):
         """Task guard: a step waits for the reviewer added to it."""
-        waiting = next((row for row in self._related(session, task.id) if row.open_step == task.id), None)
+        waiting = self.waiting_on(session, task.id)
         if waiting is not None:
             raise Conflict(f"the step waits for the opinion of the reviewer added to it ({waiting.assignee})")
 

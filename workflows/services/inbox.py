@@ -67,3 +67,9 @@ class InboxService:
                  .group_by(HumanTask.role))
         found = dict(session.exec(query).all())
         return {role: found.get(role, 0) for role in sorted(user.role_set) if role != "admin"}
+
+    def names(self, session, task_ids):
+        """{task id: "contract number · task title"}, for a message about several tasks."""
+        query = (select(HumanTask.id, Contract.number, HumanTask.title).join(Contract, Contract.id == HumanTask.contract_id)
+                 .where(HumanTask.id.in_(task_ids)))
+        return {task_id: f"{number} · {title}" for task_id, number, title in session.exec(query).all()}
