@@ -161,6 +161,22 @@ def test_sending_back_to_the_draft_lets_sales_edit_and_submit_again(api):
     assert submit(api, contract_id)["status"] == "legal_review"
 
 
+def test_only_the_steps_of_this_round_are_offered(api):
+    """After a return, the steps before it were reviewed on another version: going back there would skip legal."""
+    contract_id, task = at_finance(api)
+    assert complete(api, "finance", task["id"], "return", "重新报价").status_code == 200
+    submit(api, contract_id)
+    (legal,) = api.tasks("legal", contract_id)
+    steps = api.call("GET", f"/tasks/{legal['id']}/send-back", "legal").json["items"]
+    assert [s["name"] for s in steps] == ["prepare_draft"]
+    refused = api.call("POST", f"/tasks/{legal['id']}/send-back", "legal", {"to": "finance_review", "comment": "x"})
+    assert refused.status_code == 422
+    api.decide("legal", contract_id, "approve")
+    (finance,) = api.tasks("finance", contract_id)
+    steps = api.call("GET", f"/tasks/{finance['id']}/send-back", "finance").json["items"]
+    assert [s["name"] for s in steps] == ["prepare_draft", "legal_review"]
+
+
 def test_a_step_waiting_for_an_added_reviewer_cannot_be_sent_back(api):
     contract_id, task = at_finance(api)
     add(api, "finance", task["id"], "legal", "before")

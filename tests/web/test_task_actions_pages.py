@@ -51,6 +51,15 @@ def test_sending_back_to_legal_from_the_task_page(api, as_user):
     assert "回退到之前的环节" in history and "→ 法务审核（李娜）" in history and "违约金请再看" in history
 
 
+def test_a_contract_sent_back_to_the_draft_is_flagged_for_sales(api, as_user):
+    contract_id, task = at_finance(api)
+    api.call("POST", f"/tasks/{task['id']}/send-back", "finance", {"to": "prepare_draft", "comment": "请重新报价"})
+    inbox = text(as_user("sales").get("/inbox"))
+    assert "赵静退回" in inbox
+    (draft,) = api.tasks("sales", contract_id)
+    assert "请重新报价" in text(as_user("sales").get(f"/tasks/{draft['id']}"))
+
+
 def test_handing_over_from_the_task_page(api, as_user, platform):
     with platform.db.write() as session:
         platform.accounts.create_user(session, "legal2", ["legal"], "another-pass", "王律", "legal2@provider.example")

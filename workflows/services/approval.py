@@ -156,8 +156,7 @@ class ApprovalService:
 
     def earlier_steps(self, session, task):
         """The steps an open task may send its contract back to (回退): [(name, title)], oldest first."""
-        step = self.runtime.load(session, task.instance_id, "system")
-        current = step.workflow.get_task_from_id(UUID(task.id))
+        current = self.runtime.snapshot(session, task.instance_id).get_task_from_id(UUID(task.id))
         return [(name, earlier.task_spec.bpmn_name or name) for name, earlier in _earlier_steps(current).items()]
 
     def send_back(self, actor, task_id, to_step, comment):
@@ -258,15 +257,18 @@ class ApprovalService:
 
 
 def _earlier_steps(current):
-    """{step name: its latest completed task} of the staff steps the process passed on its way to ``current``, oldest
-    first (the task tree's ancestors are the path taken; a loop's later round is the nearer ancestor)."""
+    """{step name: its task} of the staff steps the process passed in this round on its way to ``current``, oldest
+    first. The task tree's ancestors are the path taken; a step that decided ``return`` ended the round before (what
+    came before it was reviewed on another version, and going back there would skip the steps after the return)."""
     found = {}
     parent = current.parent if current is not None else None
     while parent is not None:
         spec = parent.task_spec
-        if spec.manual and parent.state == TaskState.COMPLETED and spec.lane != CUSTOMER_LANE \
-                and spec.bpmn_id != current.task_spec.bpmn_id and spec.bpmn_id not in found:
-            found[spec.bpmn_id] = parent
+        if spec.manual and parent.state == TaskState.COMPLETED:
+            if parent.data.get("decision") == "return":
+                break
+            if spec.lane != CUSTOMER_LANE and spec.bpmn_id != current.task_spec.bpmn_id:
+                found.setdefault(spec.bpmn_id, parent)
         parent = parent.parent
     return dict(reversed(found.items()))
 

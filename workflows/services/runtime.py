@@ -148,6 +148,16 @@ class RuntimeService:
         step.ready_before = frozenset(str(t.id) for t in step.ready)
         return step
 
+    def snapshot(self, session, instance_id):
+        """The instance's workflow as last saved, to read (e.g. the steps it passed), never to run: restored anew, so
+        the cached one stays for the next step."""
+        row = LOAD_INSTANCE.first(session, {"id": instance_id})
+        if row is None:
+            raise NotFound(f"no process instance {instance_id}")
+        definition = self.repository.get(session, row.definition_id)
+        return load_workflow(row.state_json, row.serializer_version, definition, self.specs.get(definition),
+                             script_engine({}))
+
     def task_spec(self, session, instance_id, task_name):
         """A task's spec from the instance's definition version (cached; no workflow is restored)."""
         row = INSTANCE_DEFINITION.first(session, {"id": instance_id})
