@@ -26,6 +26,7 @@ from .tasks import SELECT_TASK_AND_INSTANCE
 MAX_BULK = 50  # tasks (or contracts) one bulk request acts on
 
 REVIEWED_STATUSES = ("draft", "legal_review", "finance_review")  # the document is read and decided on, not signed yet
+IN_REVIEW = REVIEWED_STATUSES[1:]  # submitted by sales, not approved yet: what sales may withdraw
 
 
 class ApprovalService:
@@ -128,7 +129,7 @@ class ApprovalService:
         and before the process moves on (``after``: adding is the actor's approval). Returns the added task."""
         with self.db.write() as session:
             task = self._step_to_act_on(session, actor, task_id, "approve")
-            reason = self.tasks.reason(reason)
+            reason = self.tasks.required_text(reason)
             added = session.exec(select(User).where(User.username == str(reviewer), User.active)).first()
             if added is None:
                 raise ValidationFailed("choose another reviewer", {"reviewer": f"no active user {reviewer!r}"})
@@ -147,11 +148,10 @@ class ApprovalService:
             self._holdable(session, actor, task_id)
             if self.additions.of(session, task_id) is not None:
                 raise Conflict("an added reviewer's task is theirs to decide: it is not handed over")
-            reason = self.tasks.reason(reason)
             task, to = self.tasks.transfer(session, task_id, actor, str(to_username), reason)
             contract = self.contracts.get(session, task.contract_id)
             self._tell(session, to, contract, task, f"{_name(session, actor.username)} 将待办「{task.title}」转交给您办理。"
-                                                   f"\n理由：{reason}", "task_transferred")
+                                                   f"\n理由：{reason.strip()}", "task_transferred")
             return task
 
     def earlier_steps(self, session, task):
@@ -165,7 +165,7 @@ class ApprovalService:
         status follows, and the approval so far is void (a new round of review). Returns the reopened task."""
         with self.db.write() as session:
             task = self._step_to_act_on(session, actor, task_id, "return")
-            comment = self.tasks.reason(comment, "comment")
+            comment = self.tasks.required_text(comment, "comment")
             step = self.runtime.restore(session, task.instance_id, task, actor.username)
             current = step.workflow.get_task_from_id(UUID(task.id))
             if current is None or current.state != TaskState.READY:
@@ -191,9 +191,9 @@ class ApprovalService:
         self.access.require_role(actor, "sales")
         with self.db.write() as session:
             contract = self.access.contract(session, actor, contract_id)
-            comment = self.tasks.reason(comment, "comment") if (comment or "").strip() else ""
+            comment = self.tasks.required_text(comment, "comment") if (comment or "").strip() else ""
             open_tasks = self.tasks.query(session, contract_id=contract.id)
-            if contract.status not in REVIEWED_STATUSES[1:] or not open_tasks:
+            if contract.status not in IN_REVIEW or not open_tasks:
                 raise Conflict(f"only a contract in review can be withdrawn (it is {contract.status})")
             held = [t for t in open_tasks if t.assignee]
             if held:

@@ -129,7 +129,7 @@ class TaskService:
             raise Conflict(f"the task was already {task.state}")
         if "admin" not in user.role_set and (task.role not in user.role_set or task.assignee not in (None, user.username)):
             raise Forbidden("only the holder of a task or an admin can hand it over")
-        reason = self.reason(reason)
+        reason = self.required_text(reason)
         to = session.exec(select(User).where(User.username == to_username, User.active)).first()
         if to is None or task.role not in to.role_set or to.username == task.assignee:
             raise ValidationFailed("choose another active user who holds the task's role",
@@ -141,7 +141,7 @@ class TaskService:
                             details={"title": task.title, "from": original, "to": to.username})
         return task, to
 
-    def reason(self, text, field="reason"):
+    def required_text(self, text, field="reason"):
         """A required free text (a reason, a comment): trimmed, at most ``MAX_COMMENT`` characters, no hidden ones."""
         text = text.strip() if isinstance(text, str) else ""
         problem = ("required" if not text else f"at most {MAX_COMMENT} characters" if len(text) > MAX_COMMENT
