@@ -88,3 +88,17 @@ def test_bulk_approval_in_the_inbox(api, live_url, page):
     assert page.locator(".flash.success").count() == 2
     screenshot(page, "inbox-bulk-done")
     assert [status(api, c["id"]) for c in contracts] == ["finance_review", "finance_review"]
+
+
+def test_bulk_resend_in_the_register(api, live_url, page):
+    contract = submitted(api)
+    for role in ("legal", "finance"):
+        (task,) = api.call("GET", f"/tasks?contract_id={contract['id']}", role).json["items"]
+        api.call("POST", f"/tasks/{task['id']}/complete", role, {"decision": "approve"})
+    sign_in(page, live_url, "sales")
+    page.goto(f"{live_url}/contracts?status=awaiting_customer")
+    page.check(f"tr:has-text('{contract['number']}') input[name=contract_ids]")
+    screenshot(page, "register-bulk-resend")
+    page.click("text=为所选合同重发签署邀请")
+    page.wait_for_selector(f".flash.success >> text={contract['number']}：已发出新的邀请。")
+    assert page.url.endswith("/contracts?status=awaiting_customer")
