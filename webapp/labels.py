@@ -18,7 +18,9 @@ DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "retur
 EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Draft revised"),
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
-          "task_delegated": _l("Task delegated"), "timer_fired": _l("Timer fired"),
+          "task_delegated": _l("Task delegated"), "task_transferred": _l("Task handed over"),
+          "reviewer_added": _l("Reviewer added"), "task_sent_back": _l("Sent back to an earlier step"),
+          "contract_withdrawn": _l("Withdrawn from review by sales"), "timer_fired": _l("Timer fired"),
           "approvers_unresolved": _l("Approvers the approval matrix names who could not be found (left out)"),
           "customer_reminder": _l("Reminder sent to the customer"),
           "process_failed": _l("Process stopped on an error"), "process_resumed": _l("Process resumed"),
@@ -125,7 +127,9 @@ ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "c
                 "changes": _l("Propose a change"), "changes.total": _l("Total (tax incl., yuan)"),
                 "changes.items": _l("Services and fees"), "changes.payment_plan": _l("Payment plan"),
                 "changes.term_end": _l("Term ends on"), "changes.clauses": _l("Replace a clause"),
-                "decision": _l("Answer"), "version": _l("Answer")}
+                "decision": _l("Answer"), "version": _l("Answer"),
+                "to": _l("Whom or where to"), "reviewer": _l("Reviewer"), "position": _l("Before or after"), "task_ids": _l("Tasks"),
+                "contract_ids": _l("Contracts")}
 
 
 def field_errors(exc):
@@ -184,8 +188,11 @@ def know_people(session, codes):
 
 
 def people_in(history):
-    """The codes of the people a history names: who acted, for whom."""
-    return [code for event in history for code in (event.actor, event.on_behalf_of)]
+    """The codes of the people a history names: who acted, for whom, and whom a task went to or came from."""
+    named = ("to", "from", "to_user", "added_by")
+    return [code for event in history
+            for code in (event.actor, event.on_behalf_of, *map(json.loads(event.details).get, named))
+            if isinstance(code, str)]
 
 
 def init_app(app):

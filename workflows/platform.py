@@ -22,6 +22,7 @@ from .mail import Mailer
 from .services.access import AccessService
 from .services.accounts import AccountService
 from .services.activation import ActivationService
+from .services.additions import AdditionService
 from .services.amendments import AmendmentService
 from .services.approval import ApprovalService
 from .services.contracts import ContractService
@@ -92,8 +93,9 @@ class Platform:
                                       self.history, self.jobs, self.notifications, self.toolkit, base_url, log_codes)
         self.register = RegisterService(self.db, self.access, self.contracts, self.documents, self.people, self.jobs)
         self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters, self.register)
+        self.additions = AdditionService(self.tasks, self.runtime, self.history)
         self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
-                                        self.signing)
+                                        self.signing, self.additions, self.runtime, self.notifications)
         self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers, self.letters)
         self.payments = PaymentService(self.db, self.contracts, self.history, self.notifications, self.webhooks,
                                        self.accounts, payment_reminder_days)
@@ -132,6 +134,7 @@ class Platform:
             self.letters.attach_when_customer_task_opens,      # the pinned letters are attached
             self.signing.prepare_when_customer_task_opens,     # the document to sign is rendered and certified (job)
             self.signing.finalize_when_active,                 # the signed package is built (job)
+            self.additions.cancel_left_behind,                 # an added reviewer's task goes with its step
         ]
         self.runtime.functions = {
             "activation_check": self.activation.activation_check,
@@ -150,6 +153,7 @@ class Platform:
         self.runtime.lift_data = self.activation.term_moments  # an instance moved into 合同履行期 (migration)
         self.tasks.guards = [
             self.activation.refuse_countersign_while_incomplete,
+            self.additions.refuse_while_waiting,                # 加签: the step waits for the reviewer added to it
         ]
         self.jobs.register(PREPARE, self.signing.prepare)
         self.jobs.register(FINALIZE, self.signing.finalize)

@@ -92,7 +92,9 @@ CONTRACT_LINKS = [("get", "/contracts/{contract_id}"), ("patch", "/contracts/{co
                   ("get", "/contracts/{contract_id}/letters"), ("get", "/contracts/{contract_id}/signing"),
                   ("get", "/contracts/{contract_id}/document.html")]
 TASK_LINKS = [("get", "/tasks/{task_id}"), ("post", "/tasks/{task_id}/claim"), ("post", "/tasks/{task_id}/unclaim"),
-              ("post", "/tasks/{task_id}/complete"), ("post", "/tasks/{task_id}/delegate")]
+              ("post", "/tasks/{task_id}/complete"), ("post", "/tasks/{task_id}/delegate"),
+              ("post", "/tasks/{task_id}/transfer"), ("post", "/tasks/{task_id}/add-reviewer"),
+              ("post", "/tasks/{task_id}/send-back")]
 
 
 def build_document():
@@ -323,6 +325,58 @@ def build_document():
                               "properties": {"to": {"type": "string"}, "comment": {"type": "string"}}}),
         },
         "/tasks/{task_id}/unclaim": {"post": _op("Release a claimed task (not one named for a person: 409)", 200, REF("Task"), 403, 404, 409, tag="tasks", params=[TASK_ID])},
+        "/tasks/{task_id}/transfer": {
+            "post": _op("转办: hand a task over to a named holder of its role (the holder, anyone of the role while "
+                        "nobody holds it, or an admin), who then decides in their own name and is mailed; history "
+                        "names both", 200, REF("Task"), 403, 404, 409, 422, tag="tasks", params=[TASK_ID],
+                        body={"type": "object", "required": ["to", "reason"],
+                              "properties": {"to": {"type": "string"}, "reason": {"type": "string", "maxLength": 2000}}}),
+        },
+        "/tasks/{task_id}/add-reviewer": {
+            "post": _op("加签 on a step that takes `approve`: the named reviewer decides (approve or return) `before` "
+                        "you, or `after` (adding is then your approval: the process moves on once they approve too); "
+                        "the step waits meanwhile (409 on any decision). Returns the added reviewer's task", 201,
+                        REF("Task"), 403, 404, 409, 422, tag="tasks", params=[TASK_ID],
+                        body={"type": "object", "required": ["reviewer", "position", "reason"], "properties": {
+                            "reviewer": {"type": "string"}, "position": {"enum": ["before", "after"]},
+                            "reason": {"type": "string", "maxLength": 2000}}}),
+        },
+        "/tasks/{task_id}/send-back": {
+            "get": _op("The earlier steps an open task may send its contract back to (回退), oldest first", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
+                           "name": {"type": "string"}, "title": {"type": "string"}}}}}},
+                       403, 404, tag="tasks", params=[TASK_ID]),
+            "post": _op("回退 from a step that takes `return`: back to an earlier step the contract passed (`to`: its "
+                        "name), with a comment; that step's reviewer decides again. Returns the reopened task and the "
+                        "contract", 200, {"type": "object"}, 403, 404, 409, 422, tag="tasks", params=[TASK_ID],
+                        body={"type": "object", "required": ["to", "comment"], "properties": {
+                            "to": {"type": "string"}, "comment": {"type": "string", "maxLength": 2000}}}),
+        },
+        "/tasks/bulk-complete": {
+            "post": _op("One decision (not `sign`) on up to 50 open tasks of one step, each in its own transaction "
+                        "and history entry; a refusal of one does not stop the others: `items` holds each task's "
+                        "result (`ok`, else `error`, `message`, `fields`)", 200,
+                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("BulkResult")}}},
+                        403, 422, tag="tasks",
+                        body={"type": "object", "required": ["task_ids", "decision"], "properties": {
+                            "task_ids": {"type": "array", "minItems": 1, "maxItems": 50,
+                                         "items": {"type": "string", "format": "uuid"}},
+                            "decision": {"type": "string"}, "comment": {"type": "string", "maxLength": 2000}}}),
+        },
+        "/contracts/{contract_id}/withdraw": {
+            "post": _op("撤回: sales take a submitted contract back to its draft while no reviewer has taken it up "
+                        "(claimed, added a reviewer or decided: 409). Returns the draft's task and the contract", 200,
+                        {"type": "object"}, 403, 404, 409, 422, tag="tasks", params=[CONTRACT_ID],
+                        body={"type": "object", "properties": {"comment": {"type": "string", "maxLength": 2000}}}),
+        },
+        "/contracts/invitations/resend": {
+            "post": _op("Sales or an administrator: resend the invitation of up to 50 contracts waiting for their "
+                        "customer, each on its own: `items` holds each contract's result", 200,
+                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("BulkResult")}}},
+                        403, 422, tag="signing",
+                        body={"type": "object", "required": ["contract_ids"], "properties": {
+                            "contract_ids": {"type": "array", "minItems": 1, "maxItems": 50, "items": ID}}}),
+        },
     }
     payment_ops = {
         "/contracts/{contract_id}/payments": {
@@ -415,6 +469,9 @@ SCHEMAS = {
                       "matrix's user or the drafter's manager): only they act on it"},
         "step_id": {"type": ["string", "null"], "description": "the multi-instance step (会签/或签) the task is one "
                     "approver of: its tasks share it"}}},
+    "BulkResult": {"type": "object", "required": ["id", "ok"], "properties": {
+        "id": {"type": ["string", "integer"]}, "ok": {"type": "boolean"}, "contract_id": {"type": "integer"},
+        "error": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}},
     "Decision": {"type": "object", "required": ["decision"], "properties": {
         "decision": {"enum": ["submit", "approve", "return", "sign", "decline"]}, "comment": {"type": "string", "maxLength": 2000},
         "document_sha256": {"type": "string"}, "intent_code": {"type": "string", "pattern": "^[0-9]{6}$"},

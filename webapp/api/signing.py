@@ -84,6 +84,13 @@ def decline_contract(contract_id):
     return jsonify({"status": "declined"})
 
 
+@bp.post("/contracts/invitations/resend")
+def resend_invitations():
+    """Sales or an administrator: resend the invitation of several contracts, each on its own: a result per contract."""
+    body = json_object()
+    return jsonify({"items": platform().invitations.resend_many(g.actor, body.get("contract_ids"))})
+
+
 @bp.post("/contracts/<int:contract_id>/invitation")
 def manage_invitation(contract_id):
     """Sales or an administrator: ``resend`` the invitation, or ``change_contact`` (once a signer accepted, the change

@@ -88,6 +88,59 @@ def delegate_task(task_id):
                                                              str(body.get("comment") or "")[:2000])))
 
 
+@bp.post("/tasks/<task_id>/transfer")
+def transfer_task(task_id):
+    """转办: the task goes to a named holder of its role, who decides in their own name (``delegate`` decides for)."""
+    body = json_object()
+    return jsonify(task_as_dict(platform().approval.transfer(g.actor, task_id, body.get("to"), body.get("reason"))))
+
+
+@bp.post("/tasks/<task_id>/add-reviewer")
+def add_reviewer(task_id):
+    """加签: another reviewer decides on the step before you (``before``) or after your approval (``after``)."""
+    body = json_object()
+    added = platform().approval.add_reviewer(g.actor, task_id, body.get("reviewer"), body.get("position"),
+                                             body.get("reason"))
+    return jsonify(task_as_dict(added)), 201
+
+
+@bp.get("/tasks/<task_id>/send-back")
+def send_back_steps(task_id):
+    """The earlier steps an open task may send its contract back to (回退)."""
+    with platform().db.read() as session:
+        task = platform().access.task(session, g.actor, task_id)
+        steps = platform().approval.earlier_steps(session, task) if task.state == "open" else []
+    return jsonify({"items": [{"name": name, "title": title} for name, title in steps]})
+
+
+@bp.post("/tasks/<task_id>/send-back")
+def send_back(task_id):
+    """回退: back to an earlier step the contract passed (``to``: its name), with a comment."""
+    body = json_object()
+    task = platform().approval.send_back(g.actor, task_id, body.get("to"), body.get("comment"))
+    return _reopened(task)
+
+
+@bp.post("/contracts/<int:contract_id>/withdraw")
+def withdraw_contract(contract_id):
+    """撤回: sales take a submitted contract back to the draft while no reviewer has taken it up."""
+    body = json_object()
+    return _reopened(platform().approval.withdraw(g.actor, contract_id, body.get("comment") or ""))
+
+
+def _reopened(task):
+    with platform().db.read() as session:
+        return jsonify({"task": task_as_dict(task), "contract": platform().contracts.brief(session, task.contract_id)})
+
+
+@bp.post("/tasks/bulk-complete")
+def bulk_complete():
+    """One decision on several open tasks of one step, each in its own transaction: a result per task."""
+    body = json_object()
+    return jsonify({"items": platform().approval.decide_many(g.actor, body.get("task_ids"), body.get("decision"),
+                                                             body.get("comment") or "")})
+
+
 @bp.get("/processes")
 def list_processes():
     require_staff()

@@ -288,6 +288,17 @@ def submit(contract_id):
     return redirect(url_for("contracts.show", contract_id=contract_id))
 
 
+@bp.post("/<int:contract_id>/withdraw")
+@roles_required("sales")
+def withdraw(contract_id):
+    try:
+        platform().approval.withdraw(g.user, contract_id, request.form.get("comment", ""))
+        flash(_("Withdrawn: the contract is a draft with sales again."), "success")
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+    return redirect(url_for("contracts.show", contract_id=contract_id))
+
+
 @bp.post("/<int:contract_id>/renewal")
 @roles_required("sales")
 def start_renewal(contract_id):

@@ -270,6 +270,27 @@ def package(contract_id):
 
 
 # --- staff: who signs ----------------------------------------------------------------------------------------------------
+@bp.post("/contracts/invitations/resend")
+@roles_required("sales", "admin")
+def resend_invitations():
+    """Resend the invitations of the ticked contracts, each on its own: a line per contract says how it went."""
+    raw = request.form.getlist("contract_ids")
+    try:
+        results = platform().invitations.resend_many(g.user, [int(v) if v.isdigit() else v for v in raw])
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+        return redirect(url_for("contracts.index", **request.args))
+    with platform().db.read() as session:
+        numbers = platform().contracts.numbers(session, [r["id"] for r in results])
+    for result in results:
+        number = numbers.get(result["id"], result["id"])
+        if result["ok"]:
+            flash(_("%(number)s: a new invitation was sent.", number=number), "success")
+        else:
+            flash(_("%(number)s: not sent: %(reason)s", number=number, reason=result["message"]), "error")
+    return redirect(url_for("contracts.index", **request.args))
+
+
 @bp.route("/contracts/<int:contract_id>/invitation", methods=["GET", "POST"])
 @roles_required("sales", "admin")
 def manage_invitation(contract_id):

@@ -1,12 +1,15 @@
 """The inbox: my roles' open tasks, filtered, searched, sorted by due date, paged by the database."""
 from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from workflows.errors import DomainError
 
 from workflows.services.inbox import ASSIGNMENTS, InboxFilters
 
 from ..inputs import page_number
-from ..labels import know_people
+from ..labels import DECISIONS, field_errors, know_people, label
 from ..security import login_required, platform
 
 bp = Blueprint("inbox", __name__)
@@ -65,3 +68,24 @@ def index():
     return render_template("inbox.html", rows=rows, total=total, counts=counts, named=named, filters=filters, errors=errors,
                            returns=returns, steps=steps, page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
                            assignments=ASSIGNMENTS)
+
+
+@bp.post("/inbox/bulk")
+@login_required
+def bulk():
+    """Decide the ticked tasks (of one step) at once; each is its own decision: a line per task says how it went."""
+    task_ids, decision = request.form.getlist("task_ids"), request.form.get("decision", "approve")
+    try:
+        results = platform().approval.decide_many(g.user, task_ids, decision, request.form.get("comment", ""))
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+        return redirect(url_for("inbox.index"))
+    with platform().db.read() as session:
+        names = platform().inbox.names(session, [r["id"] for r in results])
+    for result in results:
+        name = names.get(result["id"], result["id"])
+        if result["ok"]:
+            flash(_("%(task)s: %(decision)s.", task=name, decision=label(DECISIONS, decision)), "success")
+        else:
+            flash(_("%(task)s: not decided: %(reason)s", task=name, reason=result["message"]), "error")
+    return redirect(url_for("inbox.index"))

@@ -5,10 +5,11 @@ from sqlmodel import select
 
 from workflows.errors import Conflict, DomainError, ValidationFailed
 from workflows.models import User
+from workflows.services.additions import REVIEWER_ROLES
 from workflows.services.signing import Origin, SignatureInput
 
 from ..errors import status_of
-from ..labels import DECISIONS, know_people, label, people_in
+from ..labels import DECISIONS, field_errors, know_people, label, people_in, person
 from ..security import client_ip, login_required, platform
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -21,18 +22,27 @@ def page_context(session, task, errors=None, form=None):
     seen = services.contracts.last_seen_version(session, contract.id, task.role)
     changes = services.documents.diff(session, contract, seen, contract.current_version) \
         if seen and seen < contract.current_version else None
+    staff = session.exec(select(User).where(User.active)).all()
     # a named approver hands on to any other member of staff; a role's task to another holder of the role
-    delegates = [u for u in session.exec(select(User).where(User.active, *([] if task.candidate else [User.roles.contains(task.role)])))
-                 if (u.role_set - {"customer"} if task.candidate else task.role in u.role_set)]
+    delegates = [u for u in staff if (u.role_set - {"customer"} if task.candidate else task.role in u.role_set)]
     approvers = services.tasks.steps(session, [task.step_id]).get(task.step_id, []) if task.step_id else []
+    task_form = services.tasks.form(session, task) if task.state == "open" else None
+    addition = services.additions.of(session, task.id)
+    waiting = services.additions.waiting_on(session, task.id) if task_form else None
+    step_actions = task_form is not None and addition is None and waiting is None and task.role != "customer"
     letters = services.letters.listing(session, contract)
     history = services.history.for_contract(session, contract.id)
     returned = services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None
-    know_people(session, [*people_in(history), task.assignee, returned and returned.actor,
+    know_people(session, [*people_in(history), task.assignee, returned and returned.actor, addition and addition.added_by,
+                          waiting and waiting.assignee,
                           *(code for row in approvers for code in (row.candidate, row.completed_by))])
     return {
         "task": task, "contract": contract, "data": data, "figures": data["figures"],
-        "task_form": services.tasks.form(session, task) if task.state == "open" else None,
+        "task_form": task_form, "addition": addition, "waiting": waiting,
+        "reviewers": [u for u in staff if u.role_set & set(REVIEWER_ROLES) and u.username != g.user.username]
+        if step_actions and "approve" in task_form["decisions"] else [],
+        "earlier_steps": services.approval.earlier_steps(session, task)
+        if step_actions and "return" in task_form["decisions"] else [],
         "lint": services.contracts.lint(data, [letter["title"] for letter in letters]), "letters": letters,
         "signing_document": services.documents.current_facts(session, contract),
         "signatures": services.signing.signatures(session, contract.id),
@@ -95,7 +105,7 @@ def _task_action(task_id, action, success):
         action()
         flash(success, "success")
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(field_errors(exc), "error")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -110,6 +120,36 @@ def claim(task_id):
 def unclaim(task_id):
     return _task_action(task_id, lambda: platform().approval.release(g.user, task_id),
                         _("The task is back in the role's inbox."))
+
+
+@bp.post("/<task_id>/transfer")
+@login_required
+def transfer(task_id):
+    form = request.form
+    return _task_action(task_id, lambda: platform().approval.transfer(g.user, task_id, form.get("to", ""),
+                                                                      form.get("reason", "")),
+                        _("The task was handed over to %(user)s.", user=person(form.get("to", ""))))
+
+
+@bp.post("/<task_id>/add-reviewer")
+@login_required
+def add_reviewer(task_id):
+    form = request.form
+    return _task_action(task_id, lambda: platform().approval.add_reviewer(
+        g.user, task_id, form.get("reviewer", ""), form.get("position", ""), form.get("reason", "")),
+        _("%(user)s was added as a reviewer of this step.", user=person(form.get("reviewer", ""))))
+
+
+@bp.post("/<task_id>/send-back")
+@login_required
+def send_back(task_id):
+    try:
+        task = platform().approval.send_back(g.user, task_id, request.form.get("to", ""), request.form.get("comment", ""))
+    except DomainError as exc:
+        flash(field_errors(exc), "error")
+        return redirect(url_for("tasks.show", task_id=task_id))
+    flash(_("The contract went back to: %(step)s.", step=task.title), "success")
+    return redirect(url_for("contracts.show", contract_id=task.contract_id))
 
 
 @bp.post("/<task_id>/delegate")

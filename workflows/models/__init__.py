@@ -17,7 +17,7 @@ from .amendments import ContractAmendment, WorkingDayOverride  # noqa: E402
 from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequence, Provider  # noqa: E402
 from .customers import (ContactChange, CustomerIdentity, CustomerSession, IdpAuthorizationCode, IdpToken, IdpUser,  # noqa: E402
                         Invitation, Signature)
-from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
+from .engine import HistoryEvent, HumanTask, ProcessDefinition, ProcessInstance, TaskAddition  # noqa: E402
 from .jobs import Job, RecurringExecution  # noqa: E402
 from .letters import ContractLetter, LetterTemplate  # noqa: E402
 from .org import Department  # noqa: E402
@@ -29,5 +29,5 @@ from .signing import AuditAnchor, DocumentPage, IntentCode, SignedDocument, Sign
 __all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractAmendment", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity", "Department",
            "CustomerSession", "DocumentPage", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "Instalment",
            "IntentCode", "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "PaymentReceived", "ProcessDefinition",
-           "ProcessInstance", "Provider", "RecurringExecution", "SavedFilter", "Signature", "SignedDocument", "SigningIdentity", "User",
+           "ProcessInstance", "Provider", "RecurringExecution", "SavedFilter", "Signature", "SignedDocument", "SigningIdentity", "TaskAddition", "User",
            "WebSession", "WebhookDelivery", "WebhookEvent", "WorkingDayOverride"]

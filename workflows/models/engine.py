@@ -107,3 +107,22 @@ class HistoryEvent(SQLModel, table=True):
     # per-contract hash chain (workflows.signing.audit): hash = sha256(prev_hash + canonical JSON of the event)
     prev_hash: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
     hash: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+
+
+class TaskAddition(SQLModel, table=True):
+    """加签: a reviewer a step's reviewer added before or after their own decision, and the step it gates.
+
+    The added reviewer's work is a ``human_task`` row of its own (same id as this row) outside the diagram; the step's
+    task stays ready in the engine and cannot be decided while ``open_step`` names it (one addition at a time: the
+    unique column turns a second concurrent one into a conflict).
+    """
+
+    __tablename__ = "task_addition"
+
+    id: str = Field(primary_key=True, max_length=36)  # the added reviewer's human_task row
+    step_task_id: str = Field(max_length=36, index=True)  # the step's own task (the engine's), which waits for it
+    open_step: Optional[str] = Field(default=None, max_length=36, unique=True, index=True)  # = step_task_id until it is decided
+    position: str = Field(max_length=10)  # before | after the step reviewer's own decision
+    added_by: str = Field(max_length=100)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -5,7 +5,7 @@ from threading import Lock
 
 from sqlmodel import col, select
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 
 from ..db import Pipeline, Statement, insert_statement
 from ..models import AuditAnchor, Contract, HistoryEvent, HumanTask
@@ -19,6 +19,7 @@ EVENTS_OF_CONTRACT = Statement(
 
 ANCHOR = "audit.anchor"
 TOKENS_KEPT = 10_000
+DECIDING_EVENTS = ("task_completed", "task_sent_back")  # what moves a contract between steps (with 撤回, not a return)
 
 INSERT_EVENT = insert_statement(HistoryEvent.__table__, exclude=("id",))
 # the contract's audit chain head: locked on PostgreSQL; SQLite writers are already serialized (BEGIN IMMEDIATE)
@@ -122,15 +123,17 @@ class HistoryService:
         return EVENTS_OF_CONTRACT.rows(session, {"id": contract_id})
 
     def returns(self, session, contract_ids):
-        """{contract id: the return event} for each contract whose latest decision sent it back to sales: the
-        reviewer's comment is what the drafter acts on next, so the inbox flags it and the task page leads with it."""
+        """{contract id: the return event} for each contract whose latest decision sent it back to sales (a return, or
+        a 回退 asked of a sales task): the reviewer's comment is what the drafter acts on next, so the inbox flags it
+        and the task page leads with it."""
         if not contract_ids:
             return {}
         latest = (select(func.max(HistoryEvent.id)).where(col(HistoryEvent.contract_id).in_(list(contract_ids)),
-                                                          HistoryEvent.event == "task_completed")
+                                                          col(HistoryEvent.event).in_(DECIDING_EVENTS))
                   .group_by(HistoryEvent.contract_id))
         return {event.contract_id: event for event in session.exec(
-            select(HistoryEvent).where(col(HistoryEvent.id).in_(latest), HistoryEvent.decision == "return"))}
+            select(HistoryEvent).where(col(HistoryEvent.id).in_(latest),
+                                       or_(HistoryEvent.decision == "return", HistoryEvent.event == "task_sent_back")))}
 
     def task_titles(self, session, contract_id):
         """The title of each task the contract's history names (events keep the task's id and BPMN name only)."""

@@ -88,3 +88,9 @@ class InboxService:
         """Open tasks named for the user (the approval matrix's person, or the drafter's manager)."""
         return session.exec(select(func.count(HumanTask.id)).where(HumanTask.state == "open",
                                                                    HumanTask.candidate == user.username)).one()
+
+    def names(self, session, task_ids):
+        """{task id: "contract number · task title"}, for a message about several tasks."""
+        query = (select(HumanTask.id, Contract.number, HumanTask.title).join(Contract, Contract.id == HumanTask.contract_id)
+                 .where(HumanTask.id.in_(task_ids)))
+        return {task_id: f"{number} · {title}" for task_id, number, title in session.exec(query).all()}

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..actors import API_ISSUER, is_customer
-from ..errors import Forbidden, ValidationFailed
+from ..errors import DomainError, Forbidden, ValidationFailed
 from sqlmodel import select
 
 from ..models import Contract, CustomerIdentity, User
+from .approval import MAX_BULK
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,25 @@ class InvitationService:
         with self.db.write() as session:
             contract = self.access.contract(session, actor, contract_id)
             return self.customers.invite(session, contract.id, actor.username, keep_binding=True, reason="resent")
+
+    def resend_many(self, actor, contract_ids):
+        """Bulk: :meth:`resend` for several contracts, each in its own transaction; a refusal of one does not stop the
+        others. Returns one result per contract, in order."""
+        self.access.require_role(actor, "sales", "admin")
+        if not isinstance(contract_ids, list) or not 1 <= len(contract_ids) <= MAX_BULK \
+                or not all(isinstance(i, int) and not isinstance(i, bool) for i in contract_ids) \
+                or len(set(contract_ids)) != len(contract_ids):
+            raise ValidationFailed(f"send a list of 1 to {MAX_BULK} contract ids, each once",
+                                   {"contract_ids": f"a list of 1 to {MAX_BULK} ids, each once"})
+        results = []
+        for contract_id in contract_ids:
+            try:
+                self.resend(actor, contract_id)
+                results.append({"id": contract_id, "ok": True})
+            except DomainError as exc:
+                results.append({"id": contract_id, "ok": False, "error": exc.code, "message": exc.message,
+                                "fields": exc.fields})
+        return results
 
     def change_contact(self, actor, contract_id, email, reason=""):
         """Returns the pending request when an administrator must approve it, None when the invitation went out."""

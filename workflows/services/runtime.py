@@ -31,6 +31,8 @@ SAVE_INSTANCE = Statement(
     "status = :status, updated_at = :updated_at, completed_at = :completed_at, next_timer_at = :next_timer_at, "
     "version = :version + 1 WHERE id = :id AND version = :version",
     updated_at=INSTANCE.c.updated_at, completed_at=INSTANCE.c.completed_at, next_timer_at=INSTANCE.c.next_timer_at)
+TOUCH_INSTANCE = Statement("UPDATE process_instance SET version = version + 1, updated_at = :now "
+                           "WHERE id = :id AND version = :version AND status = 'running'", now=INSTANCE.c.updated_at)
 NEXT_TIMER = Statement("SELECT next_timer_at FROM process_instance WHERE id = :id AND status = 'running'",
                        columns=(INSTANCE.c.next_timer_at,))
 TIMER = "process.timer"  # a timer is a job due when the timer is (Camunda): one per instance, at its next timer
@@ -67,6 +69,7 @@ class Step:
     events: list = field(default_factory=list)  # history rows written with the step
     completed_task_ids: set = field(default_factory=set)
     decisions: list = field(default_factory=list)  # task rows to mark completed: {id, now, username, decision}
+    reopened: set = field(default_factory=set)  # completed tasks the engine was reset to: their rows open again
     ready: list = field(default_factory=list)  # ready user tasks once the engine waits again
     timers: list = field(default_factory=list)  # waiting timer events, likewise
     new_tasks: list = field(default_factory=list)  # task rows this step created (for listeners)
@@ -154,6 +157,16 @@ class RuntimeService:
         step.ready_before = frozenset(str(t.id) for t in step.ready)
         return step
 
+    def snapshot(self, session, instance_id):
+        """The instance's workflow as last saved, to read (e.g. the steps it passed), never to run: restored anew, so
+        the cached one stays for the next step."""
+        row = LOAD_INSTANCE.first(session, {"id": instance_id})
+        if row is None:
+            raise NotFound(f"no process instance {instance_id}")
+        definition = self.repository.get(session, row.definition_id)
+        return load_workflow(row.state_json, row.serializer_version, definition, self.specs.get(definition),
+                             script_engine({}))
+
     def task_spec(self, session, instance_id, task_name):
         """A task's spec from the instance's definition version (cached; no workflow is restored)."""
         row = INSTANCE_DEFINITION.first(session, {"id": instance_id})
@@ -174,6 +187,24 @@ class RuntimeService:
         step.completed_task_ids.add(str(task_id))
         self._advance(step)
         self._save(session, step)
+
+    def reset(self, session, step, task_id):
+        """Take the instance back to a user task it completed (回退, 撤回), then run it until it waits: SpiffWorkflow
+        drops every task that came after it and makes it ready again under its own id (its inbox row reopens); what
+        was open after it (the step that sent it back) is cancelled as any task that leaves."""
+        try:
+            step.workflow.reset_from_task_id(task_id)
+        except SpiffWorkflowException as exc:
+            raise self._failed(step, exc) from exc
+        step.reopened.add(str(task_id))
+        self._advance(step)
+        self._save(session, step)
+
+    def touch(self, session, instance_id, version):
+        """A new version of a running instance without an engine step, when something outside the diagram now
+        gates one of its tasks (加签): a step that read the older version then fails with a conflict."""
+        if TOUCH_INSTANCE.execute(session, {"id": instance_id, "version": version, "now": utcnow()}) != 1:
+            raise Conflict("this contract was changed by someone else at the same moment; reload and try again")
 
     def fire_due_timers(self, session, step, at):
         """Fire every timer due at ``at``. The sweeper's clock, not the wall clock, decides what is due."""

@@ -44,6 +44,13 @@ COMPLETE_TASK = Statement("UPDATE human_task SET state = 'completed', completed_
 CANCEL_TASKS = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now WHERE id IN (:ids) AND state = 'open'",
                          lists=["ids"], now=TASK.c.completed_at)
 INSERT_TASK = insert_statement(TASK)
+REOPEN_TASK = Statement("UPDATE human_task SET state = 'open', assignee = candidate, delegated_by = NULL, completed_at = NULL, "
+                        "completed_by = NULL, decision = NULL, created_at = :created_at, due_at = :due_at WHERE id = :id",
+                        created_at=TASK.c.created_at, due_at=TASK.c.due_at)
+CANCEL_UNCLAIMED = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now "
+                             "WHERE id IN (:ids) AND state = 'open' AND (assignee IS NULL OR assignee = candidate)",
+                             lists=["ids"],
+                             now=TASK.c.completed_at)
 COUNT_BY_ROLE = Statement("SELECT role, count(*) FROM human_task WHERE state = :state AND role IN (:roles) AND candidate IS NULL "
                           "GROUP BY role",
                           lists=["roles"])
@@ -191,6 +198,42 @@ class TaskService:
                             comment=comment, details={"from": original, "to": delegate.username})
         return task
 
+    def transfer(self, session, task_id, user, to_username, reason):
+        """转办: hand the task over to a named holder of its role, who then decides in their own name (``delegate``
+        keeps the first holder as the one decided for); history names both."""
+        task = self.get(session, task_id)
+        if task.state != "open":
+            raise Conflict(f"the task was already {task.state}")
+        if "admin" not in user.role_set and (task.role not in user.role_set or task.assignee not in (None, user.username)):
+            raise Forbidden("only the holder of a task or an admin can hand it over")
+        reason = self.required_text(reason)
+        to = session.exec(select(User).where(User.username == to_username, User.active)).first()
+        if to is None or task.role not in to.role_set or to.username == task.assignee:
+            raise ValidationFailed("choose another active user who holds the task's role",
+                                   {"to": f"no other active user {to_username!r} with the role {task.role}"})
+        original = task.assignee or user.username
+        task = self._set_assignee(session, task, to.username)
+        self.history.record(session, "task_transferred", user.username, contract_id=task.contract_id,
+                            instance_id=task.instance_id, task_id=task.id, task_name=task.name, comment=reason,
+                            details={"title": task.title, "from": original, "to": to.username})
+        return task, to
+
+    def required_text(self, text, field="reason"):
+        """A required free text (a reason, a comment): trimmed, at most ``MAX_COMMENT`` characters, no hidden ones."""
+        text = text.strip() if isinstance(text, str) else ""
+        problem = ("required" if not text else f"at most {MAX_COMMENT} characters" if len(text) > MAX_COMMENT
+                   else hidden_characters_error(text, multiline=True))
+        if problem:
+            raise ValidationFailed(f"the {field} is not valid", {field: problem})
+        return text
+
+    def cancel_unclaimed(self, session, tasks):
+        """Cancel open tasks nobody holds, or none (Conflict): the row lock the update takes makes a claim at the same
+        moment either come first (and this refuses) or find the task cancelled."""
+        changed = CANCEL_UNCLAIMED.execute(session, {"ids": sorted(t.id for t in tasks), "now": utcnow()})
+        if changed != len(tasks):
+            raise Conflict("a reviewer took the task up at the same moment; it can no longer be withdrawn")
+
     def _set_assignee(self, session, task, username, delegated_by=None):
         changed = ASSIGN_TASK.execute(session, {"id": task.id, "assignee": username, "expected": task.assignee,
                                                 "delegated_by": delegated_by})
@@ -215,19 +258,29 @@ class TaskService:
         with the decision in the history (e.g. the SHA-256 of the document decided on).
         """
         task = self.check(session, task_id, user, decision, SELECT_TASK_AND_INSTANCE)
-        step = self.runtime.restore(session, task.instance_id, task, user.username)
+        return self.advance(session, task, user.username, decision, comment, data, details)
+
+    def advance(self, session, task, username, decision, comment="", data=None, details=None):
+        """Complete the step's task (a row of ``SELECT_TASK_AND_INSTANCE``) as ``username`` and run the process on,
+        without asking who may: :meth:`complete` asked, or an added reviewer's decision stands for the step's."""
+        step = self.runtime.restore(session, task.instance_id, task, username)
         spiff_task = step.workflow.get_task_from_id(UUID(task.id))
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict("the task is no longer waiting for a decision")
         decision, comment = self._validate(task_properties(spiff_task.task_spec), decision, comment)
         now = utcnow()
-        step.decisions.append({"id": task.id, "now": now, "username": user.username, "decision": decision})
-        task = task._replace(state="completed", completed_at=now, completed_by=user.username, decision=decision)
-        step.events.append({"event": "task_completed", "actor": user.username, "task_id": task.id, "task_name": task.name,
+        step.decisions.append({"id": task.id, "now": now, "username": username, "decision": decision})
+        task = task._replace(state="completed", completed_at=now, completed_by=username, decision=decision)
+        step.events.append({"event": "task_completed", "actor": username, "task_id": task.id, "task_name": task.name,
                             "decision": decision, "comment": comment, "on_behalf_of": task.delegated_by,
                             "details": {"title": task.title, "role": task.role, **(details or {})}})
         self.runtime.run_task(session, step, spiff_task.id, {**(data or {}), "decision": decision, "comment": comment})
         return task
+
+    def validate(self, session, task, decision, comment):
+        """(decision, comment) checked against what the diagram declares on the task's step; ValidationFailed if not."""
+        spec = self.runtime.task_spec(session, task.instance_id, task.name)
+        return self._validate(task_properties(spec) if spec is not None else {}, decision, comment)
 
     def _validate(self, properties, decision, comment):
         allowed = split_list(properties.get("decisions"))
@@ -289,21 +342,24 @@ class TaskService:
         if gone:
             pipeline.send(CANCEL_TASKS, {"ids": sorted(gone), "now": utcnow()})
         created = utcnow()
-        new_rows = []
+        new_rows, reopened = [], []
         for task_id, task in ready.items():
             if task_id in step.ready_before:
                 continue
             spec = task.task_spec
             role, candidate, step_id = assignment(task)
-            new_rows.append({"id": task_id, "instance_id": step.instance_id, "contract_id": step.contract_id,
-                             "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
-                             "role": role, "state": "open", "assignee": candidate, "created_at": created,
-                             "due_at": task_due_at(task, created),
-                             "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None,
-                             "candidate": candidate, "step_id": step_id})
+            row = {"id": task_id, "instance_id": step.instance_id, "contract_id": step.contract_id,
+                   "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
+                   "role": role, "state": "open", "assignee": candidate, "created_at": created,
+                   "due_at": task_due_at(task, created),
+                   "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None,
+                   "candidate": candidate, "step_id": step_id}
+            (reopened if task_id in step.reopened else new_rows).append(row)
         if new_rows:
             INSERT_TASK.execute_many(session, new_rows)
-        step.new_tasks = new_rows
+        for row in reopened:  # a task the engine was reset to keeps its id: its row waits again
+            pipeline.send(REOPEN_TASK, {"id": row["id"], "created_at": created, "due_at": row["due_at"]})
+        step.new_tasks = new_rows + reopened
 
 
 @lru_cache(maxsize=32)
