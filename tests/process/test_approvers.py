@@ -338,3 +338,45 @@ def test_the_inbox_and_task_page_show_named_tasks_and_the_steps_approvers(api, p
     listed = page[page.index('id="step-approvers"'):]
     assert "周主任" in listed and "同意 · 李娜" in listed and "待审批" in listed
     assert as_user("legal").client.get(f"/tasks/{named.id}").status_code == 403
+
+
+# --- 撤回 on a step of several approvers ------------------------------------------------------------------------------
+def test_sales_withdraw_a_joint_review_nobody_decided_even_with_a_named_approver(api, platform, sales_department):
+    contract = create(api, discounted_contract())
+    submit(api, contract["id"])
+    assert any(t.candidate == "zhou" for t in open_tasks(platform, contract["id"]))  # named: held from the start
+    withdrawn = api.call("POST", f"/contracts/{contract['id']}/withdraw", "sales", {})
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert [t.name for t in open_tasks(platform, contract["id"])] == ["prepare_draft"]
+
+
+def test_no_withdrawal_once_one_approver_of_a_joint_review_decided(api, platform):
+    contract = create(api, large_contract())
+    submit(api, contract["id"])
+    legal = next(t for t in open_tasks(platform, contract["id"]) if t.role == "legal")
+    assert complete(api, "legal", legal.id, "approve").status_code == 200
+    refused = api.call("POST", f"/contracts/{contract['id']}/withdraw", "sales", {})
+    assert refused.status_code == 409 and "already decided" in refused.json["message"], refused.json
+    assert status(api, contract["id"]) == "legal_review"
+
+
+def test_a_named_approver_hands_the_task_over_and_the_new_one_decides(api, platform, sales_department):
+    contract = create(api, discounted_contract())
+    submit(api, contract["id"])
+    named = next(t for t in open_tasks(platform, contract["id"]) if t.candidate == "zhou")
+    handed = api.call("POST", f"/tasks/{named.id}/transfer", "zhou", {"to": "sun", "reason": "出差，请孙总审批"})
+    assert handed.status_code == 200, handed.json
+    assert complete(api, "zhou", named.id, "approve").status_code == 403
+    assert complete(api, "sun", named.id, "approve").status_code == 200
+    (event,) = [e for e in events(api, contract["id"]) if e["event"] == "task_transferred"]
+    assert (event["actor"], event["details"]["to"]) == ("zhou", "sun")
+
+
+def test_an_added_reviewer_is_named_for_the_task(api, platform):
+    contract = create(api, small_contract())
+    submit(api, contract["id"])
+    (task,) = open_tasks(platform, contract["id"])
+    added = api.call("POST", f"/tasks/{task.id}/add-reviewer", "legal",
+                     {"reviewer": "finance", "position": "before", "reason": "付款节点请财务先确认"})
+    assert added.status_code == 201, added.json
+    assert (added.json["candidate"], added.json["assignee"]) == ("finance", "finance")

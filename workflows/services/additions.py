@@ -60,7 +60,8 @@ class AdditionService:
                "title": f"{step.title}（加签）", "role": step.role if step.role in roles else roles[0], "state": "open",
                "assignee": reviewer.username, "created_at": now,
                "due_at": due_from(now, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
-               "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None}
+               "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None,
+               "candidate": reviewer.username, "step_id": None}  # named for the added reviewer: theirs alone
         INSERT_TASK.execute_many(session, [row])
         session.add(TaskAddition(id=row["id"], step_task_id=step.id, open_step=step.id, position=position,
                                  added_by=actor.username, reason=reason, created_at=now))

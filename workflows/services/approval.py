@@ -15,6 +15,7 @@ from uuid import UUID
 
 from sqlmodel import select
 
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import Conflict, DomainError, ValidationFailed
@@ -157,7 +158,7 @@ class ApprovalService:
     def earlier_steps(self, session, task):
         """The steps an open task may send its contract back to (回退): [(name, title)], oldest first."""
         current = self.runtime.snapshot(session, task.instance_id).get_task_from_id(UUID(task.id))
-        return [(name, earlier.task_spec.bpmn_name or name) for name, earlier in _earlier_steps(current).items()]
+        return [(name, _title(earlier) or name) for name, earlier in _earlier_steps(current).items()]
 
     def send_back(self, actor, task_id, to_step, comment):
         """回退: the process goes back to an earlier step this contract passed (by its name, e.g. ``legal_review``),
@@ -174,16 +175,24 @@ class ApprovalService:
             if not isinstance(to_step, str) or to_step not in earlier:
                 raise ValidationFailed("choose a step the contract passed", {"to": f"one of: {', '.join(earlier)}"})
             target = earlier[to_step]
-            decided_by = self.tasks.get(session, str(target.id)).completed_by
+            decided_by = ", ".join(sorted({row.completed_by for row in self._rows_of(session, task.contract_id, target)
+                                           if row.completed_by}))
             contract = self.contracts.get(session, task.contract_id)
             contract.approved_sha256 = ""
             session.add(contract)
             step.events.append({"event": "task_sent_back", "actor": actor.username, "task_id": task.id,
                                 "task_name": task.name, "comment": comment, "on_behalf_of": task.delegated_by,
-                                "details": {"title": task.title, "to": to_step, "to_title": target.task_spec.bpmn_name,
+                                "details": {"title": task.title, "to": to_step, "to_title": _title(target),
                                             "to_user": decided_by}})
             self.runtime.reset(session, step, target.id)
-            return self.tasks.get(session, str(target.id))
+            return self._rows_of(session, task.contract_id, target, state="open")[0]
+
+    def _rows_of(self, session, contract_id, target, state=None):
+        """The inbox rows of an engine task: its own, or a multi-instance step's, one per approver."""
+        if not isinstance(target.task_spec, MultiInstanceTask):
+            return [self.tasks.get(session, str(target.id))]
+        rows = self.tasks.query(session, contract_id=contract_id, state=state, limit=500)
+        return [row for row in rows if row.step_id == str(target.id)]
 
     def withdraw(self, actor, contract_id, comment=""):
         """撤回: sales take a submitted contract back to its draft while no reviewer has taken it up (nobody holds,
@@ -260,6 +269,14 @@ class ApprovalService:
                                    f"{self.notifications.base_url}/tasks/{task.id}\n", contract.id)
 
 
+def _title(task):
+    """A step's name as people read it; a multi-instance step's is its approvers' task's."""
+    spec = task.task_spec
+    if isinstance(spec, MultiInstanceTask):
+        spec = task.workflow.spec.task_specs[spec.task_spec]
+    return spec.bpmn_name
+
+
 def _earlier_steps(current):
     """{step name: its task} of the staff steps the process passed in this round on its way to ``current``, oldest
     first. The task tree's ancestors are the path taken; a step that decided ``return`` ended the round before (what
@@ -268,8 +285,11 @@ def _earlier_steps(current):
     parent = current.parent if current is not None else None
     while parent is not None:
         spec = parent.task_spec
-        if spec.manual and parent.state == TaskState.COMPLETED:
-            if parent.data.get("decision") == "return":
+        several = isinstance(spec, MultiInstanceTask)  # a 会签/或签 step: its approvers are its instances
+        if _is_step(spec) and parent.state == TaskState.COMPLETED:
+            decided = ([child.data for child in parent.children if child.task_spec.name == spec.task_spec] if several
+                       else [parent.data])
+            if any(data.get("decision") == "return" for data in decided):
                 break
             if spec.lane != CUSTOMER_LANE and spec.bpmn_id != current.task_spec.bpmn_id:
                 found.setdefault(spec.bpmn_id, parent)
@@ -280,9 +300,14 @@ def _earlier_steps(current):
 def _last_decided(task):
     """The latest user task completed on the way to ``task`` (None at the start)."""
     parent = task.parent if task is not None else None
-    while parent is not None and not (parent.task_spec.manual and parent.state == TaskState.COMPLETED):
+    while parent is not None and not (_is_step(parent.task_spec) and parent.state == TaskState.COMPLETED):
         parent = parent.parent
     return parent
+
+
+def _is_step(spec):
+    """A step people decide on: a user task, or a multi-instance one (会签/或签) whose instances they are."""
+    return spec.manual or isinstance(spec, MultiInstanceTask)
 
 
 def _task_ids(values):

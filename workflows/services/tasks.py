@@ -204,15 +204,25 @@ class TaskService:
         task = self.get(session, task_id)
         if task.state != "open":
             raise Conflict(f"the task was already {task.state}")
-        if "admin" not in user.role_set and (task.role not in user.role_set or task.assignee not in (None, user.username)):
+        if "admin" not in user.role_set and (not is_for(task, user) or task.assignee not in (None, user.username)):
             raise Forbidden("only the holder of a task or an admin can hand it over")
         reason = self.required_text(reason)
         to = session.exec(select(User).where(User.username == to_username, User.active)).first()
-        if to is None or task.role not in to.role_set or to.username == task.assignee:
+        if task.candidate:  # a named approver hands over to another member of staff, who is then the one named
+            if to is None or not to.role_set - {"customer"} or to.username == task.candidate:
+                raise ValidationFailed("choose another active member of staff",
+                                       {"to": f"no other active member of staff {to_username!r}"})
+        elif to is None or task.role not in to.role_set or to.username == task.assignee:
             raise ValidationFailed("choose another active user who holds the task's role",
                                    {"to": f"no other active user {to_username!r} with the role {task.role}"})
         original = task.assignee or user.username
-        task = self._set_assignee(session, task, to.username)
+        if task.candidate:
+            if HAND_ON_NAMED.execute(session, {"id": task.id, "to": to.username, "expected": task.candidate,
+                                               "delegated_by": None}) != 1:
+                raise Conflict("the task changed at the same moment; reload and try again")
+            task = task._replace(candidate=to.username, assignee=to.username, delegated_by=None)
+        else:
+            task = self._set_assignee(session, task, to.username)
         self.history.record(session, "task_transferred", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name, comment=reason,
                             details={"title": task.title, "from": original, "to": to.username})
