@@ -171,28 +171,9 @@ class TaskService:
 
     def delegate(self, session, task_id, user, to_username, comment=""):
         """Hand a task to another holder of its role (out of office); history keeps both names."""
-        task = self.get(session, task_id)
-        if task.state != "open":
-            raise Conflict(f"the task was already {task.state}")
-        is_admin = "admin" in user.role_set
-        if not is_admin and (not is_for(task, user) or task.assignee not in (None, user.username)):
-            raise Forbidden("only the holder of a task or an admin can delegate it")
-        delegate = session.exec(select(User).where(User.username == to_username, User.active)).first()
-        if task.candidate:  # a named approver hands on to another member of staff, who is then the one named
-            if delegate is None or not delegate.role_set - {"customer"} or delegate.username == task.candidate:
-                raise ValidationFailed("choose another active member of staff",
-                                       {"to": f"no other active member of staff {to_username!r}"})
-        elif delegate is None or task.role not in delegate.role_set:
-            raise ValidationFailed("choose an active user who holds the task's role",
-                                   {"to": f"no active user {to_username!r} with the role {task.role}"})
+        task = self._held_open_task(session, task_id, user, "only the holder of a task or an admin can delegate it")
         original = task.assignee or user.username
-        if task.candidate:
-            if HAND_ON_NAMED.execute(session, {"id": task.id, "to": delegate.username, "expected": task.candidate,
-                                               "delegated_by": original}) != 1:
-                raise Conflict("the task changed at the same moment; reload and try again")
-            task = task._replace(candidate=delegate.username, assignee=delegate.username, delegated_by=original)
-        else:
-            task = self._set_assignee(session, task, delegate.username, delegated_by=original)
+        task, delegate = self._hand_on(session, task, to_username, delegated_by=original)
         self.history.record(session, "task_delegated", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name, on_behalf_of=original,
                             comment=comment, details={"from": original, "to": delegate.username})
@@ -201,32 +182,40 @@ class TaskService:
     def transfer(self, session, task_id, user, to_username, reason):
         """转办: hand the task over to a named holder of its role, who then decides in their own name (``delegate``
         keeps the first holder as the one decided for); history names both."""
-        task = self.get(session, task_id)
-        if task.state != "open":
-            raise Conflict(f"the task was already {task.state}")
-        if "admin" not in user.role_set and (not is_for(task, user) or task.assignee not in (None, user.username)):
-            raise Forbidden("only the holder of a task or an admin can hand it over")
+        task = self._held_open_task(session, task_id, user, "only the holder of a task or an admin can hand it over")
         reason = self.required_text(reason)
-        to = session.exec(select(User).where(User.username == to_username, User.active)).first()
-        if task.candidate:  # a named approver hands over to another member of staff, who is then the one named
-            if to is None or not to.role_set - {"customer"} or to.username == task.candidate:
-                raise ValidationFailed("choose another active member of staff",
-                                       {"to": f"no other active member of staff {to_username!r}"})
-        elif to is None or task.role not in to.role_set or to.username == task.assignee:
-            raise ValidationFailed("choose another active user who holds the task's role",
-                                   {"to": f"no other active user {to_username!r} with the role {task.role}"})
         original = task.assignee or user.username
-        if task.candidate:
-            if HAND_ON_NAMED.execute(session, {"id": task.id, "to": to.username, "expected": task.candidate,
-                                               "delegated_by": None}) != 1:
-                raise Conflict("the task changed at the same moment; reload and try again")
-            task = task._replace(candidate=to.username, assignee=to.username, delegated_by=None)
-        else:
-            task = self._set_assignee(session, task, to.username)
+        task, to = self._hand_on(session, task, to_username, delegated_by=None)
         self.history.record(session, "task_transferred", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name, comment=reason,
                             details={"title": task.title, "from": original, "to": to.username})
         return task, to
+
+    def _held_open_task(self, session, task_id, user, refusal):
+        """An open task the user holds or may take (or any, for an admin): what may be handed on."""
+        task = self.get(session, task_id)
+        if task.state != "open":
+            raise Conflict(f"the task was already {task.state}")
+        if "admin" not in user.role_set and (not is_for(task, user) or task.assignee not in (None, user.username)):
+            raise Forbidden(refusal)
+        return task
+
+    def _hand_on(self, session, task, to_username, delegated_by):
+        """(the task, the user it went to): a role's task to another holder of the role; a task named for one person
+        to any other member of staff, who is then the one named."""
+        to = session.exec(select(User).where(User.username == to_username, User.active)).first()
+        if task.candidate:
+            if to is None or not to.role_set - {"customer"} or to.username == task.candidate:
+                raise ValidationFailed("choose another active member of staff",
+                                       {"to": f"no other active member of staff {to_username!r}"})
+            if HAND_ON_NAMED.execute(session, {"id": task.id, "to": to.username, "expected": task.candidate,
+                                               "delegated_by": delegated_by}) != 1:
+                raise Conflict("the task changed at the same moment; reload and try again")
+            return task._replace(candidate=to.username, assignee=to.username, delegated_by=delegated_by), to
+        if to is None or task.role not in to.role_set or to.username == task.assignee:
+            raise ValidationFailed("choose another active user who holds the task's role",
+                                   {"to": f"no other active user {to_username!r} with the role {task.role}"})
+        return self._set_assignee(session, task, to.username, delegated_by=delegated_by), to
 
     def required_text(self, text, field="reason"):
         """A required free text (a reason, a comment): trimmed, at most ``MAX_COMMENT`` characters, no hidden ones."""
