@@ -27,6 +27,8 @@ PAGES = {
     "/tasks/{legal_task}": ONLY("legal", "admin"),
     "/admin/users": ONLY("admin"),
     "/admin/jobs": ONLY("admin"),
+    "/admin/departments": ONLY("admin"),
+    "/admin/working-days": ONLY("admin"),
     "/admin/templates": ONLY("admin"),
     "/admin/templates/technical_service/new": ONLY("admin"),
     "/admin/templates/technical_service/1": ONLY("admin"),

@@ -36,16 +36,19 @@ class AdditionService:
         self.runtime = runtime
         self.history = history
 
-    def of(self, session, task_id):
+    def of(self, session, task_id, version=None):
         """The addition a task row is the added reviewer's work of, or None (a step of the diagram)."""
-        return next((row for row in self._related(session, task_id) if row.id == str(task_id)), None)
+        return next((row for row in self._related(session, task_id, version) if row.id == str(task_id)), None)
 
-    def _related(self, session, task_id):
-        """The additions a task is, or waits for; read once per transaction and task (the guard asks again)."""
+    def _related(self, session, task_id, version=None):
+        """The additions a task is, or waits for; read once per transaction and task (the guard asks again).
+        ``version``: the instance's version read with the task. Rows kept under another one are read again: a step
+        saved on version N must see every addition committed before N was read (an addition moves the version)."""
         known = session.info.setdefault("task_additions", {})
-        if str(task_id) not in known:
-            known[str(task_id)] = RELATED.rows(session, {"id": str(task_id)})
-        return known[str(task_id)]
+        kept = known.get(str(task_id))
+        if kept is None or (version is not None and kept[0] != version):
+            kept = known[str(task_id)] = (version, RELATED.rows(session, {"id": str(task_id)}))
+        return kept[1]
 
     def add(self, session, step, actor, reviewer, position, reason, details=None):
         """The added reviewer's task for ``step`` (a row of ``SELECT_TASK_AND_INSTANCE`` the actor may decide now)."""
@@ -84,7 +87,8 @@ class AdditionService:
 
     def refuse_while_waiting(self, session, task, decision):
         """Task guard: a step waits for the reviewer added to it."""
-        waiting = self.waiting_on(session, task.id)
+        waiting = next((row for row in self._related(session, task.id, getattr(task, "version", None))
+                        if row.open_step == str(task.id)), None)
         if waiting is not None:
             raise Conflict(f"the step waits for the opinion of the reviewer added to it ({waiting.assignee})")
 

@@ -75,11 +75,12 @@ class ApprovalService:
         contract = self.contracts.get(session, task.contract_id)
         details = self._review(session, contract, decision)
         data = self.contracts.process_variables(session, contract)
-        addition = self.additions.of(session, task.id)
+        # read with the instance's version: the guards (an added reviewer pending) see what that version saw
+        task = self.tasks.check(session, task.id, actor, decision, SELECT_TASK_AND_INSTANCE)
+        addition = self.additions.of(session, task.id, task.version)
         if addition is not None:
-            task = self.tasks.check(session, task.id, actor, decision)
             return self.additions.decide(session, actor, task, addition, decision, comment, data, details)
-        return self.tasks.complete(session, task.id, actor, decision, comment, data=data, details=details)
+        return self.tasks.advance(session, task, actor.username, decision, comment, data=data, details=details)
 
     def _review(self, session, contract, decision):
         """The SHA-256 of the document a review decision is taken on (kept with it), and what it does to the approved
