@@ -1,6 +1,7 @@
 """The register in a real browser at desk width: search the clauses, pick a canned filter, save the search, run it again
 from the list (screenshots in test-artifacts/screenshots/register-*.png)."""
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import screenshot
 from tests.register.helpers import MACHINE_ROOM, city, drafted, school
@@ -16,8 +17,8 @@ def test_legal_finds_saves_and_reruns_a_search(api, live_url, page):
     page.goto(f"{live_url}/contracts")
     page.fill("#text", "机房内施工")
     page.select_option("#status", "draft")
-    page.click("form.filters button[type=submit]")
-    assert page.locator("table.list tbody tr").count() == 1
+    page.click("form.filters button[type=submit]")  # the click does not wait for the next page: the assertion retries
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
     assert first["number"] in page.inner_text("table.list") and second["number"] not in page.inner_text("table.list")
     page.fill("#filter-name", "机房施工草稿")
     page.click(".register-actions button[type=submit]")
@@ -28,4 +29,5 @@ def test_legal_finds_saves_and_reruns_a_search(api, live_url, page):
     assert page.is_visible("#min_total-error")
     screenshot(page, "register-refused")
     page.click("text=机房施工草稿")
-    assert page.locator("table.list tbody tr").count() == 1 and page.input_value("#text") == "机房内施工"
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
+    assert page.input_value("#text") == "机房内施工"
