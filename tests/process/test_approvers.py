@@ -380,3 +380,39 @@ def test_an_added_reviewer_is_named_for_the_task(api, platform):
                      {"reviewer": "finance", "position": "before", "reason": "付款节点请财务先确认"})
     assert added.status_code == 201, added.json
     assert (added.json["candidate"], added.json["assignee"]) == ("finance", "finance")
+
+
+def race(calls):
+    """Run ``calls`` in threads released together: each one's result or the error it raised."""
+    barrier, outcomes = threading.Barrier(len(calls)), []
+
+    def run(call):
+        barrier.wait()
+        try:
+            outcomes.append(call())
+        except (Conflict, ValidationFailed) as refused:
+            outcomes.append(refused)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return outcomes
+
+
+def test_admins_editing_one_department_at_once_keep_one_edit(platform, admin, sales_department):
+    """Each saw version 1: one edit is kept, every other is a Conflict (PostgreSQL lets two read the same version)."""
+    outcomes = race([lambda n=n: platform.org.save_department(admin, f"销售{n}部", department_id=sales_department.id,
+                                                              version=sales_department.version) for n in range(10)])
+    kept = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(kept) == 1 and all(isinstance(o, Conflict) for o in outcomes if o not in kept)
+    with platform.db.read() as session:
+        saved = session.exec(select(HistoryEvent).where(HistoryEvent.event == "department_saved")).all()
+    details = [json.loads(e.details) for e in saved]
+    assert [d["version"] for d in details] == [1, 1, 2] and details[-1]["name"] == kept[0].name
+
+
+def test_admins_creating_one_department_at_once_create_it_once(platform, admin):
+    outcomes = race([lambda: platform.org.save_department(admin, "市场部") for _ in range(10)])
+    assert len(outcomes) == 10  # none raised anything else (a unique-key error from the database)
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1
+    assert all(isinstance(o, (Conflict, ValidationFailed)) for o in outcomes if isinstance(o, Exception))

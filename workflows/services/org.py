@@ -128,7 +128,8 @@ class OrgService:
             if department_id is None:
                 department = Department(name=name, parent_id=parent_id, manager=manager)
             else:
-                department = session.get(Department, department_id)
+                # the row lock makes a second admin's edit of the same version wait, then see the new version
+                department = session.get(Department, department_id, with_for_update=True)
                 if department is None:
                     raise NotFound(f"no department {department_id}")
                 if department.version != version:
@@ -136,7 +137,7 @@ class OrgService:
                 department.name, department.parent_id, department.manager = name, parent_id, manager
                 department.version += 1
             session.add(department)
-            session.flush()
+            session.flush()  # the same name saved by someone else at the same moment: a Conflict (db.write)
             self.history.record(session, "department_saved", actor.username,
                                 details={"department": department.id, "name": name, "parent_id": parent_id,
                                          "manager": manager, "version": department.version})
