@@ -9,7 +9,7 @@ from tests.conftest import load_fixture
 from tests.process.test_approvers import add_user, deploy_matrix, open_tasks, with_rule
 from tests.process.test_lifecycle import create, events, submit
 from tests.process.test_task_actions import complete, mails_to
-from workflows.clock import utcnow
+from workflows.clock import CHINA, utcnow
 from workflows.models import Absence, OutboxMail
 
 
@@ -156,3 +156,26 @@ def test_only_the_user_or_an_admin_manages_their_absences(api, platform, team):
     assert [a["id"] for a in listed["items"]] == [by_admin.json["id"]]
     assert {"username": "wangwu", "name": "王五"} in listed["substitutes"]
     assert "qian" not in {s["username"] for s in listed["substitutes"]}  # finance cannot do legal's work
+
+
+def test_the_page_sets_ends_and_hands_on_and_the_pages_show_both_names(api, platform, team, as_user):
+    zhang = as_user("zhangsan")
+    page = zhang.get("/out-of-office").get_data(as_text=True)
+    assert "外出设置" in page and "王五" in page and "钱会计" not in page  # the substitutes who may do legal's work
+    start, end = utcnow().astimezone(CHINA) - timedelta(minutes=5), utcnow().astimezone(CHINA) + timedelta(days=2)
+    form = {"starts_at": f"{start:%Y-%m-%dT%H:%M}", "ends_at": f"{end:%Y-%m-%dT%H:%M}", "substitute": "wangwu",
+            "reason": "出差"}
+    refused = zhang.post("/out-of-office", {**form, "ends_at": form["starts_at"]}, page="/out-of-office")
+    assert refused.status_code == 422 and "must be after the start" in refused.get_data(as_text=True)
+    assert zhang.post("/out-of-office", form, page="/out-of-office").status_code == 302
+    page = zhang.get("/out-of-office").get_data(as_text=True)
+    assert "外出中" in page and f"{start:%Y-%m-%d %H:%M}" in page  # China time, as entered
+    contract_id = submitted(api)
+    task = named_task(platform, contract_id)
+    wang = as_user("wangwu")
+    assert "王五（代 张三）" in wang.get("/inbox").get_data(as_text=True)
+    assert "王五（代 张三）" in wang.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "王五（代 张三）" in wang.get(f"/contracts/{contract_id}").get_data(as_text=True)  # its history
+    (period,) = api.call("GET", "/users/zhangsan/absences", "zhangsan").json["items"]
+    assert zhang.post(f"/out-of-office/{period['id']}/end", page="/out-of-office").status_code == 302
+    assert "未设置外出" in zhang.get("/out-of-office").get_data(as_text=True)
