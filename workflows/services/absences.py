@@ -4,9 +4,9 @@ A member of staff sets a period away and names a substitute who may do the same 
 roles). A task named for them that arrives meanwhile (the approval matrix's approver of a 会签/或签 step, an added
 reviewer of 加签, the new approver of 转办) is named for the substitute instead, who decides for them: the task row
 keeps the absent person in ``delegated_by`` (shown 王五（代 张三）) and history records ``task_substituted``. A
-substitute away too hands on to theirs (a chain); a chain that comes back to someone already asked stops at the last
-the task with the one first named, as does one that reaches an account no longer active. Role tasks (named for
-nobody) are untouched.
+substitute away too hands on to theirs (a chain: A → B → C gives C); a chain that comes back (A → B → A) has nobody
+present on it and leaves the task with the one first named, as does one that reaches an account no longer active.
+Role tasks (named for nobody) are untouched.
 
 When a period ends, what was handed on stays with the substitute; ``hand_on`` moves the tasks already open for the
 absent person to their substitute now, by 转办, so that history has one kind of entry for it.
@@ -93,8 +93,8 @@ class AbsenceService:
 
     def substitute_for(self, session, username, at=None):
         """(the person a task named for ``username`` goes to at ``at``, the absence that sent it away or None):
-        substitutes of substitutes followed; a chain that loops stops at the last one present on it, else at the
-        first named (see the module's docstring)."""
+        substitutes of substitutes followed; a loop, or an account no longer active on the way, leaves the task with
+        ``username`` (see the module's docstring)."""
         at = at or utcnow()
         seen, current, first = [username], username, None
         for _ in range(MAX_CHAIN):
@@ -104,7 +104,7 @@ class AbsenceService:
             first = first or absence
             nxt = absence.substitute
             if nxt in seen or not self._active_staff(session, nxt):
-                return username, None  # nobody present on the loop: the task stays with the one first named
+                return username, None
             seen.append(nxt)
             current = nxt
         return current, first
