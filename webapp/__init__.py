@@ -30,7 +30,7 @@ from .api import on_http_error
 from .inputs import LARGEST_ID
 from .cli import register_cli
 from .errors import status_of, with_retry_after
-from .views import admin, auth, contracts, customer, dashboards, inbox, letters_admin, payments, processes, tasks, templates_admin
+from .views import absences, admin, auth, contracts, customer, dashboards, inbox, letters_admin, payments, processes, tasks, templates_admin
 
 
 def create_app(config=None):
@@ -62,7 +62,7 @@ def create_app(config=None):
     assets.init_app(app)
     security.csrf.exempt(api_bp)  # bearer tokens need no CSRF; cookie callers are checked in the API itself
     app.register_blueprint(api_bp)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, payments.bp, dashboards.bp, admin.bp, templates_admin.bp, letters_admin.bp,
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, contracts.bp, payments.bp, dashboards.bp, absences.bp, admin.bp, templates_admin.bp, letters_admin.bp,
                       processes.bp, processes.diagram_bp):
         app.register_blueprint(blueprint)
     for blueprint in (verify.bp, tsa.bp, health.bp):  # public upload / machine protocols: no session, no CSRF token

@@ -5,7 +5,7 @@ from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from workflows.actors import API_ISSUER, SEAL_ISSUER, STAFF_ISSUER
+from workflows.actors import API_ISSUER, SEAL_ISSUER, STAFF_ISSUER, STAFF_ROLES
 
 ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "customer": _l("Customer"),
          "provider": _l("Provider signatory"), "admin": _l("Administrator")}
@@ -19,7 +19,7 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "process_started": _l("Approval process started"), "task_completed": _l("Decision"),
           "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
           "task_delegated": _l("Task delegated"), "task_transferred": _l("Task handed over"),
-          "reviewer_added": _l("Reviewer added"), "task_sent_back": _l("Sent back to an earlier step"),
+          "reviewer_added": _l("Reviewer added"), "task_substituted": _l("Out of office: to the substitute"), "task_sent_back": _l("Sent back to an earlier step"),
           "contract_withdrawn": _l("Withdrawn from review by sales"), "timer_fired": _l("Timer fired"),
           "approvers_unresolved": _l("Approvers the approval matrix names who could not be found (left out)"),
           "customer_reminder": _l("Reminder sent to the customer"),
@@ -128,7 +128,8 @@ ERROR_FIELDS = {"effective_on": _l("Effective date"), "reason": _l("Reason"), "c
                 "changes.items": _l("Services and fees"), "changes.payment_plan": _l("Payment plan"),
                 "changes.term_end": _l("Term ends on"), "changes.clauses": _l("Replace a clause"),
                 "decision": _l("Answer"), "version": _l("Answer"),
-                "to": _l("Whom or where to"), "reviewer": _l("Reviewer"), "position": _l("Before or after"), "task_ids": _l("Tasks"),
+                "to": _l("Whom or where to"), "substitute": _l("Substitute"), "starts_at": _l("Away from"),
+                "ends_at": _l("Back on"), "reviewer": _l("Reviewer"), "position": _l("Before or after"), "task_ids": _l("Tasks"),
                 "contract_ids": _l("Contracts")}
 
 
@@ -178,6 +179,13 @@ def person(code):
     return g.people[code]
 
 
+def acting_for(code, absent):
+    """Who holds a task, and for whom when it was handed to them for someone else (a substitute, a delegate):
+    王五（代 张三）."""
+    name = person(code)
+    return _("%(name)s (for %(user)s)", name=name, user=person(absent)) if code and absent and absent != code else name
+
+
 def know_people(session, codes):
     """Look up at once, in the page's own read, the names of the people a page is about to show: ``person`` would
     look each up in a transaction of its own (six on a contract page, a quarter of its time)."""
@@ -198,9 +206,10 @@ def people_in(history):
 def init_app(app):
     app.jinja_env.filters["fromjson"] = from_json
     app.jinja_env.filters["person"] = person
+    app.jinja_env.filters["acting_for"] = acting_for
     app.jinja_env.filters["field_label"] = field_label
     app.jinja_env.filters["signer_identity"] = signer_identity
-    app.jinja_env.globals.update(ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
+    app.jinja_env.globals.update(STAFF_ROLES=STAFF_ROLES, ROLE_LABELS=ROLES, STATUS_LABELS=STATUSES, DECISION_LABELS=DECISIONS,
                                  EVENT_LABELS=EVENTS, SERVICE_TYPE_LABELS=SERVICE_TYPES, TASK_STATE_LABELS=TASK_STATES,
                                  LETTER_STATUS_LABELS=LETTER_STATUSES, SIGNATURE_METHOD_LABELS=SIGNATURE_METHODS, TEMPLATE_KIND_LABELS=TEMPLATE_KINDS,
                                  JOB_KIND_LABELS=JOB_KINDS, JOB_STATUS_LABELS=JOB_STATUSES,

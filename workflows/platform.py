@@ -19,6 +19,7 @@ from threading import Lock
 
 from .db import Database
 from .mail import Mailer
+from .services.absences import AbsenceService
 from .services.access import AccessService
 from .services.accounts import AccountService
 from .services.activation import ActivationService
@@ -79,6 +80,8 @@ class Platform:
         self.templates = TemplateService()
         self.notifications = NotificationService(self.db, self.jobs, Mailer(mail_settings) if mail_settings else None,
                                                  base_url)
+        self.absences = AbsenceService(self.db, self.history, self.tasks, self.notifications)
+        self.tasks.absences = self.absences  # a task named for someone out of office goes to their substitute
         self.webhooks = WebhookService(self.db, self.jobs, webhook_url, webhook_secret)
         self.contracts = ContractService(self.runtime, self.templates, self.history)
         self.letters = LetterService(self.contracts, self.repository, self.history)

@@ -98,4 +98,4 @@ def page_args():
     return whole_number("limit", 50, 1, MAX_PAGE), whole_number("offset", 0, high=LARGEST_OFFSET)
 
 
-from . import amendments, contracts, dashboards, lifecycle, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)
+from . import absences, amendments, contracts, dashboards, lifecycle, payments, signing, tasks  # noqa: E402,F401  (each registers its routes on bp)

@@ -52,6 +52,8 @@ ID = {"type": "integer", "minimum": 0, "maximum": LARGEST_ID}  # a larger id in 
 CONTRACT_ID = _path_param("contract_id", ID)
 LETTER_CODE = _path_param("code", {"type": "string"})
 TASK_ID = _path_param("task_id", {"type": "string", "format": "uuid"})
+USERNAME = _path_param("username", {"type": "string"})
+ABSENCE_ID = _path_param("absence_id", ID)
 PAGING = [_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"outside 1 to {MAX_PAGE}: 422"),
           _query("offset", {"type": "integer", "minimum": 0, "maximum": LARGEST_OFFSET}, "negative or too large: 422")]
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
@@ -421,6 +423,44 @@ def build_document():
                        REF("Dashboard"), 403, tag="dashboard"),
         },
     }
+    absence_body = {"type": "object", "required": ["substitute", "starts_at", "ends_at"], "properties": {
+        "substitute": {"type": "string", "description": "the sign-in name of an active member of staff holding each "
+                       "of the user's work roles, not the user"},
+        "starts_at": {"type": "string", "description": "ISO 8601; without an offset, China time"},
+        "ends_at": {"type": "string", "description": "ISO 8601, after the start and in the future"},
+        "reason": {"type": "string", "maxLength": 500}}}
+    absence_ops = {
+        "/users/{username}/absences": {
+            "get": _op("A member of staff's out-of-office periods (current and upcoming first, then ended ones) and "
+                       "who may be their substitute; the user or an admin", 200,
+                       {"type": "object", "properties": {"items": {"type": "array", "items": REF("Absence")},
+                                                         "substitutes": {"type": "array", "items": {"type": "object"}}}},
+                       403, 404, tag="out of office", params=[USERNAME]),
+            "post": _op("Set an out-of-office period: tasks named for the user that arrive meanwhile (the approval "
+                        "matrix's, 加签, 转办) go to the substitute (theirs, when they are away too), who decides for "
+                        "the user; history `task_substituted`. No overlapping periods (422)", 201, REF("Absence"),
+                        403, 404, 422, tag="out of office", params=[USERNAME], body=absence_body),
+        },
+        "/users/{username}/absences/{absence_id}": {
+            "put": _op("Change a period not over yet, with the `version` read (409 if it moved)", 200, REF("Absence"),
+                       403, 404, 409, 422, tag="out of office", params=[USERNAME, ABSENCE_ID],
+                       body={**absence_body, "required": [*absence_body["required"], "version"],
+                             "properties": {**absence_body["properties"], "version": {"type": "integer"}}}),
+        },
+        "/users/{username}/absences/{absence_id}/end": {
+            "post": _op("End a period now (an upcoming one never starts); tasks already handed on stay with the "
+                        "substitute", 200, REF("Absence"), 403, 404, 409, tag="out of office",
+                        params=[USERNAME, ABSENCE_ID]),
+        },
+        "/users/{username}/absences/hand-on": {
+            "post": _op("Hand the tasks open and named for the user to their substitute now (转办, history "
+                        "`task_transferred`; the substitute is mailed): of the period they are away in, else of the next "
+                        "(409 without one)", 200,
+                        {"type": "object", "properties": {"substitute": {"type": "string"},
+                                                          "items": {"type": "array", "items": REF("Task")}}},
+                        403, 404, 409, tag="out of office", params=[USERNAME]),
+        },
+    }
     process_ops = {
         "/processes": {"get": _op("Deployed process definition versions", 200, {"type": "object"}, 403, tag="processes",
                                   params=[_query("key", {"type": "string"})])},
@@ -432,7 +472,7 @@ def build_document():
                                 "`{error, message, fields}`."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**contract_ops, **task_ops, **payment_ops, **process_ops,
+        "paths": {**contract_ops, **task_ops, **payment_ops, **absence_ops, **process_ops,
                   "/openapi.json": {"get": {"summary": "This document", "security": [],
                                             "responses": {"200": {"description": "OK", **_json({"type": "object"})}}}}},
         "components": {
@@ -445,6 +485,11 @@ def build_document():
 
 MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$"}
 SCHEMAS = {
+    "Absence": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "username": {"type": "string"}, "substitute": {"type": "string"},
+        "starts_at": {"type": "string"}, "ends_at": {"type": "string"}, "ended_at": {"type": ["string", "null"]},
+        "reason": {"type": "string"}, "created_at": {"type": "string"}, "version": {"type": "integer"},
+        "status": {"enum": ["upcoming", "current", "ended"]}}},
     "Error": {"type": "object", "required": ["error", "message", "fields"], "properties": {
         "error": {"type": "string"}, "message": {"type": "string"},
         "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
@@ -465,6 +510,8 @@ SCHEMAS = {
         "id": {"type": "string"}, "name": {"type": "string"}, "title": {"type": "string"}, "role": {"type": "string"},
         "state": {"enum": ["open", "completed", "cancelled", "suspended"]}, "contract_id": {"type": "integer"},
         "assignee": {"type": ["string", "null"]}, "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]},
+        "delegated_by": {"type": ["string", "null"], "description": "whom the holder acts for: the one who delegated "
+                         "it, or the one named who is out of office (the holder is then their substitute)"},
         "candidate": {"type": ["string", "null"], "description": "the person the task is named for (the approval "
                       "matrix's user or the drafter's manager): only they act on it"},
         "step_id": {"type": ["string", "null"], "description": "the multi-instance step (会签/或签) the task is one "

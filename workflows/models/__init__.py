@@ -12,6 +12,7 @@ SQLModel.metadata.naming_convention = {  # set before any table is declared: con
     "pk": "pk_%(table_name)s",
 }
 
+from .absences import Absence  # noqa: E402
 from .accounts import ApiToken, LoginAttempt, User, WebSession  # noqa: E402
 from .amendments import ContractAmendment, WorkingDayOverride  # noqa: E402
 from .contracts import Contract, ContractTemplate, ContractVersion, NumberSequence, Provider  # noqa: E402
@@ -26,7 +27,7 @@ from .payments import Instalment, PaymentReceived  # noqa: E402
 from .register import Clause, ContractClause, SavedFilter  # noqa: E402
 from .signing import AuditAnchor, DocumentPage, IntentCode, SignedDocument, SigningIdentity  # noqa: E402
 
-__all__ = ["ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractAmendment", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity", "Department",
+__all__ = ["Absence", "ApiToken", "AuditAnchor", "Clause", "ContactChange", "Contract", "ContractAmendment", "ContractClause", "ContractLetter", "ContractTemplate", "ContractVersion", "CustomerIdentity", "Department",
            "CustomerSession", "DocumentPage", "HistoryEvent", "HumanTask", "IdpAuthorizationCode", "IdpToken", "IdpUser", "Instalment",
            "IntentCode", "Invitation", "Job", "LetterTemplate", "LoginAttempt", "NumberSequence", "OutboxMail", "PaymentReceived", "ProcessDefinition",
            "ProcessInstance", "Provider", "RecurringExecution", "SavedFilter", "Signature", "SignedDocument", "SigningIdentity", "TaskAddition", "User",

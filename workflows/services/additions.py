@@ -16,7 +16,8 @@ from ..clock import utcnow
 from ..db import Statement
 from ..errors import Conflict, ValidationFailed
 from ..models import HumanTask, TaskAddition
-from .tasks import COMPLETE_TASK, DEFAULT_DUE_IN, INSERT_TASK, SELECT_TASK_AND_INSTANCE, due_from, task_properties
+from .tasks import (COMPLETE_TASK, DEFAULT_DUE_IN, INSERT_TASK, SELECT_TASK_AND_INSTANCE, due_from, substitution,
+                    task_properties)
 
 POSITIONS = ("before", "after")
 REVIEWER_ROLES = ("legal", "finance", "sales", "provider")  # the roles an added reviewer's task can be filed under
@@ -59,12 +60,16 @@ class AdditionService:
             raise ValidationFailed("choose another reviewer", {"reviewer": "another active member of staff"})
         now = utcnow()
         spec = self.runtime.task_spec(session, step.instance_id, step.name)
+        named, absence = self.tasks.named_for(session, reviewer.username, now)  # away: their substitute's
+        if named == actor.username:
+            raise ValidationFailed("choose another reviewer", {"reviewer": "away, and their substitute is you"})
         row = {"id": str(uuid4()), "instance_id": step.instance_id, "contract_id": step.contract_id, "name": step.name,
                "title": f"{step.title}（加签）", "role": step.role if step.role in roles else roles[0], "state": "open",
-               "assignee": reviewer.username, "created_at": now,
+               "assignee": named, "created_at": now,
                "due_at": due_from(now, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
-               "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None,
-               "candidate": reviewer.username, "step_id": None}  # named for the added reviewer: theirs alone
+               "completed_at": None, "completed_by": None, "decision": None,
+               "delegated_by": reviewer.username if absence else None,
+               "candidate": named, "step_id": None}  # named for the added reviewer: theirs alone
         INSERT_TASK.execute_many(session, [row])
         session.add(TaskAddition(id=row["id"], step_task_id=step.id, open_step=step.id, position=position,
                                  added_by=actor.username, reason=reason, created_at=now))
@@ -79,6 +84,9 @@ class AdditionService:
                             decision="approve" if position == "after" else None,
                             details={"title": step.title, "position": position, "to": reviewer.username,
                                      "task": row["id"], **(details or {})})
+        if absence is not None:
+            self.history.record(session, **substitution(row, reviewer.username, absence), contract_id=step.contract_id,
+                                instance_id=step.instance_id)
         return self.tasks.get(session, row["id"])
 
     def waiting_on(self, session, task_id):

@@ -140,8 +140,10 @@ class ApprovalService:
             if not task.assignee:  # the step waits for its reviewer, who takes it up
                 self.tasks.claim(session, task.id, actor)
             row = self.additions.add(session, task, actor, added, position, reason, details)
-            self._tell(session, added, contract, row, f"{_name(session, actor.username)} 请您对合同加签审核：{task.title}。"
-                                                     f"\n理由：{reason}", "reviewer_added")
+            away = f"（{_name(session, added.username)} 外出，由您代为审核）" if row.delegated_by else ""
+            self._tell(session, self._person(session, row.candidate), contract, row,
+                       f"{_name(session, actor.username)} 请您对合同加签审核：{task.title}{away}。\n理由：{reason}",
+                       "reviewer_added")
             return row
 
     def transfer(self, actor, task_id, to_username, reason):
@@ -152,8 +154,9 @@ class ApprovalService:
                 raise Conflict("an added reviewer's task is theirs to decide: it is not handed over")
             task, to = self.tasks.transfer(session, task_id, actor, str(to_username), reason)
             contract = self.contracts.get(session, task.contract_id)
-            self._tell(session, to, contract, task, f"{_name(session, actor.username)} 将待办「{task.title}」转交给您办理。"
-                                                   f"\n理由：{reason.strip()}", "task_transferred")
+            away = f"（{_name(session, task.delegated_by)} 外出，由您代为办理）" if task.delegated_by else ""
+            self._tell(session, to, contract, task, f"{_name(session, actor.username)} 将待办「{task.title}」转交给您办理"
+                                                   f"{away}。\n理由：{reason.strip()}", "task_transferred")
             return task
 
     def earlier_steps(self, session, task):
@@ -261,6 +264,10 @@ class ApprovalService:
         if decision not in self.tasks.form(session, task)["decisions"]:
             raise Conflict(f"this step does not take the decision {decision}")
         return task
+
+    @staticmethod
+    def _person(session, username):
+        return session.exec(select(User).where(User.username == username)).first()
 
     def _tell(self, session, user, contract, task, text, kind):
         """Mail a person a task now waits for (a job, with the step's transaction)."""

@@ -81,6 +81,7 @@ class NotificationService:
             return
         returned = any(e.get("decision") == "return" for e in step.events)
         users, mails = self._active_users(session), []
+        names = {user.username: user.display_name or user.username for user in users}
         for task in step.new_tasks:
             if returned and task["role"] == "sales":
                 continue  # the return mail below tells sales, with the reviewer's comment
@@ -91,9 +92,8 @@ class NotificationService:
                     continue  # nobody needs mail about the task they just made for themselves
                 mails.append(Mail("task_arrived", user.email, f"[签约] 待办：{task['title']} · {contract.number}",
                                   f"{user.display_name}，您好：\n\n合同《{contract.title}》（{contract.number}，客户：{contract.customer_name}）"
-                                  f"等待您处理：{task['title']}。\n截止时间：{china_time(task['due_at']):%Y-%m-%d %H:%M}（北京时间）\n\n"
+                                  f"等待您处理：{task['title']}{self._substituting(names, task)}。\n截止时间：{china_time(task['due_at']):%Y-%m-%d %H:%M}（北京时间）\n\n"
                                   f"{self.base_url}/tasks/{task['id']}\n", contract.id))
-        names = {user.username: user.display_name or user.username for user in users}
         for event in step.events:
             if event.get("decision") == "return":
                 mails += self._to_drafter(users, contract, "contract_returned", f"[签约] 合同被退回：{contract.number}",
@@ -121,6 +121,12 @@ class NotificationService:
             return []
         return [Mail(kind, drafter.email, subject,
                      f"{drafter.display_name}，您好：\n\n{text}{self.base_url}/contracts/{contract.id}\n", contract.id)]
+
+    @staticmethod
+    def _substituting(names, task):
+        """What a substitute is told of the one they act for (a task named for someone out of office)."""
+        absent = task.get("delegated_by")
+        return f"（{names.get(absent, absent)} 外出，由您代为办理）" if absent else ""
 
     @staticmethod
     def _holders(users, role, contract, candidate=None):

@@ -9,7 +9,8 @@ process variable holding the deadline as an ISO time, e.g. an amendment's answer
 A user task with multi-instance loop characteristics is a step of several approvers (会签: all of them; 或签: any
 one, by its completion condition). Each instance's input item names its approver: ``role:<role>`` (a holder of that
 role, instead of the lane's) or ``user:<username>`` (that person alone: the row's ``candidate``, held by them from
-the start); the rows of one step share its ``step_id``.
+the start); the rows of one step share its ``step_id``. A task named for someone out of office is named for their
+substitute instead (``absences``), with the absent person in ``delegated_by``.
 """
 import heapq
 from datetime import datetime
@@ -103,6 +104,13 @@ def assignment(task):
     return lane, None, str(parent.id)
 
 
+def substitution(row, absent, absence):
+    """The history entry of a task named for ``absent`` that went to their substitute (``row``: the task's)."""
+    return {"event": "task_substituted", "actor": row["candidate"], "on_behalf_of": absent, "task_id": row["id"],
+            "task_name": row["name"], "details": {"title": row["title"], "from": absent, "to": row["candidate"],
+                                                  "absence": absence.id}}
+
+
 def due_from(created, duration):
     parsed = TimerEventDefinition.parse_iso_duration(duration)
     return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
@@ -113,6 +121,7 @@ class TaskService:
         self.runtime = runtime  # tasks complete through the runtime
         self.history = history
         self.guards = []  # callables(session, task, decision) that may refuse a decision: declared by the platform
+        self.absences = None  # AbsenceService: who a task named for someone away goes to (set by the platform)
 
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0,
@@ -179,17 +188,29 @@ class TaskService:
                             comment=comment, details={"from": original, "to": delegate.username})
         return task
 
-    def transfer(self, session, task_id, user, to_username, reason):
+    def transfer(self, session, task_id, user, to_username, reason, for_user=None):
         """转办: hand the task over to a named holder of its role, who then decides in their own name (``delegate``
-        keeps the first holder as the one decided for); history names both."""
+        keeps the first holder as the one decided for); history names both. A task named for a person handed to
+        someone out of office goes to their substitute, who decides for them; ``for_user``: the one it is handed on
+        for (their own tasks, to their substitute)."""
         task = self._held_open_task(session, task_id, user, "only the holder of a task or an admin can hand it over")
         reason = self.required_text(reason)
         original = task.assignee or user.username
-        task, to = self._hand_on(session, task, to_username, delegated_by=None)
+        named, absence = self.named_for(session, str(to_username)) if task.candidate else (to_username, None)
+        task, to = self._hand_on(session, task, named, delegated_by=to_username if absence else for_user)
         self.history.record(session, "task_transferred", user.username, contract_id=task.contract_id,
                             instance_id=task.instance_id, task_id=task.id, task_name=task.name, comment=reason,
                             details={"title": task.title, "from": original, "to": to.username})
+        if absence is not None:
+            self.history.record(session, **substitution(task._asdict(), to_username, absence),
+                                contract_id=task.contract_id, instance_id=task.instance_id)
         return task, to
+
+    def named_for(self, session, username, at=None):
+        """(who a task named for ``username`` goes to now, the absence that sent it on or None)."""
+        if self.absences is None:
+            return username, None
+        return self.absences.substitute_for(session, username, at)
 
     def _held_open_task(self, session, task_id, user, refusal):
         """An open task the user holds or may take (or any, for an admin): what may be handed on."""
@@ -347,13 +368,17 @@ class TaskService:
                 continue
             spec = task.task_spec
             role, candidate, step_id = assignment(task)
+            named, absence = self.named_for(session, candidate, created) \
+                if candidate and task_id not in step.reopened else (candidate, None)
             row = {"id": task_id, "instance_id": step.instance_id, "contract_id": step.contract_id,
                    "name": spec.bpmn_id or spec.name, "title": spec.bpmn_name or spec.name,
-                   "role": role, "state": "open", "assignee": candidate, "created_at": created,
+                   "role": role, "state": "open", "assignee": named, "created_at": created,
                    "due_at": task_due_at(task, created),
-                   "completed_at": None, "completed_by": None, "decision": None, "delegated_by": None,
-                   "candidate": candidate, "step_id": step_id}
+                   "completed_at": None, "completed_by": None, "decision": None,
+                   "delegated_by": candidate if absence else None, "candidate": named, "step_id": step_id}
             (reopened if task_id in step.reopened else new_rows).append(row)
+            if absence is not None:
+                step.events.append(substitution(row, candidate, absence))
         if new_rows:
             INSERT_TASK.execute_many(session, new_rows)
         for row in reopened:  # a task the engine was reset to keeps its id: its row waits again
