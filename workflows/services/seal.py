@@ -47,8 +47,8 @@ class SealService:
                 continue
             contract = session.get(Contract, step.contract_id) if step.contract_id is not None else None
             step.events.append({"event": SEAL_EVENTS.get(event.get("decision"), REFUSED), "actor": event["actor"],
-                                "on_behalf_of": event.get("on_behalf_of"), "task_id": event.get("task_id"),
-                                "task_name": SEAL_STEP, "comment": event.get("comment") or "",
+                                "on_behalf_of": event.get("on_behalf_of"), "task_name": SEAL_STEP,
+                                "comment": event.get("comment") or "",
                                 "details": {"version": contract.current_version if contract else None}})
 
     # --- the countersignature's guard ----------------------------------------------------------------------------------
