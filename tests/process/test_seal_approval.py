@@ -10,7 +10,6 @@ from tests.process.test_lifecycle import small_contract
 from workflows.errors import Conflict
 from workflows.models import Contract, ContractVersion
 
-pytestmark = pytest.mark.db
 
 
 def large_contract():

@@ -3,7 +3,7 @@
 A contract's status follows its process: while a user task is open the status names
 that step (by the task's lane); when the process ends, or waits on a timer after the
 diagram set it (the term's timers after activation), the ``outcome`` variable
-(``active``, ``declined``, ``expired``, ``terminated``, ``ended``) becomes the status.
+(``active``, ``declined``, ``expired``, ``seal_refused``, ``terminated``, ``ended``) becomes the status.
 
 This is the contract domain: rows, versions, numbers, the figures the process routes on. Who may do what with a
 contract, and the orchestration of a use case, are the application services' (``drafting``, ``approval``,

@@ -7,8 +7,8 @@ countersignature. This service is what the diagram cannot see:
 - ``resolve_seal_approvers()`` (script function) finds the approvers now and records which version of the contract
   the rule was asked for (history ``seal_rights_checked``);
 - each approver's decision is recorded in their name (``seal_approved`` / ``seal_refused``, with the comment);
-- a task guard refuses the provider's countersignature (every door: the API, the task page, bulk, a script) with a
-  409 on ``seal_approval`` while the seal is required and not approved for the contract's current version.
+- a task guard refuses the provider's countersignature (every door: the API, the task page, the service itself)
+  with a 409 on ``seal_approval`` while the seal is required and not approved for the contract's current version.
 """
 import json
 
