@@ -12,6 +12,7 @@ ROLES = {"sales": _l("Sales"), "legal": _l("Legal"), "finance": _l("Finance"), "
 STATUSES = {"draft": _l("Draft (with sales)"), "legal_review": _l("Legal review"), "finance_review": _l("Finance review"),
             "awaiting_customer": _l("Awaiting customer signature"), "countersigning": _l("Awaiting countersignature"),
             "active": _l("Active"), "declined": _l("Declined by customer"), "expired": _l("Invitation expired"),
+            "seal_refused": _l("Seal refused (not in effect)"),
             "terminated": _l("Terminated early"), "ended": _l("Ended with its term"), "completed": _l("Completed")}
 DECISIONS = {"submit": _l("Submit for review"), "approve": _l("Approve"), "return": _l("Return to sales"),
              "sign": _l("Sign"), "decline": _l("Decline"), "agree": _l("Agree"), "refuse": _l("Refuse")}
@@ -49,7 +50,9 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "amendment_agreed": _l("Change agreed"), "amendment_refused": _l("Change refused"),
           "amendment_deemed_agreed": _l("Change deemed agreed (no answer in time)"),
           "amendment_lapsed": _l("Change lapsed (no answer in time)"),
-          "amendment_effective": _l("Supplementary agreement in effect")}
+          "amendment_effective": _l("Supplementary agreement in effect"),
+          "seal_rights_checked": _l("Seal rights checked"), "seal_approved": _l("Seal approved"),
+          "seal_refused": _l("Seal refused")}
 AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "refused": _l("Refused"), "lapsed": _l("Lapsed"),
                       "effective": _l("In effect")}
 AMENDMENT_ANSWERS = {"agreed": _l("agreed"), "refused": _l("refused"), "deemed_agreed": _l("deemed agreed")}

@@ -16,6 +16,7 @@ DEMO_USERS = [  # username, role, display name (a person's name: it is what sign
     ("legal", "legal", "李娜", "legal@provider.example"),
     ("finance", "finance", "赵静", "finance@provider.example"),
     ("signatory", "provider", "陈志强", "signatory@provider.example"),
+    ("branch_head", "provider", "王建国", "branch_head@provider.example"),  # approves the seal (seal_rights.dmn)
     ("admin", "admin", "刘洋", "admin@provider.example"),
     ("customer", "customer", "徐永立", "xu.yongli@school.example"),  # the school's integration account
 ]

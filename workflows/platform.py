@@ -6,7 +6,7 @@ Three layers, constructed in the order of their dependencies:
   (the inbox), ``history``, ``timers``, ``jobs`` (durable background work);
 - the domain: contracts and their versions, templates, letters, customers, documents, accounts, notifications...;
 - the use cases, which own their transactions and enforce who may act on which contract: ``drafting``,
-  ``approval``, ``invitations``, ``signing``, ``renewals``, ``termination``, ``amendments``, ``register`` (and
+  ``approval``, ``invitations``, ``signing``, ``seal``, ``renewals``, ``termination``, ``amendments``, ``register`` (and
   ``access``, the one policy they share).
 
 What runs inside a process step is declared at the end, in the order it runs: the step listeners, the functions the
@@ -46,6 +46,7 @@ from .services.people import PeopleService
 from .services.register import INDEX, RegisterService
 from .services.renewals import RenewalService
 from .services.runtime import TIMER, RuntimeService
+from .services.seal import SealService
 from .services.sessions import SessionService
 from .services.signing import FINALIZE, PREPARE, SigningService
 from .services.tasks import TaskService
@@ -105,6 +106,7 @@ class Platform:
         self.dashboards = DashboardService()
         self.activation = ActivationService(self.contracts, self.tasks, self.letters, self.documents, self.signing,
                                             self.webhooks, self.notifications, self.accounts, self.payments)
+        self.seal = SealService(self.tasks, self.org)
         self.working_days = WorkingDayService(self.db, self.access)
         self.amendments = AmendmentService(self.db, self.access, self.contracts, self.runtime, self.documents,
                                            self.tasks, self.history, self.notifications, self.webhooks, self.payments,
@@ -138,6 +140,7 @@ class Platform:
             self.signing.prepare_when_customer_task_opens,     # the document to sign is rendered and certified (job)
             self.signing.finalize_when_active,                 # the signed package is built (job)
             self.additions.cancel_left_behind,                 # an added reviewer's task goes with its step
+            self.seal.record_decisions,                        # 用印审批: each approver's decision, in their name
         ]
         self.runtime.functions = {
             "activation_check": self.activation.activation_check,
@@ -152,10 +155,12 @@ class Platform:
             "amendment_lapsed": self.amendments.amendment_lapsed,
             "amendment_takes_effect": self.amendments.amendment_takes_effect,
             "resolve_approvers": self.org.resolve_approvers,
+            "resolve_seal_approvers": self.seal.resolve_seal_approvers,
         }
         self.runtime.lift_data = self.activation.term_moments  # an instance moved into 合同履行期 (migration)
         self.tasks.guards = [
             self.activation.refuse_countersign_while_incomplete,
+            self.seal.refuse_countersign_before_approval,       # 用印审批: the seal waits for its approvers
             self.additions.refuse_while_waiting,                # 加签: the step waits for the reviewer added to it
         ]
         self.jobs.register(PREPARE, self.signing.prepare)

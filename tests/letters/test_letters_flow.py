@@ -194,6 +194,7 @@ def test_a_mandated_letter_without_a_template_stops_the_draft_at_submission(api,
         platform.repository.deploy(session, (BPMN_DIR / "contract_approval.bpmn").read_bytes(),
                                    {"finance_routing.dmn": (BPMN_DIR / "finance_routing.dmn").read_bytes(),
                                     "approval_matrix.dmn": (BPMN_DIR / "approval_matrix.dmn").read_bytes(),
+                                    "seal_rights.dmn": (BPMN_DIR / "seal_rights.dmn").read_bytes(),
                                     "mandated_letters.dmn": dmn}, "admin")
     contract_id = api.call("POST", "/contracts", "sales", technical_service()).json["id"]
     assert [(i["code"], i["status"]) for i in letters(api, contract_id)["items"]] == [("data_protection", "no_template")]

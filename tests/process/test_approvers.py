@@ -59,7 +59,8 @@ def deploy_matrix(platform, matrix):
     with platform.db.write() as session:
         definition, _ = platform.repository.deploy(session, PROCESS.encode(), {
             "approval_matrix.dmn": matrix.encode(), "finance_routing.dmn": ROUTING.encode(),
-            "mandated_letters.dmn": LETTERS.encode()}, "admin")
+            "mandated_letters.dmn": LETTERS.encode(), "seal_rights.dmn": (BPMN_DIR / "seal_rights.dmn").read_bytes()},
+            "admin")
         return definition.version
 
 

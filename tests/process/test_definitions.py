@@ -12,7 +12,9 @@ PROCESS = (BPMN_DIR / "contract_approval.bpmn").read_bytes()
 ROUTING = (BPMN_DIR / "finance_routing.dmn").read_bytes()
 LETTERS = (BPMN_DIR / "mandated_letters.dmn").read_bytes()
 MATRIX = (BPMN_DIR / "approval_matrix.dmn").read_bytes()
-DMN = {"finance_routing.dmn": ROUTING, "mandated_letters.dmn": LETTERS, "approval_matrix.dmn": MATRIX}
+SEAL = (BPMN_DIR / "seal_rights.dmn").read_bytes()
+DMN = {"finance_routing.dmn": ROUTING, "mandated_letters.dmn": LETTERS, "approval_matrix.dmn": MATRIX,
+       "seal_rights.dmn": SEAL}
 
 
 def deploy(platform, bpmn=PROCESS, dmn=None):
@@ -70,7 +72,7 @@ def test_xml_with_a_doctype_is_refused(platform):
 
 def test_a_missing_decision_table_is_refused(platform):
     with pytest.raises(InvalidDefinition) as refused:
-        deploy(platform, dmn={"mandated_letters.dmn": LETTERS, "approval_matrix.dmn": MATRIX})
+        deploy(platform, dmn={"mandated_letters.dmn": LETTERS, "approval_matrix.dmn": MATRIX, "seal_rights.dmn": SEAL})
     assert "finance_routing" in refused.value.message
 
 

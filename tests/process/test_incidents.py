@@ -19,7 +19,8 @@ from workflows.services import migration
 
 KEY = "contract_approval"
 PROCESS = (BPMN_DIR / "contract_approval.bpmn").read_bytes()
-DMN = {n: (BPMN_DIR / n).read_bytes() for n in ("finance_routing.dmn", "mandated_letters.dmn", "approval_matrix.dmn")}
+DMN = {n: (BPMN_DIR / n).read_bytes() for n in ("finance_routing.dmn", "mandated_letters.dmn", "approval_matrix.dmn",
+                                                "seal_rights.dmn")}
 BROKEN = PROCESS.replace(b'decision == "approve"</bpmn:conditionExpression>',
                          b'decision == approved_word</bpmn:conditionExpression>', 1)  # a NameError when legal decides
 BROKEN_AT_CUSTOMER = PROCESS.replace(b'decision == "sign"</bpmn:conditionExpression>',

@@ -69,7 +69,8 @@ def test_save_deploys_a_new_version_and_identical_xml_creates_none(admin, platfo
     with platform.db.read() as session:
         v2 = platform.repository.version(session, KEY, 2)
         assert v2.deployed_by == "admin" and "法务合规审核" in v2.bpmn_xml
-        assert json.loads(v2.dmn_xml).keys() == {"approval_matrix.dmn", "finance_routing.dmn", "mandated_letters.dmn"}
+        assert json.loads(v2.dmn_xml).keys() == {"approval_matrix.dmn", "finance_routing.dmn", "mandated_letters.dmn",
+                                                  "seal_rights.dmn"}
 
 
 def test_a_stale_editor_is_refused(admin):
@@ -334,7 +335,7 @@ def test_web_decision_marks_the_instance_erroring(as_user, api, platform):
     with platform.db.write() as session:
         platform.repository.deploy(session, hostile.encode(), {n: (BPMN_DIR / n).read_bytes() for n in
                                                               ("approval_matrix.dmn", "finance_routing.dmn",
-                                                                                  "mandated_letters.dmn")}, "admin")
+                                                               "mandated_letters.dmn", "seal_rights.dmn")}, "admin")
     contract = create(api, small_contract())
     submit(api, contract["id"])
     (task,) = api.tasks("legal", contract["id"])

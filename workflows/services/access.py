@@ -18,7 +18,8 @@ from ..models import Contract, Invitation
 from .tasks import is_for
 
 # a contract reaches its customer when it is sent for signature; before that it is the provider's internal draft
-CUSTOMER_VISIBLE = ("awaiting_customer", "countersigning", "active", "declined", "expired", "terminated", "ended")
+CUSTOMER_VISIBLE = ("awaiting_customer", "countersigning", "active", "declined", "expired", "seal_refused", "terminated",
+                    "ended")
 CUSTOMER_LANE = "customer"
 
 

@@ -3,7 +3,7 @@
 A contract's status follows its process: while a user task is open the status names
 that step (by the task's lane); when the process ends, or waits on a timer after the
 diagram set it (the term's timers after activation), the ``outcome`` variable
-(``active``, ``declined``, ``expired``, ``terminated``, ``ended``) becomes the status.
+(``active``, ``declined``, ``expired``, ``seal_refused``, ``terminated``, ``ended``) becomes the status.
 
 This is the contract domain: rows, versions, numbers, the figures the process routes on. Who may do what with a
 contract, and the orchestration of a use case, are the application services' (``drafting``, ``approval``,
@@ -36,7 +36,7 @@ STATUS_BY_ROLE = {
 STATUS_TITLES = {
     "draft": "草稿（客户经理）", "legal_review": "法务审核中", "finance_review": "财务审核中",
     "awaiting_customer": "待客户签署", "countersigning": "待乙方会签盖章", "active": "已生效",
-    "declined": "客户已拒签", "expired": "签署邀请已过期", "error": "流程出错",
+    "declined": "客户已拒签", "expired": "签署邀请已过期", "seal_refused": "不予用印（未生效）", "error": "流程出错",
     "terminated": "已提前终止", "ended": "已期满终止",
 }
 FINANCE_THRESHOLD = Decimal("500000")

@@ -8,12 +8,14 @@ version therefore changes what its tasks *are*. The rule (sound and simple, chec
   otherwise the state cannot even be restored;
 - every task the instance sits at (ready, waiting, started) has a spec in the new version
   identical to the old one in everything that drives execution: type, lane, properties and other
-  extensions, incoming and outgoing task specs, conditions, scripts, timers, decision tables.
-  Only the display name and documentation may differ;
-- every predicted task (future/likely/maybe: not started, no state of its own) keeps its type,
-  lane and the edge from its parent in the new version. What it does once reached (its
-  properties, conditions, scripts) is the new version's: Spiff evaluates those only then, and
-  re-syncs predicted children from the spec as each task completes;
+  extensions, outgoing task specs (and incoming ones for a gateway, which may join), conditions, scripts, timers,
+  decision tables. Only the display name and documentation may differ, and the incoming edges of a task already
+  reached (a step inserted before 乙方会签盖章 leaves an instance waiting there as it was);
+- every predicted task (future/likely/maybe: not started, no state of its own) keeps its type and
+  lane, and a future one the edge from its parent in the new version; a likely or maybe one (a branch of a gateway
+  not yet taken) may follow another step there. What it does once reached (its properties, conditions, scripts) is
+  the new version's: Spiff evaluates those only then, and re-syncs predicted children from the spec as each task
+  completes;
 - the instance has no subprocess state and the process-level data (data objects, io spec) is unchanged;
 - the state restores under the new spec and serializes again (checked, not assumed).
 
@@ -48,6 +50,7 @@ from .runtime import REOPEN_TASKS, contract_of, is_timer, next_timer_at
 _COSMETIC = {"bpmn_name", "documentation", "description"}
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+_GUESSED = TaskState.MAYBE | TaskState.LIKELY  # a gateway's possible branches, not yet chosen
 
 
 @dataclass
@@ -100,6 +103,8 @@ def _task_refusal(task, tasks, old_tasks, new_tasks):
     if task_state & _FINISHED:
         return None
     old, new = _behaviour(old_tasks.get(name, {})), _behaviour(new_tasks[name])
+    if task_state & _LIVE and "Gateway" not in str(old.get("typename")):
+        old.pop("inputs", None), new.pop("inputs", None)  # a task reached waits for nothing that comes before it
     if task_state & _LIVE:
         if old.get("typename") != new.get("typename"):  # e.g. a review became a multi-instance step (会签/或签)
             return f"task {name} ({label}) is a {old.get('typename')} in the old version, a {new.get('typename')} in the new"
@@ -111,6 +116,8 @@ def _task_refusal(task, tasks, old_tasks, new_tasks):
     for key in ("typename", "lane", "manual"):
         if old.get(key) != new.get(key):
             return f"task {name} ({label}) has another {key} in the new version"
+    if task_state & _GUESSED:
+        return None  # a branch the engine only guessed at: re-predicted from the new version when its parent completes
     parent = tasks.get(task.get("parent") or "")
     if parent is not None and parent["task_spec"] in new_tasks and name not in new_tasks[parent["task_spec"]]["outputs"]:
         return f"task {name} ({label}) no longer follows {parent['task_spec']} in the new version"

@@ -28,7 +28,7 @@ from ..visible_text import hidden_characters_error
 from .webhooks import contract_facts
 
 NON_RENEWAL_WEBHOOK = "contract.non_renewal_notified"
-DEAD_RENEWALS = ("declined", "expired")  # a renewal that never came into force makes way for another
+DEAD_RENEWALS = ("declined", "expired", "seal_refused")  # a renewal that never came into force makes way for another
 COMMENT_LENGTH = 500
 MAX_CATCH_UP = 1200  # renewal periods added at once for a term that ended long ago (100 years of monthly renewals)
 CONTRACT = Contract.__table__.c
