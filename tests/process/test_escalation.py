@@ -100,6 +100,9 @@ def test_the_inbox_filter_escalated_to_me_and_the_badge(api, platform, users, as
     page = boss.get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert "已升级" in page and "周总" in page
     assert "已超时，升级至 周总" in as_user("sales").get(f"/contracts/{contract['id']}").get_data(as_text=True)
+    back = api.call("POST", f"/tasks/{task['id']}/send-back", "zhou", {"to": "legal_review", "comment": "请法务复核"})
+    assert back.status_code == 200, back.json  # the supervisor may send it back too
+    assert back.json["contract"]["status"] == "legal_review"
 
 
 def test_a_review_decided_before_it_is_due_is_not_escalated(api, platform, users):
