@@ -29,7 +29,8 @@ def instance_id(platform):
 def task_row(task_id, instance_id, due):
     return {"id": task_id, "instance_id": instance_id, "contract_id": 7, "name": "review", "title": "审核 100%",
             "role": "legal", "state": "open", "assignee": None, "delegated_by": None, "created_at": due - timedelta(days=1),
-            "due_at": due, "completed_at": None, "completed_by": None, "decision": None, "candidate": None, "step_id": None}
+            "due_at": due, "completed_at": None, "completed_by": None, "decision": None, "candidate": None, "step_id": None,
+            "escalated_at": None, "escalated_to": None}
 
 
 def test_rows_written_by_the_driver_read_the_same_through_the_orm(platform, instance_id):

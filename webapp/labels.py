@@ -22,6 +22,8 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "task_delegated": _l("Task delegated"), "task_transferred": _l("Task handed over"),
           "reviewer_added": _l("Reviewer added"), "task_substituted": _l("Out of office: to the substitute"), "task_sent_back": _l("Sent back to an earlier step"),
           "contract_withdrawn": _l("Withdrawn from review by sales"), "timer_fired": _l("Timer fired"),
+          "task_escalated": _l("Overdue, escalated to the supervisor"),
+          "escalation_unresolved": _l("Overdue, but the organisation names no supervisor to escalate to"),
           "approvers_unresolved": _l("Approvers the approval matrix names who could not be found (left out)"),
           "customer_reminder": _l("Reminder sent to the customer"),
           "process_failed": _l("Process stopped on an error"), "process_resumed": _l("Process resumed"),

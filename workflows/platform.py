@@ -32,6 +32,7 @@ from .services.dashboards import DashboardService
 from .services.definitions import RepositoryService
 from .services.documents import DocumentService
 from .services.drafting import DraftingService
+from .services.escalation import EscalationService
 from .services.health import HealthService
 from .services.history import ANCHOR, HistoryService
 from .services.inbox import InboxService
@@ -98,6 +99,7 @@ class Platform:
         self.register = RegisterService(self.db, self.access, self.contracts, self.documents, self.people, self.jobs)
         self.drafting = DraftingService(self.db, self.access, self.contracts, self.letters, self.register)
         self.additions = AdditionService(self.tasks, self.runtime, self.history)
+        self.escalation = EscalationService(self.org, self.notifications)
         self.approval = ApprovalService(self.db, self.access, self.contracts, self.letters, self.documents, self.tasks,
                                         self.signing, self.additions, self.runtime, self.notifications)
         self.invitations = InvitationService(self.db, self.access, self.contracts, self.customers, self.letters)
@@ -156,6 +158,7 @@ class Platform:
             "amendment_takes_effect": self.amendments.amendment_takes_effect,
             "resolve_approvers": self.org.resolve_approvers,
             "resolve_seal_approvers": self.seal.resolve_seal_approvers,
+            "escalate_overdue": self.escalation.escalate_overdue,  # 审核超时: the overdue step goes to the supervisor
         }
         self.runtime.lift_data = self.activation.term_moments  # an instance moved into 合同履行期 (migration)
         self.tasks.guards = [

@@ -240,7 +240,7 @@ def test_contract_diagram_marks_done_current_and_path(api, as_user, platform):
     contract = create(api, small_contract())
     submit(api, contract["id"])
     trace = as_user("legal").get(f"/contracts/{contract['id']}/process.json").json
-    assert trace["current"] == ["legal_review"]
+    assert trace["current"] == ["legal_overdue", "legal_review"]  # the step and its overdue timer
     assert {"start", "prepare_draft"} <= set(trace["completed"])
     assert trace["flows"] and "<bpmn:definitions" in trace["bpmn_xml"]
     assert as_user("legal").get("/contracts/999999/process.json").status_code == 404
@@ -256,7 +256,7 @@ def test_a_diagram_is_parsed_once_not_on_each_view(api, as_user, monkeypatch):
     monkeypatch.setattr(monitoring, "parse_safe_xml", lambda data: parsed.append(data) or real(data))  # the real one runs
     submit(api, contract["id"])
     for _ in range(2):
-        assert legal.get(f"/contracts/{contract['id']}/process.json").json["current"] == ["legal_review"]
+        assert legal.get(f"/contracts/{contract['id']}/process.json").json["current"] == ["legal_overdue", "legal_review"]
     assert parsed == []
 
 

@@ -300,7 +300,10 @@ def build_document():
             "get": _op("Open tasks for the caller's roles (named for nobody) and those named for the caller, by due date", 200,
                        {"type": "object", "properties": {"items": {"type": "array", "items": REF("Task")}}}, 403, 422,
                        tag="tasks", params=[_query("role", {"type": "string"}), _query("contract_id", ID),
-                                            _query("assignee", {"type": "string"}), *PAGING],
+                                            _query("assignee", {"type": "string"}),
+                                            _query("escalated", {"enum": ["1"]}, "1: only the overdue tasks escalated "
+                                                   "to the caller (升级给我), whatever their role"),
+                                            *PAGING],
                        links={**_links("/items/0/id", *TASK_LINKS), **_links("/items/0/contract_id", *CONTRACT_LINKS)}),
         },
         "/tasks/{task_id}": {"get": _op("One task", 200, REF("Task"), 403, 404, tag="tasks", params=[TASK_ID],
@@ -515,7 +518,10 @@ SCHEMAS = {
         "candidate": {"type": ["string", "null"], "description": "the person the task is named for (the approval "
                       "matrix's user or the drafter's manager): only they act on it"},
         "step_id": {"type": ["string", "null"], "description": "the multi-instance step (会签/或签) the task is one "
-                    "approver of: its tasks share it"}}},
+                    "approver of: its tasks share it"},
+        "escalated_at": {"type": ["string", "null"], "description": "when the step's overdue timer escalated it"},
+        "escalated_to": {"type": ["string", "null"], "description": "the supervisor it was escalated to, who may "
+                         "decide it too"}}},
     "BulkResult": {"type": "object", "required": ["id", "ok"], "properties": {
         "id": {"type": ["string", "integer"]}, "ok": {"type": "boolean"}, "contract_id": {"type": "integer"},
         "error": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}},

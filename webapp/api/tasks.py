@@ -36,6 +36,9 @@ def list_tasks():
             ids = [contract_id] if contract_id in bound else ([] if contract_id is not None else bound)
             tasks = [t for cid in ids for t in platform().tasks.query(session, roles={"customer"}, contract_id=cid)]
             tasks = tasks[offset:offset + limit]
+        elif request.args.get("escalated") == "1":  # 升级给我: overdue tasks escalated to the caller, whatever their role
+            tasks = platform().tasks.query(session, contract_id=contract_id, escalated_to=g.actor.username,
+                                           assignee=request.args.get("assignee"), limit=limit, offset=offset)
         else:
             tasks = platform().tasks.query(session, roles=roles, contract_id=contract_id, for_user=g.actor.username,
                                            assignee=request.args.get("assignee"), limit=limit, offset=offset)

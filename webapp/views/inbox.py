@@ -63,7 +63,8 @@ def index():
         counts, named = platform().inbox.counts(session, g.user), platform().inbox.named_count(session, g.user)
         returns = platform().history.returns(session, {contract.id for task, contract in rows if task.role == "sales"})
         steps = platform().tasks.steps(session, [task.step_id for task, _contract in rows if task.step_id])
-        know_people(session, [task.assignee for task, _contract in rows] + [event.actor for event in returns.values()]
+        know_people(session, [code for task, _contract in rows for code in (task.assignee, task.escalated_to)]
+                    + [event.actor for event in returns.values()]
                     + [code for step in steps.values() for row in step for code in (row.candidate, row.completed_by)])
     return render_template("inbox.html", rows=rows, total=total, counts=counts, named=named, filters=filters, errors=errors,
                            returns=returns, steps=steps, page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),

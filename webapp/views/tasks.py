@@ -34,7 +34,7 @@ def page_context(session, task, errors=None, form=None):
     history = services.history.for_contract(session, contract.id)
     returned = services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None
     know_people(session, [*people_in(history), task.assignee, returned and returned.actor, addition and addition.added_by,
-                          waiting and waiting.assignee,
+                          waiting and waiting.assignee, task.escalated_to,
                           *(code for row in approvers for code in (row.candidate, row.completed_by))])
     return {
         "task": task, "contract": contract, "data": data, "figures": data["figures"],

@@ -58,6 +58,7 @@ class HumanTask(SQLModel, table=True):
         Index("ix_human_task_inbox", "state", "role", "due_at", "id", "candidate"),
         Index("ix_human_task_assignee", "state", "assignee"),
         Index("ix_human_task_candidate", "state", "candidate", "due_at", "id"),  # the inbox of one named approver
+        Index("ix_human_task_escalated", "state", "escalated_to", "due_at", "id"),  # 升级给我: overdue tasks offered to me
         Index("ix_human_task_state_created", "state", "created_at"),  # the dashboard's longest waiting
         Index("ix_human_task_name_completed", "name", "completed_at", "created_at",  # ... and its cycle times, per step
               postgresql_where=text("completed_at IS NOT NULL"), sqlite_where=text("completed_at IS NOT NULL")),
@@ -83,6 +84,9 @@ class HumanTask(SQLModel, table=True):
     completed_at: Optional[datetime] = None
     completed_by: Optional[str] = Field(default=None, max_length=100)
     decision: Optional[str] = Field(default=None, max_length=50)
+    # 超时升级: the step's timer found it overdue and offered it to the supervisor of its role, who may decide it too
+    escalated_at: Optional[datetime] = None
+    escalated_to: Optional[str] = Field(default=None, max_length=100)
 
 
 class HistoryEvent(SQLModel, table=True):

@@ -69,7 +69,8 @@ class AdditionService:
                "due_at": due_from(now, task_properties(spec).get("due_in") or DEFAULT_DUE_IN),
                "completed_at": None, "completed_by": None, "decision": None,
                "delegated_by": reviewer.username if absence else None,
-               "candidate": named, "step_id": None}  # named for the added reviewer: theirs alone
+               "candidate": named, "step_id": None,  # named for the added reviewer: theirs alone
+               "escalated_at": None, "escalated_to": None}
         INSERT_TASK.execute_many(session, [row])
         session.add(TaskAddition(id=row["id"], step_task_id=step.id, open_step=step.id, position=position,
                                  added_by=actor.username, reason=reason, created_at=now))

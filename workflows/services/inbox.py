@@ -15,7 +15,7 @@ from ..models import Contract, HumanTask
 from .tasks import MAX_ROWS
 from ..clock import utcnow
 
-ASSIGNMENTS = ("all", "unclaimed", "mine", "named")
+ASSIGNMENTS = ("all", "unclaimed", "mine", "named", "escalated")  # escalated: 升级给我, overdue tasks offered to me
 
 
 @dataclass
@@ -37,7 +37,9 @@ class InboxService:
         parts = [HumanTask.candidate == user.username]  # named for the user: a role filter keeps that role's
         if filters.role:
             parts[0] = and_(parts[0], HumanTask.role == filters.role)
-        if filters.assignment != "named":
+        if filters.assignment == "escalated":  # whatever their role: the supervisor need not hold it
+            parts = [HumanTask.escalated_to == user.username]
+        elif filters.assignment != "named":
             parts.insert(0, and_(HumanTask.role.in_(roles), HumanTask.candidate.is_(None)))
         task_conditions = [HumanTask.state == "open"]
         if filters.assignment == "unclaimed":

@@ -36,10 +36,12 @@ of the old version failed; see ``RuntimeService.mark_failed``) is moved by the s
 again on the new version: deploying a fixed diagram and migrating is how an admin repairs it.
 """
 import json
+from copy import deepcopy
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from sqlalchemy import text
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from ..errors import ValidationFailed
@@ -174,7 +176,8 @@ def _move(session, runtime, history, row, source, target, old_spec, new_spec, ta
         reasons.append("the subprocess specs changed")
     lifted = None
     if reasons:
-        lifted = _lift(session, runtime, row, state, target, new_spec, target_specs)
+        lifted = (_lift(session, runtime, row, state, target, new_spec, target_specs)
+                  or _wrap(row, state, old_spec, new_spec, target, target_specs))
         if lifted is None:
             return reasons
     else:
@@ -268,6 +271,96 @@ def _lift(session, runtime, row, state, target, new_spec, target_specs):
         return None
     return {"state_json": state_json, "next_timer_at": next_timer_at([t for t in now_waiting if is_timer(t)]),
             "entered": entered[0]}
+
+
+def _wrap(row, state, old_spec, new_spec, target, target_specs):
+    """The instance with boundary events the new version attaches to the tasks it sits at (a review's 审核超时)
+    armed from now: {state_json, next_timer_at, entered}, or None when anything else differs.
+
+    A task a boundary event is attached to runs under a split (``<task>.BoundaryEventSplit``) that SpiffWorkflow
+    inserts before it: a live task of the old version is put under a completed split with the events beside it,
+    waiting, as if it had just been reached. What the live tasks lead to is predicted again from the new version (an
+    instance in the draft reaches the wrapped review later), then the result must pass the rules against the new
+    version itself."""
+    if row.status != "running" or state.get("subprocesses"):
+        return None
+    old, new = old_spec["spec"], new_spec["spec"]
+    if any(old.get(part) != new.get(part) for part in ("data_objects", "io_specification", "correlation_keys")):
+        return None
+    old_tasks, new_tasks, tasks = old["task_specs"], new["task_specs"], state.get("tasks", {})
+    wrapped = []
+    for task in tasks.values():
+        name = task["task_spec"]
+        if not task["state"] & _LIVE or name not in old_tasks or name not in new_tasks:
+            continue
+        before, after = _behaviour(old_tasks[name]), _behaviour(new_tasks[name])
+        if before == after:
+            continue
+        split, join = f"{name}.BoundaryEventSplit", f"{name}.BoundaryEventJoin"
+        parent = tasks.get(task.get("parent") or "")
+        if (split in old_tasks or split not in new_tasks or after.get("inputs") != [split]
+                or [o for o in after.get("outputs", []) if o != join] != before.get("outputs")
+                or {k: v for k, v in before.items() if k not in ("inputs", "outputs")}
+                != {k: v for k, v in after.items() if k not in ("inputs", "outputs")}
+                or parent is None or split not in new_tasks.get(parent["task_spec"], {}).get("outputs", [])):
+            return None
+        wrapped.append(task["id"])
+    if not wrapped and not any(name.endswith(".BoundaryEventSplit") and name not in old_tasks for name in new_tasks):
+        return None  # nothing is wrapped, neither where the instance is nor ahead of it
+    try:
+        workflow = load_workflow(row.state_json, row.serializer_version, target, target_specs, script_engine({}))
+        entered = []
+        for task_id in wrapped:
+            entered += _put_under_split(workflow, workflow.get_task_from_id(UUID(task_id)))
+        _predict_again(workflow)
+        state_json = dump_workflow(workflow)
+        if instance_refusals(json.loads(state_json), new, new):
+            return None
+    except Exception:  # noqa: BLE001 - a wrap that does not restore cleanly is no wrap
+        return None
+    timers = [task for task in workflow.get_tasks(state=TaskState.WAITING) if is_timer(task)]
+    return {"state_json": state_json, "next_timer_at": next_timer_at(timers), "entered": sorted(entered)}
+
+
+def _put_under_split(workflow, task):
+    """Insert the task's boundary event split between it and its parent, with its events waiting; their names."""
+    parent, split_spec = task.parent, workflow.spec.task_specs[f"{task.task_spec.name}.BoundaryEventSplit"]
+    split = Task(workflow, split_spec, state=TaskState.COMPLETED)
+    split.parent, split.data, split.thread_id = parent, deepcopy(parent.data), task.thread_id
+    parent.children = [split if child is task else child for child in parent.children]
+    split.children = [task]
+    task.parent = split
+    ahead = TaskState.FUTURE | TaskState.PREDICTED_MASK
+    for spec in task.task_spec.outputs:  # the join that ends the events once the task is done
+        if all(child.task_spec is not spec for child in task.children):
+            task._add_child(spec, TaskState.FUTURE).task_spec._predict(task.children[-1], mask=ahead)
+    events = []
+    for event_spec in split_spec.outputs:
+        if event_spec is not task.task_spec:  # as SpiffWorkflow resets a branch: predict, then update (a timer starts)
+            event = split._add_child(event_spec, TaskState.FUTURE)
+            event.task_spec._predict(event, mask=ahead)
+            event.task_spec._update(event)
+            events.append(event_spec.bpmn_id or event_spec.name)
+    return events
+
+
+def _predict_again(workflow):
+    """Where a task still to come no longer follows its parent in the new version (nothing of it ran: future or
+    predicted), drop it with what follows it and predict the parent's successors from the new version."""
+    ahead = TaskState.FUTURE | TaskState.PREDICTED_MASK
+    for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+        if task.id not in workflow.tasks:
+            continue  # dropped with a stale branch above it
+        outputs = task.task_spec.outputs
+        stale = [child for child in task.children if child.has_state(ahead) and child.task_spec not in outputs]
+        if not stale:
+            continue
+        for child in stale:
+            workflow._remove_task(child.id)
+        task._sync_children(outputs, TaskState.FUTURE if task.has_state(TaskState.DEFINITE_MASK) else task.state)
+        for child in task.children:
+            if child.has_state(ahead):
+                child.task_spec._predict(child, mask=ahead)
 
 
 def _descendants(tasks, task_id):

@@ -67,6 +67,33 @@ class OrgService:
             department_id = department.parent_id
         return None
 
+    def role_supervisor(self, session, role, holder=None):
+        """Who an overdue task of ``role`` escalates to (超时升级): the manager above its holder when someone holds it
+        (``manager_of``); else the manager of the department where most active holders of the role work (the nearest
+        one above with an active manager); else the organisation's head, the manager an administrator named on a
+        top-level department. None when the organisation names nobody."""
+        if holder:
+            return self.manager_of(session, holder)
+        holders = [u for u in session.exec(select(User).where(User.active, User.department_id.is_not(None)))
+                   if role in u.role_set]
+        by_department = {}
+        for user in holders:
+            by_department[user.department_id] = by_department.get(user.department_id, 0) + 1
+        departments = {d.id: d for d in session.exec(select(Department))}
+        ranked = sorted(by_department, key=lambda d: (-by_department[d], departments[d].name))
+        for department_id in ranked[:1]:
+            for _ in range(MAX_DEPTH):
+                department = departments.get(department_id)
+                if department is None:
+                    break
+                if department.manager and self._active_staff(session, department.manager):
+                    return department.manager
+                department_id = department.parent_id
+        for department in sorted((d for d in departments.values() if d.parent_id is None), key=lambda d: d.name):
+            if department.manager and self._active_staff(session, department.manager):
+                return department.manager
+        return None
+
     @staticmethod
     def _active_staff(session, username):
         user = session.exec(select(User).where(User.username == username, User.active)).first()

@@ -191,11 +191,15 @@ class RuntimeService:
     def reset(self, session, step, task_id):
         """Take the instance back to a user task it completed (回退, 撤回), then run it until it waits: SpiffWorkflow
         drops every task that came after it and makes it ready again under its own id (its inbox row reopens); what
-        was open after it (the step that sent it back) is cancelled as any task that leaves."""
+        was open after it (the step that sent it back) is cancelled as any task that leaves. The timers of the
+        dropped tasks (a review's 审核超时) leave the engine's waiting events too: SpiffWorkflow keeps them there, and
+        they would be updated with no parent (the instance's timer job then finds no timer, or a later one)."""
         try:
-            step.workflow.reset_from_task_id(task_id)
+            dropped = step.workflow.reset_from_task_id(task_id)
         except SpiffWorkflowException as exc:
             raise self._failed(step, exc) from exc
+        for task in dropped:
+            step.workflow.event_manager.remove_task(task)
         step.reopened.add(str(task_id))
         self._advance(step)
         self._save(session, step)

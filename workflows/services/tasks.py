@@ -46,7 +46,8 @@ CANCEL_TASKS = Statement("UPDATE human_task SET state = 'cancelled', completed_a
                          lists=["ids"], now=TASK.c.completed_at)
 INSERT_TASK = insert_statement(TASK)
 REOPEN_TASK = Statement("UPDATE human_task SET state = 'open', assignee = candidate, delegated_by = NULL, completed_at = NULL, "
-                        "completed_by = NULL, decision = NULL, created_at = :created_at, due_at = :due_at WHERE id = :id",
+                        "completed_by = NULL, decision = NULL, escalated_at = NULL, escalated_to = NULL, "
+                        "created_at = :created_at, due_at = :due_at WHERE id = :id",
                         created_at=TASK.c.created_at, due_at=TASK.c.due_at)
 CANCEL_UNCLAIMED = Statement("UPDATE human_task SET state = 'cancelled', completed_at = :now "
                              "WHERE id IN (:ids) AND state = 'open' AND (assignee IS NULL OR assignee = candidate)",
@@ -84,7 +85,10 @@ def task_due_at(task, created):
 
 
 def is_for(task, user):
-    """Whether the task waits for ``user``: its named approver's alone, else any holder of its role."""
+    """Whether the task waits for ``user``: its named approver's alone, else any holder of its role; and the
+    supervisor it was escalated to once overdue (超时升级)."""
+    if task.escalated_to is not None and task.escalated_to == user.username:
+        return True
     return task.candidate == user.username if task.candidate else task.role in user.role_set
 
 
@@ -125,17 +129,18 @@ class TaskService:
 
     # --- queries -------------------------------------------------------------
     def query(self, session, roles=None, assignee=None, contract_id=None, state="open", limit=50, offset=0,
-              for_user=None, named=None):
+              for_user=None, named=None, escalated_to=None):
         """Tasks by due date. With one role and state the (state, role, due_at, id, candidate) index yields the page
         directly. ``for_user`` (a username): the roles' tasks named for nobody, and those named for that user;
-        ``named`` (a username): only those named for them."""
+        ``named`` (a username): only those named for them; ``escalated_to`` (a username): only the overdue tasks
+        escalated to them (升级给我), whatever their role."""
         if for_user is not None:  # two parts, each read in its index's order, merged
             reach = min(limit + offset, MAX_ROWS)
             parts = [self.query(session, roles, assignee, contract_id, state, reach, 0),
                      self.query(session, None, assignee, contract_id, state, reach, 0, named=for_user)]
             return list(heapq.merge(*parts, key=lambda task: (task.due_at, task.id)))[offset:offset + limit]
         filters = {"state": state, "roles": sorted(roles) if roles is not None else None, "assignee": assignee,
-                   "contract_id": contract_id, "named": named}
+                   "contract_id": contract_id, "named": named, "escalated_to": escalated_to}
         used = tuple(name for name, value in filters.items() if value is not None)
         return _task_query(used).rows(session, {**{n: filters[n] for n in used}, "limit": limit, "offset": offset})
 
@@ -327,7 +332,7 @@ class TaskService:
         """The task, if ``user`` may make ``decision`` on it now: open, in their role, not held by someone else, and
         every guard agrees. A signing act asks before its slow work; :meth:`complete` asks again inside the step."""
         task = self.open_for(session, task_id, user, statement)
-        if task.assignee and task.assignee != user.username:
+        if task.assignee and task.assignee != user.username and task.escalated_to != user.username:
             raise Forbidden(f"the task is claimed by {task.assignee}")
         for guard in self.guards:
             guard(session, task, decision)
@@ -375,7 +380,8 @@ class TaskService:
                    "role": role, "state": "open", "assignee": named, "created_at": created,
                    "due_at": task_due_at(task, created),
                    "completed_at": None, "completed_by": None, "decision": None,
-                   "delegated_by": candidate if absence else None, "candidate": named, "step_id": step_id}
+                   "delegated_by": candidate if absence else None, "candidate": named, "step_id": step_id,
+                   "escalated_at": None, "escalated_to": None}
             (reopened if task_id in step.reopened else new_rows).append(row)
             if absence is not None:
                 step.events.append(substitution(row, candidate, absence))
@@ -391,7 +397,7 @@ def _task_query(filters):
     """The inbox statement for one combination of filters (fixed SQL fragments, values bound)."""
     clauses = {"state": "state = :state", "roles": "role IN (:roles) AND candidate IS NULL",
                "assignee": "assignee = :assignee", "contract_id": "contract_id = :contract_id",
-               "named": "candidate = :named"}
+               "named": "candidate = :named", "escalated_to": "escalated_to = :escalated_to"}
     where = " AND ".join(clauses[name] for name in filters) or "1 = 1"
     sql = f"SELECT {', '.join(c.name for c in TASK.c)} FROM human_task WHERE {where} ORDER BY due_at, id LIMIT :limit OFFSET :offset"
     return Statement(sql, columns=TASK.c, lists=["roles"] if "roles" in filters else ())
@@ -413,4 +419,5 @@ def task_as_dict(task):
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,
         "completed_by": task.completed_by, "decision": task.decision, "delegated_by": task.delegated_by,
         "candidate": task.candidate, "step_id": task.step_id,
+        "escalated_at": task.escalated_at.isoformat() if task.escalated_at else None, "escalated_to": task.escalated_to,
     }
