@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import func, select
 
 from tests.conftest import load_fixture
-from tests.process.test_approvers import add_user, deploy_matrix, open_tasks, with_rule
+from tests.process.test_approvers import MATRIX, add_user, deploy_matrix, open_tasks, with_rule
 from tests.process.test_lifecycle import create, events, submit
 from tests.process.test_task_actions import complete, mails_to
 from workflows.clock import CHINA, utcnow
@@ -179,3 +179,21 @@ def test_the_page_sets_ends_and_hands_on_and_the_pages_show_both_names(api, plat
     (period,) = api.call("GET", "/users/zhangsan/absences", "zhangsan").json["items"]
     assert zhang.post(f"/out-of-office/{period['id']}/end", page="/out-of-office").status_code == 302
     assert "未设置外出" in zhang.get("/out-of-office").get_data(as_text=True)
+
+
+def test_a_step_sent_back_to_while_its_approver_is_away_reopens_for_the_substitute(api, platform, team):
+    """回退 opens the step again: its approver is named afresh by the rule, and reached through their substitute."""
+    deploy_matrix(platform, MATRIX.replace('<outputEntry id="rule_legal_out"><text>"lane"</text>',
+                                           '<outputEntry id="rule_legal_out"><text>"user:zhangsan"</text>'))
+    contract_id = create(api, load_fixture("contract-technical-service.json"))["id"]  # above finance's threshold
+    submit(api, contract_id)
+    first = named_task(platform, contract_id)
+    assert complete(api, "zhangsan", first.id, "approve").status_code == 200
+    (finance,) = api.tasks("finance", contract_id)
+    assert away(api, "zhangsan", "wangwu").status_code == 201
+    back = api.call("POST", f"/tasks/{finance['id']}/send-back", "finance", {"to": "legal_review", "comment": "再看"})
+    assert back.status_code == 200, back.json
+    task = named_task(platform, contract_id)
+    assert task.id != first.id and (task.candidate, task.assignee, task.delegated_by) == ("wangwu", "wangwu", "zhangsan")
+    assert [e["task_id"] for e in events(api, contract_id) if e["event"] == "task_substituted"] == [task.id]
+    assert complete(api, "wangwu", task.id, "approve").status_code == 200
