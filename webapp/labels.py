@@ -50,8 +50,8 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "amendment_deemed_agreed": _l("Change deemed agreed (no answer in time)"),
           "amendment_lapsed": _l("Change lapsed (no answer in time)"),
           "amendment_effective": _l("Supplementary agreement in effect")}
-AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "refused": _l("Refused"), "lapsed": _l("Lapsed"),
-                      "effective": _l("In effect")}
+AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "signing": _l("Awaiting signatures"), "refused": _l("Refused"),
+                      "lapsed": _l("Lapsed"), "effective": _l("In effect"), "void": _l("Void")}
 AMENDMENT_ANSWERS = {"agreed": _l("agreed"), "refused": _l("refused"), "deemed_agreed": _l("deemed agreed")}
 PAYMENT_STATUSES = {"paid": _l("Paid in full"), "cancelled": _l("Cancelled by the termination"), "overdue": _l("Overdue"),
                     "due_soon": _l("Due soon"), "scheduled": _l("Not yet due")}

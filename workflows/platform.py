@@ -109,7 +109,7 @@ class Platform:
                                            self.working_days, self.people)
         self.supplements = SupplementService(self.db, self.access, self.contracts, self.documents, self.amendments,
                                              self.signing, self.tasks, self.history, self.jobs)
-        self.signing.supplement_act = self.supplements.sign_task
+        self.signing.supplements = self.supplements
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
                                        self.notifications, self.webhooks, self.payments, self.amendments)
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,

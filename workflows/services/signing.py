@@ -48,6 +48,7 @@ CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意
                 "I have read the whole contract and every attachment above, and I agree to sign it electronically; "
                 "my electronic signature has the same legal effect as a handwritten signature or seal.")
 PREPARE, FINALIZE = "document.prepare", "package.finalize"
+SUPPLEMENT_SIGNATURE = "supplement:"  # a task property ``signature`` naming a 补充协议's signer: supplement:<party>
 MAX_PREPARE_ROUNDS = 5
 VERDICTS_KEPT = 256
 PRIVATE_EVIDENCE = ("email", "issuer", "subject", "ip", "user_agent")  # of one party, not shown to the other
@@ -112,7 +113,7 @@ class SigningService:
         self.log_codes = log_codes  # development without a mail server: the code is also logged
         self.intent = IntentService()
         self._verdicts, self._verdicts_lock = OrderedDict(), Lock()  # a signed PDF's SHA-256 -> its problem, or None
-        self.supplement_act = None  # (actor, task, given, origin): signs a 补充协议's task (SupplementService.sign_task)
+        self.supplements = None  # SupplementService, set by the platform: the acts of a 补充协议's tasks
 
     # --- the document to sign -----------------------------------------------------------------------------------------
     def request_prepare(self, session, contract_id):
@@ -283,10 +284,19 @@ class SigningService:
         """The code's evidence if it is ``actor``'s pending code for ``subject`` (spent by ``intent.consume``)."""
         return self.intent.check(self.db, subject.contract.id, subject.intent_key(self._signer_key(actor)), code)
 
-    def pending_code(self, session, actor, contract):
-        """Where the code the actor may type to sign ``contract`` was sent (masked) and until when; None before one
-        was sent, and once it is used, expired or blocked."""
-        row = self.intent.pending(session, contract.id, self._signer_key(actor))
+    def request_task_intent(self, actor, task_id):
+        """A one-time code for the signing act a task asks of the actor: the contract's, or a 补充协议's."""
+        with self.db.read() as session:
+            task = self.access.task(session, actor, task_id)
+            kind = self.tasks.form(session, task)["signature"] if task.state == "open" else ""
+        if kind.startswith(SUPPLEMENT_SIGNATURE):
+            return self.supplements.request_task_intent(actor, task)
+        return self.request_intent(actor, task.contract_id)
+
+    def pending_code(self, session, actor, contract, amendment=None):
+        """Where the code the actor may type to sign ``contract`` (or its 补充协议 ``amendment``) was sent (masked) and
+        until when; None before one was sent, and once it is used, expired or blocked."""
+        row = self.intent.pending(session, contract.id, Subject(contract, amendment).intent_key(self._signer_key(actor)))
         return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()} \
             if row is not None else None
 
@@ -423,8 +433,8 @@ class SigningService:
         with self.db.read() as session:
             task = self.access.task_to_act_on(session, actor, task_id)
             kind = self.tasks.form(session, task)["signature"]
-        if kind.startswith("supplement:"):
-            return self.supplement_act(actor, task, given, origin)
+        if kind.startswith(SUPPLEMENT_SIGNATURE):
+            return self.supplements.sign_task(actor, task, given, origin)
         if kind == "customer":
             self.sign_as_customer(actor, task.contract_id, given, origin)
         elif kind == "provider":
@@ -667,11 +677,12 @@ def _role_label(signature, letter):
     return "甲方"
 
 
-def customer_evidence(actor, given, typed_name, name, intent, when, shown_sha256, signed_sha256):
+def customer_evidence(actor, given, typed_name, name, intent, when, shown_sha256, signed_sha256,
+                      consent_text=CONSENT_TEXT):
     """What a customer's act records of each field it signed (the signer's certificate is added per field)."""
     return {"identity_id": actor.identity_id, "issuer": actor.issuer, "subject": actor.subject, "name": name,
             "email": actor.email, "method": given.method, "typed_name": typed_name if given.method == "typed" else "",
-            "image_png": given.image_png if given.method != "typed" else None, "consent_text": CONSENT_TEXT,
+            "image_png": given.image_png if given.method != "typed" else None, "consent_text": consent_text,
             "intent": intent, "signed_at": when, "document_sha256": shown_sha256, "pades_sha256": signed_sha256}
 
 

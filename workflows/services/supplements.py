@@ -7,10 +7,10 @@
 - ``request_intent`` / ``sign``: the signing act of the party the diagram asks now (甲方签署补充协议, then 乙方签署盖章),
   with the contract's own parts (``SigningService``: one-time code, PAdES signature in the field, evidence); the
   amendment's ``document_id`` moves from the PDF it signed into by a compare-and-set, so of two acts one wins (409).
-- ``document`` / ``state``: the current PDF and what it waits for.
+- ``download``: its current PDF (certified, then with every signature so far); the amendment's ``document`` (its
+  ``as_dict``) says whether it is being prepared, ready to sign or signed.
 """
 import json
-from dataclasses import dataclass
 
 from sqlmodel import select
 
@@ -23,26 +23,20 @@ from ..documents.formatting import chinese_date, money
 from ..errors import Conflict, Forbidden, NotFound
 from ..fingerprints import sha256_hex
 from ..models import Contract, ContractAmendment, ProcessInstance, SignedDocument
-from ..models.jobs import QUEUED, RUNNING
 from .amendments import FIELD_TITLES, clause_numbers, values_in_force
 from .documents import Download
-from .signing import Subject, check_signature_input, customer_evidence, place_as_dict, places_of
+from .signing import SUPPLEMENT_SIGNATURE, Subject, check_signature_input, customer_evidence, place_as_dict, places_of
 
 PREPARE = "supplement.prepare"
-SIGNATURE_KINDS = {"supplement:customer": "customer", "supplement:provider": "provider"}
+SIGNATURE_KINDS = {f"{SUPPLEMENT_SIGNATURE}{party}": party for party in ("customer", "provider")}
 PLACES = {"customer": (CUSTOMER_PLACE,), "provider": (PROVIDER_PLACE, SIGNATORY_PLACE)}
 PARTY_TITLES = {"customer": "甲方", "provider": "乙方"}
+CONSENT_TEXT = ("本人确认已完整阅读上述补充协议，同意以电子签名方式签署，电子签名与手写签名或盖章具有同等法律效力"
+                "（《中华人民共和国电子签名法》第十四条）。\n"
+                "I have read the whole supplementary agreement above, and I agree to sign it electronically; my "
+                "electronic signature has the same legal effect as a handwritten signature or seal.")
 MOVE_DOCUMENT = Statement("UPDATE contract_amendment SET document_id = :new, signed_at = :signed_at WHERE id = :id "
                           "AND coalesce(document_id, 0) = :expected", signed_at=ContractAmendment.__table__.c.signed_at)
-
-
-@dataclass(frozen=True)
-class SupplementState:
-    """Where a 补充协议's document stands: preparing | ready (to sign) | signed; and whose signature it awaits."""
-
-    status: str
-    document_sha256: str | None
-    signing_party: str | None
 
 
 class SupplementService:
@@ -113,22 +107,6 @@ class SupplementService:
         numbered = clause_numbers(self.documents.html(session, contract, with_values=False))
         return next((number for number, text in numbered.items() if "视为同意" in text), "关于合同变更的条款")
 
-    def state(self, session, actor, contract_id, number):
-        """The 补充协议's document as it stands (``SupplementState``) for whoever may read the contract."""
-        contract = self.access.contract(session, actor, contract_id)
-        row = self.amendments.row(session, contract.id, number)
-        return self._state(session, row)
-
-    def _state(self, session, row):
-        current = session.get(SignedDocument, row.document_id) if row.document_id else None
-        task = self.amendments.open_task(session, row) if row.status == "signing" else None
-        party = SIGNATURE_KINDS.get(self.tasks.form(session, task)["signature"]) if task is not None else None
-        if current is None:
-            job = self.jobs.latest(session, PREPARE, row.contract_id)
-            pending = row.status == "signing" and (job is None or job.status in (QUEUED, RUNNING))
-            return SupplementState("preparing" if pending else "none", None, party)
-        return SupplementState("ready" if party else "signed", current.sha256, party)
-
     def download(self, session, actor, contract_id, number):
         """The 补充协议's current PDF (to sign, or with every signature so far); NotFound before it is rendered."""
         contract = self.access.contract(session, actor, contract_id)
@@ -149,12 +127,46 @@ class SupplementService:
             return self.signing.send_intent(session, actor, Subject(contract, row), destination)
 
     def sign_task(self, actor, task, given, origin):
-        """``SigningService.sign_task`` for a 补充协议's task (the inbox's and the task API's sign decision)."""
+        """``SigningService.sign_task`` for a 补充协议's task (the task page's and the task API's sign decision)."""
         with self.db.read() as session:
-            key = session.get(ProcessInstance, task.instance_id).business_key
-        self.sign(actor, task.contract_id, int(key.rsplit(":", 1)[1]), given, origin)
+            number = self.amendment_of_task(session, task).number
+        self.sign(actor, task.contract_id, number, given, origin)
         with self.db.read() as session:
             return self.tasks.get(session, task.id)
+
+    def request_task_intent(self, actor, task):
+        """``SigningService.request_task_intent`` for a 补充协议's task."""
+        with self.db.read() as session:
+            number = self.amendment_of_task(session, task).number
+        return self.request_intent(actor, task.contract_id, number)
+
+    @staticmethod
+    def amendment_of_task(session, task):
+        """The amendment whose process a task belongs to, or None (a task of the contract's own process)."""
+        key = session.get(ProcessInstance, task.instance_id).business_key
+        contract_id, _sep, number = key.partition(":amendment:")
+        if not number:
+            return None
+        return session.exec(select(ContractAmendment).where(ContractAmendment.contract_id == int(contract_id),
+                                                            ContractAmendment.number == int(number))).first()
+
+    @staticmethod
+    def current_sha256(session, row):
+        """The SHA-256 of the 补充协议's current PDF (what its next signer signs into), or None before it is made."""
+        return session.exec(select(SignedDocument.sha256).where(SignedDocument.id == row.document_id)).first() \
+            if row.document_id else None
+
+    def awaiting_customer(self, session, contract_ids):
+        """{contract id: amendment number} of the 补充协议 waiting for the customer's signature (the portal's button)."""
+        rows = session.exec(select(ContractAmendment).where(ContractAmendment.contract_id.in_(list(contract_ids)),
+                                                            ContractAmendment.status == "signing")).all() \
+            if contract_ids else []
+        waiting = {}
+        for row in rows:
+            task = self.amendments.open_task(session, row)
+            if task is not None and SIGNATURE_KINDS.get(self.tasks.form(session, task)["signature"]) == "customer":
+                waiting[row.contract_id] = row.number
+        return waiting
 
     def sign(self, actor, contract_id, number, given, origin):
         """The signing act the 补充协议 waits for from ``actor``'s side: the customer's signature in its field, or the
@@ -190,7 +202,8 @@ class SupplementService:
             kind = f"signed:{'customer' if customer else 'provider'}"
             signed = self._advance(session, contract, row, kind, pdf, replaces=current.id, parent=current, at=when)
             if customer:
-                evidence = customer_evidence(actor, given, typed_name, name, intent, when, current.sha256, signed.sha256)
+                evidence = customer_evidence(actor, given, typed_name, name, intent, when, current.sha256, signed.sha256,
+                                             CONSENT_TEXT)
                 for field, _letter, signer in fields:
                     self.signing.record_signature(session, subject, task.id, "customer", field,
                                                   {**evidence, "signer": signer}, origin)
