@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from tests.lifecycle.helpers import (active_contract, amendment, amendment_path as base, detail, events, mails,
-                                     sign_amendment as sign, sign_supplement, today)
+                                     sign_amendment as sign, today)
 from tests.lifecycle.test_amendments import CHANGE, answer, propose, terms
 from workflows.models import Signature, SignedDocument
 
@@ -71,7 +71,7 @@ def test_agreed_the_supplement_is_signed_by_both_sides_and_only_then_takes_effec
     assert [e.event for e in events(platform, contract_id, "supplement_signed")] == ["supplement_signed"] * 2
 
 
-def test_deemed_agreement_is_signed_by_the_proposer_alone_citing_the_article(api, platform):
+def test_deemed_agreement_is_signed_by_the_proposer_alone_citing_the_article(api, platform, as_user):
     contract_id = active_contract(api, days_left=200)
     proposed = propose(api, contract_id).json
     assert platform.timers.run_due(at=datetime.fromisoformat(proposed["answer_due_at"])) == 1
@@ -81,8 +81,19 @@ def test_deemed_agreement_is_signed_by_the_proposer_alone_citing_the_article(api
     text = pdf_text(api.call("GET", f"{base(contract_id, 1)}/document", "sales").data)
     assert "视为同意" in text and "第五百四十三条" in text and "原合同第" in text
     assert api.call("POST", f"{base(contract_id, 1)}/intent", "customer").status_code == 403
-    assert sign_supplement(api, contract_id, parties=("signatory",))["status"] == "effective"
+    # the signatory signs from the inbox: the task 乙方签署盖章, its code and the sign decision
+    (task,) = [t for t in api.tasks("signatory", contract_id) if t["role"] == "provider"]
+    assert task["name"] == "乙方签署盖章" or task.get("title") == "乙方签署盖章", task
+    page = as_user("signatory").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert f"/contracts/{contract_id}/amendments/1/document.pdf" in page and state["document"]["sha256"] in page
+    assert api.call("POST", f"/tasks/{task['id']}/intent", "signatory").status_code == 201
+    body = {"decision": "sign", "document_sha256": state["document"]["sha256"], "intent_code": api.last_code(contract_id)}
+    response = api.call("POST", f"/tasks/{task['id']}/complete", "signatory", body)
+    assert response.status_code == 200, response.json
+    assert amendment(api, contract_id, 1)["status"] == "effective"
     assert terms(api, contract_id)["total"] == "120000.00"
+    (mail, _other) = mails(platform, contract_id, "amendment_effective")
+    assert "合同总金额：由 ¥100,000.00 改为 ¥120,000.00" in mail.body
 
 
 def test_the_contract_terminated_first_voids_the_supplement_and_one_awaiting_its_answer(api, platform):
