@@ -49,7 +49,11 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "amendment_agreed": _l("Change agreed"), "amendment_refused": _l("Change refused"),
           "amendment_deemed_agreed": _l("Change deemed agreed (no answer in time)"),
           "amendment_lapsed": _l("Change lapsed (no answer in time)"),
-          "amendment_effective": _l("Supplementary agreement in effect")}
+          "amendment_effective": _l("Supplementary agreement in effect"),
+          "amendment_to_sign": _l("Supplementary agreement to sign"),
+          "supplement_prepared": _l("Supplementary agreement prepared for signing"),
+          "supplement_signed": _l("Supplementary agreement signed"),
+          "amendment_void": _l("Supplementary agreement void (the contract ended first)")}
 AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "signing": _l("Awaiting signatures"), "refused": _l("Refused"),
                       "lapsed": _l("Lapsed"), "effective": _l("In effect"), "void": _l("Void")}
 AMENDMENT_ANSWERS = {"agreed": _l("agreed"), "refused": _l("refused"), "deemed_agreed": _l("deemed agreed")}
