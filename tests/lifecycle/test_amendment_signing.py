@@ -1,13 +1,14 @@
 """The 补充协议 of an agreed amendment is rendered (the job ``supplement.prepare``) and signed like the contract: the
 customer with a one-time code and a PAdES signature in its field, then the provider's signatory with the seal; only
-then do the effective terms change. Deemed agreement: the proposer alone signs. The contract ending first voids it."""
+then do the effective terms change. Deemed agreement: the proposer alone signs. The contract ending first (terminated,
+or its term over) voids it."""
 import subprocess
 from datetime import datetime, timedelta
 
 from sqlmodel import select
 
-from tests.lifecycle.helpers import (active_contract, amendment, amendment_path as base, detail, events, mails,
-                                     sign_amendment as sign, today)
+from tests.lifecycle.helpers import (active_contract, amendment, amendment_path as base, china_midnight, detail,
+                                     events, mails, sign_amendment as sign, today)
 from tests.lifecycle.test_amendments import CHANGE, answer, propose, terms
 from workflows.models import Signature, SignedDocument
 
@@ -119,3 +120,14 @@ def test_an_amendment_awaiting_its_answer_is_void_once_the_contract_is_terminate
     assert amendment(api, contract_id, 1)["status"] == "void"
     assert answer(api, contract_id, 1, "customer", "agree").status_code == 409
     assert api.call("GET", f"/tasks?contract_id={contract_id}&role=customer", "customer").json["items"] == []
+
+
+def test_the_term_ending_first_voids_a_supplement_awaiting_its_signatures(api, platform):
+    contract_id = active_contract(api, days_left=2)
+    body = {"changes": {"clauses": {"5.2": "本保密条款在服务期限内及服务终止后三年之内持续有效。"}}, "reason": "延长保密期"}
+    assert propose(api, contract_id, body=body).status_code == 201
+    assert answer(api, contract_id, 1, "customer", "agree").json["status"] == "signing"
+    assert platform.timers.run_due(at=china_midnight(today() + timedelta(days=3))) >= 1
+    assert detail(api, contract_id)["status"] == "ended"
+    assert amendment(api, contract_id, 1)["status"] == "void"
+    assert terms(api, contract_id)["clauses"] == {}
