@@ -54,9 +54,13 @@ EVENTS = {"contract_created": _l("Contract created"), "contract_revised": _l("Dr
           "amendment_lapsed": _l("Change lapsed (no answer in time)"),
           "amendment_effective": _l("Supplementary agreement in effect"),
           "seal_rights_checked": _l("Seal rights checked"), "seal_approved": _l("Seal approved"),
-          "seal_refused": _l("Seal refused")}
-AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "refused": _l("Refused"), "lapsed": _l("Lapsed"),
-                      "effective": _l("In effect")}
+          "seal_refused": _l("Seal refused"),
+          "amendment_to_sign": _l("Supplementary agreement to sign"),
+          "supplement_prepared": _l("Supplementary agreement prepared for signing"),
+          "supplement_signed": _l("Supplementary agreement signed"),
+          "amendment_void": _l("Supplementary agreement void (the contract ended first)")}
+AMENDMENT_STATUSES = {"proposed": _l("Awaiting answer"), "signing": _l("Awaiting signatures"), "refused": _l("Refused"),
+                      "lapsed": _l("Lapsed"), "effective": _l("In effect"), "void": _l("Void")}
 AMENDMENT_ANSWERS = {"agreed": _l("agreed"), "refused": _l("refused"), "deemed_agreed": _l("deemed agreed")}
 PAYMENT_STATUSES = {"paid": _l("Paid in full"), "cancelled": _l("Cancelled by the termination"), "overdue": _l("Overdue"),
                     "due_soon": _l("Due soon"), "scheduled": _l("Not yet due")}

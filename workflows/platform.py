@@ -50,6 +50,7 @@ from .services.runtime import TIMER, RuntimeService
 from .services.seal import SealService
 from .services.sessions import SessionService
 from .services.signing import FINALIZE, PREPARE, SigningService
+from .services.supplements import PREPARE as SUPPLEMENT, SupplementService
 from .services.tasks import TaskService
 from .services.templates import TemplateService
 from .services.termination import TerminationService
@@ -113,6 +114,9 @@ class Platform:
         self.amendments = AmendmentService(self.db, self.access, self.contracts, self.runtime, self.documents,
                                            self.tasks, self.history, self.notifications, self.webhooks, self.payments,
                                            self.working_days, self.people)
+        self.supplements = SupplementService(self.db, self.access, self.contracts, self.documents, self.amendments,
+                                             self.signing, self.tasks, self.history, self.jobs)
+        self.signing.supplements = self.supplements
         self.renewals = RenewalService(self.db, self.access, self.contracts, self.letters, self.history,
                                        self.notifications, self.webhooks, self.payments, self.amendments)
         self.termination = TerminationService(self.db, self.access, self.contracts, self.runtime, self.notifications,
@@ -143,6 +147,8 @@ class Platform:
             self.signing.finalize_when_active,                 # the signed package is built (job)
             self.additions.cancel_left_behind,                 # an added reviewer's task goes with its step
             self.seal.record_decisions,                        # 用印审批: each approver's decision, in their name
+            self.amendments.void_when_contract_ends,           # the contract ended first: its 补充协议 is void
+            self.supplements.prepare_when_agreed,              # an agreed change's 补充协议 is rendered (job)
         ]
         self.runtime.functions = {
             "activation_check": self.activation.activation_check,
@@ -156,6 +162,8 @@ class Platform:
             "amendment_deemed_agreed": self.amendments.amendment_deemed_agreed,
             "amendment_lapsed": self.amendments.amendment_lapsed,
             "amendment_takes_effect": self.amendments.amendment_takes_effect,
+            "amendment_to_sign": self.amendments.amendment_to_sign,
+            "amendment_void": self.amendments.amendment_void,
             "resolve_approvers": self.org.resolve_approvers,
             "resolve_seal_approvers": self.seal.resolve_seal_approvers,
             "escalate_overdue": self.escalation.escalate_overdue,  # 审核超时: the overdue step goes to the supervisor
@@ -168,6 +176,7 @@ class Platform:
         ]
         self.jobs.register(PREPARE, self.signing.prepare)
         self.jobs.register(FINALIZE, self.signing.finalize)
+        self.jobs.register(SUPPLEMENT, self.supplements.prepare)
         self.jobs.register(ANCHOR, self.history.anchor)
         self.jobs.register(TIMER, self.timers.fire, **timers.POLICY)
         self.jobs.register(MAIL, self.notifications.send, **notifications.MAIL_POLICY)

@@ -1,5 +1,5 @@
 """Helpers: an active contract whose term sits where a test needs it relative to today (China dates), the process's
-waiting timers, and what the outbox and the webhook outbox hold."""
+waiting timers, what the outbox and the webhook outbox hold, and signing an amendment's 补充协议."""
 from datetime import date, datetime, timedelta, timezone
 
 from sqlmodel import select
@@ -98,3 +98,40 @@ def webhook_events(platform, contract_id):
     with platform.db.read() as session:
         return [(e.kind, e.payload) for e in session.exec(select(WebhookEvent).where(
             WebhookEvent.contract_id == contract_id).order_by(WebhookEvent.id))]
+
+
+# --- an amendment's 补充协议 ------------------------------------------------------------------------------------------
+TYPED = {"consent": True, "method": "typed", "typed_name": "徐永立"}
+
+
+def amendment_path(contract_id, number):
+    return f"/contracts/{contract_id}/amendments/{number}"
+
+
+def amendment(api, contract_id, number, user="sales"):
+    response = api.call("GET", amendment_path(contract_id, number), user)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def amendment_code(api, contract_id, number, user):
+    response = api.call("POST", f"{amendment_path(contract_id, number)}/intent", user)
+    assert response.status_code == 201, response.json
+    return api.last_code(contract_id)
+
+
+def sign_amendment(api, contract_id, number, user, **body):
+    """``user``'s side signs the 补充协议 as it stands, with a fresh code (``body`` overrides any field)."""
+    digest = amendment(api, contract_id, number, user)["document"]["sha256"]
+    sent = {"document_sha256": digest, "intent_code": amendment_code(api, contract_id, number, user),
+            **(TYPED if user == "customer" else {}), **body}
+    return api.call("POST", f"{amendment_path(contract_id, number)}/sign", user, sent)
+
+
+def sign_supplement(api, contract_id, number=1, parties=("customer", "signatory")):
+    """The agreed change's 补充协议 rendered, then signed by each of ``parties``; the amendment afterwards."""
+    api.run_jobs()
+    for user in parties:
+        response = sign_amendment(api, contract_id, number, user)
+        assert response.status_code == 200, response.json
+    return amendment(api, contract_id, number)

@@ -1,8 +1,9 @@
 """The change forms in Chinese: sales propose a change on the contract page (only what they changed is proposed, a bad
-amount comes back named), the customer's page offers the answer, the administrators' working-day calendar."""
+amount comes back named), the 补充协议 awaiting its signatures, the customer's page offers the answer, the
+administrators' working-day calendar."""
 from datetime import timedelta
 
-from tests.lifecycle.helpers import active_contract, detail, today
+from tests.lifecycle.helpers import active_contract, detail, sign_supplement, today
 from tests.lifecycle.test_amendments import terms
 
 
@@ -32,11 +33,15 @@ def test_sales_propose_on_the_contract_page_and_see_it_answered(api, as_user):
         contract_id, current, **{"items-0-amount": "120000.00", "total": "120000.00", "plan-0-due_date": due,
                                  "plan-0-amount": "120000.00"}), page=f"/contracts/{contract_id}",
         follow_redirects=True).get_data(as_text=True)
-    assert "已提出补充协议1" in done and "待答复" in done and "合同总金额：由 100000.00 元 改为 120000.00 元" in done
+    assert "已提出补充协议1" in done and "待答复" in done and "合同总金额：由 ¥100,000.00 改为 ¥120,000.00" in done
     (amendment,) = api.call("GET", f"/contracts/{contract_id}/amendments", "sales").json["items"]
     assert set(amendment["changes"]) == {"items", "total", "payment_plan"}  # the term end was left as it was
     answered = api.call("POST", f"/contracts/{contract_id}/amendments/1/answer", "customer", {"decision": "agree"})
     assert answered.status_code == 200, answered.json
+    api.run_jobs()
+    page = sales.get(f"/contracts/{contract_id}").get_data(as_text=True)
+    assert "待签署" in page and "等待甲方签署" in page and f"/contracts/{contract_id}/amendments/1/document.pdf" in page
+    sign_supplement(api, contract_id)
     page = sales.get(f"/contracts/{contract_id}").get_data(as_text=True)
     assert "现行条款" in page and "已生效" in page and "¥120,000.00" in page and "（经补充协议变更）" in page
     assert detail(api, contract_id)["total"] == "120000.00"

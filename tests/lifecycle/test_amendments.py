@@ -1,6 +1,6 @@
 """Amendments: either side proposes a structured change of an active contract, the other side answers within the
-contract's working days (seed 003: 7) or is deemed to agree; the effective terms then show the new values with their
-history, the unpaid instalments follow, both sides are mailed and ``contract.amended`` is sent."""
+contract's working days (seed 003: 7) or is deemed to agree; once its 补充协议 is signed (test_amendment_signing.py) the
+effective terms show the new values with their history, the unpaid instalments follow, both sides are mailed and ``contract.amended`` is sent."""
 import json
 from datetime import date, datetime, timedelta
 
@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from tests.conftest import PG_URL, load_fixture
 from tests.lifecycle.helpers import (CUSTOMER_MAIL, SALES_MAIL, activate, active_contract, china_midnight, detail,
-                                     events, mails, today, waiting_timers, webhook_events)
+                                     events, mails, sign_supplement, today, waiting_timers, webhook_events)
 from tests.lifecycle.test_termination import at_once, behind_a_writer
 from tests.process.test_concurrency import post
 from tests.process.test_lifecycle import small_contract
@@ -86,8 +86,9 @@ def test_the_customer_agrees_to_the_providers_change_and_the_effective_terms_sho
     assert stale.status_code == 409  # the amendment is not as the answerer read it
     response = answer(api, contract_id, 1, "customer", "agree", version=amendment["version"])
     assert response.status_code == 200, response.json
-    assert (response.json["status"], response.json["answer"]) == ("effective", "agreed")
+    assert (response.json["status"], response.json["answer"]) == ("signing", "agreed")
     assert response.json["before"]["total"] == "100000.00"
+    assert sign_supplement(api, contract_id)["status"] == "effective"  # test_amendment_signing.py: the signing
 
     after = terms(api, contract_id, "customer")
     assert after["amended"] is True and after["total"] == "120000.00"
@@ -139,7 +140,8 @@ def test_no_answer_by_the_seventh_working_day_is_deemed_agreement_counting_a_hol
     assert platform.timers.run_due(at=due - timedelta(seconds=1)) == 0
     assert platform.timers.run_due(at=due) == 1
     amendment = api.call("GET", f"/contracts/{contract_id}/amendments/1", "sales").json
-    assert (amendment["status"], amendment["answer"]) == ("effective", "deemed_agreed")
+    assert (amendment["status"], amendment["answer"]) == ("signing", "deemed_agreed")
+    assert sign_supplement(api, contract_id, parties=("signatory",))["status"] == "effective"  # the proposer alone
     assert terms(api, contract_id)["total"] == "120000.00"
     assert events(platform, contract_id, "amendment_deemed_agreed")
     assert answer(api, contract_id, 1, "customer", "refuse", "太迟了").status_code == 409
@@ -193,7 +195,8 @@ def test_a_clause_is_replaced_by_its_number_and_the_term_end_moves_with_the_term
             "reason": "延长保密期和服务期"}
     response = propose(api, contract_id, "customer", body)
     assert response.status_code == 201, response.json
-    assert answer(api, contract_id, 1, "sales", "agree").json["status"] == "effective"
+    assert answer(api, contract_id, 1, "sales", "agree").json["status"] == "signing"
+    assert sign_supplement(api, contract_id)["status"] == "effective"
     after = terms(api, contract_id, "customer")
     assert after["clauses"]["5.2"] == {"text": "本保密条款在服务期限内及服务终止后三年之内持续有效。", "amendment": 1}
     assert after["term"]["end"] == new_end
@@ -249,7 +252,7 @@ def test_two_answers_at_once_one_wins_the_other_gets_409(api, platform, live_url
                                 [api.token("sales"), second], {"decision": "agree"})
     assert statuses == [200, 409], results
     assert len(events(platform, contract_id, "amendment_agreed")) == 1
-    assert len(events(platform, contract_id, "amendment_effective")) == 1
+    assert len(events(platform, contract_id, "amendment_to_sign")) == 1
 
 
 def _admin(platform):

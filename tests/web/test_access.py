@@ -24,6 +24,7 @@ PAGES = {
     "/contracts/{contract}/preview": STAFF,
     "/contracts/{contract}/diff?from=1&to=1": STAFF,
     "/contracts/{contract}/package.pdf": {**STAFF, **{u: 302 for u in STAFF if STAFF[u] == 200}},  # not built yet
+    "/contracts/{contract}/amendments/1/document.pdf": {**{u: 404 for u in STAFF}, "customer": 403, "anonymous": 302},
     "/tasks/{legal_task}": ONLY("legal", "admin"),
     "/admin/users": ONLY("admin"),
     "/admin/jobs": ONLY("admin"),
@@ -102,7 +103,7 @@ def test_every_page_route_is_in_the_table(app):
     tabled = {p.split("?")[0].replace("{contract}", "<int:contract_id>").replace("{legal_task}", "<task_id>")
               .replace("technical_service/new", "<kind>/new").replace("technical_service/1", "<kind>/<int:version>")
               .replace("information_security/new", "<code>/new").replace("information_security/1", "<code>/<int:version>")
-              for p in PAGES}
+              .replace("amendments/1/", "amendments/<int:number>/") for p in PAGES}
     get_pages = {rule.rule for rule in app.url_map.iter_rules()
                  if "GET" in rule.methods and not rule.rule.startswith(("/api/", "/static/"))
                  and rule.endpoint.split(".")[0] in {"auth", "inbox", "contracts", "tasks", "admin", "contract_templates", "letter_templates"}}

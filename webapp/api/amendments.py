@@ -4,7 +4,9 @@ from flask import g, jsonify, url_for
 
 from workflows.errors import ValidationFailed
 
+from ..downloads import pdf_response
 from . import bp, json_object, platform
+from .signing import origin, signature_input
 
 
 @bp.get("/contracts/<int:contract_id>/amendments")
@@ -55,3 +57,26 @@ def terms_as_dict(terms):
             "net_amount": data["figures"]["net_amount"], "tax_amount": data["figures"]["tax_amount"],
             "payment_plan": data["payment_plan"], "schedule": data["figures"]["schedule"], "term": data["term"],
             "clauses": terms["clauses"], "history": terms["history"]}
+
+
+@bp.post("/contracts/<int:contract_id>/amendments/<int:number>/intent")
+def amendment_intent(contract_id, number):
+    """A one-time code for the caller's signature on the 补充协议 (201), once it is ready and waits for their side."""
+    response = jsonify(platform().supplements.request_intent(g.actor, contract_id, number))
+    response.status_code = 201
+    return response
+
+
+@bp.post("/contracts/<int:contract_id>/amendments/<int:number>/sign")
+def sign_amendment(contract_id, number):
+    """The caller's side signs the 补充协议: ``document_sha256`` (as read), ``intent_code``, and for the customer
+    ``consent`` and ``method`` (typed_name or image), as the contract is signed; returns the amendment."""
+    return jsonify(platform().supplements.sign(g.actor, contract_id, number, signature_input(json_object()), origin()))
+
+
+@bp.get("/contracts/<int:contract_id>/amendments/<int:number>/document")
+def amendment_document(contract_id, number):
+    """The 补充协议's PDF: certified to sign, then with every signature so far (``X-Document-SHA256``)."""
+    with platform().db.read() as session:
+        download = platform().supplements.download(session, g.actor, contract_id, number)
+    return pdf_response(download, "inline")

@@ -276,14 +276,35 @@ def build_document():
                        params=[CONTRACT_ID, _path_param("number", ID)]),
         },
         "/contracts/{contract_id}/amendments/{number}/answer": {
-            "post": _op("The other side answers: `agree`, or `refuse` with a `comment`. An agreed change takes effect "
-                        "(`contract.amended`). 403 for the side that proposed it; 409 once answered, deemed agreed or "
+            "post": _op("The other side answers: `agree`, or `refuse` with a `comment`. An agreed change becomes a "
+                        "补充协议 to sign (`status` signing; it takes effect, `contract.amended`, once signed). 403 for the side that proposed it; 409 once answered, deemed agreed or "
                         "lapsed, or when `version` (the amendment's, as read) is no longer current", 200,
                         REF("Amendment"), 403, 404, 409, 422, tag="lifecycle",
                         params=[CONTRACT_ID, _path_param("number", ID)],
                         body={"type": "object", "required": ["decision"], "properties": {
                             "decision": {"enum": ["agree", "refuse"]}, "comment": {"type": "string", "maxLength": 500},
                             "version": {"type": "integer"}}}),
+        },
+        "/contracts/{contract_id}/amendments/{number}/intent": {
+            "post": _op("A one-time confirmation code (email) for the caller's signature on the 补充协议: its side's "
+                        "signature is awaited (`signing_party`) and its document is ready (`document.status`). 403 while "
+                        "it waits for the other side; 409 while it is being prepared or when it awaits no signature", 201,
+                        {"type": "object", "properties": {"channel": {"type": "string"}, "destination": {"type": "string"},
+                                                          "expires_at": {"type": "string"}}},
+                        403, 404, 409, 422, tag="signing", params=[CONTRACT_ID, _path_param("number", ID)]),
+        },
+        "/contracts/{contract_id}/amendments/{number}/sign": {
+            "post": _op("The caller's side signs the 补充协议 as the contract is signed: `document_sha256` (as read) and "
+                        "`intent_code`, and for the customer `consent` and `method`; the provider's signatory signs and "
+                        "the 合同专用章 is applied. The last signature makes it effective. 409 when the document changed "
+                        "since it was read; 422 on each missing or wrong field", 200, REF("Amendment"),
+                        403, 404, 409, 422, body=REF("Signature"), tag="signing",
+                        params=[CONTRACT_ID, _path_param("number", ID)]),
+        },
+        "/contracts/{contract_id}/amendments/{number}/document": {
+            "get": _op("The 补充协议 as PDF: certified to sign, then with every signature so far (`X-Document-SHA256`); "
+                       "404 before it is rendered", 200, {"type": "string", "format": "binary"}, 403, 404, tag="signing",
+                       params=[CONTRACT_ID, _path_param("number", ID)], media="application/pdf"),
         },
         "/contracts/{contract_id}/terms": {
             "get": _op("The terms in force: the signed contract with every amendment in force applied in order, and "
@@ -616,7 +637,8 @@ SCHEMAS = {
             "payment_plan": {"type": "object"}, "term_end": DAY,
             "clauses": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 2000}}}}}},
     "Amendment": {"type": "object", "properties": {
-        "number": {"type": "integer"}, "status": {"enum": ["proposed", "refused", "lapsed", "effective"]},
+        "number": {"type": "integer"},
+        "status": {"enum": ["proposed", "signing", "effective", "refused", "lapsed", "void"]},
         "status_title": {"type": "string"}, "party": {"enum": ["provider", "customer"]},
         "proposed_by": {"type": "string"}, "proposed_at": {"type": "string", "format": "date-time"},
         "reason": {"type": "string"}, "changes": {"type": "object"}, "before": {"type": ["object", "null"]},
@@ -624,7 +646,11 @@ SCHEMAS = {
         "answer": {"enum": ["agreed", "refused", "deemed_agreed", None]}, "answered_by": {"type": ["string", "null"]},
         "answered_at": {"type": ["string", "null"]}, "answer_comment": {"type": "string"},
         "effective_at": {"type": ["string", "null"]}, "version": {"type": "integer"},
-        "answering_party": {"enum": ["provider", "customer", None]}, "task_id": {"type": ["string", "null"]}}},
+        "answering_party": {"enum": ["provider", "customer", None]},
+        "signing_party": {"enum": ["provider", "customer", None]}, "signed_at": {"type": ["string", "null"]},
+        "document": {"type": ["object", "null"], "properties": {"status": {"enum": ["preparing", "ready", "signed"]},
+                                                                "sha256": {"type": ["string", "null"]}}},
+        "task_id": {"type": ["string", "null"]}}},
     "EffectiveTerms": {"type": "object", "properties": {
         "amended": {"type": "boolean"}, "items": {"type": "array"}, "total": MONEY, "net_amount": MONEY,
         "tax_amount": MONEY, "payment_plan": {"type": "object"}, "schedule": {"type": "array"},

@@ -67,9 +67,7 @@ def complete_task(task_id):
 @bp.post("/tasks/<task_id>/intent")
 def request_intent_code(task_id):
     """Send the caller a one-time code for the signing act a task asks of them."""
-    with platform().db.read() as session:
-        task = platform().access.task(session, g.actor, task_id)
-    return jsonify(platform().signing.request_intent(g.actor, task.contract_id)), 201
+    return jsonify(platform().signing.request_task_intent(g.actor, task_id)), 201
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -169,6 +169,18 @@ def document_pdf(contract_id):
     return pdf_response(download)
 
 
+@bp.get("/<int:contract_id>/amendments/<int:number>/document.pdf")
+@roles_required(*STAFF)
+def amendment_document(contract_id, number):
+    """A 补充协议 as it stands: to sign, or with every signature so far."""
+    try:
+        with platform().db.read() as session:
+            download = platform().supplements.download(session, g.user, contract_id, number)
+    except NotFound:
+        abort(404)
+    return pdf_response(download)
+
+
 @bp.get("/<int:contract_id>/package.pdf")
 @roles_required(*STAFF)
 def package_pdf(contract_id):

@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from workflows.actors import CustomerActor
 from workflows.clock import china_time, utcnow
 from workflows.errors import DomainError, ValidationFailed
+from workflows.services.amendments import describe_changes
 from workflows.services.signing import CONSENT_TEXT, Origin, SignatureInput, png_from_data_url
+from workflows.services.supplements import CONSENT_TEXT as SUPPLEMENT_CONSENT
 
 from ..amendment_form import amendment_from_form, amendment_section, form_version
 from ..downloads import pdf_response
@@ -40,6 +42,20 @@ def origin():
     return Origin(client_ip(), request.user_agent.string)
 
 
+def signature_input(form):
+    """The signing form's fields (``customer/_sign_form.html``): the drawn signature, the typed name or the seal."""
+    method = form.get("method")
+    if method == "drawn":
+        image = png_from_data_url(form.get("signature_image"))
+    elif method == "seal":
+        upload = request.files.get("seal")
+        image = upload.read(1024 * 1024 + 1) if upload else None
+    else:
+        image = None
+    return SignatureInput(document_sha256=form.get("document_sha256"), consent=bool(form.get("consent")), method=method,
+                          typed_name=form.get("typed_name", ""), image_png=image, intent_code=form.get("intent_code"))
+
+
 def _refused(exc):
     page = render_template("customer/refused.html", message=exc.message, status=status_of(exc))
     return with_retry_after(make_response(page, status_of(exc)), exc)
@@ -53,8 +69,10 @@ def portal():
     with platform().db.read() as db:
         contracts = platform().access.customer_contracts(db, actor())
         open_tasks = platform().contracts.with_open_task(db, [c.id for c in contracts], "customer")
+        supplements = platform().supplements.awaiting_customer(db, [c.id for c in contracts if c.id in open_tasks])
         packaged = {c.id for c in contracts if c.status == "active" and platform().documents.has_package(db, c.id)}
-    return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks, packaged=packaged)
+    return render_template("customer/portal.html", contracts=contracts, open_tasks=open_tasks, packaged=packaged,
+                           supplements=supplements)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -105,21 +123,10 @@ def sign(contract_id, errors=None, status=200, form=None):
 def sign_post(contract_id):
     """The signing act: the contract and every letter, with one code. A refused act keeps what the signer drew,
     typed and ticked."""
-    form = request.form
-    method = form.get("method")
-    if method == "drawn":
-        image = png_from_data_url(form.get("signature_image"))
-    elif method == "seal":
-        upload = request.files.get("seal")
-        image = upload.read(1024 * 1024 + 1) if upload else None
-    else:
-        image = None
-    given = SignatureInput(document_sha256=form.get("document_sha256"), consent=bool(form.get("consent")), method=method,
-                           typed_name=form.get("typed_name", ""), image_png=image, intent_code=form.get("intent_code"))
     try:
-        platform().signing.sign_as_customer(actor(), contract_id, given, origin())
+        platform().signing.sign_as_customer(actor(), contract_id, signature_input(request.form), origin())
     except ValidationFailed as exc:
-        return sign(contract_id, errors=exc.fields, status=422, form=form)
+        return sign(contract_id, errors=exc.fields, status=422, form=request.form)
     except DomainError as exc:
         return _refused(exc)
     flash(_("Thank you: the contract and its letters are signed. The provider will countersign it."), "success")
@@ -188,6 +195,68 @@ def answer_amendment(contract_id, number):
     flash(_("Supplementary agreement %(n)s is in effect.", n=number) if amendment["status"] == "effective"
           else _("Your answer is recorded."), "success")
     return redirect(url_for("customer.sign", contract_id=contract_id, _anchor="amendments"))
+
+
+@bp.get("/sign/<int:contract_id>/amendments/<int:number>")
+@customer_required
+def amendment(contract_id, number, errors=None, status=200, form=None):
+    """A 补充协议: what it changes, its PDF, and the signing form while it waits for the customer's signature."""
+    services = platform()
+    try:
+        with services.db.read() as db:
+            contract = services.access.contract(db, actor(), contract_id)
+            item = services.amendments.get(db, actor(), contract.id, number)
+            code = services.signing.pending_code(db, actor(), contract, services.amendments.row(db, contract.id, number)) \
+                if item["signing_party"] == "customer" else None
+    except DomainError as exc:
+        return _refused(exc)
+    lines = [line.removeprefix("· ") for line in describe_changes(item["changes"], item["before"]).splitlines()]
+    return render_template("customer/amendment.html", contract=contract, amendment=item, lines=lines,
+                           consent_text=SUPPLEMENT_CONSENT, code=code, errors=errors or {}, form=form or {}), status
+
+
+@bp.post("/sign/<int:contract_id>/amendments/<int:number>/intent")
+@customer_required
+def amendment_intent(contract_id, number):
+    """Send me a code: one one-time code (10 minutes) for signing this 补充协议."""
+    try:
+        sent = platform().supplements.request_intent(actor(), contract_id, number)
+    except ValidationFailed as exc:
+        return amendment(contract_id, number, errors=exc.fields, status=422, form=request.form)
+    except DomainError as exc:
+        return _refused(exc)
+    message = _("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
+                destination=sent["destination"])
+    if request.accept_mimetypes.best == "application/json":  # the page's script: it shows the code field in place
+        return jsonify({"message": message})
+    return redirect(url_for("customer.amendment", contract_id=contract_id, number=number, _anchor="code"))
+
+
+@bp.post("/sign/<int:contract_id>/amendments/<int:number>/sign")
+@customer_required
+def sign_amendment(contract_id, number):
+    """The customer signs the 补充协议 with one code; a refused act keeps what was drawn, typed and ticked."""
+    try:
+        platform().supplements.sign(actor(), contract_id, number, signature_input(request.form), origin())
+    except ValidationFailed as exc:
+        return amendment(contract_id, number, errors=exc.fields, status=422, form=request.form)
+    except DomainError as exc:
+        return _refused(exc)
+    flash(_("Thank you: supplementary agreement %(n)s is signed. The provider will countersign it.", n=number),
+          "success")
+    return redirect(url_for("customer.amendment", contract_id=contract_id, number=number))
+
+
+@bp.get("/sign/<int:contract_id>/amendments/<int:number>/document.pdf")
+@customer_required
+def amendment_document(contract_id, number):
+    """The 补充协议 as it stands: to sign, or with every signature so far."""
+    try:
+        with platform().db.read() as db:
+            download = platform().supplements.download(db, actor(), contract_id, number)
+    except DomainError as exc:
+        return _refused(exc)
+    return pdf_response(download)
 
 
 @bp.post("/sign/<int:contract_id>/intent")

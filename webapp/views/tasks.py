@@ -6,7 +6,7 @@ from sqlmodel import select
 from workflows.errors import Conflict, DomainError, ValidationFailed
 from workflows.models import User
 from workflows.services.additions import REVIEWER_ROLES
-from workflows.services.signing import Origin, SignatureInput
+from workflows.services.signing import SUPPLEMENT_SIGNATURE, Origin, SignatureInput
 
 from ..errors import status_of
 from ..labels import DECISIONS, field_errors, know_people, label, people_in, person
@@ -31,6 +31,8 @@ def page_context(session, task, errors=None, form=None):
     waiting = services.additions.waiting_on(session, task.id) if task_form else None
     step_actions = task_form is not None and addition is None and waiting is None and task.role != "customer"
     letters = services.letters.listing(session, contract)
+    supplement = services.supplements.amendment_of_task(session, task) \
+        if task_form and task_form["signature"].startswith(SUPPLEMENT_SIGNATURE) else None  # a 补充协议 to sign
     history = services.history.for_contract(session, contract.id)
     returned = services.history.returns(session, {contract.id}).get(contract.id) if task.role == "sales" else None
     know_people(session, [*people_in(history), task.assignee, returned and returned.actor, addition and addition.added_by,
@@ -44,9 +46,11 @@ def page_context(session, task, errors=None, form=None):
         "earlier_steps": services.approval.earlier_steps(session, task)
         if step_actions and "return" in task_form["decisions"] else [],
         "lint": services.contracts.lint(data, [letter["title"] for letter in letters]), "letters": letters,
-        "signing_document": services.documents.current_facts(session, contract),
+        "signing_document": services.documents.current_facts(session, contract) if supplement is None
+        else {"sha256": services.supplements.current_sha256(session, supplement)},
+        "supplement": supplement,
         "signatures": services.signing.signatures(session, contract.id),
-        "code": services.signing.pending_code(session, g.user, contract),  # the code field shows once one was sent
+        "code": services.signing.pending_code(session, g.user, contract, supplement),  # shown once one was sent
         "history": history,
         "task_titles": services.history.task_titles(session, contract.id), "seen": seen, "changes": changes,
         "returned": returned,
@@ -92,7 +96,7 @@ def intent(task_id):
     try:
         with platform().db.read() as session:
             task = platform().access.task(session, g.user, task_id)
-        sent = platform().signing.request_intent(g.user, task.contract_id)
+        sent = platform().signing.request_task_intent(g.user, task.id)
         flash(_("A confirmation code was sent to %(destination)s; it is valid for 10 minutes.",
                 destination=sent["destination"]), "success")
     except DomainError as exc:

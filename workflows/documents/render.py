@@ -8,7 +8,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from workflows.documents.attachments import attachment_sections, in_attachment_order
 from workflows.documents.formatting import FILTERS
 from workflows.documents.numbering import ArticleNumbering
-from workflows.documents.places import SignaturePlace, document_places, find_places
+from workflows.documents.places import CONTRACT_PLACES, SignaturePlace, document_places, find_places
 from workflows.documents.sandbox import BoundedSandbox
 from workflows.errors import ValidationFailed
 
@@ -111,3 +111,21 @@ def render_document_pdf(contract: dict) -> tuple[bytes, list[SignaturePlace]]:
     codes = [letter["code"] for letter in in_attachment_order(contract.get("letters") or []) if letter.get("source")]
     places = find_places(document, document_places(codes))
     return document.write_pdf(), places
+
+
+SUPPLEMENT_TEMPLATE = "supplement.html"
+
+
+def render_supplement_html(supplement: dict) -> str:
+    """A 补充协议 (``SupplementService.document``: the parties, the changed terms old → new, who signs) as HTML."""
+    return template_environment().get_template(SUPPLEMENT_TEMPLATE).render(
+        {**supplement, "version": "", "status": "final", "attachments": [], "data": {"title": supplement["title"]}})
+
+
+def render_supplement_pdf(supplement: dict) -> tuple[bytes, list[SignaturePlace]]:
+    """The 补充协议 to certify and sign, and its signature places: the contract's, of the parties that sign it."""
+    from workflows.documents.layout import html_document  # as ``laid_out``: WeasyPrint loads only when a PDF is made
+
+    document = html_document(render_supplement_html(supplement)).render()
+    places = {name: areas for name, areas in CONTRACT_PLACES.items() if name in supplement["places"]}
+    return document.write_pdf(), find_places(document, places)

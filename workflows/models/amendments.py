@@ -23,7 +23,7 @@ class ContractAmendment(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
     number: int  # 补充协议 1, 2, ... of the contract
-    status: str = Field(default="proposed", max_length=20)  # proposed | refused | effective
+    status: str = Field(default="proposed", max_length=20)  # proposed | signing | effective | refused | lapsed | void
     open_key: Optional[int] = Field(default=None, unique=True)
     party: str = Field(max_length=20)  # who proposed: customer | provider
     proposed_by: str = Field(max_length=100)
@@ -41,6 +41,8 @@ class ContractAmendment(SQLModel, table=True):
     answer_comment: str = Field(default="", max_length=500)
     effective_at: Optional[datetime] = None
     version: int = Field(default=1)
+    document_id: Optional[int] = None  # the current PDF of its 补充协议's signing chain (SignedDocument)
+    signed_at: Optional[datetime] = None  # the last signature it needed
 
 
 class WorkingDayOverride(SQLModel, table=True):

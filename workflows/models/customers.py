@@ -122,6 +122,7 @@ class Signature(SQLModel, table=True):
     pades_sha256: str = Field(default="", max_length=64)  # the PDF the act produced, carrying the PAdES signature
     intent_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # IntentService evidence
     certificate_serial: str = Field(default="", max_length=64)  # the per-event (or seal) certificate that signed
+    amendment_id: Optional[int] = Field(default=None, foreign_key="contract_amendment.id", index=True)  # its 补充协议
 
 
 # --- embedded identity provider (development and tests) -------------------------------------------------------

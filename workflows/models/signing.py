@@ -48,6 +48,7 @@ class SignedDocument(SQLModel, table=True):
     source_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # the HTML it renders
     places_json: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))  # where each field sits
     verified: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})  # these bytes verified when stored
+    amendment_id: Optional[int] = Field(default=None, foreign_key="contract_amendment.id", index=True)  # its 补充协议
 
 
 class DocumentPage(SQLModel, table=True):

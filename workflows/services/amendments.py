@@ -9,7 +9,10 @@
   (``amendment_working_days`` of its template; the official holiday calendar with the administrator's overrides).
 - ``answer`` (the other side): agree, or refuse with a reason. Nobody answering by the deadline: the diagram's timer
   deems it agreed where the contract says silence agrees (``silence_agrees``), else it lapses.
-- The functions the diagram calls record the answer and let an agreed change take effect: the contract's effective
+- Agreed (or deemed agreed), the change is a 补充协议 to sign (``amendment_to_sign``; rendered, certified and signed by
+  ``SupplementService``: the customer, then the provider's signatory with the seal; deemed agreement, the proposer
+  alone). The contract ending first (notice of termination, the term's end) voids it (``amendment_void``).
+- The functions the diagram calls record the answer and let a signed change take effect: the contract's effective
   terms (``effective_terms``: its signed version with every amendment in force applied in order, each change with its
   history) show it, the total and the unpaid instalments follow, both sides are mailed and ``contract.amended`` is
   sent.
@@ -27,13 +30,17 @@ from ..clock import china_time, utcnow
 from ..contracts.catalog import TEMPLATES
 from ..contracts.term import ISO_DAY, renewal_notice_at, term_ends_at
 from ..db import Statement
+from ..documents.formatting import money
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..models import Contract, ContractAmendment, HumanTask, ProcessInstance
+from ..models import Contract, ContractAmendment, HumanTask, ProcessInstance, SignedDocument
 from ..visible_text import hidden_characters_error
 from .webhooks import contract_facts
 
 PROCESS_KEY = "contract_amendment"
 TERM_SIGNAL = "contract_term_amended"
+ENDED_SIGNAL = "contract_ended"  # the contract's end voids an amendment not yet in effect (its diagram catches it)
+CONTRACT_ENDS = ("termination_given", "term_ended")  # the contract process's events that end what may be amended
+OPEN_STATUSES = ("proposed", "signing")
 AMENDABLE = ("items", "total", "payment_plan", "term_end", "clauses")
 FIELD_TITLES = {"items": "服务内容及费用", "total": "合同总金额", "payment_plan": "付款计划", "term_end": "服务期截止日",
                 "clauses": "条款"}
@@ -279,8 +286,38 @@ class AmendmentService:
                             "details": {**details, "webhook_event": event_id}})
         how = "视为同意（逾期未答复）" if row.answer == "deemed_agreed" else f"经{row.answered_by_name or '对方'}同意"
         self._tell(session, row, "amendment_effective", f"[签约] 补充协议{row.number}已生效：{contract.number}",
-                   f"合同《{contract.title}》（{contract.number}）的补充协议{row.number}{how}，已于 {_moment(now)} 生效：\n"
-                   f"{describe_changes(changes, before)}\n\n")
+                   f"合同《{contract.title}》（{contract.number}）的补充协议{row.number}{how}并经签署，已于 {_moment(now)} "
+                   f"生效：\n{describe_changes(changes, before)}\n\n")
+
+    def amendment_to_sign(self, step, amendment_id):
+        """生成补充协议: the agreed change waits for its signatures (its document is rendered by a job)."""
+        row = step.session.get(ContractAmendment, amendment_id)
+        self._save(step.session, row, status="signing")
+        step.events.append({"event": "amendment_to_sign", "actor": "system",
+                            "details": {"amendment": row.number, "amendment_id": row.id, "answer": row.answer}})
+
+    def amendment_void(self, step, amendment_id):
+        """补充协议作废: the contract was terminated or its term ended before the change took effect."""
+        row = step.session.get(ContractAmendment, amendment_id)
+        self._save(step.session, row, status="void", open_key=None)
+        step.events.append({"event": "amendment_void", "actor": "system", "details": {"amendment": row.number}})
+        self._tell(step.session, row, "amendment_void", f"[签约] 补充协议已作废：补充协议{row.number}",
+                   f"合同已终止或期满，尚未生效的补充协议{row.number}作废，原合同条款不变。\n\n")
+
+    def void_when_contract_ends(self, session, step):
+        """Step listener: the contract's process gave notice of termination or ended its term: the amendment not yet in
+        effect gets the signal ``contract_ended`` (its diagram voids it)."""
+        if not step.of_contract or not any(event.get("event") in CONTRACT_ENDS for event in step.events):
+            return
+        row = self._open(session, step.contract_id)
+        instance = session.exec(select(ProcessInstance).where(
+            ProcessInstance.business_key == f"{step.contract_id}:amendment:{row.number}",
+            ProcessInstance.status == "running")).first() if row is not None else None
+        if instance is None:
+            return
+        amendment = self.runtime.load(session, instance.id, step.actor)
+        if self.runtime.waits_for(amendment, ENDED_SIGNAL):
+            self.runtime.signal(session, amendment, ENDED_SIGNAL, {"contract_id": step.contract_id}, utcnow())
 
     def _move_term(self, session, contract, end, data, actor, now):
         """The term's new end: the contract's process starts its term's timers again from it (the signal
@@ -333,12 +370,12 @@ class AmendmentService:
 
     def as_dict(self, session, row):
         """The amendment as the API and the pages show it; ``before``: the values it changed as they were when it took
-        effect, or, while it waits for its answer, as they are in force now."""
-        task = self._answer_task(session, row.contract_id, row.number) if row.status == "proposed" else None
+        effect, or, while it waits for its answer or its signatures, as they are in force now."""
+        task = self.open_task(session, row) if row.status in OPEN_STATUSES else None
         changes = json.loads(row.changes_json)
         before = json.loads(row.before_json) if row.before_json else values_in_force(
             self.effective_terms(session, session.get(Contract, row.contract_id)), changes) \
-            if row.status == "proposed" else None
+            if row.status in OPEN_STATUSES else None
         return {"number": row.number, "status": row.status, "status_title": STATUS_TITLES.get(row.status, row.status),
                 "party": row.party, "proposed_by": row.proposed_by_name or row.proposed_by,
                 "proposed_at": row.proposed_at.isoformat(), "reason": row.reason,
@@ -347,8 +384,11 @@ class AmendmentService:
                 "answer": row.answer or None, "answered_by": row.answered_by_name or row.answered_by or None,
                 "answered_at": row.answered_at.isoformat() if row.answered_at else None,
                 "answer_comment": row.answer_comment, "effective_at": row.effective_at.isoformat() if row.effective_at
-                else None, "version": row.version, "answering_party": _other(row.party) if task else None,
-                "task_id": task.id if task else None}
+                else None, "version": row.version,
+                "answering_party": _other(row.party) if task and row.status == "proposed" else None,
+                "signing_party": SIGNING_PARTY.get(task.role) if task and row.status == "signing" else None,
+                "signed_at": row.signed_at.isoformat() if row.signed_at else None,
+                "document": _document_state(session, row), "task_id": task.id if task else None}
 
     def open_for(self, session, actor, contract_id):
         """The amendment waiting for an answer (as ``as_dict``), or None."""
@@ -382,6 +422,14 @@ class AmendmentService:
 
     def _open(self, session, contract_id):
         return session.exec(select(ContractAmendment).where(ContractAmendment.open_key == contract_id)).first()
+
+    def row(self, session, contract_id, number):
+        """The amendment ``number`` of a contract (NotFound): for the services that sign it."""
+        return self._get(session, contract_id, number)
+
+    def open_task(self, session, row):
+        """The amendment's open task (an answer, or a signature), or None."""
+        return self._answer_task(session, row.contract_id, row.number)
 
     def _get(self, session, contract_id, number):
         row = session.exec(select(ContractAmendment).where(ContractAmendment.contract_id == contract_id,
@@ -421,7 +469,9 @@ class AmendmentService:
                                            f"{subject}", f"合同《{contract.title}》（{contract.number}）：{text}")
 
 
-STATUS_TITLES = {"proposed": "待答复", "refused": "已拒绝", "lapsed": "已失效", "effective": "已生效"}
+STATUS_TITLES = {"proposed": "待答复", "signing": "待签署", "refused": "已拒绝", "lapsed": "已失效", "effective": "已生效",
+                 "void": "已作废"}
+SIGNING_PARTY = {"customer": "customer", "provider": "provider"}  # the signing task's lane → whose signature
 
 
 def clause_numbers(html):
@@ -452,13 +502,13 @@ def describe_changes(changes, before=None):
 
 def _shown(key, value):
     if key == "total":
-        return f"{value} 元"
+        return f"¥{money(value)}"
     if key == "items":
-        return "；".join(f"{item['name']} {item['amount']} 元" for item in value)
+        return "；".join(f"{item['name']} ¥{money(item['amount'])}" for item in value)
     if key == "payment_plan":
         if "installments" in value:
-            return "；".join(f"{i['due_date']} 付 {i['amount']} 元" for i in value["installments"])
-        return f"自 {value['first_due']} 起每 {value['every_months']} 个月付 {value['amount']} 元"
+            return "；".join(f"{i['due_date']} 付 ¥{money(i['amount'])}" for i in value["installments"])
+        return f"自 {value['first_due']} 起每 {value['every_months']} 个月付 ¥{money(value['amount'])}"
     return str(value)
 
 
@@ -473,6 +523,15 @@ def values_in_force(terms, changes):
         else:
             values[key] = data[key]
     return values
+
+
+def _document_state(session, row):
+    """The 补充协议's PDF as it stands: preparing (being rendered), its SHA-256 (to sign, or signed so far), or None
+    before it is agreed."""
+    if row.document_id is None:
+        return {"status": "preparing", "sha256": None} if row.status == "signing" else None
+    sha256 = session.exec(select(SignedDocument.sha256).where(SignedDocument.id == row.document_id)).one()
+    return {"status": "ready" if row.status == "signing" else "signed", "sha256": sha256}
 
 
 def _other(party):

@@ -12,10 +12,11 @@ version therefore changes what its tasks *are*. The rule (sound and simple, chec
   decision tables. Only the display name and documentation may differ, and the incoming edges of a task already
   reached (a step inserted before 乙方会签盖章 leaves an instance waiting there as it was);
 - every predicted task (future/likely/maybe: not started, no state of its own) keeps its type and
-  lane, and a future one the edge from its parent in the new version; a likely or maybe one (a branch of a gateway
-  not yet taken) may follow another step there. What it does once reached (its properties, conditions, scripts) is
-  the new version's: Spiff evaluates those only then, and re-syncs predicted children from the spec as each task
-  completes;
+  lane and, below a task that ran or waits, the edge from its parent in the new version; a likely or maybe one (a
+  branch of a gateway not yet taken) may follow another step there. What it does once reached (its properties,
+  conditions, scripts) is the new version's: Spiff evaluates those only then, and re-syncs a predicted task's
+  children from the spec when its parent completes (so below a predicted task, the new version's graph replaces the
+  old one's);
 - the instance has no subprocess state and the process-level data (data objects, io spec) is unchanged;
 - the state restores under the new spec and serializes again (checked, not assumed).
 
@@ -30,6 +31,12 @@ holds each of those events. What follows the anchor is dropped and predicted aga
 enters the subprocess (its start event has no script) and the instance must then wait at the very events it waited
 at. The data the new version's later steps read that the old one never set (the term's end) is added by
 ``RuntimeService.lift_data`` (the platform's: the contract's term moments).
+A task the instance waits at that the new version gives another boundary event (the contract's end, ``contract_ended``,
+on an amendment's answer: ``bpmn/contract_amendment.bpmn``) waits for that event too once moved: the event is added
+beside the boundary events it already waits for, as SpiffWorkflow would have predicted it on the new version.
+A task it waits at that the new version gives its first boundary events (a review's 审核超时) is **wrapped**: put
+under the split SpiffWorkflow inserts before such a task, with the events armed from the move, and what follows is
+predicted again from the new version (``_wrap``).
 The move rewrites ``process_instance.definition_id`` under the optimistic lock (``version``), in
 the caller's transaction, with one history event per moved instance. An erroring instance (a script
 of the old version failed; see ``RuntimeService.mark_failed``) is moved by the same rules and runs
@@ -53,6 +60,7 @@ _COSMETIC = {"bpmn_name", "documentation", "description"}
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 _GUESSED = TaskState.MAYBE | TaskState.LIKELY  # a gateway's possible branches, not yet chosen
+_CHOOSING = {"ExclusiveGateway", "InclusiveGateway"}  # gateways whose run syncs their children to the flows taken
 
 
 @dataclass
@@ -121,9 +129,19 @@ def _task_refusal(task, tasks, old_tasks, new_tasks):
     if task_state & _GUESSED:
         return None  # a branch the engine only guessed at: re-predicted from the new version when its parent completes
     parent = tasks.get(task.get("parent") or "")
-    if parent is not None and parent["task_spec"] in new_tasks and name not in new_tasks[parent["task_spec"]]["outputs"]:
+    if parent is not None and parent["task_spec"] in new_tasks and not _resyncs_children(parent, new_tasks) \
+            and name not in new_tasks[parent["task_spec"]]["outputs"]:
         return f"task {name} ({label}) no longer follows {parent['task_spec']} in the new version"
     return None
+
+
+def _resyncs_children(parent, new_tasks):
+    """Whether SpiffWorkflow replaces the predicted children of ``parent`` by the new version's outputs before any of
+    them runs: a predicted task when it is predicted again (its parent completes), a gateway not yet run when it
+    runs (it keeps only the outputs it takes)."""
+    if parent["state"] & TaskState.PREDICTED_MASK:
+        return True
+    return parent["state"] & TaskState.FUTURE and new_tasks[parent["task_spec"]]["typename"] in _CHOOSING
 
 
 def plan_or_migrate(session, repository, runtime, history, key, from_version, to_version, dry_run=True, actor="cli"):
@@ -184,7 +202,12 @@ def _move(session, runtime, history, row, source, target, old_spec, new_spec, ta
         try:  # the proof: it restores under the new spec and serializes again
             workflow = load_workflow(row.state_json, row.serializer_version, target, target_specs, script_engine({}))
             workflow.get_tasks()
-            dump_workflow(workflow)
+            if _add_boundary_events(workflow):
+                now_waiting = workflow.get_tasks(state=TaskState.WAITING)
+                lifted = {"state_json": dump_workflow(workflow), "entered": None,
+                          "next_timer_at": next_timer_at([t for t in now_waiting if is_timer(t)])}
+            else:
+                dump_workflow(workflow)
         except Exception as exc:  # noqa: BLE001 - any failure to restore means "do not move"
             return [f"does not restore under the new version: {exc}"]
     if dry_run:
@@ -214,7 +237,7 @@ def _move(session, runtime, history, row, source, target, old_spec, new_spec, ta
         runtime.schedule_timer(session, row.id, contract_id, runtime.next_timer(session, row.id))
     _retitle_open_tasks(connection, row.id, new_spec["spec"]["task_specs"])
     details = {"definition": source.key, "from": source.version, "to": target.version, "resumed": resumed}
-    if lifted is not None:
+    if lifted is not None and lifted["entered"] is not None:
         details["entered"] = lifted["entered"]
     history.record(session, "process_migrated", actor, contract_id=contract_id, instance_id=row.id, details=details)
     return True
@@ -361,6 +384,22 @@ def _predict_again(workflow):
         for child in task.children:
             if child.has_state(ahead):
                 child.task_spec._predict(child, mask=ahead)
+def _add_boundary_events(workflow):
+    """Each boundary event the new version attaches to a task the instance waits at, and the instance lacks, added
+    waiting beside the others (see the module's docstring); whether any was added."""
+    added = False
+    for split in workflow.get_tasks(state=TaskState.COMPLETED):
+        if split.task_spec.__class__.__name__ != "BoundaryEventSplit" or not any(
+                child.has_state(_LIVE) for child in split.children):
+            continue
+        present = {child.task_spec for child in split.children}
+        for spec in split.task_spec.outputs:
+            if spec not in present:
+                child = split._add_child(spec, TaskState.FUTURE)
+                child.task_spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+                child.task_spec._update(child)
+                added = True
+    return added
 
 
 def _descendants(tasks, task_id):

@@ -32,7 +32,7 @@ from ..documents import (CUSTOMER_PLACE, PROVIDER_PLACE, SIGNATORY_PLACE, chines
 from ..documents.pages import page_images
 from ..errors import Conflict, Forbidden, ValidationFailed
 from ..fingerprints import sha256_hex
-from ..models import Contract, ContractLetter, OutboxMail, Signature
+from ..models import Contract, ContractAmendment, ContractLetter, OutboxMail, Signature
 from ..models.jobs import DEAD, QUEUED, RUNNING
 from ..signing import seals
 from ..signing.certificate import METHOD_LABELS
@@ -48,15 +48,33 @@ CONSENT_TEXT = ("本人确认已完整阅读上述合同及全部附件，同意
                 "I have read the whole contract and every attachment above, and I agree to sign it electronically; "
                 "my electronic signature has the same legal effect as a handwritten signature or seal.")
 PREPARE, FINALIZE = "document.prepare", "package.finalize"
+SUPPLEMENT_SIGNATURE = "supplement:"  # a task property ``signature`` naming a 补充协议's signer: supplement:<party>
 MAX_PREPARE_ROUNDS = 5
 VERDICTS_KEPT = 256
 PRIVATE_EVIDENCE = ("email", "issuer", "subject", "ip", "user_agent")  # of one party, not shown to the other
-SIGNATURES_OF_CONTRACT = Statement(
-    f"SELECT {', '.join(c.name for c in Signature.__table__.c)} FROM signature WHERE contract_id = :id ORDER BY id",
-    columns=Signature.__table__.c)
+SIGNATURES_OF_CONTRACT = Statement(  # the contract's own: its 补充协议's are apart (``amendment_id``)
+    f"SELECT {', '.join(c.name for c in Signature.__table__.c)} FROM signature WHERE contract_id = :id "
+    "AND amendment_id IS NULL ORDER BY id", columns=Signature.__table__.c)
 # Our own accounts, named as the certificate's reader knows them (their holder is named beside; the username is not
 # evidence anyone outside can check). A person signed in at an identity provider is shown by issuer and subject.
 CERTIFIED_ACCOUNTS = {STAFF_ISSUER: "乙方员工账号", API_ISSUER: "系统对接账号"}
+
+@dataclass(frozen=True)
+class Subject:
+    """What one signing act signs: the contract's document, or one of its 补充协议 (``amendment``, its row). The same
+    code, fields and evidence sign both; a code is for one subject alone."""
+
+    contract: object
+    amendment: object = None
+
+    def intent_key(self, signer_key):
+        return signer_key if self.amendment is None else f"{signer_key}#amendment:{self.amendment.number}"
+
+    @property
+    def label(self):
+        which = f" 补充协议{self.amendment.number}" if self.amendment is not None else ""
+        return f"（合同 {self.contract.number}{which}）"
+
 
 @dataclass(frozen=True)
 class SignatureInput:
@@ -95,6 +113,7 @@ class SigningService:
         self.log_codes = log_codes  # development without a mail server: the code is also logged
         self.intent = IntentService()
         self._verdicts, self._verdicts_lock = OrderedDict(), Lock()  # a signed PDF's SHA-256 -> its problem, or None
+        self.supplements = None  # SupplementService, set by the platform: the acts of a 补充协议's tasks
 
     # --- the document to sign -----------------------------------------------------------------------------------------
     def request_prepare(self, session, contract_id):
@@ -242,24 +261,42 @@ class SigningService:
                 contract = self.access.contract(session, actor, contract_id)
                 self._task_to_sign(session, actor, contract, "provider")
                 destination = actor.email
-            label = f"（合同 {contract.number}）"
+            return self.send_intent(session, actor, Subject(contract), destination)
 
-            def send(to, subject, body):
-                self.notifications.enqueue(session, INTENT_KIND, to, subject, body, contract.id)
-                if self.log_codes:
-                    log.info("development: signing confirmation code for contract %s (%s): %s", contract.id,
-                             self._signer_key(actor), CODE.search(body).group(1))
+    def send_intent(self, session, actor, subject: Subject, destination):
+        """Issue the one-time code of ``actor``'s signing act on ``subject`` (the caller checked they may sign it)."""
+        contract = subject.contract
 
-            try:
-                row = self.intent.issue(session, contract.id, self._signer_key(actor), "email", send, destination, label)
-            except ValidationFailed as exc:
-                raise ValidationFailed(exc.message, {"intent_code": next(iter(exc.fields.values()), "")}) from None
-            return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()}
+        def send(to, title, body):
+            self.notifications.enqueue(session, INTENT_KIND, to, title, body, contract.id)
+            if self.log_codes:
+                log.info("development: signing confirmation code for contract %s (%s): %s", contract.id,
+                         self._signer_key(actor), CODE.search(body).group(1))
 
-    def pending_code(self, session, actor, contract):
-        """Where the code the actor may type to sign ``contract`` was sent (masked) and until when; None before one
-        was sent, and once it is used, expired or blocked."""
-        row = self.intent.pending(session, contract.id, self._signer_key(actor))
+        try:
+            row = self.intent.issue(session, contract.id, subject.intent_key(self._signer_key(actor)), "email", send,
+                                    destination, subject.label)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, {"intent_code": next(iter(exc.fields.values()), "")}) from None
+        return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()}
+
+    def check_intent(self, actor, subject: Subject, code):
+        """The code's evidence if it is ``actor``'s pending code for ``subject`` (spent by ``intent.consume``)."""
+        return self.intent.check(self.db, subject.contract.id, subject.intent_key(self._signer_key(actor)), code)
+
+    def request_task_intent(self, actor, task_id):
+        """A one-time code for the signing act a task asks of the actor: the contract's, or a 补充协议's."""
+        with self.db.read() as session:
+            task = self.access.task(session, actor, task_id)
+            kind = self.tasks.form(session, task)["signature"] if task.state == "open" else ""
+        if kind.startswith(SUPPLEMENT_SIGNATURE):
+            return self.supplements.request_task_intent(actor, task)
+        return self.request_intent(actor, task.contract_id)
+
+    def pending_code(self, session, actor, contract, amendment=None):
+        """Where the code the actor may type to sign ``contract`` (or its 补充协议 ``amendment``) was sent (masked) and
+        until when; None before one was sent, and once it is used, expired or blocked."""
+        row = self.intent.pending(session, contract.id, Subject(contract, amendment).intent_key(self._signer_key(actor)))
         return {"channel": row.channel, "destination": row.destination, "expires_at": row.expires_at.isoformat()} \
             if row is not None else None
 
@@ -284,34 +321,22 @@ class SigningService:
             typed_name = check_signature_input(given.consent, given.method, given.typed_name, given.image_png)
             letters = self.letters.attached(session, contract.id)
             places = places_of(current)
-        intent = self.intent.check(self.db, contract.id, actor.signer_key, given.intent_code)
+        intent = self.check_intent(actor, Subject(contract), given.intent_code)
         when = utcnow()
         name = actor.name or typed_name or actor.email
-        mark, seal = _marks(given.method, given.image_png, typed_name or name)
-        toolkit = self.toolkit()
-        pdf, fields = current.pdf, []
-        for field, letter, reason in [*((letter_place(l.code), l, f"甲方签署《{l.title}》") for l in letters),
-                                      (CUSTOMER_PLACE, None, "甲方签署合同")]:
-            # a key and certificate of its own for each field: each key signs once
-            signer = toolkit.person(name, actor.signer_key, contract.customer_name, contract.customer_credit_code,
-                                    actor.email)
-            pdf = toolkit.sign(pdf, field, signer, stamp(places[field], when, seal, mark), name, reason)
-            fields.append((field, letter, signer))
-        pdf = self.verified(pdf)
+        pdf, fields = self.sign_as_customer_into(
+            current.pdf, places, contract, actor, given, typed_name, when,
+            [*((letter_place(l.code), l, f"甲方签署《{l.title}》") for l in letters), (CUSTOMER_PLACE, None, "甲方签署合同")])
         with self.db.write() as session:
             self.intent.consume(session, intent)
             contract = session.get(Contract, contract.id)
             row = self.documents.advance(session, contract, "signed:customer", pdf, replaces=current.id,
                                          parent_id=current.id, verified=True)
-            evidence = {"identity_id": actor.identity_id, "issuer": actor.issuer, "subject": actor.subject,
-                        "name": name, "email": actor.email, "method": given.method,
-                        "typed_name": typed_name if given.method == "typed" else "",
-                        "image_png": given.image_png if given.method != "typed" else None,
-                        "consent_text": CONSENT_TEXT, "intent": intent, "signed_at": when,
-                        "document_sha256": current.sha256, "pades_sha256": row.sha256}
+            evidence = customer_evidence(actor, given, typed_name, name, intent, when, current.sha256, row.sha256)
             for field, letter, signer in fields:
-                signature = self._record(session, contract, task.id, "letter" if letter else "customer", field,
-                                         {**evidence, "signer": signer}, origin, letter.code if letter else None)
+                signature = self.record_signature(session, Subject(contract), task.id, "letter" if letter else "customer",
+                                                  field, {**evidence, "signer": signer}, origin,
+                                                  letter.code if letter else None)
                 if letter is not None:
                     letter = session.get(ContractLetter, letter.id)
                     letter.signature_id, letter.status, letter.signed_at = signature.id, "signed", when
@@ -343,43 +368,73 @@ class SigningService:
                                {"document_sha256": "not the current document"})
             provider = self.contracts.version_data(session, contract.id, contract.current_version)["provider"]
             places = places_of(current)
-        intent = self.intent.check(self.db, contract.id, self._signer_key(actor), intent_code)
+        intent = self.check_intent(actor, Subject(contract), intent_code)
         when = utcnow()
-        name = actor.display_name or actor.username
-        toolkit = self.toolkit()
-        person = toolkit.person(name, f"staff:{actor.username}", provider["name"], provider.get("credit_code", ""),
-                                actor.email)
-        pdf = toolkit.sign(current.pdf, SIGNATORY_PLACE, person,
-                           stamp(places[SIGNATORY_PLACE], when, mark=seals.signature_image_from_text(name)),
-                           name, "乙方授权代表签署")
-        seal_signer = toolkit.seal(provider["name"], provider.get("credit_code", ""))
-        pdf = toolkit.sign(pdf, PROVIDER_PLACE, seal_signer,
-                           stamp(places[PROVIDER_PLACE], when, seal=seals.round_seal_png(provider["name"])),
-                           provider["name"], "乙方加盖合同专用章")
-        pdf = self.verified(pdf)
+        pdf, person, seal_signer = self.sign_as_provider_into(current.pdf, places, provider, actor, when, "合同")
         with self.db.write() as session:
             self.intent.consume(session, intent)
             contract = session.get(Contract, contract.id)
             row = self.documents.advance(session, contract, "signed:provider", pdf, replaces=current.id,
                                          parent_id=current.id, verified=True)
-            evidence = {"identity_id": None, "issuer": STAFF_ISSUER, "subject": actor.username, "name": name,
-                        "email": actor.email, "method": "account_name", "typed_name": "", "image_png": None,
-                        "consent_text": "", "intent": intent, "signer": person, "signed_at": when,
-                        "document_sha256": current.sha256, "pades_sha256": row.sha256}
-            self._record(session, contract, task.id, "provider", SIGNATORY_PLACE, evidence, origin)
-            self._record(session, contract, task.id, "provider", PROVIDER_PLACE,
-                         {**evidence, "issuer": SEAL_ISSUER, "subject": provider.get("credit_code", ""),
-                          "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer}, origin)
+            self.record_provider(session, Subject(contract), task.id, actor, provider, person, seal_signer, intent, when,
+                                 current.sha256, row.sha256, origin)
             done = self.tasks.complete(session, task.id, actor, "sign",
                                        data=self.contracts.process_variables(session, contract))
             self.history.request_anchor(session, contract.id)
         return done
 
+    # --- the acts' parts, for any subject ----------------------------------------------------------------------------
+    def sign_as_customer_into(self, pdf, places, contract, actor, given, typed_name, when, fields):
+        """The customer's PAdES signature in each of ``fields`` ((field, its letter or None, reason)), a key and
+        certificate of its own for each (each key signs once); the verified PDF and (field, letter, signer)."""
+        name = actor.name or typed_name or actor.email
+        mark, seal = _marks(given.method, given.image_png, typed_name or name)
+        toolkit = self.toolkit()
+        signed = []
+        for field, letter, reason in fields:
+            signer = toolkit.person(name, actor.signer_key, contract.customer_name, contract.customer_credit_code,
+                                    actor.email)
+            pdf = toolkit.sign(pdf, field, signer, stamp(places[field], when, seal, mark), name, reason)
+            signed.append((field, letter, signer))
+        return self.verified(pdf), signed
+
+    def sign_as_provider_into(self, pdf, places, provider, actor, when, what):
+        """The provider's signatory signs ``what`` (合同, 补充协议) and the 合同专用章 is applied; the verified PDF and
+        the two signers."""
+        name = actor.display_name or actor.username
+        toolkit = self.toolkit()
+        person = toolkit.person(name, f"staff:{actor.username}", provider["name"], provider.get("credit_code", ""),
+                                actor.email)
+        pdf = toolkit.sign(pdf, SIGNATORY_PLACE, person,
+                           stamp(places[SIGNATORY_PLACE], when, mark=seals.signature_image_from_text(name)),
+                           name, f"乙方授权代表签署{what}")
+        seal_signer = toolkit.seal(provider["name"], provider.get("credit_code", ""))
+        pdf = toolkit.sign(pdf, PROVIDER_PLACE, seal_signer,
+                           stamp(places[PROVIDER_PLACE], when, seal=seals.round_seal_png(provider["name"])),
+                           provider["name"], "乙方加盖合同专用章")
+        return self.verified(pdf), person, seal_signer
+
+    def record_provider(self, session, subject, task_id, actor, provider, person, seal_signer, intent, when,
+                        shown_sha256, signed_sha256, origin):
+        """The evidence of the provider's act: the signatory's field and the seal's."""
+        evidence = {"identity_id": None, "issuer": STAFF_ISSUER, "subject": actor.username,
+                    "name": actor.display_name or actor.username, "email": actor.email, "method": "account_name",
+                    "typed_name": "", "image_png": None, "consent_text": "", "intent": intent, "signer": person,
+                    "signed_at": when, "document_sha256": shown_sha256, "pades_sha256": signed_sha256}
+        self.record_signature(session, subject, task_id, "provider", SIGNATORY_PLACE, evidence, origin)
+        self.record_signature(session, subject, task_id, "provider", PROVIDER_PLACE,
+                              {**evidence, "issuer": SEAL_ISSUER, "subject": provider.get("credit_code", ""),
+                               "name": provider["name"][:200], "method": "organisation_seal", "signer": seal_signer},
+                              origin)
+
     def sign_task(self, actor, task_id, given: SignatureInput, origin: Origin):
-        """A ``sign`` decision on a task whose diagram declares a signature: the act the declaration names."""
+        """A ``sign`` decision on a task whose diagram declares a signature: the act the declaration names (a
+        ``supplement:*`` one is a 补充协议's, signed by ``supplement_act``, which the platform sets)."""
         with self.db.read() as session:
             task = self.access.task_to_act_on(session, actor, task_id)
             kind = self.tasks.form(session, task)["signature"]
+        if kind.startswith(SUPPLEMENT_SIGNATURE):
+            return self.supplements.sign_task(actor, task, given, origin)
         if kind == "customer":
             self.sign_as_customer(actor, task.contract_id, given, origin)
         elif kind == "provider":
@@ -474,14 +529,24 @@ class SigningService:
             for digest in (d for d in (report.document_sha256, report.embedded_sha256) if d):
                 for row in self.documents.on_record(session, digest):
                     contract = session.get(Contract, row.contract_id)
-                    if contract is not None:
+                    if contract is None:
+                        continue
+                    if row.amendment_id is not None:  # a 补充协议 of the contract
+                        amendment = session.get(ContractAmendment, row.amendment_id)
+                        records[(contract.id, amendment.number)] = {
+                            "number": contract.number, "title": contract.title, "kind": row.kind,
+                            "amendment": amendment.number, "fields": self.field_roles(session, contract.id, amendment.id)}
+                    else:
                         records[contract.id] = {"number": contract.number, "title": contract.title, "kind": row.kind,
-                                                "fields": self.field_roles(session, contract.id)}
+                                                "amendment": None, "fields": self.field_roles(session, contract.id)}
         return report, list(records.values())
 
-    def field_roles(self, session, contract_id):
-        """Each signature field of a contract by whose it is, as the completion certificate names it (甲方,
-        甲方（附件一《…》）, 乙方授权代表, 乙方（合同专用章）)."""
+    def field_roles(self, session, contract_id, amendment_id=None):
+        """Each signature field of a contract (or of its 补充协议 ``amendment_id``) by whose it is, as the completion
+        certificate names it (甲方, 甲方（附件一《…》）, 乙方授权代表, 乙方（合同专用章）)."""
+        if amendment_id is not None:
+            return {s.field: _role_label(s, None) for s in session.exec(
+                select(Signature).where(Signature.amendment_id == amendment_id).order_by(Signature.id))}
         letters = {row.code: row for row in self.letters.attached(session, contract_id)}
         return {s.field: _role_label(s, letters.get(s.letter_code) if s.letter_code else None)
                 for s in self.signatures(session, contract_id)}
@@ -549,10 +614,13 @@ class SigningService:
                            {"document_sha256": "not the current document"})
         return current
 
-    def _record(self, session, contract, task_id, role, field, evidence, origin, letter_code=None):
+    def record_signature(self, session, subject, task_id, role, field, evidence, origin, letter_code=None):
+        """One ``signature`` row: a field of ``subject``'s document, who signed it, how, on which bytes."""
         signer = evidence["signer"]
         intent = {k: v for k, v in evidence["intent"].items() if k != "code_id"} if evidence.get("intent") else None
+        contract = subject.contract
         row = Signature(contract_id=contract.id, contract_version=contract.current_version, task_id=task_id, role=role,
+                        amendment_id=subject.amendment.id if subject.amendment is not None else None,
                         field=field, letter_code=letter_code, identity_id=evidence["identity_id"],
                         issuer=evidence["issuer"], subject=evidence["subject"], name=evidence["name"][:200],
                         email=(evidence["email"] or "")[:200], document_sha256=evidence["document_sha256"],
@@ -607,6 +675,15 @@ def _role_label(signature, letter):
     if signature.role == "provider":
         return "乙方（合同专用章）" if signature.method == "organisation_seal" else "乙方授权代表"
     return "甲方"
+
+
+def customer_evidence(actor, given, typed_name, name, intent, when, shown_sha256, signed_sha256,
+                      consent_text=CONSENT_TEXT):
+    """What a customer's act records of each field it signed (the signer's certificate is added per field)."""
+    return {"identity_id": actor.identity_id, "issuer": actor.issuer, "subject": actor.subject, "name": name,
+            "email": actor.email, "method": given.method, "typed_name": typed_name if given.method == "typed" else "",
+            "image_png": given.image_png if given.method != "typed" else None, "consent_text": consent_text,
+            "intent": intent, "signed_at": when, "document_sha256": shown_sha256, "pades_sha256": signed_sha256}
 
 
 def check_signature_input(consent, method, typed_name, image_png):
