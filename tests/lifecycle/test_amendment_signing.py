@@ -131,3 +131,16 @@ def test_the_term_ending_first_voids_a_supplement_awaiting_its_signatures(api, p
     assert detail(api, contract_id)["status"] == "ended"
     assert amendment(api, contract_id, 1)["status"] == "void"
     assert terms(api, contract_id)["clauses"] == {}
+
+
+def test_a_supplement_awaiting_the_customer_is_not_the_contract_awaiting_them(api):
+    """The customer's 补充协议 task is the amendment's: declining the contract (active, in force) finds nothing."""
+    contract_id = active_contract(api, days_left=200)
+    assert propose(api, contract_id).status_code == 201
+    assert answer(api, contract_id, 1, "customer", "agree").status_code == 200
+    api.run_jobs()
+    assert amendment(api, contract_id, 1, "customer")["signing_party"] == "customer"
+    declined = api.call("POST", f"/contracts/{contract_id}/decline", "customer", {"reason": "不签了"})
+    assert declined.status_code == 409, declined.json
+    assert detail(api, contract_id)["status"] == "active"
+    assert amendment(api, contract_id, 1, "customer")["status"] == "signing"

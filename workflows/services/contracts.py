@@ -163,9 +163,11 @@ class ContractService:
                 "branch": contract.provider_code, "contract_version": contract.current_version}
 
     def open_task(self, session, contract_id, role):
-        """The contract's open task of a role (the draft with sales, the customer's signature...), or None."""
-        return session.exec(select(HumanTask).where(HumanTask.contract_id == contract_id, HumanTask.role == role,
-                                                    HumanTask.state.in_(("open", "suspended")))).first()
+        """The contract's open task of a role in its own process (the draft with sales, the customer's signature...),
+        or None: an amendment's tasks (its own process, ``<id>:amendment:<n>``) are the amendment's to find."""
+        return session.exec(select(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(
+            HumanTask.contract_id == contract_id, HumanTask.role == role, HumanTask.state.in_(("open", "suspended")),
+            ProcessInstance.business_key == str(contract_id))).first()
 
     def with_open_task(self, session, contract_ids, role):
         """Which of ``contract_ids`` have an open task of a role: one query for a list of contracts."""
