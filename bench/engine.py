@@ -48,11 +48,15 @@ from workflows.models import Contract, HumanTask, ProcessInstance  # noqa: E402
 ROUTING_DATA = {"total": Decimal("1080000.00"), "has_discount": False, "installments_after_term": False,
                 "service_types": ["technical_service"], "branch": "xinxiang"}
 DECISIONS = ["submit", "approve", "approve", "sign", "sign"]  # sales, legal, finance, customer, provider
-# The diagram calls a few domain functions (the activation gate, activation, the renewal notice): no-ops here,
+# The diagram calls a few domain functions (the activation gate, activation, the renewal notice, who approves
+# the seal, the escalation of an overdue review): no-ops here,
 # so that (a) measures SpiffWorkflow alone and (b)-(d) the engine layer alone, without the contract domain.
 SERVICE_STUBS = {"activation_check": lambda step: [], "notify_renewal": lambda step: None,
                  # the approval matrix's approvers, taken as named (no organisation to look the drafter's manager up in)
                  "resolve_approvers": lambda step, approvers, role: [f"role:{role}" if a == "lane" else a for a in approvers],
+                 # the seal rights table's approvers as named (the bench's 1,080,000 technical service needs none)
+                 "resolve_seal_approvers": lambda step, approvers: [a for a in (approvers or []) if a],
+                 "escalate_overdue": lambda step, step_name: 0,  # 审核超时: no review waits two days here
                  "activate_contract": lambda step: {"renewal_notice_at": "2099-01-01T09:00:00+08:00",
                                                      "term_ends_at": "2099-12-31T09:00:00+08:00"}}
 
