@@ -88,11 +88,18 @@ def render_contract_html(contract: dict) -> str:
     return template.render(template_context(contract))
 
 
-def laid_out(contract: dict):
-    """The contract laid out on A4 pages by WeasyPrint (a ``weasyprint.Document``), loading nothing but packaged assets."""
-    from workflows.documents.layout import html_document  # loading WeasyPrint costs about 1 s, which HTML-only callers skip
+def laid_out_html(html: str):
+    """A document's HTML laid out on A4 pages by WeasyPrint (a ``weasyprint.Document``), loading nothing but packaged
+    assets. The one place WeasyPrint is imported for a document: loading it costs about 1 s, which HTML-only callers
+    (pages, digests) skip."""
+    from workflows.documents.layout import html_document
 
-    return html_document(render_contract_html(contract)).render()
+    return html_document(html).render()
+
+
+def laid_out(contract: dict):
+    """The contract laid out on A4 pages."""
+    return laid_out_html(render_contract_html(contract))
 
 
 def render_contract_pdf(contract: dict) -> bytes:
@@ -124,8 +131,6 @@ def render_supplement_html(supplement: dict) -> str:
 
 def render_supplement_pdf(supplement: dict) -> tuple[bytes, list[SignaturePlace]]:
     """The 补充协议 to certify and sign, and its signature places: the contract's, of the parties that sign it."""
-    from workflows.documents.layout import html_document  # as ``laid_out``: WeasyPrint loads only when a PDF is made
-
-    document = html_document(render_supplement_html(supplement)).render()
+    document = laid_out_html(render_supplement_html(supplement))
     places = {name: areas for name, areas in CONTRACT_PLACES.items() if name in supplement["places"]}
     return document.write_pdf(), find_places(document, places)
