@@ -7,8 +7,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel, select
 
-from tests.letters.helpers import at_customer, complete_letters, customer_signs, network_line, technical_service
-from tests.letters.test_activation_events import activate
+from tests.letters.helpers import activate, at_customer, complete_letters, customer_signs, network_line, technical_service
 from workflows import migrate
 from workflows.db import Database
 from workflows.models import Contract, Instalment

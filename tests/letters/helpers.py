@@ -1,4 +1,4 @@
-"""Helpers: drive a contract to the customer, fill its letters and sign through the API as the customer."""
+"""Helpers: drive a contract to the customer, fill its letters and sign through the API as the customer, activate it."""
 from tests.conftest import load_fixture
 from workflows.demo import SEED_003_CREDIT_CODE
 
@@ -19,6 +19,20 @@ def at_customer(api, draft):
     if (draft.get("customer") or {}).get("credit_code") != SEED_003_CREDIT_CODE:
         bound = api.call("POST", f"/contracts/{contract_id}/signer", "admin", {"username": "customer"})
         assert bound.status_code == 200, bound.json
+    return contract_id
+
+
+def activate(api, draft):
+    """Through review and both signatures to active (the worker's jobs run after each act); the contract's id. The
+    session's first activation of ``draft`` runs it; later ones get a copy of its database (conftest.Snapshots)."""
+    return api.prepared({"activate": draft}, lambda: _activate(api, draft))
+
+
+def _activate(api, draft):
+    contract_id = at_customer(api, draft)
+    complete_letters(api, contract_id)
+    api.decide("customer", contract_id, "sign")
+    assert api.decide("signatory", contract_id, "sign")["contract"]["status"] == "active"
     return contract_id
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.letters.helpers import at_customer, complete_letters, network_line, technical_service
+from tests.letters.helpers import activate, network_line, technical_service
 from workflows.models import Job, OutboxMail, WebhookDelivery, WebhookEvent
 from workflows.clock import utcnow
 from workflows.services.webhooks import DELIVER, POLICY
@@ -39,14 +39,6 @@ class Receiver:
             return Response("try again", status=500)
         self.received.append((request.headers["X-Qianyue-Event"], json.loads(body)))
         return Response("ok")
-
-
-def activate(api, draft):
-    contract_id = at_customer(api, draft)
-    complete_letters(api, contract_id)
-    api.decide("customer", contract_id, "sign")
-    assert api.decide("signatory", contract_id, "sign")["contract"]["status"] == "active"
-    return contract_id
 
 
 def network_line_to_come():

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlmodel import select
 
-from tests.letters.helpers import at_customer, complete_letters
+from tests.letters.helpers import activate, complete_letters
 from tests.process.test_lifecycle import small_contract
 from workflows.clock import CHINA, china_time, utcnow
 from workflows.models import HistoryEvent, OutboxMail, ProcessInstance, WebhookEvent
@@ -24,13 +24,6 @@ def draft_with_term(start: date, end: date, auto_renew_months=0, notice_days=0):
     draft["payment_plan"] = {"installments": [{"due_date": (start + timedelta(days=30)).isoformat(),
                                                "amount": "100000.00"}]}
     return draft
-
-
-def activate(api, draft):
-    """Through review and both signatures to active (the worker's jobs run after each act); the contract's id."""
-    contract_id = at_customer(api, draft)
-    sign_both(api, contract_id)
-    return contract_id
 
 
 def activate_draft(api, contract_id):

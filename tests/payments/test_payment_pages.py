@@ -7,8 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import SCREENSHOTS, screenshot
-from tests.letters.helpers import technical_service
-from tests.letters.test_activation_events import activate
+from tests.letters.helpers import activate, technical_service
 from tests.web.browsing import SCREENS, sign_in
 
 

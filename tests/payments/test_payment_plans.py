@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from tests.letters.helpers import network_line, technical_service
-from tests.letters.test_activation_events import activate
+from tests.letters.helpers import activate, network_line, technical_service
 from workflows.models import Instalment, OutboxMail, PaymentReceived, WebhookEvent
 from workflows.services.payments import SCAN, late_fee
 
