@@ -315,7 +315,7 @@ def main():
     show("(f') the /inbox query (joined, filtered, counted), same data", web_inbox)
     pg_url, pg_handle = pg_database(args.pg)
     if pg_url:
-        pg_app, pg_platform = seeded_app(pg_url, folder)
+        pg_platform = seeded_app(pg_url, folder)[1]
         api_inbox, web_inbox = inbox_query(pg_platform, args.contracts)
         show(f"(f) legal task page + counts, {args.contracts:,} contracts, PostgreSQL", api_inbox)
         show("(f') the /inbox query, same data, PostgreSQL", web_inbox)

@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 
 from webapp import create_app
 from workflows import demo, migrate
+from workflows.clock import china_time, utcnow
 from workflows.demo import DEMO_PASSWORD
 from workflows.settings import RATE_LIMITS
 
@@ -157,7 +158,8 @@ class Snapshots:
         platform = api.platform
         settings = {name: value for name, value in api.client.application.config.items()
                     if name not in ("DATABASE_URL", "INSTANCE_PATH") and isinstance(value, (str, int, float, bool))}
-        key = hashlib.sha256(json.dumps([recipe, settings, platform.webhooks.url, platform.webhooks.secret],
+        day = china_time(utcnow()).date()  # terms, timers and renewals are worked out from today
+        key = hashlib.sha256(json.dumps([recipe, day, settings, platform.webhooks.url, platform.webhooks.secret],
                                         sort_keys=True, default=str).encode()).hexdigest()[:16]
         if content_digest(platform.db) != self.template_digest:
             return build()  # the test changed its database already: the recipe runs on it
